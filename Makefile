@@ -1,0 +1,52 @@
+# Thin wrapper over meson + ninja. `make demo` and `make check` install what
+# they need from Debian's packages first (tools/deps.sh).
+BUILD     ?= build
+BUILD_SAN ?= build-san
+MESON     ?= meson
+NINJA     ?= ninja
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build build-san demo check test format format-check fuzz clean
+
+all: build
+
+deps:
+	@tools/deps.sh
+
+$(BUILD)/build.ninja:
+	CC=gcc $(MESON) setup $(BUILD) -Dwerror=true
+
+$(BUILD_SAN)/build.ninja:
+	CC=clang $(MESON) setup $(BUILD_SAN) -Dwerror=true \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Dfuzz=true -Dfuzz_seconds=$(FUZZ_SECONDS)
+
+build: deps $(BUILD)/build.ninja
+	$(NINJA) -C $(BUILD)
+
+build-san: deps $(BUILD_SAN)/build.ninja
+	$(NINJA) -C $(BUILD_SAN)
+
+demo: build
+	$(BUILD)/src/demo/vnvme-vu-demo
+
+# The whole suite: gcc build (unit, integration, style), then the clang
+# ASan+UBSan build (unit, integration, bounded fuzz). Last line:
+# "N passed, N failed".
+check: build build-san
+	@tools/check.sh $(BUILD) $(BUILD_SAN)
+
+test: check
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+format-check:
+	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
+fuzz: build-san
+	$(NINJA) -C $(BUILD_SAN) fuzz/fuzz_vu_server
+	$(BUILD_SAN)/fuzz/fuzz_vu_server -max_total_time=600 fuzz/corpus/vu_server
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)

@@ -1,0 +1,1054 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vfio-user server. Everything the client sends is untrusted: the header is
+ * checked once (size, flags), each payload is decoded by vu/codec.c into a
+ * trusted local, descriptor counts must match exactly, and every descriptor
+ * not kept is closed. A message we cannot frame ends the connection; any
+ * other bad message gets an error reply and the connection carries on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "vu/codec.h"
+#include "vu/server.h"
+#include "vu/sock.h"
+
+#define VEC_MASKED  1u
+#define VEC_PENDING 2u
+
+/* Messages handled per wake-up before other sockets get a turn. */
+#define MSGS_PER_WAKEUP 64
+
+struct vu_irq_vec {
+	int fd;         /* eventfd or -1; read by triggering threads */
+	uint32_t state; /* VEC_MASKED | VEC_PENDING */
+	/* Control thread only: an eventfd that unmasks when signalled (INTx
+	 * resample under KVM: the guest's EOI unmasks the line). */
+	int unmask_fd;
+	struct vn_ev *unmask_ev;
+	struct vu_server *srv;
+	uint32_t index;
+};
+
+enum rx_state { RX_HDR, RX_BODY, RX_DISCARD };
+
+struct vu_server {
+	char *path;
+	char name[64];
+	struct vn_evloop *loop;
+	struct vn_qsbr *qsbr;
+	struct vu_device dev;
+	int reply_timeout_ms;
+
+	int listen_fd;
+	struct vn_ev *listen_ev;
+
+	/* The one client. */
+	int conn_fd;
+	struct vn_ev *conn_ev;
+	bool connected;
+	bool negotiated;
+	unsigned fdless_noted; /* DMA maps without fd seen on this connection */
+	struct vu_caps peer_caps;
+	enum rx_state rx;
+	struct vu_hdr hdr;
+	size_t got;
+	uint64_t discard_left;
+	int fds[VU_MAX_MSG_FDS];
+	unsigned nfds;
+	int fd_overflow;
+
+	uint8_t *rxbuf; /* one request body */
+	uint8_t *txbuf; /* one reply, header included */
+
+	struct vn_dma dma;
+	struct vu_irq_vec *irqs[VU_PCI_NUM_IRQS];
+
+	struct vu_server_stats stats;
+	struct vn_ratelimit rl;
+};
+
+#define TX_PAYLOAD(s) ((s)->txbuf + sizeof(struct vu_hdr))
+#define TX_ROOM       (VU_MAX_MSG_SIZE - sizeof(struct vu_hdr))
+
+/* ------------------------------------------------------------------------ */
+/* Interrupts */
+
+static int fire(struct vu_irq_vec *v)
+{
+	/* Pairs with the release exchange in irq_set_fd(): a swapped-out fd is
+	 * closed only after a grace period, so this fd stays valid until our
+	 * next quiescent state. */
+	int fd = vn_load_acquire(&v->fd);
+	uint64_t one = 1;
+
+	if (fd < 0)
+		return 0;
+	/* The eventfd is non-blocking: a full counter (EAGAIN) already means
+	 * "interrupt pending" to the reader. */
+	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return 0;
+	return 1;
+}
+
+int vu_server_irq_trigger(struct vu_server *s, uint32_t index, uint32_t vec)
+{
+	struct vu_irq_vec *v;
+	uint32_t st;
+
+	if (unlikely(index >= VU_PCI_NUM_IRQS || vec >= s->dev.irq_count[index]))
+		return -EINVAL;
+	v = &s->irqs[index][vec];
+	st = vn_load_acquire(&v->state);
+	if (index == VU_PCI_INTX_IRQ) {
+		/* INTx is AUTOMASKED (as VFIO's): it masks itself when it fires
+		 * and stays masked until the client unmasks it (EOI). */
+		for (;;) {
+			uint32_t nst = (st & VEC_MASKED) ? st | VEC_PENDING : st | VEC_MASKED;
+			if (__atomic_compare_exchange_n(&v->state, &st, nst, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				return (st & VEC_MASKED) ? 0 : fire(v);
+		}
+	}
+	while (st & VEC_MASKED) {
+		/* Masked: remember it; unmasking fires it (see irq_unmask()). */
+		if (__atomic_compare_exchange_n(&v->state, &st, st | VEC_PENDING, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return 0;
+	}
+	return fire(v);
+}
+
+bool vu_server_irq_enabled(struct vu_server *s, uint32_t index, uint32_t vec)
+{
+	struct vu_irq_vec *v;
+
+	if (index >= VU_PCI_NUM_IRQS || vec >= s->dev.irq_count[index])
+		return false;
+	v = &s->irqs[index][vec];
+	return vn_load_acquire(&v->fd) >= 0 && !(vn_load_acquire(&v->state) & VEC_MASKED);
+}
+
+static void irq_unmask(struct vu_irq_vec *v)
+{
+	uint32_t old = __atomic_fetch_and(&v->state, ~(VEC_MASKED | VEC_PENDING), __ATOMIC_ACQ_REL);
+	if (old & VEC_PENDING)
+		vu_server_irq_trigger(v->srv, v->index, (uint32_t)(v - v->srv->irqs[v->index]));
+}
+
+static void unmask_event(void *arg, uint32_t events)
+{
+	struct vu_irq_vec *v = arg;
+	uint64_t cnt;
+
+	(void)events;
+	if (read(v->unmask_fd, &cnt, sizeof(cnt)) == sizeof(cnt))
+		irq_unmask(v);
+}
+
+/* Replace the unmask eventfd of one vector; fd < 0 removes it. Consumes fd. */
+static int irq_set_unmask_fd(struct vu_server *s, struct vu_irq_vec *v, int fd)
+{
+	int ret = 0;
+
+	if (v->unmask_ev) {
+		vn_evloop_del(s->loop, v->unmask_ev);
+		v->unmask_ev = NULL;
+	}
+	if (v->unmask_fd >= 0)
+		close(v->unmask_fd);
+	v->unmask_fd = fd;
+	if (fd >= 0) {
+		ret = vn_evloop_add(s->loop, fd, EPOLLIN, unmask_event, v, &v->unmask_ev);
+		if (ret) {
+			close(fd);
+			v->unmask_fd = -1;
+		}
+	}
+	return ret;
+}
+
+static void irq_mask(struct vu_irq_vec *v)
+{
+	__atomic_fetch_or(&v->state, VEC_MASKED, __ATOMIC_ACQ_REL);
+}
+
+/* Replace fds of vectors [start, start + n); fds == NULL de-assigns. The
+ * old descriptors are closed after a grace period. Consumes fds. */
+static void irq_set_fds(struct vu_server *s, uint32_t index, uint32_t start, uint32_t n, int *fds)
+{
+	int old[VU_MAX_MSG_FDS];
+	unsigned nold = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct vu_irq_vec *v = &s->irqs[index][start + i];
+		int nfd = fds ? fds[i] : -1;
+		int ofd = __atomic_exchange_n(&v->fd, nfd, __ATOMIC_ACQ_REL);
+
+		if (fds)
+			fds[i] = -1;
+		if (ofd >= 0) {
+			if (nold == VU_MAX_MSG_FDS) {
+				if (s->qsbr)
+					vn_qsbr_synchronize(s->qsbr);
+				vu_close_fds(old, nold);
+				nold = 0;
+			}
+			old[nold++] = ofd;
+		}
+	}
+	if (nold) {
+		if (s->qsbr)
+			vn_qsbr_synchronize(s->qsbr);
+		vu_close_fds(old, nold);
+	}
+}
+
+static void irq_disable_index(struct vu_server *s, uint32_t index)
+{
+	uint32_t cnt = s->dev.irq_count[index];
+
+	for (uint32_t start = 0; start < cnt; start += VU_MAX_MSG_FDS) {
+		uint32_t n = VN_MIN(cnt - start, (uint32_t)VU_MAX_MSG_FDS);
+		irq_set_fds(s, index, start, n, NULL);
+	}
+	for (uint32_t i = 0; i < cnt; i++) {
+		irq_set_unmask_fd(s, &s->irqs[index][i], -1);
+		vn_store_release(&s->irqs[index][i].state, 0u);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Connection */
+
+static void conn_close(struct vu_server *s, const char *why)
+{
+	if (!s->connected)
+		return;
+	vn_info("vu %s: client disconnected (%s)", s->name, why);
+	vn_evloop_del(s->loop, s->conn_ev);
+	s->conn_ev = NULL;
+	close(s->conn_fd);
+	s->conn_fd = -1;
+	vu_close_fds(s->fds, s->nfds);
+	s->nfds = 0;
+
+	/* The device first (it may still complete work into DMA memory), then
+	 * interrupts, then the maps. */
+	if (s->dev.reset)
+		s->dev.reset(s->dev.opaque, VU_RESET_DISCONNECT);
+	for (uint32_t i = 0; i < s->dev.num_irqs; i++)
+		irq_disable_index(s, i);
+	if (s->dev.dma_unmap) {
+		const struct vn_dma_table *t = vn_dma_table_get(&s->dma);
+		for (uint32_t i = 0; i < t->nr; i++)
+			s->dev.dma_unmap(s->dev.opaque, t->r[i].iova, t->r[i].len);
+	}
+	vn_dma_remove_all(&s->dma);
+	__atomic_store_n(&s->connected, false, __ATOMIC_RELEASE);
+	s->negotiated = false;
+}
+
+static int send_msg(struct vu_server *s, const struct vu_hdr *req, uint32_t flags, uint32_t err,
+		    size_t payload_len, const int *fds, unsigned nfds)
+{
+	struct vu_hdr h = {
+	    .id = req->id,
+	    .cmd = req->cmd,
+	    .size = (uint32_t)(sizeof(h) + payload_len),
+	    .flags = VU_F_TYPE_REPLY | flags,
+	    .error = err,
+	};
+	struct iovec iov = {.iov_base = s->txbuf, .iov_len = sizeof(h) + payload_len};
+	int ret;
+
+	memcpy(s->txbuf, &h, sizeof(h));
+	ret = vu_sock_send(s->conn_fd, &iov, 1, fds, nfds, s->reply_timeout_ms);
+	if (ret)
+		vn_warn("vu %s: sending %s reply: %s", s->name, vu_cmd_name(req->cmd),
+			strerror(-ret));
+	return ret;
+}
+
+static int send_error(struct vu_server *s, const struct vu_hdr *req, int err)
+{
+	return send_msg(s, req, VU_F_ERROR, (uint32_t)err, 0, NULL, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Command handlers: return the reply payload length (written to
+ * TX_PAYLOAD) or -errno for an error reply. `fds` belong to the caller; a
+ * handler that keeps one sets its slot to -1. */
+
+struct req {
+	const struct vu_hdr *hdr;
+	const uint8_t *p;
+	size_t len;
+	int *fds;
+	unsigned nfds;
+	int reply_fd; /* one descriptor to attach to the reply, or -1 */
+};
+
+static int h_version(struct vu_server *s, struct req *r)
+{
+	uint16_t major, minor;
+	struct vu_caps ours;
+	int ret;
+
+	if (s->negotiated)
+		return -EINVAL; /* only once, first */
+	ret = vu_version_decode(r->p, r->len, &major, &minor, &s->peer_caps);
+	if (ret) {
+		vn_warn_rl(&s->rl, "vu %s: guest: malformed VERSION (%s)", s->name, strerror(-ret));
+		return ret;
+	}
+	if (major != VU_VERSION_MAJOR) {
+		vn_warn("vu %s: client speaks vfio-user %u.%u, we speak %u.x", s->name, major,
+			minor, VU_VERSION_MAJOR);
+		return -ENOTSUP;
+	}
+	vu_caps_defaults(&ours);
+	ours.max_msg_fds = VU_MAX_MSG_FDS;
+	ours.max_data_xfer_size = VU_MAX_DATA_XFER;
+	ours.pgsizes = VU_PGSIZES;
+	ours.max_dma_maps = VU_MAX_DMA_MAPS;
+	ret = vu_version_encode(TX_PAYLOAD(s), TX_ROOM, VU_VERSION_MAJOR,
+				VN_MIN(minor, (uint16_t)VU_VERSION_MINOR), &ours, false);
+	if (ret < 0)
+		return ret;
+	s->negotiated = true;
+	vn_info("vu %s: client negotiated vfio-user %u.%u (max_msg_fds %u, max_data_xfer %llu)",
+		s->name, major, VN_MIN(minor, (uint16_t)VU_VERSION_MINOR), s->peer_caps.max_msg_fds,
+		(unsigned long long)s->peer_caps.max_data_xfer_size);
+	return ret;
+}
+
+static int h_dma_map(struct vu_server *s, struct req *r)
+{
+	struct vu_dma_map m;
+	uint32_t prot = 0;
+	int ret = vu_dma_map_decode(r->p, r->len, &m);
+
+	if (ret)
+		return ret;
+	if (r->nfds > 1)
+		return -EINVAL;
+	if (m.flags & VU_DMA_MAP_F_READ)
+		prot |= VN_DMA_READ;
+	if (m.flags & VU_DMA_MAP_F_WRITE)
+		prot |= VN_DMA_WRITE;
+	ret = vn_dma_add(&s->dma, m.addr, m.size, prot, r->nfds ? r->fds[0] : -1, m.offset);
+	if (ret) {
+		vn_warn_rl(&s->rl, "vu %s: guest: DMA_MAP iova 0x%llx size 0x%llx refused: %s",
+			   s->name, (unsigned long long)m.addr, (unsigned long long)m.size,
+			   ret == -EEXIST ? "overlaps an existing map" : strerror(-ret));
+		return ret;
+	}
+	if (!r->nfds && !s->fdless_noted++)
+		vn_info("vu %s: DMA_MAP iova 0x%llx size 0x%llx without fd: recorded, but the "
+			"device cannot reach it (guest RAM must be memory-backend-memfd,share=on; "
+			"ROM and VGA maps are expected)",
+			s->name, (unsigned long long)m.addr, (unsigned long long)m.size);
+	else if (r->nfds)
+		vn_debug("vu %s: DMA_MAP iova 0x%llx size 0x%llx offset 0x%llx prot %u", s->name,
+			 (unsigned long long)m.addr, (unsigned long long)m.size,
+			 (unsigned long long)m.offset, prot);
+	return 0; /* the fd is closed by the caller: the mapping keeps the memory */
+}
+
+static int h_dma_unmap(struct vu_server *s, struct req *r)
+{
+	struct vu_dma_unmap u;
+	int ret = vu_dma_unmap_decode(r->p, r->len, &u);
+
+	if (ret)
+		return ret;
+	/* SPDK's initiator sends the region's fd with DMA_UNMAP too; accept and
+	 * close it. */
+	if (r->nfds > 1)
+		return -EINVAL;
+	if (u.flags & VU_DMA_UNMAP_F_ALL) {
+		const struct vn_dma_table *t = vn_dma_table_get(&s->dma);
+		if (s->dev.dma_unmap)
+			for (uint32_t i = 0; i < t->nr; i++)
+				s->dev.dma_unmap(s->dev.opaque, t->r[i].iova, t->r[i].len);
+		vn_dma_remove_all(&s->dma);
+	} else {
+		const struct vn_dma_table *t = vn_dma_table_get(&s->dma);
+		const struct vn_dma_region *reg = vn_dma_lookup(t, u.addr);
+
+		if (!reg || reg->iova != u.addr || reg->len != u.size) {
+			vn_warn_rl(&s->rl,
+				   "vu %s: guest: DMA_UNMAP iova 0x%llx size 0x%llx matches no map",
+				   s->name, (unsigned long long)u.addr, (unsigned long long)u.size);
+			return -ENOENT;
+		}
+		if (s->dev.dma_unmap)
+			s->dev.dma_unmap(s->dev.opaque, u.addr, u.size);
+		ret = vn_dma_remove(&s->dma, u.addr, u.size);
+		if (ret)
+			return ret;
+	}
+	u.argsz = sizeof(u);
+	memcpy(TX_PAYLOAD(s), &u, sizeof(u));
+	return sizeof(u);
+}
+
+static int h_device_info(struct vu_server *s, struct req *r)
+{
+	struct vu_device_info in, out = {.argsz = sizeof(out)};
+	int ret = vu_device_info_decode(r->p, r->len, &in);
+
+	if (ret)
+		return ret;
+	out.flags = VU_DEV_F_PCI | (s->dev.reset_supported ? VU_DEV_F_RESET : 0);
+	out.num_regions = s->dev.num_regions;
+	out.num_irqs = s->dev.num_irqs;
+	memcpy(TX_PAYLOAD(s), &out, sizeof(out));
+	return sizeof(out);
+}
+
+static int h_region_info(struct vu_server *s, struct req *r)
+{
+	struct vu_region_info in, out;
+	const struct vu_region *reg;
+	uint8_t *p = TX_PAYLOAD(s);
+	size_t need;
+	int ret = vu_region_info_decode(r->p, r->len, &in);
+
+	if (ret)
+		return ret;
+	if (in.index >= s->dev.num_regions)
+		return -EINVAL;
+	reg = &s->dev.regions[in.index];
+	memset(&out, 0, sizeof(out));
+	out.index = in.index;
+	out.size = reg->size;
+	out.flags = reg->size ? reg->flags & (VU_REGION_F_READ | VU_REGION_F_WRITE) : 0;
+	need = sizeof(out);
+	if (reg->size && (reg->flags & VU_REGION_F_MMAP) && reg->fd >= 0) {
+		out.flags |= VU_REGION_F_MMAP;
+		out.offset = reg->fd_offset;
+		if (reg->nr_sparse)
+			need += sizeof(struct vu_cap_sparse_mmap) +
+				reg->nr_sparse * sizeof(struct vu_sparse_area);
+	}
+	out.argsz = (uint32_t)need;
+	if (need > sizeof(out)) {
+		/* cap_offset is set even in a partial answer: QEMU rejects CAPS
+		 * with a cap_offset below the structure (hw/vfio-user/device.c). */
+		out.flags |= VU_REGION_F_CAPS;
+		out.cap_offset = sizeof(out);
+		if (in.argsz < need) {
+			/* Too little room: say how much; the client asks again
+			 * (VFIO's argsz convention). No fd with a partial answer. */
+			memcpy(p, &out, sizeof(out));
+			return sizeof(out);
+		}
+		struct vu_cap_sparse_mmap cap = {
+		    .hdr = {.id = VU_CAP_SPARSE_MMAP, .version = 1, .next = 0},
+		    .nr_areas = reg->nr_sparse,
+		};
+		memcpy(p + sizeof(out), &cap, sizeof(cap));
+		memcpy(p + sizeof(out) + sizeof(cap), reg->sparse,
+		       reg->nr_sparse * sizeof(struct vu_sparse_area));
+	}
+	memcpy(p, &out, sizeof(out));
+	if (out.flags & VU_REGION_F_MMAP)
+		r->reply_fd = reg->fd;
+	return (int)need;
+}
+
+static int h_irq_info(struct vu_server *s, struct req *r)
+{
+	struct vu_irq_info in, out = {.argsz = sizeof(out)};
+	int ret = vu_irq_info_decode(r->p, r->len, &in);
+
+	if (ret)
+		return ret;
+	if (in.index >= s->dev.num_irqs)
+		return -EINVAL;
+	out.index = in.index;
+	out.count = s->dev.irq_count[in.index];
+	if (out.count && (in.index == VU_PCI_ERR_IRQ || in.index == VU_PCI_REQ_IRQ))
+		out.flags = VU_IRQ_INFO_EVENTFD;
+	else if (out.count && in.index == VU_PCI_INTX_IRQ)
+		out.flags = VU_IRQ_INFO_EVENTFD | VU_IRQ_INFO_MASKABLE | VU_IRQ_INFO_AUTOMASKED;
+	else if (out.count)
+		out.flags = VU_IRQ_INFO_EVENTFD | VU_IRQ_INFO_MASKABLE;
+	memcpy(TX_PAYLOAD(s), &out, sizeof(out));
+	return sizeof(out);
+}
+
+/* Is `fd` an eventfd? Anything else could block or misbehave when written. */
+static bool is_eventfd(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = '\0';
+	return !strcmp(link, "anon_inode:[eventfd]");
+}
+
+static int h_set_irqs(struct vu_server *s, struct req *r)
+{
+	struct vu_irq_set is;
+	const uint8_t *bools;
+	uint32_t data, action;
+	int ret = vu_irq_set_decode(r->p, r->len, r->nfds, &is, &bools);
+
+	if (ret) {
+		vn_warn_rl(&s->rl, "vu %s: guest: bad SET_IRQS (%s)", s->name, strerror(-ret));
+		return ret;
+	}
+	vn_debug("vu %s: SET_IRQS index %u flags 0x%x start %u count %u fds %u", s->name, is.index,
+		 is.flags, is.start, is.count, r->nfds);
+	if (is.index >= s->dev.num_irqs)
+		return -EINVAL;
+	data = is.flags & VU_IRQ_SET_DATA_MASK;
+	action = is.flags & VU_IRQ_SET_ACTION_MASK_ALL;
+
+	if (is.count == 0) {
+		/* vfio-user.rst: count 0 with DATA_NONE disables the index. */
+		if (data != VU_IRQ_SET_DATA_NONE || action != VU_IRQ_SET_ACTION_TRIGGER)
+			return -EINVAL;
+		irq_disable_index(s, is.index);
+		goto done;
+	}
+	if (!vn_range_ok(is.start, is.count, s->dev.irq_count[is.index]))
+		return -EINVAL;
+
+	if (data == VU_IRQ_SET_DATA_EVENTFD) {
+		if (action == VU_IRQ_SET_ACTION_MASK)
+			return -ENOTSUP; /* mask notification fds: not offered */
+		for (unsigned i = 0; i < r->nfds; i++) {
+			int fl;
+			if (!is_eventfd(r->fds[i]))
+				return -EINVAL;
+			/* Never block a polling thread on a counter the client filled. */
+			fl = fcntl(r->fds[i], F_GETFL);
+			if (fl < 0 || fcntl(r->fds[i], F_SETFL, fl | O_NONBLOCK) < 0)
+				return -errno;
+		}
+		if (action == VU_IRQ_SET_ACTION_UNMASK) {
+			/* vfio: the eventfd unmasks when signalled (KVM INTx resample). */
+			for (uint32_t i = 0; i < is.count; i++) {
+				int fd = r->nfds ? r->fds[i] : -1;
+				if (r->nfds)
+					r->fds[i] = -1;
+				ret = irq_set_unmask_fd(s, &s->irqs[is.index][is.start + i], fd);
+				if (ret)
+					return ret;
+			}
+			goto done;
+		}
+		irq_set_fds(s, is.index, is.start, is.count, r->nfds ? r->fds : NULL);
+		goto done;
+	}
+	for (uint32_t i = 0; i < is.count; i++) {
+		struct vu_irq_vec *v = &s->irqs[is.index][is.start + i];
+
+		if (bools && !bools[i])
+			continue;
+		if (action == VU_IRQ_SET_ACTION_TRIGGER)
+			vu_server_irq_trigger(s, is.index, is.start + i);
+		else if (action == VU_IRQ_SET_ACTION_MASK)
+			irq_mask(v);
+		else
+			irq_unmask(v);
+	}
+done:
+	if (s->dev.irqs_changed)
+		s->dev.irqs_changed(s->dev.opaque, is.index);
+	return 0;
+}
+
+static int region_check(struct vu_server *s, const struct vu_region_rw *rw, uint32_t need)
+{
+	const struct vu_region *reg;
+
+	if (rw->region >= s->dev.num_regions)
+		return -EINVAL;
+	reg = &s->dev.regions[rw->region];
+	if (!reg->size || !(reg->flags & need))
+		return -EINVAL;
+	if (!vn_range_ok(rw->offset, rw->count, reg->size))
+		return -EINVAL;
+	return 0;
+}
+
+static int h_region_read(struct vu_server *s, struct req *r)
+{
+	struct vu_region_rw rw;
+	const void *data;
+	uint8_t *p = TX_PAYLOAD(s);
+	int ret = vu_region_rw_decode(r->p, r->len, false, VU_MAX_DATA_XFER, &rw, &data);
+
+	if (!ret)
+		ret = region_check(s, &rw, VU_REGION_F_READ);
+	if (ret) {
+		vn_warn_rl(&s->rl, "vu %s: guest: bad REGION_READ (%s)", s->name, strerror(-ret));
+		return ret;
+	}
+	ret = s->dev.region_access(s->dev.opaque, rw.region, rw.offset, p + sizeof(rw), rw.count,
+				   false);
+	if (ret)
+		return ret;
+	memcpy(p, &rw, sizeof(rw));
+	return (int)(sizeof(rw) + rw.count);
+}
+
+static int h_region_write(struct vu_server *s, struct req *r)
+{
+	struct vu_region_rw rw;
+	const void *data;
+	int ret = vu_region_rw_decode(r->p, r->len, true, VU_MAX_DATA_XFER, &rw, &data);
+
+	if (!ret)
+		ret = region_check(s, &rw, VU_REGION_F_WRITE);
+	if (ret) {
+		vn_warn_rl(&s->rl, "vu %s: guest: bad REGION_WRITE (%s)", s->name, strerror(-ret));
+		return ret;
+	}
+	/* data points into rxbuf, which the callback may use as scratch. */
+	ret =
+	    s->dev.region_access(s->dev.opaque, rw.region, rw.offset, (void *)data, rw.count, true);
+	if (ret)
+		return ret;
+	memcpy(TX_PAYLOAD(s), &rw, sizeof(rw));
+	return sizeof(rw);
+}
+
+static int h_reset(struct vu_server *s, struct req *r)
+{
+	if (r->len)
+		return -EINVAL;
+	if (!s->dev.reset_supported)
+		return -ENOTSUP;
+	vn_info("vu %s: DEVICE_RESET", s->name);
+	if (s->dev.reset)
+		s->dev.reset(s->dev.opaque, VU_RESET_DEVICE_RESET);
+	return 0;
+}
+
+static void dispatch(struct vu_server *s)
+{
+	struct req r = {
+	    .hdr = &s->hdr,
+	    .p = s->rxbuf,
+	    .len = s->hdr.size - sizeof(struct vu_hdr),
+	    .fds = s->fds,
+	    .nfds = s->nfds,
+	    .reply_fd = -1,
+	};
+	bool no_reply = s->hdr.flags & VU_F_NO_REPLY;
+	unsigned max_fds = 0;
+	int ret;
+
+	s->stats.msgs++;
+	vn_debug("vu %s: <- %s id %u size %u fds %u", s->name, vu_cmd_name(s->hdr.cmd), s->hdr.id,
+		 s->hdr.size, s->nfds);
+
+	switch (s->hdr.cmd) {
+	case VU_CMD_DMA_MAP:
+	case VU_CMD_DMA_UNMAP:
+		max_fds = 1;
+		break;
+	case VU_CMD_DEVICE_SET_IRQS:
+		max_fds = VU_MAX_MSG_FDS;
+		break;
+	}
+	if (s->fd_overflow || s->nfds > max_fds) {
+		ret = -EINVAL;
+		vn_warn_rl(&s->rl, "vu %s: guest: %s with %u fds%s", s->name,
+			   vu_cmd_name(s->hdr.cmd), s->nfds, s->fd_overflow ? " (too many)" : "");
+	} else if (!s->negotiated && s->hdr.cmd != VU_CMD_VERSION) {
+		ret = -EINVAL;
+		vn_warn_rl(&s->rl, "vu %s: guest: %s before VERSION", s->name,
+			   vu_cmd_name(s->hdr.cmd));
+	} else {
+		switch (s->hdr.cmd) {
+		case VU_CMD_VERSION:
+			ret = h_version(s, &r);
+			break;
+		case VU_CMD_DMA_MAP:
+			ret = h_dma_map(s, &r);
+			break;
+		case VU_CMD_DMA_UNMAP:
+			ret = h_dma_unmap(s, &r);
+			break;
+		case VU_CMD_DEVICE_GET_INFO:
+			ret = h_device_info(s, &r);
+			break;
+		case VU_CMD_DEVICE_GET_REGION_INFO:
+			ret = h_region_info(s, &r);
+			break;
+		case VU_CMD_DEVICE_GET_IRQ_INFO:
+			ret = h_irq_info(s, &r);
+			break;
+		case VU_CMD_DEVICE_SET_IRQS:
+			ret = h_set_irqs(s, &r);
+			break;
+		case VU_CMD_REGION_READ:
+			ret = h_region_read(s, &r);
+			break;
+		case VU_CMD_REGION_WRITE:
+			ret = h_region_write(s, &r);
+			break;
+		case VU_CMD_DEVICE_RESET:
+			ret = h_reset(s, &r);
+			break;
+		case VU_CMD_DEVICE_GET_REGION_IO_FDS:
+		case VU_CMD_DMA_READ:
+		case VU_CMD_DMA_WRITE:
+		case VU_CMD_DIRTY_PAGES:
+		case VU_CMD_REGION_WRITE_MULTI:
+		case VU_CMD_DEVICE_FEATURE:
+		case VU_CMD_MIG_DATA_READ:
+		case VU_CMD_MIG_DATA_WRITE:
+			ret = -ENOTSUP;
+			vn_debug("vu %s: %s not supported", s->name, vu_cmd_name(s->hdr.cmd));
+			break;
+		default:
+			ret = -ENOSYS;
+			vn_warn_rl(&s->rl, "vu %s: guest: unknown command %u", s->name, s->hdr.cmd);
+			break;
+		}
+	}
+	vu_close_fds(s->fds, s->nfds);
+	s->nfds = 0;
+	s->fd_overflow = 0;
+	if (ret < 0)
+		s->stats.errors++;
+	if (no_reply) {
+		if (ret < 0)
+			vn_warn_rl(&s->rl, "vu %s: %s (no reply wanted) failed: %s", s->name,
+				   vu_cmd_name(s->hdr.cmd), strerror(-ret));
+		return;
+	}
+	if (ret < 0)
+		ret = send_error(s, &s->hdr, -ret);
+	else
+		ret = send_msg(s, &s->hdr, 0, 0, (size_t)ret, &r.reply_fd, r.reply_fd >= 0);
+	if (ret)
+		conn_close(s, "reply failed");
+}
+
+/* Read what is available; returns false when the connection was closed. */
+static bool conn_read(struct vu_server *s)
+{
+	for (int msgs = 0; msgs < MSGS_PER_WAKEUP;) {
+		void *dst;
+		size_t want;
+		ssize_t n;
+		uint8_t sink[4096];
+
+		switch (s->rx) {
+		case RX_HDR:
+			dst = (uint8_t *)&s->hdr + s->got;
+			want = sizeof(s->hdr) - s->got;
+			break;
+		case RX_BODY:
+			dst = s->rxbuf + s->got;
+			want = s->hdr.size - sizeof(s->hdr) - s->got;
+			break;
+		default:
+			dst = sink;
+			want = (size_t)VN_MIN(s->discard_left, (uint64_t)sizeof(sink));
+			break;
+		}
+		if (want) {
+			n = vu_sock_recv(s->conn_fd, dst, want, s->fds, &s->nfds, VU_MAX_MSG_FDS,
+					 &s->fd_overflow);
+			if (n == -EAGAIN)
+				return true;
+			if (n <= 0) {
+				conn_close(s, n == 0 ? (s->rx == RX_HDR && s->got == 0
+							    ? "EOF"
+							    : "EOF in the middle of a message")
+						     : strerror((int)-n));
+				return false;
+			}
+			s->got += (size_t)n;
+			if (s->rx == RX_DISCARD)
+				s->discard_left -= (uint64_t)n;
+			if ((size_t)n < want)
+				continue;
+		}
+
+		if (s->rx == RX_HDR) {
+			int ret = vu_hdr_check_request(&s->hdr, VU_MAX_MSG_SIZE);
+
+			s->got = 0;
+			if (ret == -EMSGSIZE && s->hdr.size > VU_MAX_MSG_SIZE) {
+				/* Framed but too big: skip the body, then refuse. */
+				vn_warn_rl(&s->rl, "vu %s: guest: %s of %u bytes exceeds %zu",
+					   s->name, vu_cmd_name(s->hdr.cmd), s->hdr.size,
+					   (size_t)VU_MAX_MSG_SIZE);
+				s->rx = RX_DISCARD;
+				s->discard_left = s->hdr.size - sizeof(s->hdr);
+				continue;
+			}
+			if (ret) {
+				/* Cannot frame it (size < header) or not a command:
+				 * answer once, then drop the connection. */
+				vn_warn_rl(&s->rl,
+					   "vu %s: guest: bad header (cmd %u size %u flags 0x%x)",
+					   s->name, s->hdr.cmd, s->hdr.size, s->hdr.flags);
+				s->stats.errors++;
+				if (!(s->hdr.flags & VU_F_NO_REPLY))
+					send_error(s, &s->hdr, -ret);
+				conn_close(s, "malformed header");
+				return false;
+			}
+			s->rx = RX_BODY;
+			if (s->hdr.size > sizeof(s->hdr))
+				continue;
+		} else if (s->rx == RX_DISCARD) {
+			if (s->discard_left)
+				continue;
+			s->stats.errors++;
+			vu_close_fds(s->fds, s->nfds);
+			s->nfds = 0;
+			s->fd_overflow = 0;
+			s->rx = RX_HDR;
+			s->got = 0;
+			msgs++;
+			if (!(s->hdr.flags & VU_F_NO_REPLY) && send_error(s, &s->hdr, EMSGSIZE)) {
+				conn_close(s, "reply failed");
+				return false;
+			}
+			continue;
+		}
+		/* A whole message. */
+		s->rx = RX_HDR;
+		s->got = 0;
+		msgs++;
+		dispatch(s);
+		if (!s->connected)
+			return false;
+	}
+	return true;
+}
+
+static void conn_event(void *arg, uint32_t events)
+{
+	struct vu_server *s = arg;
+
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		conn_read(s);
+}
+
+static int attach(struct vu_server *s, int fd)
+{
+	int fl = fcntl(fd, F_GETFL), ret;
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	s->conn_fd = fd;
+	s->rx = RX_HDR;
+	s->got = 0;
+	s->nfds = 0;
+	s->fd_overflow = 0;
+	s->negotiated = false;
+	s->fdless_noted = 0;
+	ret = vn_evloop_add(s->loop, fd, EPOLLIN, conn_event, s, &s->conn_ev);
+	if (ret)
+		return ret;
+	s->stats.connections++;
+	__atomic_store_n(&s->connected, true, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void listen_event(void *arg, uint32_t events)
+{
+	struct vu_server *s = arg;
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	(void)events;
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			vn_warn("vu %s: accept: %s", s->name, strerror(errno));
+		return;
+	}
+	if (s->connected) {
+		/* One client per device: the newcomer sees EOF at once. */
+		s->stats.refused_busy++;
+		vn_warn_rl(&s->rl, "vu %s: refused a second client: one is connected already",
+			   s->name);
+		close(fd);
+		return;
+	}
+	if (attach(s, fd)) {
+		vn_warn("vu %s: cannot serve new client: %s", s->name, strerror(errno));
+		close(fd);
+		return;
+	}
+	vn_info("vu %s: client connected", s->name);
+}
+
+struct attach_call {
+	struct vu_server *s;
+	int fd;
+	int ret;
+};
+
+static void attach_in_loop(void *arg)
+{
+	struct attach_call *c = arg;
+	c->ret = c->s->connected ? -EBUSY : attach(c->s, c->fd);
+}
+
+int vu_server_attach(struct vu_server *s, int fd)
+{
+	struct attach_call c = {.s = s, .fd = fd};
+
+	vn_evloop_call(s->loop, attach_in_loop, &c);
+	return c.ret;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static int check_device(const struct vu_device *d)
+{
+	if (d->num_regions > VU_PCI_NUM_REGIONS || d->num_irqs > VU_PCI_NUM_IRQS ||
+	    !d->region_access)
+		return -EINVAL;
+	for (uint32_t i = 0; i < d->num_regions; i++) {
+		const struct vu_region *r = &d->regions[i];
+		if (r->nr_sparse > VU_MAX_SPARSE)
+			return -EINVAL;
+		for (uint32_t j = 0; j < r->nr_sparse; j++)
+			if (!vn_range_ok(r->sparse[j].offset, r->sparse[j].size, r->size))
+				return -EINVAL;
+	}
+	for (uint32_t i = 0; i < d->num_irqs; i++)
+		if (d->irq_count[i] > VU_MAX_IRQS_PER_TYPE)
+			return -EINVAL;
+	return 0;
+}
+
+int vu_server_create(const struct vu_server_opts *o, struct vu_server **out)
+{
+	struct vu_server *s;
+	int ret;
+
+	if (!o->path || !o->loop || !o->dev)
+		return -EINVAL;
+	ret = check_device(o->dev);
+	if (ret)
+		return ret;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->listen_fd = -1;
+	s->conn_fd = -1;
+	s->loop = o->loop;
+	s->qsbr = o->qsbr;
+	s->dev = *o->dev;
+	s->reply_timeout_ms = o->reply_timeout_ms ? o->reply_timeout_ms : 5000;
+	snprintf(s->name, sizeof(s->name), "%s", o->dev->name ? o->dev->name : "dev");
+	s->path = strdup(o->path);
+	s->rxbuf = malloc(VU_MAX_MSG_SIZE);
+	s->txbuf = malloc(VU_MAX_MSG_SIZE);
+	if (!s->path || !s->rxbuf || !s->txbuf) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	for (uint32_t i = 0; i < s->dev.num_irqs; i++) {
+		s->irqs[i] = calloc(s->dev.irq_count[i] + 1, sizeof(*s->irqs[i]));
+		if (!s->irqs[i]) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		for (uint32_t v = 0; v < s->dev.irq_count[i]; v++) {
+			s->irqs[i][v].fd = -1;
+			s->irqs[i][v].unmask_fd = -1;
+			s->irqs[i][v].srv = s;
+			s->irqs[i][v].index = i;
+		}
+	}
+	ret = vn_dma_init(&s->dma, s->qsbr, VU_MAX_DMA_MAPS);
+	if (ret)
+		goto err;
+	s->listen_fd = vu_sock_listen(s->path);
+	if (s->listen_fd < 0) {
+		ret = s->listen_fd;
+		s->listen_fd = -1;
+		vn_err("vu %s: cannot listen on %s: %s%s", s->name, s->path, strerror(-ret),
+		       ret == -EADDRINUSE ? " (another live process serves it)"
+		       : ret == -EEXIST   ? " (a file that is not a socket is in the way)"
+					  : "");
+		goto err;
+	}
+	ret = vn_evloop_add(s->loop, s->listen_fd, EPOLLIN, listen_event, s, &s->listen_ev);
+	if (ret)
+		goto err;
+	vn_info("vu %s: listening on %s", s->name, s->path);
+	*out = s;
+	return 0;
+err:
+	if (s->listen_fd >= 0) {
+		close(s->listen_fd);
+		unlink(s->path);
+	}
+	vn_dma_fini(&s->dma);
+	for (uint32_t i = 0; i < VU_PCI_NUM_IRQS; i++)
+		free(s->irqs[i]);
+	free(s->rxbuf);
+	free(s->txbuf);
+	free(s->path);
+	free(s);
+	return ret;
+}
+
+static void destroy_in_loop(void *arg)
+{
+	struct vu_server *s = arg;
+
+	conn_close(s, "server shutting down");
+	vn_evloop_del(s->loop, s->listen_ev);
+	close(s->listen_fd);
+	unlink(s->path);
+}
+
+void vu_server_destroy(struct vu_server *s)
+{
+	if (!s)
+		return;
+	vn_evloop_call(s->loop, destroy_in_loop, s);
+	vn_dma_fini(&s->dma);
+	for (uint32_t i = 0; i < VU_PCI_NUM_IRQS; i++)
+		free(s->irqs[i]);
+	free(s->rxbuf);
+	free(s->txbuf);
+	free(s->path);
+	free(s);
+}
+
+bool vu_server_connected(struct vu_server *s)
+{
+	return __atomic_load_n(&s->connected, __ATOMIC_ACQUIRE);
+}
+
+const struct vn_dma *vu_server_dma(const struct vu_server *s)
+{
+	return &s->dma;
+}
+
+void vu_server_get_stats(const struct vu_server *s, struct vu_server_stats *out)
+{
+	*out = s->stats;
+}
