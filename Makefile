@@ -25,6 +25,7 @@ build: deps $(BUILD)/build.ninja
 	$(NINJA) -C $(BUILD)
 
 build-san: deps $(BUILD_SAN)/build.ninja
+	@$(MESON) configure $(BUILD_SAN) -Dfuzz_seconds=$(FUZZ_SECONDS) >/dev/null
 	$(NINJA) -C $(BUILD_SAN)
 
 demo: build
@@ -45,8 +46,8 @@ format-check:
 	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
 fuzz: build-san
-	$(NINJA) -C $(BUILD_SAN) fuzz/fuzz_vu_server
-	$(BUILD_SAN)/fuzz/fuzz_vu_server -max_total_time=600 fuzz/corpus/vu_server
+	fuzz/run_fuzz.sh $(BUILD_SAN)/fuzz/fuzz_vu_server $(BUILD_SAN)/fuzz/corpus-vu_server \
+		fuzz/corpus/vu_server 600
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

@@ -197,3 +197,21 @@ void vn_dma_fini(struct vn_dma *d)
 	free(d->cur);
 	d->cur = NULL;
 }
+
+const char *vn_dma_explain(const struct vn_dma_table *t, uint64_t iova, uint64_t len, uint32_t prot)
+{
+	const struct vn_dma_region *r = vn_dma_lookup(t, iova);
+
+	if (!r)
+		return "not mapped";
+	if (!r->vaddr)
+		return "shared without a file descriptor (guest RAM must be "
+		       "memory-backend-memfd,share=on)";
+	if (!vn_range_ok(iova - r->iova, len, r->len))
+		return "crosses the end of its mapping";
+	if ((prot & VN_DMA_WRITE) && !(r->prot & VN_DMA_WRITE))
+		return "not writable";
+	if ((prot & VN_DMA_READ) && !(r->prot & VN_DMA_READ))
+		return "not readable";
+	return NULL;
+}

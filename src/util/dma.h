@@ -120,4 +120,12 @@ static inline void *vn_dma_find(const struct vn_dma_table *t, uint64_t iova, uin
 	return r->vaddr + off;
 }
 
+/*
+ * Why vn_dma_find() failed for this range, for error messages (slow path):
+ * "not mapped", "shared without a file descriptor", "crosses the end of its
+ * mapping", "not writable", "not readable"; NULL if it would succeed.
+ */
+const char *vn_dma_explain(const struct vn_dma_table *t, uint64_t iova, uint64_t len,
+			   uint32_t prot);
+
 #endif

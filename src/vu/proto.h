@@ -208,7 +208,7 @@ enum {
 #define VU_MAX_MSG_FDS       16 /* QEMU's client refuses more than 16 */
 #define VU_MAX_DATA_XFER     (1u << 20)
 #define VU_MAX_MSG_SIZE      (sizeof(struct vu_hdr) + sizeof(struct vu_region_rw) + VU_MAX_DATA_XFER)
-#define VU_MAX_DMA_MAPS      65535
+#define VU_MAX_DMA_MAPS      4096 /* each change copies the table: keep it O(small) */
 #define VU_PGSIZES           4096
 #define VU_MAX_VERSION_JSON  4096 /* we read no longer capability strings */
 #define VU_MAX_IRQS_PER_TYPE 2048 /* MSI-X allows at most 2048 vectors */

@@ -41,7 +41,7 @@ static void test_version_negotiates_capabilities(void **state)
 	assert_int_equal(c->max_msg_fds, 16);
 	assert_int_equal(c->max_data_xfer_size, 1 << 20);
 	assert_int_equal(c->pgsizes, 4096);
-	assert_int_equal(c->max_dma_maps, 65535);
+	assert_int_equal(c->max_dma_maps, 4096);
 	assert_false(c->migration);
 }
 

@@ -118,6 +118,14 @@ static void test_prot_and_fdless_maps_limit_access(void **state)
 	assert_non_null(vn_dma_lookup(vn_dma_table_get(&d), 0x100000));
 	assert_null(vn_dma_find(vn_dma_table_get(&d), 0x100000, 8, VN_DMA_READ));
 	assert_int_equal(vn_dma_add(&d, 0x100800, 0x1000, RW, fd, 0), -EEXIST);
+	/* Each failure says why. */
+	const struct vn_dma_table *t = vn_dma_table_get(&d);
+	assert_null(vn_dma_explain(t, 0x1000, 8, VN_DMA_READ));
+	assert_string_equal(vn_dma_explain(t, 0x1000, 8, VN_DMA_WRITE), "not writable");
+	assert_string_equal(vn_dma_explain(t, 0x1ff8, 16, VN_DMA_READ),
+			    "crosses the end of its mapping");
+	assert_string_equal(vn_dma_explain(t, 0x3000, 8, VN_DMA_READ), "not mapped");
+	assert_non_null(strstr(vn_dma_explain(t, 0x100000, 8, VN_DMA_READ), "without a file"));
 	vn_dma_fini(&d);
 	close(fd);
 }
