@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Storage backends behind an emulated namespace: null, ram, file.
+ *
+ * The interface is asynchronous from the start. A backend instance (struct
+ * vn_be) is shared by every thread; each polling thread opens its own
+ * channel (struct vn_be_chan: an io_uring for the file backend, nothing for
+ * null and ram) and submits requests there. A request either completes
+ * inline (submit returns 1, io->result set) or later, when the thread's
+ * vn_be_poll() returns it. No allocation, lock or syscall per request on the
+ * null and ram paths; the file path makes one io_uring_enter per poll
+ * iteration at most (vn_be_flush), not one per request.
+ *
+ * Offsets and lengths are in bytes; the caller has checked them against the
+ * namespace size (vn_be_size()).
+ */
+#ifndef VN_BACKEND_H
+#define VN_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define VN_BE_MAX_IOV 64
+
+enum vn_be_op {
+	VN_BE_READ,
+	VN_BE_WRITE,
+	VN_BE_FLUSH,        /* durable on return (file: fdatasync semantics) */
+	VN_BE_WRITE_ZEROES, /* no iov */
+	VN_BE_DISCARD,      /* deallocate; reads return zeroes afterwards */
+	VN_BE_COMPARE,      /* result -EILSEQ on mismatch */
+};
+
+struct vn_be_io {
+	uint8_t op;     /* enum vn_be_op */
+	uint8_t iovcnt; /* <= VN_BE_MAX_IOV */
+	uint16_t rsvd;
+	int32_t result; /* 0 or -errno, set by the backend */
+	uint64_t off;
+	uint64_t len;
+	struct iovec *iov;
+	void *ctx; /* the caller's */
+};
+
+enum vn_be_type {
+	VN_BE_NULL,
+	VN_BE_RAM,
+	VN_BE_FILE,
+};
+
+struct vn_be_opts {
+	enum vn_be_type type;
+	uint64_t size;    /* bytes; file: 0 means the file's size */
+	const char *path; /* file backend */
+	bool hugepages;   /* ram backend: back the memory with hugetlbfs */
+	bool direct;      /* file backend: O_DIRECT */
+	unsigned qdepth;  /* file backend: io_uring entries per channel */
+};
+
+struct vn_be;
+struct vn_be_chan;
+
+/* Create a backend; returns 0 or -errno and fills *err with a reason. */
+int vn_be_create(const struct vn_be_opts *o, struct vn_be **out, const char **err);
+void vn_be_destroy(struct vn_be *be);
+uint64_t vn_be_size(const struct vn_be *be);
+const char *vn_be_name(const struct vn_be *be);
+/* Whether Format NVM may wipe it (ram, null: yes; file: yes, by discard). */
+bool vn_be_can_format(const struct vn_be *be);
+
+/* Per polling thread. */
+int vn_be_chan_open(struct vn_be *be, struct vn_be_chan **out);
+void vn_be_chan_close(struct vn_be_chan *ch);
+
+/* Returns 1: completed inline (io->result set); 0: queued; -errno: refused. */
+int vn_be_submit(struct vn_be_chan *ch, struct vn_be_io *io);
+/* Push queued requests to the kernel (one syscall for all); no-op inline. */
+int vn_be_flush(struct vn_be_chan *ch);
+/* Reap up to max completions into done[]; returns the count. */
+int vn_be_poll(struct vn_be_chan *ch, struct vn_be_io **done, int max);
+/* Requests submitted and not yet reaped. */
+unsigned vn_be_inflight(const struct vn_be_chan *ch);
+
+#endif

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "util/poller.h"
+
+struct counter {
+	struct vn_pollable pl;
+	unsigned polls;
+	unsigned limit; /* removes itself after this many polls */
+	uint32_t removed;
+	pthread_t thread;
+};
+
+static unsigned count_poll(struct vn_pollable *pl)
+{
+	struct counter *c = vn_container_of(pl, struct counter, pl);
+
+	c->thread = pthread_self();
+	if (++c->polls == c->limit) {
+		vn_poller_remove(pl->owner, pl);
+		__atomic_store_n(&c->removed, 1, __ATOMIC_RELEASE);
+	}
+	return 1;
+}
+
+static struct vn_poller *test_poller;
+
+static void add_fn(void *arg)
+{
+	struct counter *c = arg;
+	vn_poller_add(test_poller, &c->pl);
+}
+
+static void test_pollables_run_on_the_poller_and_may_remove_themselves(void **state)
+{
+	struct counter a = {.pl = {.poll = count_poll}, .limit = 1000};
+	struct counter b = {.pl = {.poll = count_poll}, .limit = 10};
+
+	(void)state;
+	assert_int_equal(vn_poller_create(-1, NULL, "t", &test_poller), 0);
+	assert_int_equal(vn_poller_call(test_poller, add_fn, &a), 0);
+	assert_int_equal(vn_poller_call(test_poller, add_fn, &b), 0);
+	while (!__atomic_load_n(&a.removed, __ATOMIC_ACQUIRE) ||
+	       !__atomic_load_n(&b.removed, __ATOMIC_ACQUIRE))
+		usleep(100);
+	assert_int_equal(a.polls, 1000);
+	assert_int_equal(b.polls, 10);
+	assert_false(pthread_equal(a.thread, pthread_self()));
+	assert_true(pthread_equal(a.thread, b.thread));
+	vn_poller_destroy(test_poller);
+}
+
+static void note_thread(void *arg)
+{
+	*(pthread_t *)arg = pthread_self();
+}
+
+static void test_an_idle_poller_sleeps_and_a_post_wakes_it(void **state)
+{
+	struct vn_poller_stats st;
+	pthread_t th = pthread_self();
+	struct vn_qsbr q;
+
+	(void)state;
+	vn_qsbr_init(&q);
+	assert_int_equal(vn_poller_create(-1, &q, "idle", &test_poller), 0);
+	for (int i = 0; i < 5000; i++) {
+		vn_poller_get_stats(test_poller, &st);
+		if (st.sleeps > 2)
+			break;
+		usleep(1000);
+	}
+	assert_true(st.sleeps > 2);
+	/* A sleeping (offline) poller does not hold up a grace period. */
+	vn_qsbr_synchronize(&q);
+	assert_int_equal(vn_poller_call(test_poller, note_thread, &th), 0);
+	assert_false(pthread_equal(th, pthread_self()));
+	vn_poller_destroy(test_poller);
+	vn_qsbr_destroy(&q);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pollables_run_on_the_poller_and_may_remove_themselves),
+	    cmocka_unit_test(test_an_idle_poller_sleeps_and_a_post_wakes_it),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
