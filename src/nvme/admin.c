@@ -1,0 +1,767 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Admin commands (NVMe Base 2.0c §5). They run on the controller's first
+ * poller, one at a time, and return the status they decide; handlers add DNR
+ * where the specification says a retry cannot succeed. Every field comes
+ * from the host and is checked here.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nvme/priv.h"
+
+static pthread_mutex_t errlog_lock = PTHREAD_MUTEX_INITIALIZER;
+
+VN_COLD void nvme_errlog_add(struct nvme_ctrl *c, uint16_t sqid, uint16_t cid, vnvme_status st,
+			     uint32_t nsid, uint64_t lba)
+{
+	struct vnvme_error_log_entry *e;
+
+	/* Errors come from any poller; a lock on this cold path only. */
+	pthread_mutex_lock(&errlog_lock);
+	e = &c->errlog[c->error_count % NVME_ERRLOG_ENTRIES];
+	memset(e, 0, sizeof(*e));
+	e->error_count = ++c->error_count;
+	e->sqid = sqid;
+	e->cid = cid;
+	e->status = vnvme_cqe_status_word(st, 0);
+	e->parm_error_location = 0xffff;
+	e->lba = lba;
+	e->nsid = nsid;
+	pthread_mutex_unlock(&errlog_lock);
+}
+
+static void pad(char *dst, size_t n, const char *src)
+{
+	size_t l = strlen(src);
+
+	memset(dst, ' ', n);
+	memcpy(dst, src, l < n ? l : n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Identify (NVMe Base 2.0c §5.17) */
+
+static void id_ctrl(struct nvme_ctrl *c, struct vnvme_id_ctrl *id)
+{
+	id->vid = c->o.vid;
+	id->ssvid = c->o.ssvid;
+	pad(id->sn, sizeof(id->sn), c->serial);
+	pad(id->mn, sizeof(id->mn), c->model);
+	pad(id->fr, sizeof(id->fr), "0.1");
+	id->rab = 6;
+	id->mdts = c->mdts;
+	id->cntlid = c->o.cntlid;
+	id->ver = c->vs;
+	id->cntrltype = 1; /* I/O controller */
+	id->oacs = VNVME_OACS_FORMAT;
+	id->acl = 3;
+	id->aerl = NVME_AERL;
+	id->frmw = 0x3; /* slot 1 read-only, one slot */
+	id->lpa = VNVME_LPA_CMD_EFFECTS | VNVME_LPA_EXT_DATA;
+	id->elpe = NVME_ERRLOG_ENTRIES - 1;
+	id->npss = 0;
+	id->wctemp = 343; /* 70 C */
+	id->cctemp = 373; /* 100 C */
+	id->sqes = 0x66;
+	id->cqes = 0x44;
+	id->nn = c->nn;
+	id->oncs = VNVME_ONCS_COMPARE | VNVME_ONCS_DSM | VNVME_ONCS_WRITE_ZEROES |
+		   VNVME_ONCS_SAVE_SELECT | VNVME_ONCS_TIMESTAMP;
+	/* A volatile write cache; Flush with NSID FFFFFFFFh not supported (10b). */
+	id->vwc = VNVME_VWC_PRESENT | (0x2 << 1);
+	/* SGLs without alignment requirement, and the Bit Bucket descriptor. */
+	id->sgls = 0x1 | (1u << 16);
+	snprintf(id->subnqn, sizeof(id->subnqn), "nqn.2026-11.io.vnvme:%s", c->serial);
+	id->psd[0].mp = 2500; /* 25 W */
+	id->psd[0].enlat = 0;
+	id->psd[0].exlat = 0;
+}
+
+static void id_ns(struct nvme_ctrl *c, const struct nvme_ns *ns, struct vnvme_id_ns *id)
+{
+	id->nsze = id->ncap = id->nuse = ns->nlb;
+	id->nsfeat = 0;
+	id->nlbaf = 1; /* two formats: 512 B and 4 KiB */
+	id->flbas = ns->lbads == 12 ? 1 : 0;
+	id->dlfeat = 0x1 | (1u << 3); /* deallocated blocks read as zeroes; WZ DEAC supported */
+	id->lbaf[0].lbads = 9;
+	id->lbaf[1].lbads = 12;
+	memcpy(id->nguid, ns->nguid, sizeof(id->nguid));
+	memcpy(id->eui64, ns->eui64, sizeof(id->eui64));
+	(void)c;
+}
+
+static struct nvme_ns *active_ns(struct nvme_ctrl *c, uint32_t nsid)
+{
+	return nsid >= 1 && nsid <= c->nn ? c->ns[nsid] : NULL;
+}
+
+static vnvme_status identify(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
+			     const struct vn_dma_table *t)
+{
+	unsigned cns = VNVME_FIELD_GET(sqe->cdw10, VNVME_IDENTIFY_CNS);
+	unsigned csi = VNVME_FIELD_GET(sqe->cdw11, VNVME_IDENTIFY_CSI);
+	uint32_t nsid = sqe->nsid;
+	uint8_t buf[VNVME_IDENTIFY_DATA_SIZE];
+	struct nvme_ns *ns;
+
+	memset(buf, 0, sizeof(buf));
+	switch (cns) {
+	case VNVME_CNS_NS:
+		if (nsid == 0 || nsid > c->nn)
+			return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
+		ns = active_ns(c, nsid);
+		if (ns) /* an inactive NSID in range: all zeroes */
+			id_ns(c, ns, (struct vnvme_id_ns *)(void *)buf);
+		break;
+	case VNVME_CNS_CTRL:
+		id_ctrl(c, (struct vnvme_id_ctrl *)(void *)buf);
+		break;
+	case VNVME_CNS_CSI_ACTIVE_NS_LIST:
+		if (csi != VNVME_CSI_NVM)
+			return nvme_sc(VNVME_SC_INVALID_FIELD);
+		__attribute__((fallthrough));
+	case VNVME_CNS_ACTIVE_NS_LIST: {
+		uint32_t *list = (uint32_t *)(void *)buf, n = 0;
+		if (nsid >= 0xfffffffeu)
+			return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
+		for (uint32_t i = nsid + 1; i <= c->nn && n < 1024; i++)
+			if (c->ns[i])
+				list[n++] = i;
+		break;
+	}
+	case VNVME_CNS_NS_DESC_LIST: {
+		uint8_t *p = buf;
+		ns = active_ns(c, nsid);
+		if (!ns)
+			return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
+		/* NGUID (type 2, 16 bytes), EUI64 (type 1, 8 bytes), CSI (type 4). */
+		p[0] = 2;
+		p[1] = 16;
+		memcpy(p + 4, ns->nguid, 16);
+		p += 20;
+		p[0] = 1;
+		p[1] = 8;
+		memcpy(p + 4, ns->eui64, 8);
+		p += 12;
+		p[0] = 4;
+		p[1] = 1;
+		p[4] = VNVME_CSI_NVM;
+		break;
+	}
+	case VNVME_CNS_CSI_NS:
+		if (csi != VNVME_CSI_NVM)
+			return nvme_sc(VNVME_SC_INVALID_FIELD);
+		if (!active_ns(c, nsid))
+			return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
+		break; /* NVM Command Set specific: no extended LBA formats, all zero */
+	case VNVME_CNS_CSI_CTRL:
+		if (csi != VNVME_CSI_NVM)
+			return nvme_sc(VNVME_SC_INVALID_FIELD);
+		break; /* NVM Command Set specific controller: no limits, all zero */
+	case VNVME_CNS_CS_INDEP_NS:
+		if (!active_ns(c, nsid))
+			return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
+		buf[13] = 1; /* NSTAT: namespace ready */
+		break;
+	case VNVME_CNS_IOCS:
+		buf[0] = 1; /* combination 0: the NVM Command Set */
+		break;
+	default:
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	}
+	return nvme_dptr_copy_out(t, sqe, buf, sizeof(buf));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Get Log Page (§5.16) */
+
+static void put_u128(uint8_t *dst, uint64_t v)
+{
+	memset(dst, 0, 16);
+	memcpy(dst, &v, sizeof(v));
+}
+
+static void smart_log(struct nvme_ctrl *c, struct vnvme_smart_log *s)
+{
+	uint64_t rd = 0, wr = 0, rb = 0, wb = 0;
+
+	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++) {
+		struct nvme_sq *sq = c->sqs[q];
+		if (!sq)
+			continue;
+		rb += vn_load_relaxed(&sq->bytes_read);
+		wb += vn_load_relaxed(&sq->bytes_written);
+		rd += vn_load_relaxed(&sq->cmds);
+	}
+	(void)wr;
+	s->temperature[0] = (uint8_t)(313 & 0xff); /* 40 C, in kelvin */
+	s->temperature[1] = (uint8_t)(313 >> 8);
+	s->avail_spare = 100;
+	s->spare_thresh = 10;
+	/* Data units are thousands of 512-byte units, rounded up. */
+	put_u128(s->data_units_read, (rb + 511999) / 512000);
+	put_u128(s->data_units_written, (wb + 511999) / 512000);
+	put_u128(s->host_reads, rd);
+	put_u128(s->power_cycles, 1);
+	put_u128(s->power_on_hours, (vn_now_ns() - c->power_on_ns) / 3600000000000ull);
+	put_u128(s->unsafe_shutdowns, c->unsafe_shutdowns);
+	put_u128(s->num_err_log_entries, c->error_count);
+}
+
+static vnvme_status get_log(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
+			    const struct vn_dma_table *t)
+{
+	unsigned lid = VNVME_FIELD_GET(sqe->cdw10, VNVME_GET_LOG_LID);
+	uint64_t len = vnvme_get_log_numd(sqe) * 4, off = vnvme_get_log_lpo(sqe);
+	uint8_t *buf;
+	size_t size = 4096;
+	vnvme_status st;
+	uint32_t clear_aen = 0;
+
+	if (off & 3)
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	if (len > ((uint64_t)NVME_PAGE_SIZE << c->mdts))
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	buf = calloc(1, len > size ? len : size);
+	if (!buf)
+		return nvme_sc(VNVME_SC_INTERNAL);
+	switch (lid) {
+	case VNVME_LID_ERROR: {
+		struct vnvme_error_log_entry *e = (void *)buf;
+		uint64_t n = VN_MIN(c->error_count, (uint64_t)NVME_ERRLOG_ENTRIES);
+		pthread_mutex_lock(&errlog_lock);
+		for (uint64_t i = 0; i < n; i++) /* newest first */
+			e[i] = c->errlog[(c->error_count - 1 - i) % NVME_ERRLOG_ENTRIES];
+		pthread_mutex_unlock(&errlog_lock);
+		size = NVME_ERRLOG_ENTRIES * sizeof(*e);
+		clear_aen = 1u << 0;
+		break;
+	}
+	case VNVME_LID_SMART:
+		/* LPA bit 0 is clear: the log is controller-wide. */
+		if (sqe->nsid != 0 && sqe->nsid != VNVME_NSID_ALL) {
+			st = nvme_sc(VNVME_SC_INVALID_FIELD);
+			goto out;
+		}
+		smart_log(c, (void *)buf);
+		size = sizeof(struct vnvme_smart_log);
+		clear_aen = 1u << 1;
+		break;
+	case VNVME_LID_FW_SLOT: {
+		struct vnvme_fw_slot_log *fw = (void *)buf;
+		fw->afi = 1;
+		pad((char *)fw->frs[0], 8, "0.1");
+		size = sizeof(*fw);
+		break;
+	}
+	case VNVME_LID_CMD_EFFECTS: {
+		struct vnvme_effects_log *e = (void *)buf;
+		static const uint8_t admin[] = {
+		    VNVME_ADM_DELETE_SQ,       VNVME_ADM_CREATE_SQ,    VNVME_ADM_GET_LOG_PAGE,
+		    VNVME_ADM_DELETE_CQ,       VNVME_ADM_CREATE_CQ,    VNVME_ADM_IDENTIFY,
+		    VNVME_ADM_ABORT,           VNVME_ADM_SET_FEATURES, VNVME_ADM_GET_FEATURES,
+		    VNVME_ADM_ASYNC_EVENT_REQ, VNVME_ADM_KEEP_ALIVE,   VNVME_ADM_FORMAT_NVM,
+		};
+		for (unsigned i = 0; i < sizeof(admin); i++)
+			e->acs[admin[i]] = 1;                      /* CSUPP */
+		e->acs[VNVME_ADM_FORMAT_NVM] |= 1u << 1 | 1u << 2; /* LBCC, NCC */
+		e->iocs[VNVME_NVM_FLUSH] = 1;
+		e->iocs[VNVME_NVM_READ] = 1;
+		e->iocs[VNVME_NVM_WRITE] = 1 | 1u << 1;
+		e->iocs[VNVME_NVM_COMPARE] = 1;
+		e->iocs[VNVME_NVM_WRITE_ZEROES] = 1 | 1u << 1;
+		e->iocs[VNVME_NVM_DSM] = 1 | 1u << 1;
+		size = sizeof(*e);
+		break;
+	}
+	default:
+		st = nvme_sc_cmd(VNVME_SC_INVALID_LOG_PAGE);
+		goto out;
+	}
+	if (off > size) {
+		st = nvme_sc(VNVME_SC_INVALID_FIELD);
+		goto out;
+	}
+	/* Bytes past the log read as zero. */
+	memmove(buf, buf + off, size - off);
+	memset(buf + (size - off), 0, (len > size ? len : size) - (size - off));
+	st = nvme_dptr_copy_out(t, sqe, buf, len);
+	if (vnvme_status_ok(st) && !(sqe->cdw10 & VNVME_GET_LOG_RAE))
+		c->aen_masked &= ~clear_aen;
+out:
+	free(buf);
+	return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Features (§5.27, §5.15) */
+
+static uint32_t nq_default(const struct nvme_ctrl *c)
+{
+	uint32_t n = c->o.max_ioqpairs - 1;
+	return n | n << 16;
+}
+
+static bool any_io_queue(const struct nvme_ctrl *c)
+{
+	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++)
+		if (c->sqs[q] || c->cqs[q])
+			return true;
+	return false;
+}
+
+static vnvme_status set_features(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
+				 const struct vn_dma_table *t, uint32_t *dw0)
+{
+	unsigned fid = VNVME_FIELD_GET(sqe->cdw10, VNVME_FEAT_FID);
+	uint32_t v = sqe->cdw11;
+	struct nvme_features *f = &c->feat;
+
+	if (sqe->cdw10 & VNVME_FEAT_SV)
+		return nvme_sc_cmd(VNVME_SC_FEATURE_NOT_SAVEABLE);
+	switch (fid) {
+	case VNVME_FID_ARBITRATION:
+		f->arbitration = v;
+		break;
+	case VNVME_FID_POWER_MGMT:
+		if ((v & 0x1f) > 0) /* NPSS = 0: only power state 0 */
+			return nvme_sc(VNVME_SC_INVALID_FIELD);
+		f->power_mgmt = v & 0xff;
+		break;
+	case VNVME_FID_TEMP_THRESHOLD: {
+		unsigned tmpsel = (v >> 16) & 0xf, thsel = (v >> 20) & 0x3;
+		if (tmpsel > 8 || thsel > 1)
+			return nvme_sc(VNVME_SC_INVALID_FIELD);
+		(thsel ? f->temp_under : f->temp_over)[tmpsel] = (uint16_t)v;
+		break;
+	}
+	case VNVME_FID_ERROR_RECOVERY:
+		f->error_recovery = v & 0xffff; /* DULBE not supported */
+		break;
+	case VNVME_FID_VOLATILE_WC:
+		f->vwc = v & VNVME_FEAT_VWC_WCE;
+		break;
+	case VNVME_FID_NUM_QUEUES: {
+		uint32_t nsq = v & 0xffff, ncq = v >> 16, max = c->o.max_ioqpairs - 1;
+		if (nsq == 0xffff || ncq == 0xffff)
+			return nvme_sc(VNVME_SC_INVALID_FIELD);
+		if (any_io_queue(c))
+			return nvme_sc(VNVME_SC_CMD_SEQ_ERROR);
+		f->nq = VN_MIN(nsq, max) | VN_MIN(ncq, max) << 16;
+		f->nq_set = true;
+		*dw0 = f->nq;
+		break;
+	}
+	case VNVME_FID_IRQ_COALESCING:
+		f->irq_coalescing = v & 0xffff;
+		break;
+	case VNVME_FID_IRQ_VECTOR_CONFIG: {
+		uint32_t iv = v & 0xffff;
+		if (iv >= c->o.nr_vectors)
+			return nvme_sc(VNVME_SC_INVALID_FIELD);
+		f->ivc[iv] = v & VNVME_FEAT_IVC_CD;
+		break;
+	}
+	case VNVME_FID_WRITE_ATOMICITY:
+		f->write_atomicity = v & 1;
+		break;
+	case VNVME_FID_ASYNC_EVENT_CONFIG:
+		f->aec = v;
+		break;
+	case VNVME_FID_TIMESTAMP: {
+		uint64_t ts = 0;
+		vnvme_status st = nvme_dptr_copy_in(t, sqe, &ts, 8);
+		if (!vnvme_status_ok(st))
+			return st;
+		f->timestamp_ms = ts & 0xffffffffffffull;
+		f->timestamp_set_ns = vn_now_ns();
+		f->timestamp_set = true;
+		break;
+	}
+	case VNVME_FID_SW_PROGRESS_MARKER:
+		f->sw_progress = v & 0xff;
+		break;
+	default: /* KATO (KAS = 0), APST, HMB, host behavior, host identifier, ... */
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	}
+	return NVME_OK;
+}
+
+static vnvme_status get_features(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
+				 const struct vn_dma_table *t, uint32_t *dw0)
+{
+	unsigned fid = VNVME_FIELD_GET(sqe->cdw10, VNVME_FEAT_FID);
+	unsigned sel = VNVME_FIELD_GET(sqe->cdw10, VNVME_FEAT_SEL);
+	struct nvme_features def = {0}, *f = sel == VNVME_FEAT_SEL_CURRENT ? &c->feat : &def;
+	uint32_t v = sqe->cdw11;
+
+	if (sel > VNVME_FEAT_SEL_SUPPORTED)
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	switch (fid) {
+	case VNVME_FID_ARBITRATION:
+	case VNVME_FID_POWER_MGMT:
+	case VNVME_FID_TEMP_THRESHOLD:
+	case VNVME_FID_ERROR_RECOVERY:
+	case VNVME_FID_VOLATILE_WC:
+	case VNVME_FID_NUM_QUEUES:
+	case VNVME_FID_IRQ_COALESCING:
+	case VNVME_FID_IRQ_VECTOR_CONFIG:
+	case VNVME_FID_WRITE_ATOMICITY:
+	case VNVME_FID_ASYNC_EVENT_CONFIG:
+	case VNVME_FID_TIMESTAMP:
+	case VNVME_FID_SW_PROGRESS_MARKER:
+		break;
+	default:
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	}
+	if (sel == VNVME_FEAT_SEL_SUPPORTED) {
+		*dw0 = VNVME_FEAT_CAP_CHANGEABLE;
+		return NVME_OK;
+	}
+	if (f == &def) { /* defaults (saved = default: nothing is saveable) */
+		def.temp_over[0] = 343;
+		def.vwc = VNVME_FEAT_VWC_WCE;
+		def.nq = nq_default(c);
+		def.arbitration = 0x7; /* no burst limit */
+	}
+	switch (fid) {
+	case VNVME_FID_ARBITRATION:
+		*dw0 = f->arbitration;
+		break;
+	case VNVME_FID_POWER_MGMT:
+		*dw0 = f->power_mgmt;
+		break;
+	case VNVME_FID_TEMP_THRESHOLD: {
+		unsigned tmpsel = (v >> 16) & 0xf, thsel = (v >> 20) & 0x3;
+		if (tmpsel > 8 || thsel > 1)
+			return nvme_sc(VNVME_SC_INVALID_FIELD);
+		*dw0 = (thsel ? f->temp_under : f->temp_over)[tmpsel];
+		break;
+	}
+	case VNVME_FID_ERROR_RECOVERY:
+		*dw0 = f->error_recovery;
+		break;
+	case VNVME_FID_VOLATILE_WC:
+		*dw0 = f->vwc;
+		break;
+	case VNVME_FID_NUM_QUEUES:
+		*dw0 = f->nq_set || f == &def ? f->nq : nq_default(c);
+		break;
+	case VNVME_FID_IRQ_COALESCING:
+		*dw0 = f->irq_coalescing;
+		break;
+	case VNVME_FID_IRQ_VECTOR_CONFIG: {
+		uint32_t iv = v & 0xffff;
+		if (iv >= c->o.nr_vectors)
+			return nvme_sc(VNVME_SC_INVALID_FIELD);
+		*dw0 = iv | (f == &def ? 0 : c->feat.ivc[iv]);
+		break;
+	}
+	case VNVME_FID_WRITE_ATOMICITY:
+		*dw0 = f->write_atomicity;
+		break;
+	case VNVME_FID_ASYNC_EVENT_CONFIG:
+		*dw0 = f->aec;
+		break;
+	case VNVME_FID_TIMESTAMP: {
+		uint8_t ts[8] = {0};
+		uint64_t ms = 0;
+		if (f->timestamp_set) {
+			ms = f->timestamp_ms + (vn_now_ns() - f->timestamp_set_ns) / 1000000;
+			ts[6] = 1u << 1; /* origin: set by Set Features */
+		} else {
+			ms = (vn_now_ns() - c->power_on_ns) / 1000000; /* since reset */
+		}
+		for (int i = 0; i < 6; i++)
+			ts[i] = (uint8_t)(ms >> (8 * i));
+		return nvme_dptr_copy_out(t, sqe, ts, sizeof(ts));
+	}
+	case VNVME_FID_SW_PROGRESS_MARKER:
+		*dw0 = f->sw_progress;
+		break;
+	}
+	return NVME_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Queues (§5.4, §5.5, §5.6, §5.7) */
+
+/* Posted to wake a sleeping poller so it sees a flag at once. */
+static void wake_noop(void *arg)
+{
+	(void)arg;
+}
+
+static bool qid_ok(const struct nvme_ctrl *c, uint32_t qid, bool sq)
+{
+	uint32_t max = c->o.max_ioqpairs;
+
+	if (c->feat.nq_set)
+		max = VN_MIN(max, (sq ? (c->feat.nq & 0xffff) : (c->feat.nq >> 16)) + 1);
+	return qid >= 1 && qid <= max;
+}
+
+static vnvme_status create_cq(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
+{
+	uint32_t qid = VNVME_FIELD_GET(sqe->cdw10, VNVME_CREATE_Q_QID);
+	uint32_t qsize = vnvme_create_q_size(sqe);
+	uint32_t iv = VNVME_FIELD_GET(sqe->cdw11, VNVME_CREATE_CQ_IV);
+	bool ien = sqe->cdw11 & VNVME_CREATE_CQ_IEN;
+	struct nvme_cq *cq;
+	int ret;
+
+	if (!qid_ok(c, qid, false) || c->cqs[qid])
+		return nvme_sc_cmd(VNVME_SC_INVALID_QID);
+	if (qsize < 2 || qsize > c->o.mqes)
+		return nvme_sc_cmd(VNVME_SC_INVALID_QSIZE);
+	if (!(sqe->cdw11 & VNVME_CREATE_Q_PC)) /* CAP.CQR = 1 */
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	if (iv >= c->o.nr_vectors)
+		return nvme_sc_cmd(VNVME_SC_INVALID_INTERRUPT_VECTOR);
+	if (vnvme_sqe_psdt(sqe) != VNVME_PSDT_PRP || (sqe->dptr.prp1 & (NVME_PAGE_SIZE - 1)))
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	if (VNVME_FIELD_GET(c->cc, VNVME_CC_IOCQES) != VNVME_CQES_LOG2)
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	ret = nvme_cq_create(c, (uint16_t)qid, sqe->dptr.prp1, (uint16_t)qsize, ien, (uint16_t)iv,
+			     &cq);
+	if (ret)
+		return nvme_sc(ret == -EFAULT ? VNVME_SC_DATA_XFER_ERROR : VNVME_SC_INTERNAL);
+	c->cqs[qid] = cq;
+	if (nvme_cq_start(cq)) {
+		c->cqs[qid] = NULL;
+		nvme_cq_free(cq);
+		return nvme_sc(VNVME_SC_INTERNAL);
+	}
+	return NVME_OK;
+}
+
+static vnvme_status create_sq(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
+{
+	uint32_t qid = VNVME_FIELD_GET(sqe->cdw10, VNVME_CREATE_Q_QID);
+	uint32_t qsize = vnvme_create_q_size(sqe);
+	uint32_t cqid = VNVME_FIELD_GET(sqe->cdw11, VNVME_CREATE_SQ_CQID);
+	struct nvme_sq *sq;
+	int ret;
+
+	if (!qid_ok(c, qid, true) || c->sqs[qid])
+		return nvme_sc_cmd(VNVME_SC_INVALID_QID);
+	if (qsize < 2 || qsize > c->o.mqes)
+		return nvme_sc_cmd(VNVME_SC_INVALID_QSIZE);
+	if (cqid == 0 || cqid > c->o.max_ioqpairs || !c->cqs[cqid])
+		return nvme_sc_cmd(VNVME_SC_CQ_INVALID);
+	if (!(sqe->cdw11 & VNVME_CREATE_Q_PC))
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	if (vnvme_sqe_psdt(sqe) != VNVME_PSDT_PRP || (sqe->dptr.prp1 & (NVME_PAGE_SIZE - 1)))
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	if (VNVME_FIELD_GET(c->cc, VNVME_CC_IOSQES) != VNVME_SQES_LOG2)
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	ret = nvme_sq_create(c, (uint16_t)qid, sqe->dptr.prp1, (uint16_t)qsize, c->cqs[cqid], &sq);
+	if (ret)
+		return nvme_sc(ret == -EFAULT ? VNVME_SC_DATA_XFER_ERROR : VNVME_SC_INTERNAL);
+	sq->qprio = (uint16_t)VNVME_FIELD_GET(sqe->cdw11, VNVME_CREATE_SQ_QPRIO);
+	c->sqs[qid] = sq;
+	if (nvme_sq_start(sq)) {
+		c->sqs[qid] = NULL;
+		nvme_sq_free(sq);
+		return nvme_sc(VNVME_SC_INTERNAL);
+	}
+	return NVME_OK;
+}
+
+static vnvme_status delete_sq(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
+{
+	uint32_t qid = VNVME_FIELD_GET(sqe->cdw10, VNVME_DELETE_Q_QID);
+	struct nvme_sq *sq;
+
+	if (qid == 0 || qid > c->o.max_ioqpairs || !(sq = c->sqs[qid]))
+		return nvme_sc_cmd(VNVME_SC_INVALID_QID);
+	/* The owning poller drains it and unlinks it; we complete when it is gone. */
+	vn_store_release(&sq->deleting, 1u);
+	vn_poller_post(c->o.pollers[sq->cq->poller], wake_noop, NULL);
+	c->pending =
+	    (struct nvme_pending){.active = true, .cid = sqe->cid, .opc = sqe->opc, .sq = sq};
+	return NVME_PENDING;
+}
+
+static vnvme_status delete_cq(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
+{
+	uint32_t qid = VNVME_FIELD_GET(sqe->cdw10, VNVME_DELETE_Q_QID);
+	struct nvme_cq *cq;
+
+	if (qid == 0 || qid > c->o.max_ioqpairs || !(cq = c->cqs[qid]))
+		return nvme_sc_cmd(VNVME_SC_INVALID_QID);
+	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++)
+		if (c->sqs[q] && c->sqs[q]->cq == cq)
+			return nvme_sc_cmd(VNVME_SC_INVALID_QUEUE_DELETION);
+	vn_store_release(&cq->stopping, 1u);
+	vn_poller_post(c->o.pollers[cq->poller], wake_noop, NULL);
+	c->pending =
+	    (struct nvme_pending){.active = true, .cid = sqe->cid, .opc = sqe->opc, .cq = cq};
+	return NVME_PENDING;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Asynchronous events (§5.2) */
+
+static void aen_deliver(struct nvme_ctrl *c, struct nvme_sq *asq)
+{
+	while (c->aer_count && c->aen_count) {
+		uint32_t ev = c->aen_pending[0];
+		unsigned type = ev & 0x7;
+
+		if (c->aen_masked & (1u << type))
+			break;
+		memmove(c->aen_pending, c->aen_pending + 1, --c->aen_count * sizeof(uint32_t));
+		/* Until the host reads the log, events of this type stay masked. */
+		c->aen_masked |= 1u << type;
+		nvme_cq_post(asq->cq, asq, c->aer_cids[--c->aer_count], NVME_OK, ev);
+	}
+}
+
+static void aen_queue(struct nvme_ctrl *c, uint32_t ev)
+{
+	for (unsigned i = 0; i < c->aen_count; i++)
+		if (c->aen_pending[i] == ev)
+			return;
+	if (c->aen_count < VN_ARRAY_SIZE(c->aen_pending))
+		c->aen_pending[c->aen_count++] = ev;
+}
+
+void nvme_admin_poll_pending(struct nvme_ctrl *c, struct nvme_sq *asq)
+{
+	struct nvme_pending *p = &c->pending;
+	uint32_t raised;
+
+	if (unlikely(vn_load_relaxed(&c->aen_raise))) {
+		raised = __atomic_exchange_n(&c->aen_raise, 0u, __ATOMIC_ACQ_REL);
+		if (raised & NVME_AEN_INVALID_DB) {
+			/* Error event, Invalid Doorbell Write Value, log 01h. */
+			aen_queue(c, 0x0 | 0x1 << 8 | VNVME_LID_ERROR << 16);
+			nvme_errlog_add(c, 0xffff, 0xffff, nvme_sc(VNVME_SC_INVALID_FIELD), 0, 0);
+		}
+	}
+	if (c->aen_count && c->aer_count)
+		aen_deliver(c, asq);
+	if (!p->active)
+		return;
+	if (p->sq && vn_load_acquire(&p->sq->gone)) {
+		c->sqs[p->sq->qid] = NULL;
+		nvme_sq_free(p->sq);
+	} else if (p->cq && vn_load_acquire(&p->cq->gone)) {
+		c->cqs[p->cq->qid] = NULL;
+		nvme_cq_free(p->cq);
+	} else {
+		return;
+	}
+	p->active = false;
+	nvme_cq_post(asq->cq, asq, p->cid, NVME_OK, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Format NVM (§5.23) */
+
+static vnvme_status format(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
+{
+	unsigned lbaf = sqe->cdw10 & 0xf, ses = (sqe->cdw10 >> 9) & 0x7;
+	uint32_t first = sqe->nsid, last = sqe->nsid;
+
+	if (lbaf > 1 || (sqe->cdw10 & ~(0xfu | 0x7u << 9)))
+		return nvme_sc_cmd(VNVME_SC_INVALID_FORMAT); /* no metadata, no PI */
+	if (ses > 1)
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	if (sqe->nsid == VNVME_NSID_ALL) {
+		first = 1;
+		last = c->nn;
+	} else if (!active_ns(c, sqe->nsid)) {
+		return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
+	}
+	for (uint32_t i = first; i <= last; i++) {
+		struct nvme_ns *ns = c->ns[i];
+		if (!ns)
+			continue;
+		if (ses) {
+			/* Erase: deallocate everything (reads return zeroes). The
+			 * host has stopped I/O to the namespace (§5.23). */
+			struct vn_be_io io = {.op = VN_BE_DISCARD, .len = vn_be_size(ns->be)};
+			int ret = vn_be_submit(ns->chan[0], &io);
+			if (ret == 0) { /* an asynchronous backend: wait for it */
+				struct vn_be_io *done;
+				vn_be_flush(ns->chan[0]);
+				while (vn_be_poll(ns->chan[0], &done, 1) == 0)
+					vn_cpu_relax();
+			}
+			if (ret < 0 || io.result)
+				return nvme_sc_media(VNVME_SC_WRITE_FAULT);
+		}
+		ns->lbads = lbaf ? 12 : 9;
+		ns->nlb = vn_be_size(ns->be) >> ns->lbads;
+	}
+	return NVME_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+
+vnvme_status nvme_admin_exec(struct nvme_ctrl *c, struct nvme_sq *sq, const struct vnvme_sqe *sqe,
+			     uint32_t *dw0)
+{
+	const struct vn_dma_table *t = vn_dma_table_get(c->o.dma);
+
+	(void)sq;
+	c->admin_cmds++;
+	if (vnvme_sqe_fuse(sqe) || vnvme_sqe_psdt(sqe) != VNVME_PSDT_PRP)
+		return nvme_sc(VNVME_SC_INVALID_FIELD); /* admin data uses PRPs only */
+	switch (sqe->opc) {
+	case VNVME_ADM_DELETE_SQ:
+		return delete_sq(c, sqe);
+	case VNVME_ADM_CREATE_SQ:
+		return create_sq(c, sqe);
+	case VNVME_ADM_GET_LOG_PAGE:
+		return get_log(c, sqe, t);
+	case VNVME_ADM_DELETE_CQ:
+		return delete_cq(c, sqe);
+	case VNVME_ADM_CREATE_CQ:
+		return create_cq(c, sqe);
+	case VNVME_ADM_IDENTIFY:
+		return identify(c, sqe, t);
+	case VNVME_ADM_ABORT:
+		*dw0 = VNVME_ABORT_DW0_NOT_ABORTED; /* commands run to completion */
+		return NVME_OK;
+	case VNVME_ADM_SET_FEATURES:
+		return set_features(c, sqe, t, dw0);
+	case VNVME_ADM_GET_FEATURES:
+		return get_features(c, sqe, t, dw0);
+	case VNVME_ADM_ASYNC_EVENT_REQ:
+		if (c->aer_count > NVME_AERL)
+			return nvme_sc_cmd(VNVME_SC_AER_LIMIT_EXCEEDED);
+		c->aer_cids[c->aer_count++] = sqe->cid;
+		return NVME_PENDING;
+	case VNVME_ADM_KEEP_ALIVE:
+		return NVME_OK;
+	case VNVME_ADM_FORMAT_NVM:
+		return format(c, sqe);
+	default:
+		return nvme_sc(VNVME_SC_INVALID_OPCODE);
+	}
+}
+
+void nvme_admin_reset_state(struct nvme_ctrl *c)
+{
+	uint32_t *ivc = c->feat.ivc;
+
+	memset(&c->feat, 0, sizeof(c->feat));
+	memset(ivc, 0, c->o.nr_vectors * sizeof(*ivc));
+	c->feat.ivc = ivc;
+	c->feat.temp_over[0] = 343;
+	c->feat.vwc = VNVME_FEAT_VWC_WCE;
+	c->feat.arbitration = 0x7;
+	c->pending.active = false;
+	c->aer_count = 0;
+	c->aen_count = 0;
+	c->aen_masked = 0;
+	vn_store_relaxed(&c->aen_raise, 0u);
+	c->power_on_ns = vn_now_ns();
+}

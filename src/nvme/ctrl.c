@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Controller registers and lifecycle (NVMe Base 2.0c §3.1 "Controller
+ * Properties", §3.5 "Controller Initialization", §3.6 "Shutdown"). Runs on
+ * the control thread. Queues are stopped through their pollers: a flag, then
+ * a wait until each poller has let go.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nvme/priv.h"
+
+#define CAP_TO 20 /* CAP.TO: 10 s in 500 ms units */
+
+const char *nvme_ctrl_name(const struct nvme_ctrl *c)
+{
+	return c->name;
+}
+
+static void wake_noop(void *arg)
+{
+	(void)arg;
+}
+
+/* Wait until a queue's poller has let go of it (flag set by the poller). */
+static bool wait_flag(struct nvme_ctrl *c, uint32_t *flag, unsigned poller)
+{
+	vn_poller_post(c->o.pollers[poller], wake_noop, NULL);
+	for (unsigned i = 0; i < 1000000; i++) {
+		if (vn_load_acquire(flag))
+			return true;
+		struct timespec ts = {0, 10000};
+		nanosleep(&ts, NULL);
+	}
+	vn_err("%s: a queue did not stop within 10 s", c->name);
+	return false;
+}
+
+/* Stop every queue; admin first, so no admin command creates more meanwhile. */
+static void stop_queues(struct nvme_ctrl *c)
+{
+	struct nvme_cq *acq = c->cqs[0];
+
+	if (acq) {
+		vn_store_release(&acq->stopping, 1u);
+		if (!wait_flag(c, &acq->gone, acq->poller))
+			return; /* leak rather than free what a poller may use */
+	}
+	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++) {
+		if (c->cqs[q])
+			vn_store_release(&c->cqs[q]->stopping, 1u);
+	}
+	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++) {
+		if (c->cqs[q] && !wait_flag(c, &c->cqs[q]->gone, c->cqs[q]->poller))
+			return;
+	}
+	for (uint32_t q = 0; q <= c->o.max_ioqpairs; q++) {
+		nvme_sq_free(c->sqs[q]);
+		nvme_cq_free(c->cqs[q]);
+		c->sqs[q] = NULL;
+		c->cqs[q] = NULL;
+	}
+	memset(c->o.doorbells, 0, nvme_doorbell_bytes(c->o.max_ioqpairs));
+	nvme_admin_reset_state(c);
+}
+
+static bool enable(struct nvme_ctrl *c, uint32_t cc)
+{
+	uint32_t asqs = VNVME_FIELD_GET(c->aqa, VNVME_AQA_ASQS) + 1;
+	uint32_t acqs = VNVME_FIELD_GET(c->aqa, VNVME_AQA_ACQS) + 1;
+	struct nvme_cq *cq;
+	struct nvme_sq *sq;
+
+	if (VNVME_FIELD_GET(cc, VNVME_CC_CSS) != VNVME_CC_CSS_NVM) {
+		vn_warn("%s: guest: CC.CSS %u not supported (CAP.CSS: NVM only)", c->name,
+			VNVME_FIELD_GET(cc, VNVME_CC_CSS));
+		return false;
+	}
+	if (VNVME_FIELD_GET(cc, VNVME_CC_MPS) != 0) {
+		vn_warn("%s: guest: CC.MPS %u outside CAP.MPSMIN..MPSMAX (0..0)", c->name,
+			VNVME_FIELD_GET(cc, VNVME_CC_MPS));
+		return false;
+	}
+	if (asqs < 2 || acqs < 2) {
+		vn_warn("%s: guest: admin queues of %u/%u entries (AQA 0x%x)", c->name, asqs, acqs,
+			c->aqa);
+		return false;
+	}
+	nvme_admin_reset_state(c);
+	if (nvme_cq_create(c, 0, c->acq, (uint16_t)acqs, true, 0, &cq)) {
+		vn_warn("%s: guest: ACQ 0x%llx (%u entries) is not in the DMA map", c->name,
+			(unsigned long long)c->acq, acqs);
+		return false;
+	}
+	if (nvme_sq_create(c, 0, c->asq, (uint16_t)asqs, cq, &sq)) {
+		vn_warn("%s: guest: ASQ 0x%llx (%u entries) is not in the DMA map", c->name,
+			(unsigned long long)c->asq, asqs);
+		nvme_cq_free(cq);
+		return false;
+	}
+	c->cqs[0] = cq;
+	c->sqs[0] = sq;
+	nvme_cq_start(cq);
+	nvme_sq_start(sq);
+	return true;
+}
+
+static void cc_write(struct nvme_ctrl *c, uint32_t val)
+{
+	uint32_t old = c->cc;
+
+	if (!(old & VNVME_CC_EN) && (val & VNVME_CC_EN)) {
+		c->cc = val;
+		if (enable(c, val)) {
+			c->enabled = true;
+			__atomic_fetch_or(&c->csts, VNVME_CSTS_RDY, __ATOMIC_ACQ_REL);
+			vn_info("%s: enabled (admin queues %u/%u)", c->name,
+				VNVME_FIELD_GET(c->aqa, VNVME_AQA_ASQS) + 1,
+				VNVME_FIELD_GET(c->aqa, VNVME_AQA_ACQS) + 1);
+		} else {
+			nvme_ctrl_fatal(c, "invalid configuration at CC.EN = 1");
+		}
+		return;
+	}
+	if ((old & VNVME_CC_EN) && !(val & VNVME_CC_EN)) {
+		/* §3.7.2 "Controller Reset": queues deleted, registers other
+		 * than AQA/ASQ/ACQ reset, RDY cleared. */
+		stop_queues(c);
+		c->enabled = false;
+		c->cc = val;
+		vn_store_release(&c->csts, 0u);
+		vn_info("%s: disabled", c->name);
+		return;
+	}
+	if ((val & VNVME_CC_EN) && VNVME_FIELD_GET(val, VNVME_CC_SHN) &&
+	    !VNVME_FIELD_GET(old, VNVME_CC_SHN)) {
+		/* §3.6 "Shutdown": stop processing, then report complete. */
+		uint32_t cs = vn_load_acquire(&c->csts);
+		stop_queues(c);
+		cs &= ~(VNVME_CSTS_SHST_MASK << VNVME_CSTS_SHST_SHIFT);
+		cs |= VNVME_CSTS_SHST_COMPLETE << VNVME_CSTS_SHST_SHIFT;
+		vn_store_release(&c->csts, cs);
+		c->cc = val;
+		vn_info("%s: shutdown (%s)", c->name,
+			VNVME_FIELD_GET(val, VNVME_CC_SHN) == VNVME_CC_SHN_ABRUPT ? "abrupt"
+										  : "normal");
+		return;
+	}
+	/* While enabled only SHN may change; while disabled every field is R/W
+	 * (Linux reads CC back before it sets EN). */
+	c->cc = (old & VNVME_CC_EN) ? (old & ~(VNVME_CC_SHN_MASK << VNVME_CC_SHN_SHIFT)) |
+					  (val & (VNVME_CC_SHN_MASK << VNVME_CC_SHN_SHIFT))
+				    : val;
+}
+
+static uint32_t read32(struct nvme_ctrl *c, uint32_t off)
+{
+	switch (off) {
+	case VNVME_REG_CAP:
+		return (uint32_t)c->cap;
+	case VNVME_REG_CAP + 4:
+		return (uint32_t)(c->cap >> 32);
+	case VNVME_REG_VS:
+		return c->vs;
+	case VNVME_REG_INTMS:
+	case VNVME_REG_INTMC:
+		return c->intms;
+	case VNVME_REG_CC:
+		return c->cc;
+	case VNVME_REG_CSTS:
+		return vn_load_acquire(&c->csts);
+	case VNVME_REG_AQA:
+		return c->aqa;
+	case VNVME_REG_ASQ:
+		return (uint32_t)c->asq;
+	case VNVME_REG_ASQ + 4:
+		return (uint32_t)(c->asq >> 32);
+	case VNVME_REG_ACQ:
+		return (uint32_t)c->acq;
+	case VNVME_REG_ACQ + 4:
+		return (uint32_t)(c->acq >> 32);
+	default:
+		return 0; /* CMBLOC, CMBSZ, BPINFO ...: not supported; reserved */
+	}
+}
+
+static void write32(struct nvme_ctrl *c, uint32_t off, uint32_t v)
+{
+	switch (off) {
+	case VNVME_REG_INTMS:
+		c->intms |= v;
+		break;
+	case VNVME_REG_INTMC:
+		c->intms &= ~v;
+		break;
+	case VNVME_REG_CC:
+		cc_write(c, v);
+		break;
+	case VNVME_REG_AQA:
+		if (!c->enabled)
+			c->aqa =
+			    v & (VNVME_AQA_ASQS_MASK | VNVME_AQA_ACQS_MASK << VNVME_AQA_ACQS_SHIFT);
+		break;
+	case VNVME_REG_ASQ:
+		if (!c->enabled)
+			c->asq = (c->asq & ~0xffffffffull) | (v & ~0xfffu);
+		break;
+	case VNVME_REG_ASQ + 4:
+		if (!c->enabled)
+			c->asq = (c->asq & 0xffffffffull) | (uint64_t)v << 32;
+		break;
+	case VNVME_REG_ACQ:
+		if (!c->enabled)
+			c->acq = (c->acq & ~0xffffffffull) | (v & ~0xfffu);
+		break;
+	case VNVME_REG_ACQ + 4:
+		if (!c->enabled)
+			c->acq = (c->acq & 0xffffffffull) | (uint64_t)v << 32;
+		break;
+	default:
+		break; /* read-only (CAP, VS, CSTS), NSSR (NSSRS = 0), reserved */
+	}
+}
+
+int nvme_ctrl_reg_read(struct nvme_ctrl *c, uint64_t off, void *buf, uint32_t len)
+{
+	uint8_t *b = buf;
+
+	if (!vn_range_ok(off, len, VNVME_REG_DBS))
+		return -EINVAL;
+	for (uint32_t i = 0; i < len; i++) {
+		uint32_t o = (uint32_t)(off + i);
+		b[i] = (uint8_t)(read32(c, o & ~3u) >> (8 * (o & 3)));
+	}
+	return 0;
+}
+
+int nvme_ctrl_reg_write(struct nvme_ctrl *c, uint64_t off, const void *buf, uint32_t len)
+{
+	const uint8_t *b = buf;
+
+	if (!vn_range_ok(off, len, VNVME_REG_DBS))
+		return -EINVAL;
+	/* Dword by dword, in address order (a 64-bit ASQ write: low then high).
+	 * A partial dword merges with the current value. */
+	for (uint64_t d = off & ~3ull; d < off + len; d += 4) {
+		uint32_t v = read32(c, (uint32_t)d);
+		bool touched = false;
+
+		if (d == VNVME_REG_INTMS || d == VNVME_REG_INTMC)
+			v = 0; /* write-1-to-set/clear: no merge */
+		for (unsigned k = 0; k < 4; k++) {
+			uint64_t a = d + k;
+			if (a >= off && a < off + len) {
+				v = (v & ~(0xffu << (8 * k))) | (uint32_t)b[a - off] << (8 * k);
+				touched = true;
+			}
+		}
+		if (touched)
+			write32(c, (uint32_t)d, v);
+	}
+	return 0;
+}
+
+void nvme_ctrl_reset(struct nvme_ctrl *c)
+{
+	if (c->cqs[0] || c->enabled)
+		stop_queues(c);
+	if (c->enabled &&
+	    !(vn_load_acquire(&c->csts) & (VNVME_CSTS_SHST_COMPLETE << VNVME_CSTS_SHST_SHIFT)))
+		c->unsafe_shutdowns++;
+	c->enabled = false;
+	c->cc = 0;
+	c->aqa = 0;
+	c->asq = c->acq = 0;
+	c->intms = 0;
+	vn_store_release(&c->csts, 0u);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static int ns_init(struct nvme_ctrl *c, const struct nvme_ns_opts *no, const char **err)
+{
+	struct nvme_ns *ns;
+	uint64_t h;
+
+	if (no->nsid < 1 || no->nsid > NVME_MAX_NS || c->ns[no->nsid]) {
+		*err = "namespace IDs must be unique, 1..32";
+		return -EINVAL;
+	}
+	if (no->lba_size != 512 && no->lba_size != 4096) {
+		*err = "the LBA size must be 512 or 4096";
+		return -EINVAL;
+	}
+	if (!no->be || vn_be_size(no->be) < no->lba_size) {
+		*err = "a namespace needs a backend of at least one LBA";
+		return -EINVAL;
+	}
+	ns = calloc(1, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	ns->nsid = no->nsid;
+	ns->lbads = no->lba_size == 4096 ? 12 : 9;
+	ns->nlb = vn_be_size(no->be) >> ns->lbads;
+	ns->be = no->be;
+	/* Unique per serial and NSID: Linux rejects duplicate NGUIDs. */
+	h = fnv1a(c->serial, strlen(c->serial), 0xcbf29ce484222325ull);
+	h = fnv1a(&ns->nsid, sizeof(ns->nsid), h);
+	memcpy(ns->nguid, "vnvme\0\0\0", 8);
+	memcpy(ns->nguid + 8, &h, 8);
+	memcpy(ns->eui64, &h, 8);
+	ns->eui64[0] = 0x02; /* locally administered */
+	for (unsigned p = 0; p < c->o.nr_pollers; p++) {
+		int ret = vn_be_chan_open(ns->be, &ns->chan[p]);
+		if (ret) {
+			*err = "cannot open a backend channel";
+			for (unsigned q = 0; q < p; q++)
+				vn_be_chan_close(ns->chan[q]);
+			free(ns);
+			return ret;
+		}
+	}
+	c->ns[ns->nsid] = ns;
+	if (ns->nsid > c->nn)
+		c->nn = ns->nsid;
+	return 0;
+}
+
+int nvme_ctrl_create(const struct nvme_ctrl_opts *o, struct nvme_ctrl **out, const char **err)
+{
+	struct nvme_ctrl *c;
+	int ret = -EINVAL;
+
+	*err = NULL;
+	if (o->max_ioqpairs < 1 || o->max_ioqpairs > NVME_MAX_QUEUES) {
+		*err = "queues must be 1..1024";
+		return -EINVAL;
+	}
+	if (o->mqes < 2 || o->mqes > 65536) {
+		*err = "queue depth must be 2..65536";
+		return -EINVAL;
+	}
+	if (o->nr_pollers < 1 || o->nr_pollers > NVME_MAX_POLLERS || !o->pollers) {
+		*err = "1..64 polling threads";
+		return -EINVAL;
+	}
+	if (o->nr_ns > NVME_MAX_NS || !o->doorbells || !o->dma || !o->irq || o->nr_vectors < 1) {
+		*err = "bad controller options";
+		return -EINVAL;
+	}
+	if (posix_memalign((void **)&c, VN_CACHELINE, sizeof(*c)))
+		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
+	c->o = *o;
+	snprintf(c->name, sizeof(c->name), "%s", o->name ? o->name : "nvme");
+	snprintf(c->serial, sizeof(c->serial), "%s", o->serial ? o->serial : "VNVME0000");
+	snprintf(c->model, sizeof(c->model), "%s", o->model ? o->model : "vnvme emulated NVMe");
+	c->mdts = o->mdts ? o->mdts : 5;
+	c->sqs = calloc(o->max_ioqpairs + 1, sizeof(*c->sqs));
+	c->cqs = calloc(o->max_ioqpairs + 1, sizeof(*c->cqs));
+	c->feat.ivc = calloc(o->nr_vectors, sizeof(*c->feat.ivc));
+	if (!c->sqs || !c->cqs || !c->feat.ivc) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	for (uint32_t i = 0; i < o->nr_ns; i++) {
+		ret = ns_init(c, &o->ns[i], err);
+		if (ret)
+			goto err;
+	}
+	/* §3.1.3.1: MQES (0's based), CQR, TO, DSTRD 0, CSS NVM, MPSMIN = MPSMAX = 0. */
+	c->cap = (uint64_t)(o->mqes - 1) | VNVME_CAP_CQR | (uint64_t)CAP_TO << VNVME_CAP_TO_SHIFT |
+		 (uint64_t)VNVME_CAP_CSS_NVM << VNVME_CAP_CSS_SHIFT;
+	c->vs = VNVME_VS(1, 4, 0);
+	nvme_admin_reset_state(c);
+	*out = c;
+	return 0;
+err:
+	for (uint32_t i = 1; i <= NVME_MAX_NS; i++) {
+		if (!c->ns[i])
+			continue;
+		for (unsigned p = 0; p < o->nr_pollers; p++)
+			vn_be_chan_close(c->ns[i]->chan[p]);
+		free(c->ns[i]);
+	}
+	free(c->sqs);
+	free(c->cqs);
+	free(c->feat.ivc);
+	free(c);
+	return ret;
+}
+
+void nvme_ctrl_destroy(struct nvme_ctrl *c)
+{
+	if (!c)
+		return;
+	nvme_ctrl_reset(c);
+	for (uint32_t i = 1; i <= NVME_MAX_NS; i++) {
+		if (!c->ns[i])
+			continue;
+		for (unsigned p = 0; p < c->o.nr_pollers; p++)
+			vn_be_chan_close(c->ns[i]->chan[p]);
+		free(c->ns[i]);
+	}
+	free(c->sqs);
+	free(c->cqs);
+	free(c->feat.ivc);
+	free(c);
+}
+
+void nvme_ctrl_get_stats(struct nvme_ctrl *c, struct nvme_ctrl_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->admin_cmds = c->admin_cmds;
+	out->csts = vn_load_acquire(&c->csts);
+	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++) {
+		struct nvme_sq *sq = c->sqs[q];
+		if (sq) {
+			out->nr_io_sq++;
+			out->io_cmds += vn_load_relaxed(&sq->cmds);
+			out->io_errors += vn_load_relaxed(&sq->errors);
+			out->bytes_read += vn_load_relaxed(&sq->bytes_read);
+			out->bytes_written += vn_load_relaxed(&sq->bytes_written);
+		}
+		if (c->cqs[q]) {
+			out->nr_io_cq++;
+			out->irqs += vn_load_relaxed(&c->cqs[q]->irqs);
+		}
+	}
+}
+
+void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
+{
+	struct nvme_ctrl_stats st;
+
+	nvme_ctrl_get_stats(c, &st);
+	fprintf(f,
+		"%s: csts 0x%x admin %llu io %llu errors %llu read %llu B written %llu B irqs "
+		"%llu queues %u/%u\n",
+		c->name, st.csts, (unsigned long long)st.admin_cmds, (unsigned long long)st.io_cmds,
+		(unsigned long long)st.io_errors, (unsigned long long)st.bytes_read,
+		(unsigned long long)st.bytes_written, (unsigned long long)st.irqs, st.nr_io_sq,
+		st.nr_io_cq);
+	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++) {
+		struct nvme_sq *sq = c->sqs[q];
+		if (!sq)
+			continue;
+		fprintf(
+		    f, "%s sq%u: cq%u poller %u cmds %llu errors %llu read %llu B written %llu B\n",
+		    c->name, q, sq->cqid, sq->cq->poller,
+		    (unsigned long long)vn_load_relaxed(&sq->cmds),
+		    (unsigned long long)vn_load_relaxed(&sq->errors),
+		    (unsigned long long)vn_load_relaxed(&sq->bytes_read),
+		    (unsigned long long)vn_load_relaxed(&sq->bytes_written));
+	}
+}

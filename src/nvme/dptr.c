@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Data pointers: PRP lists and SGLs, translated through the DMA map into host
+ * iovecs. Every guest address goes through vn_dma_find(); a miss is a Data
+ * Transfer Error, never an access. Loops the guest controls are bounded by
+ * the transfer length (itself bounded by MDTS) and by the iovec count.
+ */
+#include <string.h>
+
+#include "nvme/priv.h"
+
+/* Append [addr, addr + len) to the iovec, merging with the previous entry
+ * when the host memory is contiguous. */
+static vnvme_status iov_add(const struct vn_dma_table *t, uint64_t addr, uint64_t len,
+			    uint32_t prot, struct iovec *iov, unsigned *n, unsigned max)
+{
+	uint8_t *p = vn_dma_find(t, addr, len, prot);
+
+	if (unlikely(!p))
+		return nvme_sc(VNVME_SC_DATA_XFER_ERROR);
+	if (*n && (uint8_t *)iov[*n - 1].iov_base + iov[*n - 1].iov_len == p) {
+		iov[*n - 1].iov_len += len;
+		return NVME_OK;
+	}
+	if (unlikely(*n == max))
+		return nvme_sc(VNVME_SC_DATA_XFER_ERROR);
+	iov[*n].iov_base = p;
+	iov[*n].iov_len = len;
+	(*n)++;
+	return NVME_OK;
+}
+
+/*
+ * NVMe Base 2.0c §4.1.1 "Physical Region Page Entry and List": PRP1 may carry
+ * a dword-aligned offset; PRP2 is the second page, or a list (qword aligned,
+ * any offset) whose entries are page addresses and whose last entry chains to
+ * the next list page.
+ */
+static vnvme_status prp_map(const struct vn_dma_table *t, uint64_t prp1, uint64_t prp2,
+			    uint64_t len, uint32_t prot, struct iovec *iov, unsigned *n,
+			    unsigned max)
+{
+	const uint64_t pg = NVME_PAGE_SIZE;
+	uint64_t first = pg - (prp1 & (pg - 1));
+	vnvme_status st;
+
+	if (unlikely(prp1 & 3))
+		return nvme_sc(VNVME_SC_PRP_OFFSET_INVALID);
+	if (len <= first)
+		return iov_add(t, prp1, len, prot, iov, n, max);
+	st = iov_add(t, prp1, first, prot, iov, n, max);
+	if (unlikely(!vnvme_status_ok(st)))
+		return st;
+	len -= first;
+	if (len <= pg) {
+		if (unlikely(prp2 & (pg - 1)))
+			return nvme_sc(VNVME_SC_PRP_OFFSET_INVALID);
+		return iov_add(t, prp2, len, prot, iov, n, max);
+	}
+
+	/* A PRP list. */
+	if (unlikely(prp2 & 7))
+		return nvme_sc(VNVME_SC_PRP_OFFSET_INVALID);
+	uint64_t list = prp2;
+	unsigned lists = 0;
+	while (len) {
+		/* A list page that holds only its chain entry consumes no data:
+		 * bound the walk so a self-referencing chain ends. */
+		if (unlikely(++lists > 64))
+			return nvme_sc(VNVME_SC_DATA_XFER_ERROR);
+		/* Entries left in this list page. */
+		uint64_t in_page = (pg - (list & (pg - 1))) / 8;
+		const uint64_t *ent = vn_dma_find(t, list, in_page * 8, VN_DMA_READ);
+
+		if (unlikely(!ent))
+			return nvme_sc(VNVME_SC_DATA_XFER_ERROR);
+		for (uint64_t i = 0; i < in_page && len; i++) {
+			uint64_t e = vn_load_relaxed(&ent[i]);
+
+			if (i == in_page - 1 && len > pg) {
+				/* The last entry chains to the next list page. */
+				if (unlikely(e & 7))
+					return nvme_sc(VNVME_SC_PRP_OFFSET_INVALID);
+				list = e;
+				goto next_list;
+			}
+			if (unlikely(e & (pg - 1)))
+				return nvme_sc(VNVME_SC_PRP_OFFSET_INVALID);
+			uint64_t chunk = VN_MIN(len, pg);
+			st = iov_add(t, e, chunk, prot, iov, n, max);
+			if (unlikely(!vnvme_status_ok(st)))
+				return st;
+			len -= chunk;
+		}
+		break;
+	next_list:;
+	}
+	return NVME_OK;
+}
+
+/* Scratch for SGL Bit Bucket descriptors: read data the host discards. */
+static __thread uint8_t bit_bucket[64 * 1024];
+
+/*
+ * NVMe Base 2.0c §4.1.2 "Scatter Gather List (SGL)": the SQE holds one
+ * descriptor; a (Last) Segment descriptor points to a list of descriptors in
+ * host memory, whose last entry may chain to the next segment.
+ */
+static vnvme_status sgl_desc(const struct vn_dma_table *t, const struct vnvme_sgl_desc *d,
+			     uint64_t *left, uint32_t prot, struct iovec *iov, unsigned *n,
+			     unsigned max)
+{
+	unsigned type = vnvme_sgl_type(d), sub = vnvme_sgl_subtype(d);
+	uint64_t len = d->length;
+
+	if (unlikely(sub != VNVME_SGL_SUBTYPE_ADDRESS))
+		return nvme_sc(VNVME_SC_SGL_DESC_TYPE_INVALID);
+	if (type == VNVME_SGL_TYPE_DATA_BLOCK) {
+		if (len > *left) /* more than the command transfers */
+			return nvme_sc(VNVME_SC_DATA_SGL_LEN_INVALID);
+		if (!len)
+			return NVME_OK;
+		*left -= len;
+		return iov_add(t, d->addr, len, prot, iov, n, max);
+	}
+	if (type == VNVME_SGL_TYPE_BIT_BUCKET) {
+		/* Only meaningful when the controller writes to the host. */
+		if (unlikely(!(prot & VN_DMA_WRITE)))
+			return nvme_sc(VNVME_SC_SGL_DESC_TYPE_INVALID);
+		if (len > *left)
+			return nvme_sc(VNVME_SC_DATA_SGL_LEN_INVALID);
+		*left -= len;
+		while (len) {
+			uint64_t c = VN_MIN(len, (uint64_t)sizeof(bit_bucket));
+			if (*n == max)
+				return nvme_sc(VNVME_SC_DATA_XFER_ERROR);
+			iov[*n].iov_base = bit_bucket;
+			iov[*n].iov_len = c;
+			(*n)++;
+			len -= c;
+		}
+		return NVME_OK;
+	}
+	return nvme_sc(VNVME_SC_SGL_DESC_TYPE_INVALID);
+}
+
+static vnvme_status sgl_map(const struct vn_dma_table *t, const struct vnvme_sgl_desc *first,
+			    uint64_t len, uint32_t prot, struct iovec *iov, unsigned *n,
+			    unsigned max)
+{
+	struct vnvme_sgl_desc d = *first;
+	uint64_t left = len;
+	unsigned segments = 0;
+	vnvme_status st;
+
+	for (;;) {
+		unsigned type = vnvme_sgl_type(&d);
+
+		if (type != VNVME_SGL_TYPE_SEGMENT && type != VNVME_SGL_TYPE_LAST_SEGMENT) {
+			st = sgl_desc(t, &d, &left, prot, iov, n, max);
+			if (unlikely(!vnvme_status_ok(st)))
+				return st;
+			break;
+		}
+		/* A segment: a list of descriptors in host memory. */
+		if (unlikely(vnvme_sgl_subtype(&d) != VNVME_SGL_SUBTYPE_ADDRESS))
+			return nvme_sc(VNVME_SC_SGL_DESC_TYPE_INVALID);
+		if (unlikely(d.length == 0 || d.length % 16))
+			return nvme_sc(VNVME_SC_INVALID_SGL_SEG_DESC);
+		if (unlikely(++segments > 256))
+			return nvme_sc(VNVME_SC_INVALID_NUM_SGL_DESC);
+		unsigned cnt = d.length / 16;
+		const struct vnvme_sgl_desc *list = vn_dma_find(t, d.addr, d.length, VN_DMA_READ);
+		bool last_seg = type == VNVME_SGL_TYPE_LAST_SEGMENT;
+		bool chained = false;
+
+		if (unlikely(!list))
+			return nvme_sc(VNVME_SC_DATA_XFER_ERROR);
+		for (unsigned i = 0; i < cnt; i++) {
+			struct vnvme_sgl_desc e;
+			unsigned et;
+
+			memcpy(&e, &list[i], sizeof(e)); /* copy once: the host may change it */
+			et = vnvme_sgl_type(&e);
+			if (et == VNVME_SGL_TYPE_SEGMENT || et == VNVME_SGL_TYPE_LAST_SEGMENT) {
+				/* Only the last descriptor of a non-last segment chains. */
+				if (unlikely(last_seg || i != cnt - 1))
+					return nvme_sc(VNVME_SC_INVALID_SGL_SEG_DESC);
+				d = e;
+				chained = true;
+				break;
+			}
+			st = sgl_desc(t, &e, &left, prot, iov, n, max);
+			if (unlikely(!vnvme_status_ok(st)))
+				return st;
+		}
+		if (!chained) {
+			if (unlikely(!last_seg))
+				return nvme_sc(VNVME_SC_INVALID_SGL_SEG_DESC);
+			break;
+		}
+	}
+	if (unlikely(left))
+		return nvme_sc(VNVME_SC_DATA_SGL_LEN_INVALID);
+	return NVME_OK;
+}
+
+vnvme_status nvme_dptr_map(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, uint64_t len,
+			   uint32_t prot, struct iovec *iov, unsigned *iovcnt, unsigned max_iov,
+			   bool sgl_ok)
+{
+	unsigned psdt = vnvme_sqe_psdt(sqe);
+
+	*iovcnt = 0;
+	if (likely(psdt == VNVME_PSDT_PRP))
+		return prp_map(t, sqe->dptr.prp1, sqe->dptr.prp2, len, prot, iov, iovcnt, max_iov);
+	if (psdt == VNVME_PSDT_SGL_MPTR_CONTIG && sgl_ok)
+		return sgl_map(t, &sqe->dptr.sgl1, len, prot, iov, iovcnt, max_iov);
+	return nvme_sc(VNVME_SC_INVALID_FIELD);
+}
+
+static vnvme_status copy(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, void *buf,
+			 uint64_t len, bool out)
+{
+	struct iovec iov[NVME_MAX_IOV];
+	unsigned n;
+	uint8_t *b = buf;
+	/* Admin commands use PRPs only (NVMe Base 2.0c §4.1.2). */
+	vnvme_status st = nvme_dptr_map(t, sqe, len, out ? VN_DMA_WRITE : VN_DMA_READ, iov, &n,
+					NVME_MAX_IOV, false);
+
+	if (!vnvme_status_ok(st))
+		return st;
+	for (unsigned i = 0; i < n; i++) {
+		if (out)
+			memcpy(iov[i].iov_base, b, iov[i].iov_len);
+		else
+			memcpy(b, iov[i].iov_base, iov[i].iov_len);
+		b += iov[i].iov_len;
+	}
+	return NVME_OK;
+}
+
+vnvme_status nvme_dptr_copy_out(const struct vn_dma_table *t, const struct vnvme_sqe *sqe,
+				const void *buf, uint64_t len)
+{
+	return copy(t, sqe, (void *)buf, len, true);
+}
+
+vnvme_status nvme_dptr_copy_in(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, void *buf,
+			       uint64_t len)
+{
+	return copy(t, sqe, buf, len, false);
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/* NVM command set I/O commands (NVM Command Set 1.0c §3). */
+#include <errno.h>
+#include <string.h>
+
+#include "nvme/priv.h"
+
+static inline vnvme_status lba_check(const struct nvme_ns *ns, uint64_t slba, uint64_t nlb)
+{
+	if (unlikely(slba >= ns->nlb || nlb > ns->nlb - slba))
+		return nvme_sc(VNVME_SC_LBA_OUT_OF_RANGE);
+	return NVME_OK;
+}
+
+static inline vnvme_status be_result(const struct nvme_req *r)
+{
+	if (likely(r->io.result == 0))
+		return NVME_OK;
+	if (r->io.result == -EIO && r->io.op == VN_BE_READ)
+		return nvme_sc_media(VNVME_SC_UNRECOVERED_READ_ERROR);
+	return nvme_status_from_errno(r->io.result);
+}
+
+static inline void account(struct nvme_sq *sq, const struct nvme_req *r)
+{
+	if (r->io.op == VN_BE_READ)
+		sq->bytes_read += r->io.len;
+	else if (r->io.op == VN_BE_WRITE)
+		sq->bytes_written += r->io.len;
+}
+
+/* Submit r->io; the status if it finished inline, NVME_PENDING otherwise. */
+static inline vnvme_status submit(struct nvme_sq *sq, struct nvme_req *r)
+{
+	int ret = vn_be_submit(r->ns->chan[sq->cq->poller], &r->io);
+
+	if (likely(ret == 1)) {
+		account(sq, r);
+		return be_result(r);
+	}
+	if (ret == 0)
+		return NVME_PENDING;
+	return nvme_status_from_errno(ret);
+}
+
+/* DSM: read the range list (at most 256 x 16 bytes) from the command's PRPs. */
+static vnvme_status dsm_ranges(struct nvme_req *r, const struct vn_dma_table *t,
+			       struct vnvme_dsm_range *ranges, uint32_t nr)
+{
+	struct vnvme_sqe sqe = {.flags = 0};
+
+	sqe.dptr.prp1 = r->dsm_prp1;
+	sqe.dptr.prp2 = r->dsm_prp2;
+	return nvme_dptr_copy_in(t, &sqe, ranges, (uint64_t)nr * sizeof(*ranges));
+}
+
+/* Start deallocating the next range of a DSM command. */
+static vnvme_status dsm_next(struct nvme_sq *sq, struct nvme_req *r, const struct vn_dma_table *t)
+{
+	struct vnvme_dsm_range ranges[VNVME_DSM_MAX_RANGES];
+	vnvme_status st;
+
+	/* Re-read the list each step: between steps the host memory may have
+	 * moved, and a request keeps no host pointer across poll rounds. */
+	st = dsm_ranges(r, t, ranges, r->dsm_nr);
+	if (!vnvme_status_ok(st))
+		return st;
+	while (r->dsm_left) {
+		const struct vnvme_dsm_range *d = &ranges[r->dsm_nr - r->dsm_left];
+		r->dsm_left--;
+		if (!d->nlb)
+			continue;
+		st = lba_check(r->ns, d->slba, d->nlb);
+		if (!vnvme_status_ok(st))
+			return st;
+		r->io.op = VN_BE_DISCARD;
+		r->io.off = d->slba << r->ns->lbads;
+		r->io.len = (uint64_t)d->nlb << r->ns->lbads;
+		r->io.iovcnt = 0;
+		int ret = vn_be_submit(r->ns->chan[sq->cq->poller], &r->io);
+		if (ret == 0)
+			return NVME_PENDING;
+		if (ret < 0)
+			return nvme_status_from_errno(ret);
+		if (r->io.result)
+			return be_result(r);
+	}
+	return NVME_OK;
+}
+
+static vnvme_status dsm(struct nvme_sq *sq, struct nvme_req *r, const struct vnvme_sqe *sqe,
+			const struct vn_dma_table *t)
+{
+	uint32_t nr = VNVME_FIELD_GET(sqe->cdw10, VNVME_DSM_NR) + 1;
+
+	if (!(sqe->cdw11 & VNVME_DSM_AD))
+		return NVME_OK; /* only hints: nothing to do */
+	if (vnvme_sqe_psdt(sqe) != VNVME_PSDT_PRP)
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	r->dsm_prp1 = sqe->dptr.prp1;
+	r->dsm_prp2 = sqe->dptr.prp2;
+	r->dsm_nr = (uint16_t)nr;
+	r->dsm_left = (uint16_t)nr;
+	return dsm_next(sq, r, t);
+}
+
+vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct vnvme_sqe *sqe,
+			  const struct vn_dma_table *t)
+{
+	struct nvme_ctrl *c = sq->ctrl;
+	uint32_t nsid = sqe->nsid;
+	struct nvme_ns *ns;
+	uint64_t slba, nlb, len;
+	uint32_t prot;
+	unsigned cnt;
+	vnvme_status st;
+
+	r->opc = sqe->opc;
+	if (unlikely(nsid == 0 || nsid > c->nn || !(ns = c->ns[nsid])))
+		return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
+	if (unlikely(vnvme_sqe_fuse(sqe)))
+		return nvme_sc(VNVME_SC_INVALID_FIELD); /* no fused operations (FUSES = 0) */
+	r->ns = ns;
+
+	switch (sqe->opc) {
+	case VNVME_NVM_READ:
+		r->io.op = VN_BE_READ;
+		prot = VN_DMA_WRITE; /* the controller writes host memory */
+		break;
+	case VNVME_NVM_WRITE:
+		r->io.op = VN_BE_WRITE;
+		prot = VN_DMA_READ;
+		break;
+	case VNVME_NVM_COMPARE:
+		r->io.op = VN_BE_COMPARE;
+		prot = VN_DMA_READ;
+		break;
+	case VNVME_NVM_FLUSH:
+		r->io.op = VN_BE_FLUSH;
+		r->io.off = 0;
+		r->io.len = 0;
+		r->io.iovcnt = 0;
+		return submit(sq, r);
+	case VNVME_NVM_WRITE_ZEROES:
+		slba = vnvme_sqe_slba(sqe);
+		nlb = vnvme_sqe_nlb(sqe);
+		st = lba_check(ns, slba, nlb);
+		if (unlikely(!vnvme_status_ok(st)))
+			return st;
+		r->io.op = (sqe->cdw12 & VNVME_WZ_DEAC) ? VN_BE_DISCARD : VN_BE_WRITE_ZEROES;
+		r->io.off = slba << ns->lbads;
+		r->io.len = nlb << ns->lbads;
+		r->io.iovcnt = 0;
+		return submit(sq, r);
+	case VNVME_NVM_DSM:
+		return dsm(sq, r, sqe, t);
+	default:
+		return nvme_sc(VNVME_SC_INVALID_OPCODE);
+	}
+
+	slba = vnvme_sqe_slba(sqe);
+	nlb = vnvme_sqe_nlb(sqe);
+	st = lba_check(ns, slba, nlb);
+	if (unlikely(!vnvme_status_ok(st)))
+		return st;
+	len = nlb << ns->lbads;
+	if (unlikely(len > ((uint64_t)NVME_PAGE_SIZE << c->mdts)))
+		return nvme_sc(VNVME_SC_INVALID_FIELD); /* beyond MDTS */
+	st = nvme_dptr_map(t, sqe, len, prot, r->iov, &cnt, NVME_MAX_IOV, true);
+	if (unlikely(!vnvme_status_ok(st)))
+		return st;
+	r->io.off = slba << ns->lbads;
+	r->io.len = len;
+	r->io.iov = r->iov;
+	r->io.iovcnt = (uint8_t)cnt;
+	return submit(sq, r);
+}
+
+void nvme_io_done(struct nvme_req *r)
+{
+	struct nvme_sq *sq = r->sq;
+	vnvme_status st = be_result(r);
+
+	if (r->opc == VNVME_NVM_DSM && vnvme_status_ok(st) && r->dsm_left &&
+	    !vn_load_relaxed(&sq->cq->stopping)) {
+		st = dsm_next(sq, r, vn_dma_table_get(sq->ctrl->o.dma));
+		if (nvme_is_pending(st))
+			return;
+	} else if (vnvme_status_ok(st)) {
+		account(sq, r);
+	}
+	nvme_req_complete(r, st, 0);
+}

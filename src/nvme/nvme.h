@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An emulated NVMe controller (NVMe Base 2.0, PCIe transport), independent of
+ * how it is exposed: the target glues it to a vfio-user server (registers by
+ * message, doorbells in shared memory, DMA map, MSI-X eventfds).
+ *
+ * Threads:
+ *  - the control thread calls nvme_ctrl_reg_read/write and nvme_ctrl_reset;
+ *  - polling threads (util/poller.h) run the queues: each completion queue,
+ *    with the submission queues that post to it, belongs to one poller; the
+ *    admin queue pair belongs to the controller's first poller.
+ * The per-command path takes no lock, makes no syscall (null and ram
+ * backends) and allocates nothing.
+ */
+#ifndef VN_NVME_H
+#define VN_NVME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "backend/backend.h"
+#include "util/dma.h"
+#include "util/poller.h"
+
+#define NVME_MAX_NS      32
+#define NVME_MAX_POLLERS 64
+#define NVME_MAX_QUEUES  1024 /* I/O queue pairs per controller, at most */
+
+struct nvme_ns_opts {
+	uint32_t nsid;     /* 1..NVME_MAX_NS */
+	uint32_t lba_size; /* 512 or 4096 */
+	struct vn_be *be;  /* owned by the caller */
+};
+
+struct nvme_ctrl_opts {
+	const char *name; /* log prefix, e.g. "nvme0" */
+	uint16_t cntlid;
+	const char *serial; /* unique per controller (Linux rejects duplicates) */
+	const char *model;
+	uint16_t vid, ssvid;
+	uint32_t max_ioqpairs; /* I/O SQ/CQ pairs granted, 1..NVME_MAX_QUEUES */
+	uint32_t mqes;         /* entries per I/O queue, at most; 2..65536 */
+	uint32_t nr_vectors;   /* MSI-X vectors */
+	uint8_t mdts;          /* 2^mdts pages per command; 0: default 5 */
+	uint32_t nr_ns;
+	struct nvme_ns_opts ns[NVME_MAX_NS];
+
+	struct vn_poller **pollers; /* queues are spread over these */
+	unsigned nr_pollers;
+	const struct vn_dma *dma;
+	/* Doorbell memory (BAR0 + 0x1000), 2 * (max_ioqpairs + 1) dwords,
+	 * shared with the host; polled, never trapped. */
+	uint32_t *doorbells;
+	/* Raise MSI-X vector `iv`; called on polling threads. */
+	void (*irq)(void *arg, uint16_t iv);
+	void *irq_arg;
+};
+
+/* Size of the doorbell area for max_ioqpairs I/O queue pairs, in bytes. */
+static inline uint64_t nvme_doorbell_bytes(uint32_t max_ioqpairs)
+{
+	return 8ull * (max_ioqpairs + 1);
+}
+
+struct nvme_ctrl;
+
+struct nvme_queue_stats {
+	uint16_t qid;
+	uint64_t cmds, errors, bytes_read, bytes_written, irqs;
+};
+
+struct nvme_ctrl_stats {
+	uint64_t admin_cmds;
+	uint64_t io_cmds, io_errors, bytes_read, bytes_written, irqs;
+	uint32_t nr_io_sq, nr_io_cq;
+	uint32_t csts;
+};
+
+int nvme_ctrl_create(const struct nvme_ctrl_opts *o, struct nvme_ctrl **out, const char **err);
+/* Stops the queues first. */
+void nvme_ctrl_destroy(struct nvme_ctrl *c);
+
+/* Controller registers, BAR0 offsets 0x0..0xfff (doorbells are memory). */
+int nvme_ctrl_reg_read(struct nvme_ctrl *c, uint64_t off, void *buf, uint32_t len);
+int nvme_ctrl_reg_write(struct nvme_ctrl *c, uint64_t off, const void *buf, uint32_t len);
+
+/* Back to the state after power-on: queues deleted, registers reset. For
+ * vfio-user DEVICE_RESET and for a client that disconnected. */
+void nvme_ctrl_reset(struct nvme_ctrl *c);
+
+void nvme_ctrl_get_stats(struct nvme_ctrl *c, struct nvme_ctrl_stats *out);
+/* One line per I/O queue, for SIGUSR1 and exit reports. */
+void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f);
+
+const char *nvme_ctrl_name(const struct nvme_ctrl *c);
+
+#endif

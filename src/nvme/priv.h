@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/* Controller internals shared by ctrl.c, queue.c, dptr.c, admin.c, io.c. */
+#ifndef VN_NVME_PRIV_H
+#define VN_NVME_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "nvme/nvme.h"
+#include "util/compiler.h"
+#include "util/log.h"
+#include "vnvme/spec.h"
+
+#define NVME_ADMIN_QSIZE_MAX 4096
+#define NVME_MAX_IOV         40 /* 2^MDTS pages + 1 for an offset, merged when contiguous */
+#define NVME_SQ_BATCH        32 /* SQEs fetched per queue per round */
+#define NVME_AERL            3  /* 0's based: 4 Asynchronous Event Requests outstanding */
+#define NVME_ERRLOG_ENTRIES  64
+#define NVME_PAGE_SHIFT      12 /* CAP.MPSMIN = MPSMAX = 0: 4 KiB pages */
+#define NVME_PAGE_SIZE       (1u << NVME_PAGE_SHIFT)
+
+struct nvme_ctrl;
+struct nvme_cq;
+
+struct nvme_ns {
+	uint32_t nsid;
+	uint8_t lbads;
+	uint64_t nlb; /* namespace size in logical blocks */
+	struct vn_be *be;
+	struct vn_be_chan *chan[NVME_MAX_POLLERS]; /* one per poller */
+	uint8_t nguid[16];
+	uint8_t eui64[8];
+};
+
+/* One command in flight. Owned by its SQ; slots are preallocated. */
+struct nvme_req {
+	struct vn_be_io io;
+	struct nvme_sq *sq;
+	struct nvme_ns *ns;
+	uint16_t cid;
+	uint8_t opc;
+	uint8_t rsvd;
+	uint16_t dsm_nr;   /* DSM: ranges in the list */
+	uint16_t dsm_left; /* DSM: ranges still to deallocate */
+	uint64_t dsm_prp1; /* DSM: the range list's data pointer */
+	uint64_t dsm_prp2;
+	struct iovec iov[NVME_MAX_IOV];
+};
+
+struct nvme_sq {
+	/* Hot: the owning poller only. */
+	VN_CACHE_ALIGNED struct vnvme_sqe *ring;
+	uint32_t *db; /* tail doorbell */
+	uint16_t head;
+	uint16_t size;
+	uint16_t qid;
+	uint16_t cqid;
+	uint32_t inflight; /* fetched, not yet completed */
+	struct nvme_cq *cq;
+	struct nvme_sq *next;           /* in cq->sqs */
+	const struct vn_dma_table *tbl; /* ring translated with this table */
+	struct nvme_req *reqs;
+	uint16_t *free;
+	uint32_t nfree;
+	uint32_t rsvd;
+	/* Counters: single writer (the poller). */
+	uint64_t cmds, errors, bytes_read, bytes_written;
+
+	/* Set once at creation. */
+	struct nvme_ctrl *ctrl;
+	uint64_t iova;
+	uint16_t qprio;
+
+	/* Deletion handshake: the admin poller sets deleting; the owning
+	 * poller stops fetching, waits for inflight == 0, unlinks and sets
+	 * gone. */
+	VN_CACHE_ALIGNED uint32_t deleting;
+	uint32_t gone;
+};
+
+struct nvme_cq {
+	struct vn_pollable pl;
+	/* Hot: the owning poller only. */
+	VN_CACHE_ALIGNED struct vnvme_cqe *ring;
+	uint32_t *db; /* head doorbell */
+	uint16_t tail;
+	uint16_t head; /* cached; re-read only when the ring looks full */
+	uint16_t size;
+	uint16_t qid;
+	uint8_t phase;
+	bool ien;
+	uint16_t iv;
+	uint32_t inflight; /* commands fetched for this CQ, not yet posted */
+	uint32_t irq_pending;
+	struct nvme_sq *sqs;
+	const struct vn_dma_table *tbl;
+	unsigned poller; /* index in ctrl->pollers */
+	uint64_t irqs;
+
+	/* Set once at creation. */
+	struct nvme_ctrl *ctrl;
+	uint64_t iova;
+
+	VN_CACHE_ALIGNED uint32_t stopping; /* set by other threads */
+	uint32_t attached;
+	uint32_t gone;
+};
+
+/* An admin command whose completion waits for another thread. */
+struct nvme_pending {
+	bool active;
+	uint16_t cid;
+	uint8_t opc;
+	struct nvme_sq *sq; /* Delete SQ */
+	struct nvme_cq *cq; /* Delete CQ */
+};
+
+struct nvme_features {
+	uint32_t arbitration;
+	uint32_t power_mgmt;
+	uint16_t temp_over[9]; /* per TMPSEL: composite and 8 sensors */
+	uint16_t temp_under[9];
+	uint32_t error_recovery;
+	uint32_t vwc;
+	uint32_t nq; /* granted NSQR/NCQR, 0's based, as returned */
+	bool nq_set;
+	uint32_t irq_coalescing;
+	uint32_t write_atomicity;
+	uint32_t aec;
+	uint32_t sw_progress;
+	uint64_t timestamp_ms;     /* host-set time ... */
+	uint64_t timestamp_set_ns; /* ... at this monotonic time */
+	bool timestamp_set;
+	uint32_t *ivc; /* per vector: coalescing disable bit */
+};
+
+struct nvme_ctrl {
+	struct nvme_ctrl_opts o;
+	char name[32];
+	char serial[21];
+	char model[41];
+	uint8_t mdts;
+
+	/* Registers: written by the control thread; csts also by pollers
+	 * (CFS), hence atomic. */
+	uint64_t cap;
+	uint32_t vs;
+	uint32_t intms;
+	uint32_t cc;
+	uint32_t csts;
+	uint32_t aqa;
+	uint64_t asq, acq;
+	bool enabled;
+
+	struct nvme_ns *ns[NVME_MAX_NS + 1]; /* by nsid */
+	uint32_t nn;
+
+	/* Queues: created and deleted by the admin poller (or the control
+	 * thread while the admin queue is stopped). */
+	struct nvme_sq **sqs; /* by qid, 0 = admin */
+	struct nvme_cq **cqs;
+	uint32_t next_poller;
+
+	/* Admin state: admin poller only. */
+	struct nvme_features feat;
+	struct nvme_pending pending;
+	uint16_t aer_cids[NVME_AERL + 1];
+	unsigned aer_count;
+	uint32_t aen_pending[8]; /* queued events (dw0), FIFO */
+	unsigned aen_count;
+	uint32_t aen_masked; /* event types awaiting a Get Log Page with RAE=0 */
+	struct vnvme_error_log_entry errlog[NVME_ERRLOG_ENTRIES];
+	uint64_t error_count;
+	uint64_t admin_cmds;
+	uint64_t power_on_ns;
+	uint64_t unsafe_shutdowns;
+
+	/* Raised by I/O pollers, consumed by the admin poller. */
+	VN_CACHE_ALIGNED uint32_t aen_raise; /* bitmask of NVME_AEN_* */
+
+	struct vn_ratelimit rl;
+};
+
+/* Events pollers raise for the admin poller (bits of aen_raise). */
+#define NVME_AEN_INVALID_DB (1u << 0)
+
+/* status.c */
+const char *nvme_status_name(vnvme_status s);
+vnvme_status nvme_status_from_errno(int err);
+#define NVME_OK ((vnvme_status){0})
+static inline vnvme_status nvme_sc(unsigned sc)
+{
+	return vnvme_status_make(VNVME_SCT_GENERIC, sc, sc != 0);
+}
+static inline vnvme_status nvme_sc_cmd(unsigned sc)
+{
+	return vnvme_status_make(VNVME_SCT_CMD_SPECIFIC, sc, true);
+}
+static inline vnvme_status nvme_sc_media(unsigned sc)
+{
+	return vnvme_status_make(VNVME_SCT_MEDIA, sc, true);
+}
+/* A status handler return that means "completes later". */
+#define NVME_PENDING ((vnvme_status){0xffff})
+static inline bool nvme_is_pending(vnvme_status s)
+{
+	return s.v == 0xffff;
+}
+
+/* dptr.c: map the command's data pointer (PRP or SGL) for len bytes. */
+vnvme_status nvme_dptr_map(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, uint64_t len,
+			   uint32_t prot, struct iovec *iov, unsigned *iovcnt, unsigned max_iov,
+			   bool sgl_ok);
+/* Copy between a flat buffer and the command's data (admin data in and out). */
+vnvme_status nvme_dptr_copy_out(const struct vn_dma_table *t, const struct vnvme_sqe *sqe,
+				const void *buf, uint64_t len);
+vnvme_status nvme_dptr_copy_in(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, void *buf,
+			       uint64_t len);
+
+/* queue.c */
+unsigned nvme_cq_poll(struct vn_pollable *pl);
+void nvme_cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_status st,
+		  uint32_t dw0);
+void nvme_req_complete(struct nvme_req *r, vnvme_status st, uint32_t dw0);
+int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint16_t size,
+		   struct nvme_cq *cq, struct nvme_sq **out);
+int nvme_cq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint16_t size, bool ien,
+		   uint16_t iv, struct nvme_cq **out);
+/* Hand a CQ to its poller / an SQ to its CQ's poller (asynchronous). */
+int nvme_cq_start(struct nvme_cq *cq);
+int nvme_sq_start(struct nvme_sq *sq);
+void nvme_sq_free(struct nvme_sq *sq);
+void nvme_cq_free(struct nvme_cq *cq);
+void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why);
+
+/* admin.c */
+vnvme_status nvme_admin_exec(struct nvme_ctrl *c, struct nvme_sq *sq, const struct vnvme_sqe *sqe,
+			     uint32_t *dw0);
+void nvme_admin_poll_pending(struct nvme_ctrl *c, struct nvme_sq *asq);
+void nvme_admin_reset_state(struct nvme_ctrl *c);
+void nvme_errlog_add(struct nvme_ctrl *c, uint16_t sqid, uint16_t cid, vnvme_status st,
+		     uint32_t nsid, uint64_t lba);
+
+/* io.c: start an I/O command; NVME_PENDING when the backend completes it later. */
+vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct vnvme_sqe *sqe,
+			  const struct vn_dma_table *t);
+/* A backend completion for r. */
+void nvme_io_done(struct nvme_req *r);
+
+#endif

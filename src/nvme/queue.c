@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Queue processing, the hot path. Each CQ with its SQs belongs to one poller
+ * (single writer: no lock, no atomic read-modify-write). Per poll round and
+ * per SQ: the tail doorbell is read once and bounds-checked, up to
+ * NVME_SQ_BATCH entries are copied out of host memory and executed, CQEs are
+ * posted with the phase dword written last, and one interrupt is raised per
+ * CQ per round.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nvme/priv.h"
+
+static bool sq_translate(struct nvme_sq *sq, const struct vn_dma_table *t)
+{
+	sq->ring =
+	    vn_dma_find(t, sq->iova, (uint64_t)sq->size * sizeof(struct vnvme_sqe), VN_DMA_READ);
+	sq->tbl = t;
+	return sq->ring != NULL;
+}
+
+static bool cq_translate(struct nvme_cq *cq, const struct vn_dma_table *t)
+{
+	cq->ring =
+	    vn_dma_find(t, cq->iova, (uint64_t)cq->size * sizeof(struct vnvme_cqe), VN_DMA_WRITE);
+	cq->tbl = t;
+	return cq->ring != NULL;
+}
+
+VN_COLD void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why)
+{
+	uint32_t old = __atomic_fetch_or(&c->csts, VNVME_CSTS_CFS, __ATOMIC_ACQ_REL);
+
+	if (!(old & VNVME_CSTS_CFS))
+		vn_warn("%s: guest: controller fatal status: %s", c->name, why);
+}
+
+/* Free CQ slots, re-reading the head doorbell only when it looks full. */
+static inline uint32_t cq_room(struct nvme_cq *cq)
+{
+	uint32_t used = (uint32_t)(cq->tail - cq->head + cq->size) % cq->size;
+	uint32_t room = cq->size - 1 - used;
+
+	if (room < NVME_SQ_BATCH) {
+		/* Pairs with the host's doorbell write after it consumed CQEs. */
+		uint32_t h = vn_load_acquire(cq->db);
+		if (unlikely(h >= cq->size)) {
+			__atomic_fetch_or(&cq->ctrl->aen_raise, NVME_AEN_INVALID_DB,
+					  __ATOMIC_RELAXED);
+			return room;
+		}
+		cq->head = (uint16_t)h;
+		used = (uint32_t)(cq->tail - cq->head + cq->size) % cq->size;
+		room = cq->size - 1 - used;
+	}
+	return room;
+}
+
+void nvme_cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_status st,
+		  uint32_t dw0)
+{
+	struct vnvme_cqe *e = &cq->ring[cq->tail];
+
+	e->dw0 = dw0;
+	e->dw1 = 0;
+	e->sqhd = sq->head;
+	e->sqid = sq->qid;
+	e->cid = cid;
+	/* The phase dword last: the host polls it, then reads the rest (after
+	 * its read barrier). */
+	vn_store_release(&e->status, vnvme_cqe_status_word(st, cq->phase));
+	if (++cq->tail == cq->size) {
+		cq->tail = 0;
+		cq->phase ^= 1;
+	}
+	cq->irq_pending++;
+	cq->inflight--;
+	sq->inflight--;
+	if (unlikely(!vnvme_status_ok(st))) {
+		sq->errors++;
+		nvme_errlog_add(sq->ctrl, sq->qid, cid, st, 0, 0);
+	}
+}
+
+static inline struct nvme_req *req_get(struct nvme_sq *sq)
+{
+	return &sq->reqs[sq->free[--sq->nfree]];
+}
+
+static inline void req_put(struct nvme_sq *sq, struct nvme_req *r)
+{
+	sq->free[sq->nfree++] = (uint16_t)(r - sq->reqs);
+}
+
+void nvme_req_complete(struct nvme_req *r, vnvme_status st, uint32_t dw0)
+{
+	struct nvme_sq *sq = r->sq;
+	struct nvme_cq *cq = sq->cq;
+
+	if (unlikely(vn_load_relaxed(&cq->stopping))) {
+		/* The controller is being reset: nobody waits for this one. */
+		cq->inflight--;
+		sq->inflight--;
+	} else {
+		nvme_cq_post(cq, sq, r->cid, st, dw0);
+	}
+	req_put(sq, r);
+}
+
+/* Execute up to a batch of new commands from one SQ. */
+static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_dma_table *t)
+{
+	/* Pairs with the host's doorbell write: the SQEs it wrote before are
+	 * visible once we see the new tail. */
+	uint32_t tail = vn_load_acquire(sq->db);
+	uint32_t avail, n;
+
+	if (tail == sq->head)
+		return 0;
+	if (unlikely(tail >= sq->size)) {
+		__atomic_fetch_or(&sq->ctrl->aen_raise, NVME_AEN_INVALID_DB, __ATOMIC_RELAXED);
+		vn_warn_rl(&sq->ctrl->rl, "%s sq%u: guest: tail doorbell %u >= queue size %u",
+			   sq->ctrl->name, sq->qid, tail, sq->size);
+		return 0;
+	}
+	avail = (tail - sq->head + sq->size) % sq->size;
+	n = cq_room(cq);
+	n = n > cq->inflight ? n - cq->inflight : 0;
+	n = VN_MIN(VN_MIN(avail, n), (uint32_t)NVME_SQ_BATCH);
+
+	for (uint32_t i = 0; i < n; i++) {
+		/* An admin command waiting for another thread holds up the
+		 * admin queue: admin commands complete in order. */
+		if (unlikely(sq->qid == 0 && sq->ctrl->pending.active)) {
+			n = i;
+			break;
+		}
+		struct vnvme_sqe sqe;
+		vnvme_status st;
+		uint32_t dw0 = 0;
+
+		/* Copy the entry out once: the host may rewrite it meanwhile. */
+		memcpy(&sqe, &sq->ring[sq->head], sizeof(sqe));
+		if (++sq->head == sq->size)
+			sq->head = 0;
+		sq->inflight++;
+		cq->inflight++;
+		if (unlikely(sq->qid == 0)) {
+			st = nvme_admin_exec(sq->ctrl, sq, &sqe, &dw0);
+			if (!nvme_is_pending(st))
+				nvme_cq_post(cq, sq, sqe.cid, st, dw0);
+			continue;
+		}
+		struct nvme_req *r = req_get(sq);
+		r->cid = sqe.cid;
+		st = nvme_io_exec(sq, r, &sqe, t);
+		if (!nvme_is_pending(st))
+			nvme_req_complete(r, st, 0);
+	}
+	sq->cmds += n;
+	return n;
+}
+
+/* Re-translate rings after a DMA map change; false if one is gone. */
+static VN_COLD bool cq_revalidate(struct nvme_cq *cq, const struct vn_dma_table *t)
+{
+	if (!cq_translate(cq, t)) {
+		nvme_ctrl_fatal(cq->ctrl, "a completion queue's memory was unmapped");
+		return false;
+	}
+	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
+		if (!sq_translate(sq, t)) {
+			nvme_ctrl_fatal(cq->ctrl, "a submission queue's memory was unmapped");
+			return false;
+		}
+	}
+	return true;
+}
+
+static void reap(struct nvme_ctrl *c, unsigned poller)
+{
+	for (uint32_t i = 1; i <= c->nn; i++) {
+		struct nvme_ns *ns = c->ns[i];
+		struct vn_be_io *done[32];
+		int n;
+
+		if (!ns || !vn_be_inflight(ns->chan[poller]))
+			continue;
+		n = vn_be_poll(ns->chan[poller], done, (int)VN_ARRAY_SIZE(done));
+		for (int k = 0; k < n; k++)
+			nvme_io_done(done[k]->ctx);
+	}
+}
+
+static void flush(struct nvme_ctrl *c, unsigned poller)
+{
+	for (uint32_t i = 1; i <= c->nn; i++)
+		if (c->ns[i])
+			vn_be_flush(c->ns[i]->chan[poller]);
+}
+
+/* The CQ's poller: stop when asked, once nothing is in flight. */
+static VN_COLD unsigned cq_stop(struct nvme_cq *cq)
+{
+	struct nvme_ctrl *c = cq->ctrl;
+	uint32_t io_inflight = 0;
+
+	reap(c, cq->poller);
+	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next)
+		if (sq->qid)
+			io_inflight += sq->inflight;
+	if (io_inflight)
+		return 1;
+	vn_poller_remove(cq->pl.owner, &cq->pl);
+	vn_store_release(&cq->gone, 1u);
+	return 0;
+}
+
+static VN_COLD void sq_unlink_deleted(struct nvme_cq *cq)
+{
+	for (struct nvme_sq **pp = &cq->sqs; *pp;) {
+		struct nvme_sq *sq = *pp;
+		if (vn_load_acquire(&sq->deleting) && sq->inflight == 0) {
+			*pp = sq->next;
+			vn_store_release(&sq->gone, 1u);
+			continue;
+		}
+		pp = &sq->next;
+	}
+}
+
+unsigned nvme_cq_poll(struct vn_pollable *pl)
+{
+	struct nvme_cq *cq = vn_container_of(pl, struct nvme_cq, pl);
+	struct nvme_ctrl *c = cq->ctrl;
+	const struct vn_dma_table *t;
+	unsigned work = 0;
+	bool deleting = false;
+
+	if (unlikely(vn_load_acquire(&cq->stopping)))
+		return cq_stop(cq);
+	if (unlikely(vn_load_relaxed(&c->csts) & VNVME_CSTS_CFS))
+		return 0;
+	t = vn_dma_table_get(c->o.dma);
+	if (unlikely(t != cq->tbl) && !cq_revalidate(cq, t))
+		return 0;
+
+	reap(c, cq->poller);
+	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
+		if (unlikely(vn_load_relaxed(&sq->deleting))) {
+			deleting = true;
+			continue;
+		}
+		work += sq_process(sq, cq, t);
+	}
+	if (work)
+		flush(c, cq->poller);
+	if (unlikely(deleting))
+		sq_unlink_deleted(cq);
+	if (cq->irq_pending) {
+		if (cq->ien) {
+			c->o.irq(c->o.irq_arg, cq->iv);
+			cq->irqs++;
+		}
+		cq->irq_pending = 0;
+	}
+	if (unlikely(cq->qid == 0))
+		nvme_admin_poll_pending(c, c->sqs[0]);
+	return work;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Creation and hand-over (admin poller or control thread) */
+
+int nvme_cq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint16_t size, bool ien,
+		   uint16_t iv, struct nvme_cq **out)
+{
+	struct nvme_cq *cq;
+
+	if (posix_memalign((void **)&cq, VN_CACHELINE, sizeof(*cq)))
+		return -ENOMEM;
+	memset(cq, 0, sizeof(*cq));
+	cq->pl.poll = nvme_cq_poll;
+	cq->ctrl = c;
+	cq->qid = qid;
+	cq->iova = iova;
+	cq->size = size;
+	cq->phase = 1; /* the phase tag starts at 1 for a new queue */
+	cq->ien = ien;
+	cq->iv = iv;
+	cq->db = &c->o.doorbells[2 * qid + 1];
+	vn_store_release(cq->db, 0u);
+	if (!cq_translate(cq, vn_dma_table_get(c->o.dma))) {
+		free(cq);
+		return -EFAULT;
+	}
+	/* The admin queue on the first poller, I/O queues round robin. */
+	cq->poller = qid ? c->next_poller++ % c->o.nr_pollers : 0;
+	*out = cq;
+	return 0;
+}
+
+int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint16_t size,
+		   struct nvme_cq *cq, struct nvme_sq **out)
+{
+	struct nvme_sq *sq;
+
+	if (posix_memalign((void **)&sq, VN_CACHELINE, sizeof(*sq)))
+		return -ENOMEM;
+	memset(sq, 0, sizeof(*sq));
+	sq->ctrl = c;
+	sq->qid = qid;
+	sq->cqid = cq->qid;
+	sq->cq = cq;
+	sq->iova = iova;
+	sq->size = size;
+	sq->db = &c->o.doorbells[2 * qid];
+	vn_store_release(sq->db, 0u);
+	if (qid) {
+		sq->reqs = calloc(size, sizeof(*sq->reqs));
+		sq->free = calloc(size, sizeof(*sq->free));
+		if (!sq->reqs || !sq->free) {
+			nvme_sq_free(sq);
+			return -ENOMEM;
+		}
+		for (uint32_t i = 0; i < size; i++) {
+			sq->reqs[i].sq = sq;
+			sq->reqs[i].io.ctx = &sq->reqs[i];
+			sq->free[i] = (uint16_t)(size - 1 - i);
+		}
+		sq->nfree = size;
+	}
+	if (!sq_translate(sq, vn_dma_table_get(c->o.dma))) {
+		nvme_sq_free(sq);
+		return -EFAULT;
+	}
+	*out = sq;
+	return 0;
+}
+
+static void cq_attach_fn(void *arg)
+{
+	struct nvme_cq *cq = arg;
+
+	if (vn_load_acquire(&cq->stopping)) {
+		vn_store_release(&cq->gone, 1u);
+		return;
+	}
+	vn_poller_add(cq->ctrl->o.pollers[cq->poller], &cq->pl);
+	vn_store_release(&cq->attached, 1u);
+}
+
+static void sq_attach_fn(void *arg)
+{
+	struct nvme_sq *sq = arg;
+
+	sq->next = sq->cq->sqs;
+	sq->cq->sqs = sq;
+}
+
+int nvme_cq_start(struct nvme_cq *cq)
+{
+	return vn_poller_post(cq->ctrl->o.pollers[cq->poller], cq_attach_fn, cq);
+}
+
+int nvme_sq_start(struct nvme_sq *sq)
+{
+	return vn_poller_post(sq->ctrl->o.pollers[sq->cq->poller], sq_attach_fn, sq);
+}
+
+void nvme_sq_free(struct nvme_sq *sq)
+{
+	if (!sq)
+		return;
+	free(sq->reqs);
+	free(sq->free);
+	free(sq);
+}
+
+void nvme_cq_free(struct nvme_cq *cq)
+{
+	free(cq);
+}

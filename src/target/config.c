@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "target/config.h"
+#include "util/compiler.h"
+
+int vn_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (tolower((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'k':
+		shift = 10;
+		break;
+	case 'm':
+		shift = 20;
+		break;
+	case 'g':
+		shift = 30;
+		break;
+	case 't':
+		shift = 40;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end) {
+		end++;
+		if (tolower((unsigned char)*end) == 'i')
+			end++;
+		if (tolower((unsigned char)*end) == 'b')
+			end++;
+		if (*end)
+			return -EINVAL;
+	}
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int vn_parse_cpus(const char *s, int *cpus, unsigned max, unsigned *n)
+{
+	const char *p = s;
+
+	*n = 0;
+	while (*p) {
+		char *end;
+		long a = strtol(p, &end, 10), b;
+
+		if (end == p || a < 0 || a > 4095)
+			return -EINVAL;
+		b = a;
+		if (*end == '-') {
+			p = end + 1;
+			b = strtol(p, &end, 10);
+			if (end == p || b < a || b > 4095)
+				return -EINVAL;
+		}
+		for (long c = a; c <= b; c++) {
+			if (*n == max)
+				return -E2BIG;
+			cpus[(*n)++] = (int)c;
+		}
+		if (*end == ',')
+			end++;
+		else if (*end)
+			return -EINVAL;
+		p = end;
+	}
+	return *n ? 0 : -EINVAL;
+}
+
+void vn_dev_conf_defaults(struct vnvme_dev_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->queues = 8;
+	c->qdepth = 1024;
+	c->nr_ns = 1;
+	c->ns[0].be.type = VN_BE_RAM;
+	c->ns[0].be.size = 1ull << 30;
+	c->ns[0].lba_size = 512;
+}
+
+#include <stdarg.h>
+
+static int jerr(char *err, size_t len, const char *fmt, ...) VN_PRINTF(3, 4);
+
+static int jerr(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int get_u32(struct json_object *o, const char *key, uint32_t min, uint32_t max,
+		   uint32_t *out, char *err, size_t len)
+{
+	struct json_object *v;
+	int64_t x;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return jerr(err, len, "\"%s\" must be an integer", key);
+	x = json_object_get_int64(v);
+	if (x < min || x > max) {
+		snprintf(err, len, "\"%s\" must be %u..%u, not %lld", key, min, max, (long long)x);
+		return -EINVAL;
+	}
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int get_size(struct json_object *o, const char *key, uint64_t *out, char *err, size_t len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0) {
+		*out = (uint64_t)json_object_get_int64(v);
+		return 0;
+	}
+	if (json_object_is_type(v, json_type_string) &&
+	    vn_parse_size(json_object_get_string(v), out) == 0)
+		return 0;
+	return jerr(err, len, "\"%s\" must be a size such as 4096, \"64M\" or \"1G\"", key);
+}
+
+static int parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, size_t len)
+{
+	struct json_object *v;
+	int ret;
+
+	if (!json_object_is_type(o, json_type_object))
+		return jerr(err, len, "%s", "each namespace must be an object");
+	if (json_object_object_get_ex(o, "backend", &v)) {
+		const char *b = json_object_get_string(v);
+		if (!strcmp(b, "null"))
+			ns->be.type = VN_BE_NULL;
+		else if (!strcmp(b, "ram"))
+			ns->be.type = VN_BE_RAM;
+		else if (!strcmp(b, "file"))
+			ns->be.type = VN_BE_FILE;
+		else
+			return jerr(err, len, "backend \"%s\": use null, ram or file", b);
+	}
+	if ((ret = get_size(o, "size", &ns->be.size, err, len)))
+		return ret;
+	if ((ret = get_u32(o, "lba", 512, 4096, &ns->lba_size, err, len)))
+		return ret;
+	if (json_object_object_get_ex(o, "path", &v)) {
+		ns->be.path = strdup(json_object_get_string(v));
+		if (!ns->be.path)
+			return -ENOMEM;
+	}
+	if (json_object_object_get_ex(o, "hugepages", &v))
+		ns->be.hugepages = json_object_get_boolean(v);
+	if (json_object_object_get_ex(o, "direct", &v))
+		ns->be.direct = json_object_get_boolean(v);
+	return 0;
+}
+
+static int parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, uint32_t *count, char *err,
+		      size_t len)
+{
+	struct json_object *v;
+	int ret;
+
+	vn_dev_conf_defaults(c);
+	*count = 1;
+	if (!json_object_is_type(o, json_type_object))
+		return jerr(err, len, "%s", "each controller must be an object");
+	if (!json_object_object_get_ex(o, "socket", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return jerr(err, len, "%s", "each controller needs \"socket\": \"/path\"");
+	if (strlen(json_object_get_string(v)) >= sizeof(c->socket))
+		return jerr(err, len, "socket path too long: %s", json_object_get_string(v));
+	snprintf(c->socket, sizeof(c->socket), "%s", json_object_get_string(v));
+	if ((ret = get_u32(o, "count", 1, VN_MAX_CTRLS, count, err, len)))
+		return ret;
+	if (*count > 1 && !strstr(c->socket, "%d"))
+		return jerr(err, len, "\"count\" > 1 needs %%d in \"socket\" (%s)", c->socket);
+	if ((ret = get_u32(o, "queues", 1, NVME_MAX_QUEUES, &c->queues, err, len)) ||
+	    (ret = get_u32(o, "qdepth", 2, 65536, &c->qdepth, err, len)))
+		return ret;
+	if (json_object_object_get_ex(o, "serial", &v))
+		snprintf(c->serial, sizeof(c->serial), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(o, "pci_id", &v)) {
+		unsigned vid, did;
+		if (sscanf(json_object_get_string(v), "%x:%x", &vid, &did) != 2 || vid > 0xffff ||
+		    did > 0xffff)
+			return jerr(err, len, "pci_id \"%s\": use VVVV:DDDD in hex",
+				    json_object_get_string(v));
+		c->vendor = (uint16_t)vid;
+		c->device = (uint16_t)did;
+	}
+	if (json_object_object_get_ex(o, "namespaces", &v)) {
+		size_t n;
+		if (!json_object_is_type(v, json_type_array) ||
+		    (n = json_object_array_length(v)) < 1 || n > NVME_MAX_NS)
+			return jerr(err, len, "%s",
+				    "\"namespaces\" must be an array of 1..32 objects");
+		c->nr_ns = (uint32_t)n;
+		for (size_t i = 0; i < n; i++) {
+			c->ns[i] = (struct vnvme_ns_conf){
+			    .be = {.type = VN_BE_RAM, .size = 1ull << 30}, .lba_size = 512};
+			if ((ret = parse_ns(json_object_array_get_idx(v, i), &c->ns[i], err, len)))
+				return ret;
+		}
+	}
+	return 0;
+}
+
+int vn_conf_load_json(const char *path, struct vnvme_target_conf *out, char *err, size_t errlen)
+{
+	struct json_object *root = json_object_from_file(path), *v;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!root) {
+		snprintf(err, errlen, "%s: %s", path, json_util_get_last_err());
+		return -EINVAL;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		ret = jerr(err, errlen, "%s: the top level must be an object", path);
+		goto out;
+	}
+	if (json_object_object_get_ex(root, "cpus", &v)) {
+		if (json_object_is_type(v, json_type_string)) {
+			if (vn_parse_cpus(json_object_get_string(v), out->cpus, VN_MAX_CPUS,
+					  &out->nr_cpus)) {
+				ret = jerr(err, errlen, "\"cpus\": bad CPU list \"%s\"",
+					   json_object_get_string(v));
+				goto out;
+			}
+		} else if (json_object_is_type(v, json_type_array)) {
+			size_t n = json_object_array_length(v);
+			if (n < 1 || n > VN_MAX_CPUS) {
+				ret = jerr(err, errlen, "%s", "\"cpus\": 1..64 entries");
+				goto out;
+			}
+			for (size_t i = 0; i < n; i++) {
+				struct json_object *e = json_object_array_get_idx(v, i);
+				if (!json_object_is_type(e, json_type_int) ||
+				    json_object_get_int(e) < -1) {
+					ret = jerr(err, errlen, "%s", "\"cpus\": integers >= -1");
+					goto out;
+				}
+				out->cpus[out->nr_cpus++] = json_object_get_int(e);
+			}
+		} else {
+			ret = jerr(err, errlen, "%s", "\"cpus\" must be \"0-1\" or [0, 1]");
+			goto out;
+		}
+	}
+	if (!json_object_object_get_ex(root, "controllers", &v) ||
+	    !json_object_is_type(v, json_type_array) || json_object_array_length(v) < 1) {
+		ret = jerr(err, errlen, "%s", "\"controllers\" must be a non-empty array");
+		goto out;
+	}
+	out->ctrls = calloc(VN_MAX_CTRLS, sizeof(*out->ctrls));
+	if (!out->ctrls) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(v); i++) {
+		struct vnvme_dev_conf c;
+		uint32_t count;
+
+		ret = parse_ctrl(json_object_array_get_idx(v, i), &c, &count, err, errlen);
+		if (ret)
+			goto out;
+		for (uint32_t k = 0; k < count; k++) {
+			if (out->nr_ctrls == VN_MAX_CTRLS) {
+				ret = jerr(err, errlen, "%s", "at most 256 controllers");
+				goto out;
+			}
+			struct vnvme_dev_conf *d = &out->ctrls[out->nr_ctrls++];
+			*d = c;
+			if (count > 1) {
+				/* Replace the one %d by hand: the path is no format. */
+				char sock[sizeof(d->socket) + 16];
+				const char *pct = strstr(c.socket, "%d");
+				snprintf(sock, sizeof(sock), "%.*s%u%s", (int)(pct - c.socket),
+					 c.socket, k, pct + 2);
+				if (strlen(sock) >= sizeof(d->socket)) {
+					ret = jerr(err, errlen, "socket path too long: %s", sock);
+					goto out;
+				}
+				memcpy(d->socket, sock, strlen(sock) + 1);
+			}
+			for (uint32_t n = 0; n < d->nr_ns; n++)
+				if (c.ns[n].be.path && k)
+					d->ns[n].be.path = strdup(c.ns[n].be.path);
+		}
+	}
+out:
+	json_object_put(root);
+	if (ret)
+		vn_conf_free(out);
+	return ret;
+}
+
+int vn_conf_check(const struct vnvme_target_conf *c, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < c->nr_ctrls; i++) {
+		const struct vnvme_dev_conf *d = &c->ctrls[i];
+
+		if (!d->socket[0]) {
+			snprintf(err, errlen, "controller %u: no socket path (--socket PATH)", i);
+			return -EINVAL;
+		}
+		for (unsigned k = 0; k < i; k++) {
+			if (!strcmp(c->ctrls[k].socket, d->socket)) {
+				snprintf(err, errlen, "two controllers on %s", d->socket);
+				return -EINVAL;
+			}
+		}
+		if (d->queues < 1 || d->queues > NVME_MAX_QUEUES || d->qdepth < 2 ||
+		    d->qdepth > 65536) {
+			snprintf(err, errlen, "%s: queues must be 1..1024, qdepth 2..65536",
+				 d->socket);
+			return -EINVAL;
+		}
+		for (unsigned n = 0; n < d->nr_ns; n++) {
+			const struct vnvme_ns_conf *ns = &d->ns[n];
+			if (ns->lba_size != 512 && ns->lba_size != 4096) {
+				snprintf(err, errlen, "%s ns %u: lba must be 512 or 4096",
+					 d->socket, n + 1);
+				return -EINVAL;
+			}
+			if (ns->be.type != VN_BE_FILE && ns->be.size < ns->lba_size) {
+				snprintf(err, errlen, "%s ns %u: size must be at least one LBA",
+					 d->socket, n + 1);
+				return -EINVAL;
+			}
+			if (ns->be.type == VN_BE_FILE && !ns->be.path) {
+				snprintf(err, errlen, "%s ns %u: the file backend needs a path",
+					 d->socket, n + 1);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+void vn_conf_free(struct vnvme_target_conf *c)
+{
+	if (c->ctrls)
+		for (unsigned i = 0; i < c->nr_ctrls; i++)
+			for (unsigned n = 0; n < c->ctrls[i].nr_ns; n++)
+				free((char *)c->ctrls[i].ns[n].be.path);
+	free(c->ctrls);
+	c->ctrls = NULL;
+	c->nr_ctrls = 0;
+}

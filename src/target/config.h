@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* vnvme-target configuration: command-line flags or a JSON file. */
+#ifndef VN_TARGET_CONFIG_H
+#define VN_TARGET_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "target/device.h"
+
+#define VN_MAX_CTRLS 256
+#define VN_MAX_CPUS  64
+
+struct vnvme_target_conf {
+	int cpus[VN_MAX_CPUS]; /* polling threads, one per entry; -1: unpinned */
+	unsigned nr_cpus;
+	unsigned nr_ctrls;
+	struct vnvme_dev_conf *ctrls; /* nr_ctrls entries */
+};
+
+/* "512", "4k", "64M", "1G", "2T" (binary units). */
+int vn_parse_size(const char *s, uint64_t *out);
+/* "1", "0,2", "0-3", "0-1,4" into cpus[]; -EINVAL with a message in err. */
+int vn_parse_cpus(const char *s, int *cpus, unsigned max, unsigned *n);
+
+/* Defaults for one controller: ram 1 GiB, 512 B LBAs, 8 queues of 1024. */
+void vn_dev_conf_defaults(struct vnvme_dev_conf *c);
+
+/* Load a JSON configuration (schema in docs/target.md). */
+int vn_conf_load_json(const char *path, struct vnvme_target_conf *out, char *err, size_t errlen);
+/* Check a configuration: sizes, sockets unique, queues and depths in range. */
+int vn_conf_check(const struct vnvme_target_conf *c, char *err, size_t errlen);
+void vn_conf_free(struct vnvme_target_conf *c);
+
+#endif

@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The PCI face of an emulated NVMe controller:
+ *  - config space: IDs (default 4e58:0001), class 01:08:02, no INTx pin,
+ *    capabilities PCI power management, MSI-X, PCI Express (endpoint);
+ *  - BAR0 (64-bit): controller registers by message at 0x0..0xfff, the
+ *    doorbells from 0x1000 in a memfd the client mmaps (sparse mmap area), so a
+ *    doorbell write is a plain store the pollers see;
+ *  - BAR4: MSI-X table (0x0) and PBA, emulated by QEMU, kept here for other
+ *    clients;
+ *  - interrupts: MSI-X through the client's eventfds.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pci/cfg.h"
+#include "target/device.h"
+#include "util/log.h"
+#include "vnvme/spec.h"
+#include "vu/server.h"
+
+struct vnvme_dev {
+	char name[32];
+	struct vnvme_dev_conf conf;
+	struct pcicfg cfg;
+	struct pcicfg cfg_init;
+	int bar0_fd;
+	uint8_t *bar0;
+	uint64_t bar0_size;
+	uint8_t *bar4;
+	uint64_t bar4_size;
+	uint32_t nr_vectors;
+	struct vn_be *be[NVME_MAX_NS];
+	struct nvme_ctrl *ctrl;
+	struct vu_server *srv;
+	struct vn_poller **pollers;
+	unsigned nr_pollers;
+};
+
+static uint64_t pow2_at_least(uint64_t v)
+{
+	uint64_t p = 1;
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static void irq(void *arg, uint16_t iv)
+{
+	struct vnvme_dev *d = arg;
+
+	vu_server_irq_trigger(d->srv, VU_PCI_MSIX_IRQ, iv);
+}
+
+/* The server listens before the controller exists: until it does, the
+ * device answers nothing. */
+static struct nvme_ctrl *ctrl_of(struct vnvme_dev *d)
+{
+	return __atomic_load_n(&d->ctrl, __ATOMIC_ACQUIRE);
+}
+
+static int region_access(void *opaque, uint32_t region, uint64_t off, void *buf, uint32_t n,
+			 bool wr)
+{
+	struct vnvme_dev *d = opaque;
+
+	if (!ctrl_of(d))
+		return -EAGAIN;
+
+	switch (region) {
+	case VU_PCI_CONFIG_REGION:
+		if (wr)
+			pcicfg_write(&d->cfg, off, buf, n);
+		else
+			pcicfg_read(&d->cfg, off, buf, n);
+		return 0;
+	case 0:
+		if (off < VNVME_REG_DBS) {
+			if (off + n > VNVME_REG_DBS)
+				return -EINVAL; /* an access straddling registers and doorbells */
+			return wr ? nvme_ctrl_reg_write(d->ctrl, off, buf, n)
+				  : nvme_ctrl_reg_read(d->ctrl, off, buf, n);
+		}
+		/* A doorbell by message (a client that could not mmap): the same
+		 * memory the pollers read. */
+		if (wr && n == 4 && !(off & 3))
+			vn_store_release((uint32_t *)(void *)(d->bar0 + off), *(uint32_t *)buf);
+		else if (wr)
+			memcpy(d->bar0 + off, buf, n);
+		else
+			memcpy(buf, d->bar0 + off, n);
+		return 0;
+	case 4:
+		if (wr)
+			memcpy(d->bar4 + off, buf, n);
+		else
+			memcpy(buf, d->bar4 + off, n);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static void dev_reset(void *opaque, enum vu_reset_reason why)
+{
+	struct vnvme_dev *d = opaque;
+
+	if (!ctrl_of(d))
+		return;
+	nvme_ctrl_reset(d->ctrl);
+	if (why == VU_RESET_DISCONNECT) {
+		/* The next client gets the device as after power-on. */
+		d->cfg = d->cfg_init;
+		memset(d->bar4, 0, d->bar4_size);
+	}
+}
+
+static void cfg_setup(struct vnvme_dev *d, uint64_t pba_off)
+{
+	struct pcicfg_ids ids = {
+	    .vendor = d->conf.vendor,
+	    .device = d->conf.device,
+	    .subsys_vendor = d->conf.vendor,
+	    .subsys = d->conf.device,
+	    .class_code = 0x010802, /* mass storage, NVM, NVM Express */
+	    .intx_pin = 0,          /* MSI-X only (see docs/target.md) */
+	};
+	int off;
+
+	pcicfg_init(&d->cfg, &ids);
+	pcicfg_set_bar(&d->cfg, 0, d->bar0_size, PCI_BAR_MEM_64);
+	pcicfg_set_bar(&d->cfg, 4, d->bar4_size, 0);
+	/* PCI Power Management 1.2: D0 only; PMCSR power state writable. */
+	off = pcicfg_add_cap(&d->cfg, PCI_CAP_ID_PM, 8);
+	pcicfg_put16(&d->cfg, (unsigned)off + 2, 0x0003);
+	pcicfg_set_wmask(&d->cfg, (unsigned)off + 4, 2, 0x0003);
+	/* MSI-X: table at BAR4 + 0, PBA after it. */
+	off = pcicfg_add_cap(&d->cfg, PCI_CAP_ID_MSIX, 12);
+	pcicfg_put16(&d->cfg, (unsigned)off + 2, (uint16_t)(d->nr_vectors - 1));
+	pcicfg_set_wmask(&d->cfg, (unsigned)off + 2, 2, 0xc000);
+	pcicfg_put32(&d->cfg, (unsigned)off + 4, 0 | 4);
+	pcicfg_put32(&d->cfg, (unsigned)off + 8, (uint32_t)pba_off | 4);
+	/* PCI Express 2.0 capability, endpoint, x1 at 2.5 GT/s. */
+	off = pcicfg_add_cap(&d->cfg, PCI_CAP_ID_EXP, 60);
+	pcicfg_put16(&d->cfg, (unsigned)off + 2, 0x0002);        /* version 2, type 0: endpoint */
+	pcicfg_put32(&d->cfg, (unsigned)off + 4, 0x00008000);    /* DevCap: role-based reset */
+	pcicfg_set_wmask(&d->cfg, (unsigned)off + 8, 2, 0x7cff); /* DevCtl */
+	pcicfg_put32(&d->cfg, (unsigned)off + 12, 0x00000011);   /* LinkCap: x1, 2.5 GT/s */
+	pcicfg_put16(&d->cfg, (unsigned)off + 18, 0x0011);       /* LinkSta */
+	d->cfg_init = d->cfg;
+}
+
+int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct vn_evloop *loop,
+		     struct vn_qsbr *qsbr, struct vn_poller **pollers, unsigned nr_pollers,
+		     struct vnvme_dev **out, char *err, size_t errlen)
+{
+	struct vnvme_dev *d = calloc(1, sizeof(*d));
+	struct nvme_ctrl_opts co = {0};
+	struct vu_device vd = {0};
+	struct vu_server_opts so = {0};
+	const char *e = NULL;
+	uint64_t pba_off;
+	int ret;
+
+	if (!d)
+		return -ENOMEM;
+	d->bar0_fd = -1;
+	d->conf = *conf;
+	snprintf(d->name, sizeof(d->name), "nvme%u", index);
+	if (!d->conf.vendor) {
+		d->conf.vendor = 0x4e58;
+		d->conf.device = 0x0001;
+	}
+	if (!d->conf.serial[0])
+		snprintf(d->conf.serial, sizeof(d->conf.serial), "VNVME%04x%08x", index,
+			 (unsigned)getpid());
+	d->nr_vectors = conf->queues + 1; /* one per I/O queue, plus admin */
+	/* Rotate the controller's queues over the pollers from first_poller. */
+	d->nr_pollers = nr_pollers;
+	d->pollers = calloc(nr_pollers, sizeof(*d->pollers));
+	if (!d->pollers) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	for (unsigned i = 0; i < nr_pollers; i++)
+		d->pollers[i] = pollers[(conf->first_poller + i) % nr_pollers];
+
+	/* BAR0: registers page + doorbells, a power of two >= 16 KiB. */
+	d->bar0_size =
+	    pow2_at_least(VN_MAX(VNVME_REG_DBS + nvme_doorbell_bytes(conf->queues), 16384ull));
+	d->bar0_fd = memfd_create("vnvme-bar0", MFD_CLOEXEC);
+	if (d->bar0_fd < 0 || ftruncate(d->bar0_fd, (off_t)d->bar0_size) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "memfd for BAR0: %s", strerror(errno));
+		goto err;
+	}
+	d->bar0 = mmap(NULL, d->bar0_size, PROT_READ | PROT_WRITE, MAP_SHARED, d->bar0_fd, 0);
+	if (d->bar0 == MAP_FAILED) {
+		d->bar0 = NULL;
+		ret = -errno;
+		goto err;
+	}
+	pba_off = ((uint64_t)d->nr_vectors * 16 + 4095) & ~4095ull;
+	d->bar4_size = pow2_at_least(VN_MAX(pba_off + ((d->nr_vectors + 63) / 64) * 8, 4096ull));
+	d->bar4 = calloc(1, d->bar4_size);
+	if (!d->bar4) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	cfg_setup(d, pba_off);
+
+	for (uint32_t i = 0; i < conf->nr_ns; i++) {
+		ret = vn_be_create(&conf->ns[i].be, &d->be[i], &e);
+		if (ret) {
+			snprintf(err, errlen, "namespace %u: %s", i + 1, e ? e : strerror(-ret));
+			goto err;
+		}
+		co.ns[i] = (struct nvme_ns_opts){
+		    .nsid = i + 1, .lba_size = conf->ns[i].lba_size, .be = d->be[i]};
+	}
+	co.nr_ns = conf->nr_ns;
+	co.name = d->name;
+	co.cntlid = (uint16_t)(index + 1);
+	co.serial = d->conf.serial;
+	co.vid = co.ssvid = d->conf.vendor;
+	co.max_ioqpairs = conf->queues;
+	co.mqes = conf->qdepth;
+	co.nr_vectors = d->nr_vectors;
+	co.pollers = d->pollers;
+	co.nr_pollers = nr_pollers;
+	co.doorbells = (uint32_t *)(void *)(d->bar0 + VNVME_REG_DBS);
+	co.irq = irq;
+	co.irq_arg = d;
+
+	vd.name = d->name;
+	vd.opaque = d;
+	vd.reset_supported = true;
+	vd.num_regions = VU_PCI_NUM_REGIONS;
+	vd.num_irqs = VU_PCI_NUM_IRQS;
+	vd.region_access = region_access;
+	vd.reset = dev_reset;
+	for (unsigned i = 0; i < VU_PCI_NUM_REGIONS; i++)
+		vd.regions[i].fd = -1;
+	vd.regions[0] = (struct vu_region){
+	    .size = d->bar0_size,
+	    .flags = VU_REGION_F_READ | VU_REGION_F_WRITE | VU_REGION_F_MMAP,
+	    .fd = d->bar0_fd,
+	    .nr_sparse = 1,
+	    .sparse = {{.offset = VNVME_REG_DBS, .size = d->bar0_size - VNVME_REG_DBS}},
+	};
+	vd.regions[4] = (struct vu_region){
+	    .size = d->bar4_size, .flags = VU_REGION_F_READ | VU_REGION_F_WRITE, .fd = -1};
+	vd.regions[VU_PCI_CONFIG_REGION] = (struct vu_region){
+	    .size = PCI_CFG_SIZE, .flags = VU_REGION_F_READ | VU_REGION_F_WRITE, .fd = -1};
+	vd.irq_count[VU_PCI_MSIX_IRQ] = d->nr_vectors;
+	vd.irq_count[VU_PCI_ERR_IRQ] = 1;
+
+	so.path = conf->socket;
+	so.loop = loop;
+	so.qsbr = qsbr;
+	so.dev = &vd;
+	ret = vu_server_create(&so, &d->srv);
+	if (ret) {
+		snprintf(err, errlen, "%s: %s%s", conf->socket, strerror(-ret),
+			 ret == -EADDRINUSE ? " (another vnvme-target serves it; stop it first)"
+			 : ret == -EEXIST   ? " (a file that is not a socket is in the way)"
+					    : "");
+		goto err;
+	}
+	co.dma = vu_server_dma(d->srv);
+	struct nvme_ctrl *ctrl;
+	ret = nvme_ctrl_create(&co, &ctrl, &e);
+	if (!ret)
+		__atomic_store_n(&d->ctrl, ctrl, __ATOMIC_RELEASE);
+	if (ret) {
+		snprintf(err, errlen, "%s", e ? e : strerror(-ret));
+		goto err;
+	}
+	*out = d;
+	return 0;
+err:
+	if (err[0] == '\0')
+		snprintf(err, errlen, "%s", strerror(-ret));
+	vnvme_dev_destroy(d);
+	return ret;
+}
+
+void vnvme_dev_destroy(struct vnvme_dev *d)
+{
+	if (!d)
+		return;
+	/* The server first: no client reaches the controller afterwards. */
+	vu_server_destroy(d->srv);
+	nvme_ctrl_destroy(d->ctrl);
+	for (unsigned i = 0; i < NVME_MAX_NS; i++)
+		vn_be_destroy(d->be[i]);
+	if (d->bar0)
+		munmap(d->bar0, d->bar0_size);
+	if (d->bar0_fd >= 0)
+		close(d->bar0_fd);
+	free(d->bar4);
+	free(d->pollers);
+	free(d);
+}
+
+void vnvme_dev_print_stats(struct vnvme_dev *d, FILE *f)
+{
+	nvme_ctrl_print_stats(d->ctrl, f);
+}
+
+struct nvme_ctrl *vnvme_dev_ctrl(struct vnvme_dev *d)
+{
+	return d->ctrl;
+}

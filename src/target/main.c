@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vnvme-target: emulated NVMe controllers over vfio-user, many per process,
+ * from a few polling threads.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "target/config.h"
+#include "target/device.h"
+#include "util/log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "Usage: vnvme-target [options]\n"
+	    "       vnvme-target --config FILE [--cpus LIST]\n"
+	    "\n"
+	    "Serves emulated NVMe PCIe controllers over vfio-user, one UNIX socket each, from\n"
+	    "polling threads. A QEMU >= 10.1 guest attaches one with\n"
+	    "  -device "
+	    "'{\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":PATH,\"type\":\"unix\"}}'\n"
+	    "and guest RAM from memory-backend-memfd,share=on (see docs/target.md).\n"
+	    "\n"
+	    "One controller from flags:\n"
+	    "  --socket PATH      vfio-user socket (parent directories are created)\n"
+	    "  --backend TYPE     null | ram | file              (default ram)\n"
+	    "  --size SIZE        namespace size: 512, 64M, 1G, 4T (default 1G; file: its size)\n"
+	    "  --file PATH        file or block device for --backend file\n"
+	    "  --lba BYTES        512 | 4096                     (default 512)\n"
+	    "  --namespaces N     N namespaces alike, 1..32      (default 1)\n"
+	    "  --queues N         I/O queue pairs, 1..1024       (default 8)\n"
+	    "  --qdepth N         entries per I/O queue, 2..65536 (default 1024)\n"
+	    "  --hugepages        back ram namespaces with hugepages\n"
+	    "  --direct           open files with O_DIRECT\n"
+	    "  --serial STR       serial number (default: unique per process and controller)\n"
+	    "  --pci-id VVVV:DDDD PCI vendor:device              (default 4e58:0001)\n"
+	    "Many controllers:\n"
+	    "  --config FILE      JSON configuration (schema in docs/target.md)\n"
+	    "Both:\n"
+	    "  --cpus LIST        polling threads pinned to these CPUs, e.g. 1 or 0,1 or 0-3\n"
+	    "                     (default: one unpinned polling thread)\n"
+	    "  --log LEVEL        err | warn | info | debug      (default info)\n"
+	    "  -h, --help         this text\n"
+	    "\n"
+	    "Signals: SIGUSR1 prints per-controller and per-queue counters; SIGINT/SIGTERM\n"
+	    "stop cleanly (sockets removed, counters printed).\n");
+}
+
+static int die_usage(const char *msg, const char *arg)
+{
+	fprintf(stderr, "vnvme-target: %s%s%s\n(see vnvme-target --help)\n", msg, arg ? ": " : "",
+		arg ? arg : "");
+	return 2;
+}
+
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || end == s || v < min || v > max)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+struct target {
+	struct vn_evloop *loop;
+	struct vn_qsbr qsbr;
+	struct vn_poller *pollers[VN_MAX_CPUS];
+	unsigned nr_pollers;
+	struct vnvme_dev **devs;
+	unsigned nr_devs;
+	int sigfd;
+	struct vn_ev *sigev;
+};
+
+static void print_stats(struct target *t)
+{
+	for (unsigned i = 0; i < t->nr_devs; i++)
+		vnvme_dev_print_stats(t->devs[i], stdout);
+	for (unsigned i = 0; i < t->nr_pollers; i++) {
+		struct vn_poller_stats st;
+		vn_poller_get_stats(t->pollers[i], &st);
+		uint64_t tot = st.busy_ns + st.idle_ns;
+		printf("poller %s (cpu %d): rounds %llu busy %.1f%% sleeps %llu\n",
+		       vn_poller_name(t->pollers[i]), vn_poller_cpu(t->pollers[i]),
+		       (unsigned long long)st.rounds,
+		       tot ? 100.0 * (double)st.busy_ns / (double)tot : 0.0,
+		       (unsigned long long)st.sleeps);
+	}
+	fflush(stdout);
+}
+
+static void on_signal(void *arg, uint32_t events)
+{
+	struct target *t = arg;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(t->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGUSR1) {
+			print_stats(t);
+		} else {
+			vn_info("target: signal %u, shutting down", si.ssi_signo);
+			vn_evloop_stop(t->loop);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		O_SOCKET = 256,
+		O_BACKEND,
+		O_SIZE,
+		O_FILE,
+		O_LBA,
+		O_NS,
+		O_QUEUES,
+		O_QDEPTH,
+		O_HUGE,
+		O_DIRECT,
+		O_SERIAL,
+		O_PCIID,
+		O_CONFIG,
+		O_CPUS,
+		O_LOG,
+	};
+	static const struct option opts[] = {
+	    {"socket", required_argument, NULL, O_SOCKET},
+	    {"backend", required_argument, NULL, O_BACKEND},
+	    {"size", required_argument, NULL, O_SIZE},
+	    {"file", required_argument, NULL, O_FILE},
+	    {"lba", required_argument, NULL, O_LBA},
+	    {"namespaces", required_argument, NULL, O_NS},
+	    {"queues", required_argument, NULL, O_QUEUES},
+	    {"qdepth", required_argument, NULL, O_QDEPTH},
+	    {"hugepages", no_argument, NULL, O_HUGE},
+	    {"direct", no_argument, NULL, O_DIRECT},
+	    {"serial", required_argument, NULL, O_SERIAL},
+	    {"pci-id", required_argument, NULL, O_PCIID},
+	    {"config", required_argument, NULL, O_CONFIG},
+	    {"cpus", required_argument, NULL, O_CPUS},
+	    {"log", required_argument, NULL, O_LOG},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	struct vnvme_target_conf conf = {0};
+	struct vnvme_dev_conf one;
+	const char *config = NULL;
+	bool size_set = false;
+	struct target t = {.sigfd = -1};
+	char err[512] = "";
+	int opt, ret = 1, cpus[VN_MAX_CPUS];
+	unsigned nr_cpus = 0;
+	uint32_t nr_ns = 1;
+	sigset_t mask;
+
+	vn_dev_conf_defaults(&one);
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case O_SOCKET:
+			if (strlen(optarg) >= sizeof(one.socket))
+				return die_usage("socket path too long (108 bytes at most)",
+						 optarg);
+			snprintf(one.socket, sizeof(one.socket), "%s", optarg);
+			break;
+		case O_BACKEND:
+			if (!strcmp(optarg, "null"))
+				one.ns[0].be.type = VN_BE_NULL;
+			else if (!strcmp(optarg, "ram"))
+				one.ns[0].be.type = VN_BE_RAM;
+			else if (!strcmp(optarg, "file"))
+				one.ns[0].be.type = VN_BE_FILE;
+			else
+				return die_usage("--backend wants null, ram or file", optarg);
+			break;
+		case O_SIZE:
+			if (vn_parse_size(optarg, &one.ns[0].be.size) || !one.ns[0].be.size)
+				return die_usage("--size wants a size such as 512M, 1G or 4T",
+						 optarg);
+			size_set = true;
+			break;
+		case O_FILE:
+			one.ns[0].be.path = optarg;
+			break;
+		case O_LBA:
+			if (parse_u32(optarg, 512, 4096, &one.ns[0].lba_size) ||
+			    (one.ns[0].lba_size != 512 && one.ns[0].lba_size != 4096))
+				return die_usage("--lba wants 512 or 4096", optarg);
+			break;
+		case O_NS:
+			if (parse_u32(optarg, 1, NVME_MAX_NS, &nr_ns))
+				return die_usage("--namespaces wants 1..32", optarg);
+			break;
+		case O_QUEUES:
+			if (parse_u32(optarg, 1, NVME_MAX_QUEUES, &one.queues))
+				return die_usage("--queues wants 1..1024", optarg);
+			break;
+		case O_QDEPTH:
+			if (parse_u32(optarg, 2, 65536, &one.qdepth))
+				return die_usage("--qdepth wants 2..65536", optarg);
+			break;
+		case O_HUGE:
+			one.ns[0].be.hugepages = true;
+			break;
+		case O_DIRECT:
+			one.ns[0].be.direct = true;
+			break;
+		case O_SERIAL:
+			if (strlen(optarg) > 20)
+				return die_usage("--serial: 20 characters at most", optarg);
+			snprintf(one.serial, sizeof(one.serial), "%s", optarg);
+			break;
+		case O_PCIID: {
+			unsigned v, d;
+			if (sscanf(optarg, "%x:%x", &v, &d) != 2 || v > 0xffff || d > 0xffff)
+				return die_usage("--pci-id wants VVVV:DDDD in hex", optarg);
+			one.vendor = (uint16_t)v;
+			one.device = (uint16_t)d;
+			break;
+		}
+		case O_CONFIG:
+			config = optarg;
+			break;
+		case O_CPUS:
+			if (vn_parse_cpus(optarg, cpus, VN_MAX_CPUS, &nr_cpus))
+				return die_usage("--cpus wants a list such as 1, 0,2 or 0-3",
+						 optarg);
+			break;
+		case O_LOG: {
+			enum vn_log_level l;
+			if (vn_log_parse_level(optarg, &l))
+				return die_usage("--log wants err, warn, info or debug", optarg);
+			vn_log_set_level(l);
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return die_usage("unexpected argument", argv[optind]);
+
+	if (config) {
+		if (one.socket[0])
+			return die_usage("--config and --socket exclude each other", NULL);
+		if (vn_conf_load_json(config, &conf, err, sizeof(err))) {
+			fprintf(stderr, "vnvme-target: %s\n", err);
+			return 1;
+		}
+	} else {
+		if (!one.socket[0])
+			return die_usage("no controller: give --socket PATH or --config FILE",
+					 NULL);
+		if (one.ns[0].be.type == VN_BE_FILE) {
+			if (!one.ns[0].be.path)
+				return die_usage("--backend file needs --file PATH", NULL);
+			if (!size_set)
+				one.ns[0].be.size = 0; /* the file's own size */
+		} else if (one.ns[0].be.path) {
+			return die_usage("--file needs --backend file", NULL);
+		}
+		if (nr_ns > 1 && one.ns[0].be.type == VN_BE_FILE)
+			return die_usage("--namespaces > 1 with a file backend: use --config",
+					 NULL);
+		one.nr_ns = nr_ns;
+		for (uint32_t i = 1; i < nr_ns; i++)
+			one.ns[i] = one.ns[0];
+		conf.ctrls = calloc(1, sizeof(*conf.ctrls));
+		if (!conf.ctrls)
+			return 1;
+		conf.ctrls[0] = one;
+		conf.nr_ctrls = 1; /* paths point into argv: free(conf.ctrls) only */
+	}
+	if (nr_cpus) {
+		memcpy(conf.cpus, cpus, nr_cpus * sizeof(cpus[0]));
+		conf.nr_cpus = nr_cpus;
+	}
+	if (!conf.nr_cpus) {
+		conf.cpus[0] = -1;
+		conf.nr_cpus = 1;
+	}
+	if (vn_conf_check(&conf, err, sizeof(err))) {
+		fprintf(stderr, "vnvme-target: %s\n", err);
+		goto out;
+	}
+
+	/* Signals go through the control loop (signalfd). */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	t.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	vn_qsbr_init(&t.qsbr);
+	if (t.sigfd < 0 || vn_evloop_create(&t.loop) ||
+	    vn_evloop_add(t.loop, t.sigfd, EPOLLIN, on_signal, &t, &t.sigev)) {
+		fprintf(stderr, "vnvme-target: cannot set up the control loop: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	for (unsigned i = 0; i < conf.nr_cpus; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "vnvme-poll%u", i);
+		if (vn_poller_create(conf.cpus[i], &t.qsbr, name, &t.pollers[i])) {
+			fprintf(stderr, "vnvme-target: cannot start polling thread %u\n", i);
+			goto out;
+		}
+		t.nr_pollers++;
+	}
+	t.devs = calloc(conf.nr_ctrls, sizeof(*t.devs));
+	if (!t.devs)
+		goto out;
+	for (unsigned i = 0; i < conf.nr_ctrls; i++) {
+		conf.ctrls[i].first_poller = i % t.nr_pollers;
+		err[0] = '\0';
+		if (vnvme_dev_create(&conf.ctrls[i], i, t.loop, &t.qsbr, t.pollers, t.nr_pollers,
+				     &t.devs[i], err, sizeof(err))) {
+			fprintf(stderr, "vnvme-target: controller %u: %s\n", i, err);
+			goto out;
+		}
+		t.nr_devs++;
+	}
+	vn_info("target: %u controller(s) on %u polling thread(s); SIGUSR1 prints counters",
+		t.nr_devs, t.nr_pollers);
+	ret = vn_evloop_run(t.loop);
+	print_stats(&t);
+out:
+	for (unsigned i = 0; i < t.nr_devs; i++)
+		vnvme_dev_destroy(t.devs[i]);
+	free(t.devs);
+	for (unsigned i = 0; i < t.nr_pollers; i++)
+		vn_poller_destroy(t.pollers[i]);
+	if (t.loop) {
+		vn_evloop_del(t.loop, t.sigev);
+		vn_evloop_destroy(t.loop);
+	}
+	if (t.sigfd >= 0)
+		close(t.sigfd);
+	vn_qsbr_destroy(&t.qsbr);
+	if (config)
+		vn_conf_free(&conf);
+	else
+		free(conf.ctrls);
+	return ret ? 1 : 0;
+}
