@@ -1,0 +1,863 @@
+/* SPDX-License-Identifier: MIT */
+/* The NVMe controller through vfio-user, driven by the minimal host in
+ * nvme_host.h: admin commands and their error statuses, I/O with PRPs and
+ * SGLs, interrupts, resets. */
+#include "nvme_host.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "target/config.h"
+
+struct tfx {
+	char dir[64];
+	char path[100];
+	struct vn_evloop *loop;
+	struct vn_qsbr qsbr;
+	struct vn_poller *pollers[2];
+	struct vnvme_dev *dev;
+	struct host h;
+};
+
+static int make_target(struct tfx *f, enum vn_be_type type, uint32_t nr_ns)
+{
+	struct vnvme_dev_conf c;
+	char err[256] = "";
+
+	vn_dev_conf_defaults(&c);
+	memcpy(c.socket, f->path, strlen(f->path) + 1); /* < 108: see setup() */
+	c.queues = 4;
+	c.qdepth = 256;
+	c.nr_ns = nr_ns;
+	for (uint32_t i = 0; i < nr_ns; i++) {
+		c.ns[i].be.type = type;
+		c.ns[i].be.size = 16u << 20;
+		c.ns[i].lba_size = 512;
+	}
+	return vnvme_dev_create(&c, 0, f->loop, &f->qsbr, f->pollers, 2, &f->dev, err, sizeof(err));
+}
+
+static int setup(void **state)
+{
+	struct tfx *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/vnvme-nvme-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/nvme0", f->dir);
+	vn_qsbr_init(&f->qsbr);
+	assert_int_equal(vn_evloop_create(&f->loop), 0);
+	assert_int_equal(vn_poller_create(-1, &f->qsbr, "p0", &f->pollers[0]), 0);
+	assert_int_equal(vn_poller_create(-1, &f->qsbr, "p1", &f->pollers[1]), 0);
+	assert_int_equal(make_target(f, VN_BE_RAM, 2), 0);
+	assert_int_equal(vn_evloop_start_thread(f->loop, "ctl"), 0);
+	assert_int_equal(h_connect(&f->h, f->path), 0);
+	h_enable(&f->h, 32);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct tfx *f = *state;
+	char cmd[128];
+
+	h_close(&f->h);
+	vnvme_dev_destroy(f->dev);
+	vn_evloop_join(f->loop);
+	vn_poller_destroy(f->pollers[0]);
+	vn_poller_destroy(f->pollers[1]);
+	vn_evloop_destroy(f->loop);
+	vn_qsbr_destroy(&f->qsbr);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void test_registers_after_enable(void **state)
+{
+	struct tfx *f = *state;
+	uint64_t cap = 0;
+
+	assert_int_equal(vu_client_region_read(f->h.c, 0, VNVME_REG_CAP, &cap, 8), 0);
+	assert_int_equal(VNVME_FIELD_GET(cap, VNVME_CAP_MQES), 255);
+	assert_true(cap & VNVME_CAP_CQR);
+	assert_int_equal(VNVME_FIELD_GET(cap, VNVME_CAP_TO), 20);
+	assert_int_equal(VNVME_FIELD_GET(cap, VNVME_CAP_DSTRD), 0);
+	assert_int_equal(VNVME_FIELD_GET(cap, VNVME_CAP_CSS), VNVME_CAP_CSS_NVM);
+	assert_int_equal(VNVME_FIELD_GET(cap, VNVME_CAP_MPSMIN), 0);
+	assert_int_equal(h_reg32(&f->h, VNVME_REG_VS), VNVME_VS(1, 4, 0));
+	assert_int_equal(h_reg32(&f->h, VNVME_REG_CC) & VNVME_CC_EN, VNVME_CC_EN);
+	/* Registers are read-only while enabled where the spec says so. */
+	h_wreg32(&f->h, VNVME_REG_AQA, 0x00030003);
+	assert_int_equal(h_reg32(&f->h, VNVME_REG_AQA), 0x001f001f);
+}
+
+static void test_identify_controller_and_namespaces(void **state)
+{
+	struct tfx *f = *state;
+	uint8_t *buf = f->h.mem + H_DATA;
+	struct vnvme_id_ctrl *ic = (void *)buf;
+	struct vnvme_id_ns *ns = (void *)buf;
+	uint32_t *list = (void *)buf;
+
+	assert_sc(h_identify(&f->h, VNVME_CNS_CTRL, 0, 0, buf), 0);
+	assert_int_equal(ic->vid, 0x4e58);
+	assert_int_equal(ic->sqes, 0x66);
+	assert_int_equal(ic->cqes, 0x44);
+	assert_int_equal(ic->nn, 2);
+	assert_int_equal(ic->mdts, 5);
+	assert_int_equal(ic->cntlid, 1);
+	assert_int_equal(ic->ver, VNVME_VS(1, 4, 0));
+	assert_true(ic->oncs & VNVME_ONCS_DSM);
+	assert_true(ic->vwc & VNVME_VWC_PRESENT);
+	assert_memory_equal(ic->sn, "VNVME", 5);
+	assert_non_null(strstr(ic->subnqn, "nqn.2026-11.io.vnvme:"));
+
+	assert_sc(h_identify(&f->h, VNVME_CNS_NS, 1, 0, buf), 0);
+	assert_int_equal(ns->nsze, (16u << 20) / 512);
+	assert_int_equal(ns->ncap, ns->nsze);
+	assert_int_equal(ns->lbaf[ns->flbas & 0xf].lbads, 9);
+	uint8_t nguid1[16];
+	memcpy(nguid1, ns->nguid, 16);
+	assert_sc(h_identify(&f->h, VNVME_CNS_NS, 2, 0, buf), 0);
+	assert_memory_not_equal(nguid1, ns->nguid, 16); /* unique per namespace */
+
+	assert_sc(h_identify(&f->h, VNVME_CNS_ACTIVE_NS_LIST, 0, 0, buf), 0);
+	assert_int_equal(list[0], 1);
+	assert_int_equal(list[1], 2);
+	assert_int_equal(list[2], 0);
+	assert_sc(h_identify(&f->h, VNVME_CNS_ACTIVE_NS_LIST, 1, 0, buf), 0);
+	assert_int_equal(list[0], 2);
+	assert_sc(h_identify(&f->h, VNVME_CNS_CSI_ACTIVE_NS_LIST, 0, VNVME_CSI_NVM, buf), 0);
+	assert_int_equal(list[0], 1);
+
+	/* Descriptors: NGUID first, matching CNS 00h; the CSI descriptor. */
+	assert_sc(h_identify(&f->h, VNVME_CNS_NS_DESC_LIST, 1, 0, buf), 0);
+	assert_int_equal(buf[0], 2);
+	assert_int_equal(buf[1], 16);
+	assert_memory_equal(buf + 4, nguid1, 16);
+	assert_int_equal(buf[32], 4);
+
+	assert_sc(h_identify(&f->h, VNVME_CNS_CSI_CTRL, 0, VNVME_CSI_NVM, buf), 0);
+	assert_sc(h_identify(&f->h, VNVME_CNS_CSI_NS, 1, VNVME_CSI_NVM, buf), 0);
+	assert_sc(h_identify(&f->h, VNVME_CNS_IOCS, 0, 0, buf), 0);
+	assert_int_equal(buf[0], 1);
+
+	/* Errors. */
+	assert_sc(h_identify(&f->h, VNVME_CNS_NS, 0, 0, buf), VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_sc(h_identify(&f->h, VNVME_CNS_NS, 3, 0, buf), VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_sc(h_identify(&f->h, VNVME_CNS_NS_DESC_LIST, 9, 0, buf),
+		  VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_sc(h_identify(&f->h, VNVME_CNS_CSI_CTRL, 0, VNVME_CSI_ZNS, buf),
+		  VNVME_SC_INVALID_FIELD);
+	assert_sc(h_identify(&f->h, 0x42, 0, 0, buf), VNVME_SC_INVALID_FIELD);
+	/* A data pointer outside the DMA map. */
+	struct vnvme_sqe s = {.opc = VNVME_ADM_IDENTIFY, .cdw10 = VNVME_CNS_CTRL};
+	s.dptr.prp1 = 0x7000000000ull;
+	assert_sc(h_admin(&f->h, &s, NULL), VNVME_SC_DATA_XFER_ERROR);
+	/* SGLs are not for admin commands. */
+	s.dptr.prp1 = h_iova(&f->h, buf);
+	s.flags = VNVME_PSDT_SGL_MPTR_CONTIG << VNVME_SQE_PSDT_SHIFT;
+	assert_sc(h_admin(&f->h, &s, NULL), VNVME_SC_INVALID_FIELD);
+	/* Unknown opcode. */
+	struct vnvme_sqe u = {.opc = 0x55};
+	assert_sc(h_admin(&f->h, &u, NULL), VNVME_SC_INVALID_OPCODE);
+}
+
+static uint16_t create_cq_raw(struct host *h, uint32_t qid, uint32_t size, uint32_t cdw11,
+			      uint64_t prp1)
+{
+	struct vnvme_sqe s = {.opc = VNVME_ADM_CREATE_CQ};
+	s.dptr.prp1 = prp1;
+	s.cdw10 = qid | (size - 1) << 16;
+	s.cdw11 = cdw11;
+	return h_admin(h, &s, NULL);
+}
+
+static uint16_t create_sq_raw(struct host *h, uint32_t qid, uint32_t size, uint32_t cqid,
+			      uint32_t flags, uint64_t prp1)
+{
+	struct vnvme_sqe s = {.opc = VNVME_ADM_CREATE_SQ};
+	s.dptr.prp1 = prp1;
+	s.cdw10 = qid | (size - 1) << 16;
+	s.cdw11 = flags | cqid << 16;
+	return h_admin(h, &s, NULL);
+}
+
+static uint16_t delete_q(struct host *h, uint8_t opc, uint32_t qid)
+{
+	struct vnvme_sqe s = {.opc = opc, .cdw10 = qid};
+	return h_admin(h, &s, NULL);
+}
+
+static void test_queue_creation_errors(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	uint64_t q = H_IOVA + H_IOQ;
+	const uint32_t PC = VNVME_CREATE_Q_PC;
+
+	/* CQ: qid 0, beyond the maximum, size 1, beyond MQES, not contiguous,
+	 * bad vector, misaligned or unmapped memory. */
+	assert_sc(create_cq_raw(h, 0, 16, PC, q), SC(1, VNVME_SC_INVALID_QID));
+	assert_sc(create_cq_raw(h, 5, 16, PC, q), SC(1, VNVME_SC_INVALID_QID));
+	assert_sc(create_cq_raw(h, 1, 1, PC, q), SC(1, VNVME_SC_INVALID_QSIZE));
+	assert_sc(create_cq_raw(h, 1, 257, PC, q), SC(1, VNVME_SC_INVALID_QSIZE));
+	assert_sc(create_cq_raw(h, 1, 16, 0, q), VNVME_SC_INVALID_FIELD);
+	assert_sc(create_cq_raw(h, 1, 16, PC | VNVME_CREATE_CQ_IEN | 5u << 16, q),
+		  SC(1, VNVME_SC_INVALID_INTERRUPT_VECTOR));
+	assert_sc(create_cq_raw(h, 1, 16, PC, q + 8), VNVME_SC_INVALID_FIELD);
+	assert_sc(create_cq_raw(h, 1, 16, PC, 0x7000000000ull), VNVME_SC_DATA_XFER_ERROR);
+	assert_sc(create_cq_raw(h, 1, 16, PC, q), 0);
+	assert_sc(create_cq_raw(h, 1, 16, PC, q), SC(1, VNVME_SC_INVALID_QID)); /* exists */
+
+	/* SQ: bad qid, size, CQ, not contiguous. */
+	assert_sc(create_sq_raw(h, 0, 16, 1, PC, q + 0x1000), SC(1, VNVME_SC_INVALID_QID));
+	assert_sc(create_sq_raw(h, 1, 1, 1, PC, q + 0x1000), SC(1, VNVME_SC_INVALID_QSIZE));
+	assert_sc(create_sq_raw(h, 1, 16, 2, PC, q + 0x1000), SC(1, VNVME_SC_CQ_INVALID));
+	assert_sc(create_sq_raw(h, 1, 16, 0, PC, q + 0x1000), SC(1, VNVME_SC_CQ_INVALID));
+	assert_sc(create_sq_raw(h, 1, 16, 1, 0, q + 0x1000), VNVME_SC_INVALID_FIELD);
+	/* The ring must fit in the map: 256 x 64 bytes in the last page do not. */
+	assert_sc(create_sq_raw(h, 1, 256, 1, PC, H_IOVA + H_MEMSZ - 4096),
+		  VNVME_SC_DATA_XFER_ERROR);
+	assert_sc(create_sq_raw(h, 1, 16, 1, PC, q + 0x1000), 0);
+
+	/* Delete: the CQ while its SQ exists, unknown queues, then in order. */
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, 1), SC(1, VNVME_SC_INVALID_QUEUE_DELETION));
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, 2), SC(1, VNVME_SC_INVALID_QID));
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, 0), SC(1, VNVME_SC_INVALID_QID));
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, 0), SC(1, VNVME_SC_INVALID_QID));
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, 1), 0);
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, 1), 0);
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, 1), SC(1, VNVME_SC_INVALID_QID));
+	/* And again: the IDs are free. */
+	h_create_ioq(h, 1, 16, false, 0);
+}
+
+static uint16_t feat(struct host *h, uint8_t opc, uint32_t cdw10, uint32_t cdw11, uint32_t *dw0)
+{
+	struct vnvme_sqe s = {.opc = opc, .cdw10 = cdw10, .cdw11 = cdw11};
+	s.dptr.prp1 = H_IOVA + H_DATA;
+	return h_admin(h, &s, dw0);
+}
+
+static void test_features(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	uint32_t dw0 = 0;
+
+	/* Number of queues: grants at most the maximum (4 pairs: 3, 0's based). */
+	assert_sc(feat(h, VNVME_ADM_GET_FEATURES, VNVME_FID_NUM_QUEUES, 0, &dw0), 0);
+	assert_int_equal(dw0, 0x00030003);
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_NUM_QUEUES, 0x00400001, &dw0), 0);
+	assert_int_equal(dw0, 0x00030001);
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_NUM_QUEUES, 0xffff, &dw0),
+		  VNVME_SC_INVALID_FIELD);
+	/* qid 3 > granted NSQR + 1 = 2. */
+	assert_sc(create_cq_raw(h, 1, 16, VNVME_CREATE_Q_PC, H_IOVA + H_IOQ), 0);
+	assert_sc(create_sq_raw(h, 3, 16, 1, VNVME_CREATE_Q_PC, H_IOVA + H_IOQ + 0x1000),
+		  SC(1, VNVME_SC_INVALID_QID));
+	/* Once queues exist, the count cannot change. */
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_NUM_QUEUES, 0, &dw0),
+		  VNVME_SC_CMD_SEQ_ERROR);
+
+	/* Temperature threshold: per sensor and kind. */
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_TEMP_THRESHOLD, 350, NULL), 0);
+	assert_sc(feat(h, VNVME_ADM_GET_FEATURES, VNVME_FID_TEMP_THRESHOLD, 0, &dw0), 0);
+	assert_int_equal(dw0, 350);
+	assert_sc(feat(h, VNVME_ADM_GET_FEATURES, VNVME_FID_TEMP_THRESHOLD | 1u << 8, 0, &dw0), 0);
+	assert_int_equal(dw0, 343); /* default */
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_TEMP_THRESHOLD, 3u << 20, NULL),
+		  VNVME_SC_INVALID_FIELD);
+	/* Volatile write cache, arbitration, async event config, coalescing. */
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_VOLATILE_WC, 0, NULL), 0);
+	assert_sc(feat(h, VNVME_ADM_GET_FEATURES, VNVME_FID_VOLATILE_WC, 0, &dw0), 0);
+	assert_int_equal(dw0, 0);
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_ASYNC_EVENT_CONFIG, 0x1ff, NULL), 0);
+	assert_sc(feat(h, VNVME_ADM_GET_FEATURES, VNVME_FID_ASYNC_EVENT_CONFIG, 0, &dw0), 0);
+	assert_int_equal(dw0, 0x1ff);
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_IRQ_COALESCING, 0x0a04, NULL), 0);
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_IRQ_VECTOR_CONFIG, 2 | 1u << 16, NULL),
+		  0);
+	assert_sc(feat(h, VNVME_ADM_GET_FEATURES, VNVME_FID_IRQ_VECTOR_CONFIG, 0, &dw0), 0);
+	assert_sc(feat(h, VNVME_ADM_GET_FEATURES, VNVME_FID_IRQ_VECTOR_CONFIG, 2, &dw0), 0);
+	assert_int_equal(dw0, 2 | 1u << 16);
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_IRQ_VECTOR_CONFIG, 99, NULL),
+		  VNVME_SC_INVALID_FIELD);
+	/* Power management: power state 0 only. */
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_POWER_MGMT, 1, NULL),
+		  VNVME_SC_INVALID_FIELD);
+	/* Timestamp: set, then read back a time at least as late. */
+	uint64_t ts = 1700000000000ull;
+	memcpy(h->mem + H_DATA, &ts, 8);
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_TIMESTAMP, 0, NULL), 0);
+	memset(h->mem + H_DATA, 0, 8);
+	assert_sc(feat(h, VNVME_ADM_GET_FEATURES, VNVME_FID_TIMESTAMP, 0, NULL), 0);
+	uint64_t back = 0;
+	memcpy(&back, h->mem + H_DATA, 6);
+	assert_true(back >= ts && back < ts + 10000);
+	/* Save is not supported; select "supported capabilities"; unknown IDs. */
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_ARBITRATION | VNVME_FEAT_SV, 0, NULL),
+		  SC(1, VNVME_SC_FEATURE_NOT_SAVEABLE));
+	assert_sc(feat(h, VNVME_ADM_GET_FEATURES, VNVME_FID_ARBITRATION | 3u << 8, 0, &dw0), 0);
+	assert_int_equal(dw0, VNVME_FEAT_CAP_CHANGEABLE);
+	assert_sc(feat(h, VNVME_ADM_GET_FEATURES, VNVME_FID_ARBITRATION | 5u << 8, 0, &dw0),
+		  VNVME_SC_INVALID_FIELD);
+	assert_sc(feat(h, VNVME_ADM_GET_FEATURES, 0x77, 0, &dw0), VNVME_SC_INVALID_FIELD);
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_KATO, 1000, NULL),
+		  VNVME_SC_INVALID_FIELD);
+}
+
+static uint16_t get_log(struct host *h, uint8_t lid, uint32_t nsid, uint32_t bytes, uint64_t off)
+{
+	struct vnvme_sqe s = {.opc = VNVME_ADM_GET_LOG_PAGE, .nsid = nsid};
+	uint32_t numd = bytes / 4 - 1;
+	s.dptr.prp1 = H_IOVA + H_DATA;
+	s.dptr.prp2 = H_IOVA + H_DATA + 4096;
+	s.cdw10 = lid | (numd & 0xffff) << 16;
+	s.cdw11 = numd >> 16;
+	s.cdw12 = (uint32_t)off;
+	s.cdw13 = (uint32_t)(off >> 32);
+	return h_admin(h, &s, NULL);
+}
+
+static void test_log_pages_and_error_log(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct vnvme_smart_log *sl = (void *)(h->mem + H_DATA);
+	struct vnvme_error_log_entry *el = (void *)(h->mem + H_DATA);
+	struct vnvme_fw_slot_log *fw = (void *)(h->mem + H_DATA);
+	struct vnvme_effects_log *ef = (void *)(h->mem + H_DATA);
+
+	assert_sc(get_log(h, VNVME_LID_SMART, VNVME_NSID_ALL, 512, 0), 0);
+	assert_int_equal(sl->temperature[0] | sl->temperature[1] << 8, 313);
+	assert_int_equal(sl->avail_spare, 100);
+	assert_int_equal(sl->spare_thresh, 10);
+	assert_sc(get_log(h, VNVME_LID_SMART, 1, 512, 0), VNVME_SC_INVALID_FIELD);
+	assert_sc(get_log(h, VNVME_LID_FW_SLOT, 0, 512, 0), 0);
+	assert_int_equal(fw->afi, 1);
+	assert_sc(get_log(h, VNVME_LID_CMD_EFFECTS, 0, 4096, 0), 0);
+	assert_true(ef->acs[VNVME_ADM_IDENTIFY] & 1);
+	assert_true(ef->iocs[VNVME_NVM_WRITE] & 1);
+	assert_sc(get_log(h, 0x42, 0, 512, 0), SC(1, VNVME_SC_INVALID_LOG_PAGE));
+	assert_sc(get_log(h, VNVME_LID_SMART, 0, 512, 513), VNVME_SC_INVALID_FIELD); /* unaligned */
+	assert_sc(get_log(h, VNVME_LID_SMART, 0, 512, 1024), VNVME_SC_INVALID_FIELD); /* beyond */
+	/* An offset into the log. */
+	assert_sc(get_log(h, VNVME_LID_FW_SLOT, 0, 8, 8), 0);
+	assert_memory_equal(h->mem + H_DATA, "0.1     ", 8);
+
+	/* Errors land in the error log, newest first. */
+	struct vnvme_sqe bad = {.opc = 0x55};
+	uint16_t cid;
+	assert_sc(h_admin(h, &bad, NULL), VNVME_SC_INVALID_OPCODE);
+	cid = (uint16_t)(h->admin.cid - 1);
+	assert_sc(get_log(h, VNVME_LID_ERROR, 0, 4096, 0), 0);
+	assert_true(el[0].error_count >= 1);
+	assert_int_equal(el[0].cid, cid);
+	assert_int_equal(el[0].sqid, 0);
+	assert_int_equal((el[0].status >> 1) & 0xff, VNVME_SC_INVALID_OPCODE);
+}
+
+/* Fill the data area with a pattern of the LBA. */
+static void pattern(uint8_t *p, uint64_t slba, uint32_t bytes, uint8_t seed)
+{
+	for (uint32_t i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(slba * 7 + i * 13 + seed);
+}
+
+static void test_io_prp_variants_write_then_read_back(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	uint8_t *wbuf = h->mem + H_DATA, *rbuf = h->mem + H_DATA + 0x100000;
+	uint64_t *list = (void *)(h->mem + H_DATA + 0x200000 + 0x100); /* mid-page list */
+
+	h_create_ioq(h, 1, 64, false, 0);
+	/* 1 block, PRP1 only, with an offset in the page. */
+	{
+		struct vnvme_sqe s = h_rw(VNVME_NVM_WRITE, 1, 10, 1);
+		pattern(wbuf + 0x200, 10, 512, 1);
+		s.dptr.prp1 = h_iova(h, wbuf + 0x200);
+		assert_sc(hq_cmd(q, &s, NULL), 0);
+		s = h_rw(VNVME_NVM_READ, 1, 10, 1);
+		s.dptr.prp1 = h_iova(h, rbuf + 0x600);
+		assert_sc(hq_cmd(q, &s, NULL), 0);
+		assert_memory_equal(rbuf + 0x600, wbuf + 0x200, 512);
+	}
+	/* 4 KiB across two pages: PRP1 with an offset, PRP2 the next page. */
+	{
+		struct vnvme_sqe s = h_rw(VNVME_NVM_WRITE, 1, 100, 8);
+		pattern(wbuf + 0xa00, 100, 4096, 2);
+		s.dptr.prp1 = h_iova(h, wbuf + 0xa00);
+		s.dptr.prp2 = h_iova(h, wbuf + 0x1000);
+		assert_sc(hq_cmd(q, &s, NULL), 0);
+		s = h_rw(VNVME_NVM_READ, 1, 100, 8);
+		s.dptr.prp1 = h_iova(h, rbuf + 0x800);
+		s.dptr.prp2 = h_iova(h, rbuf + 0x1000);
+		assert_sc(hq_cmd(q, &s, NULL), 0);
+		assert_memory_equal(rbuf + 0x800, wbuf + 0xa00, 4096);
+	}
+	/* 64 KiB through a PRP list that starts mid-page, pages scattered. */
+	{
+		struct vnvme_sqe s = h_rw(VNVME_NVM_WRITE, 1, 1000, 128);
+		uint8_t *src = h->mem + H_DATA + 0x300000;
+		pattern(src, 1000, 65536, 3);
+		/* Write from 16 pages in reverse order. */
+		s.dptr.prp1 = h_iova(h, src + 15 * 4096);
+		for (int i = 1; i < 16; i++)
+			list[i - 1] = h_iova(h, src + (15 - i) * 4096);
+		s.dptr.prp2 = h_iova(h, list);
+		assert_sc(hq_cmd(q, &s, NULL), 0);
+		/* Read into contiguous memory with a proper list. */
+		s = h_rw(VNVME_NVM_READ, 1, 1000, 128);
+		s.dptr.prp1 = h_iova(h, rbuf);
+		for (int i = 1; i < 16; i++)
+			list[i - 1] = h_iova(h, rbuf + i * 4096);
+		s.dptr.prp2 = h_iova(h, list);
+		assert_sc(hq_cmd(q, &s, NULL), 0);
+		for (int i = 0; i < 16; i++)
+			assert_memory_equal(rbuf + i * 4096, src + (15 - i) * 4096, 4096);
+	}
+	/* A chained list: the list starts in the last two slots of a page. */
+	{
+		uint64_t *l1 = (void *)(h->mem + H_DATA + 0x400000 + 4096 - 16);
+		uint64_t *l2 = (void *)(h->mem + H_DATA + 0x410000);
+		uint8_t *src = h->mem + H_DATA + 0x300000;
+		struct vnvme_sqe s = h_rw(VNVME_NVM_READ, 1, 1000, 128);
+		memset(rbuf, 0, 65536);
+		s.dptr.prp1 = h_iova(h, rbuf);
+		l1[0] = h_iova(h, rbuf + 4096);
+		l1[1] = h_iova(h, l2); /* the page's last entry chains */
+		for (int i = 2; i < 16; i++)
+			l2[i - 2] = h_iova(h, rbuf + i * 4096);
+		s.dptr.prp2 = h_iova(h, l1);
+		assert_sc(hq_cmd(q, &s, NULL), 0);
+		for (int i = 0; i < 16; i++)
+			assert_memory_equal(rbuf + i * 4096, src + (15 - i) * 4096, 4096);
+	}
+}
+
+static void test_io_errors(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	uint8_t *buf = h->mem + H_DATA;
+	uint64_t nlb = (16u << 20) / 512;
+	struct vnvme_sqe s;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	/* LBA range: the last block is fine, one past is not, nor a wrap. */
+	s = h_rw(VNVME_NVM_READ, 1, nlb - 1, 1);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	s = h_rw(VNVME_NVM_READ, 1, nlb - 1, 2);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_LBA_OUT_OF_RANGE);
+	s = h_rw(VNVME_NVM_WRITE, 1, UINT64_MAX, 2);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_LBA_OUT_OF_RANGE);
+	/* Beyond MDTS (128 KiB = 256 blocks). */
+	s = h_rw(VNVME_NVM_READ, 1, 0, 257);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_FIELD);
+	/* Namespaces: 0, missing, broadcast. */
+	s = h_rw(VNVME_NVM_READ, 0, 0, 1);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_NS_OR_FORMAT);
+	s.nsid = 3;
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_NS_OR_FORMAT);
+	s.nsid = VNVME_NSID_ALL;
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_NS_OR_FORMAT);
+	/* Opcode. */
+	s = h_rw(0x7e, 1, 0, 1);
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_OPCODE);
+	/* PRPs: outside the map, misaligned PRP1, PRP2 with an offset, a list
+	 * entry outside the map. */
+	s = h_rw(VNVME_NVM_READ, 1, 0, 1);
+	s.dptr.prp1 = 0x10000;
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_DATA_XFER_ERROR);
+	s.dptr.prp1 = h_iova(h, buf) + 2;
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_PRP_OFFSET_INVALID);
+	s = h_rw(VNVME_NVM_READ, 1, 0, 16);
+	s.dptr.prp1 = h_iova(h, buf);
+	s.dptr.prp2 = h_iova(h, buf) + 0x1010;
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_PRP_OFFSET_INVALID);
+	uint64_t *list = (void *)(buf + 0x10000);
+	s = h_rw(VNVME_NVM_READ, 1, 0, 24);
+	s.dptr.prp1 = h_iova(h, buf);
+	list[0] = h_iova(h, buf + 4096);
+	list[1] = 0x7000000000ull;
+	s.dptr.prp2 = h_iova(h, list);
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_DATA_XFER_ERROR);
+	/* The ring at the end of the map: a read that would spill past it. */
+	s = h_rw(VNVME_NVM_READ, 1, 0, 2);
+	s.dptr.prp1 = H_IOVA + H_MEMSZ - 512;
+	s.dptr.prp2 = H_IOVA + H_MEMSZ;
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_DATA_XFER_ERROR);
+	/* Fused operations are not supported. */
+	s = h_rw(VNVME_NVM_READ, 1, 0, 1);
+	s.dptr.prp1 = h_iova(h, buf);
+	s.flags = VNVME_FUSE_FIRST;
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_FIELD);
+	/* Still healthy. */
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_RDY);
+}
+
+static void test_io_sgl_data_block_segments_and_bit_bucket(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	uint8_t *src = h->mem + H_DATA, *dst = h->mem + H_DATA + 0x100000;
+	struct vnvme_sgl_desc *seg = (void *)(h->mem + H_DATA + 0x200000);
+	const uint8_t SGL = VNVME_PSDT_SGL_MPTR_CONTIG << VNVME_SQE_PSDT_SHIFT;
+	struct vnvme_sqe s;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	pattern(src, 50, 8192, 9);
+	/* One data block in the SQE. */
+	s = h_rw(VNVME_NVM_WRITE, 1, 50, 16);
+	s.flags = SGL;
+	s.dptr.sgl1 = (struct vnvme_sgl_desc){.addr = h_iova(h, src), .length = 8192};
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	/* Read back through a last segment of three descriptors: 1 KiB, a
+	 * 1 KiB bit bucket, 6 KiB. */
+	memset(dst, 0xee, 8192);
+	seg[0] = (struct vnvme_sgl_desc){.addr = h_iova(h, dst), .length = 1024};
+	seg[1] = (struct vnvme_sgl_desc){.length = 1024, .type = VNVME_SGL_TYPE_BIT_BUCKET << 4};
+	seg[2] = (struct vnvme_sgl_desc){.addr = h_iova(h, dst + 2048), .length = 6144};
+	s = h_rw(VNVME_NVM_READ, 1, 50, 16);
+	s.flags = SGL;
+	s.dptr.sgl1 = (struct vnvme_sgl_desc){
+	    .addr = h_iova(h, seg), .length = 48, .type = VNVME_SGL_TYPE_LAST_SEGMENT << 4};
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	assert_memory_equal(dst, src, 1024);
+	assert_int_equal(dst[1024], 0xee); /* discarded */
+	assert_memory_equal(dst + 2048, src + 2048, 6144);
+	/* A segment chaining to a last segment. */
+	struct vnvme_sgl_desc *seg2 = seg + 16;
+	seg[0] = (struct vnvme_sgl_desc){.addr = h_iova(h, dst), .length = 4096};
+	seg[1] = (struct vnvme_sgl_desc){
+	    .addr = h_iova(h, seg2), .length = 16, .type = VNVME_SGL_TYPE_LAST_SEGMENT << 4};
+	seg2[0] = (struct vnvme_sgl_desc){.addr = h_iova(h, dst + 4096), .length = 4096};
+	memset(dst, 0, 8192);
+	s.dptr.sgl1 = (struct vnvme_sgl_desc){
+	    .addr = h_iova(h, seg), .length = 32, .type = VNVME_SGL_TYPE_SEGMENT << 4};
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	assert_memory_equal(dst, src, 8192);
+	/* Errors: length too short, a bit bucket on a write, an unknown type,
+	 * a last segment that chains, a segment of 0 bytes. */
+	s.dptr.sgl1 = (struct vnvme_sgl_desc){.addr = h_iova(h, dst), .length = 4096};
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_DATA_SGL_LEN_INVALID);
+	s = h_rw(VNVME_NVM_WRITE, 1, 50, 16);
+	s.flags = SGL;
+	s.dptr.sgl1 =
+	    (struct vnvme_sgl_desc){.length = 8192, .type = VNVME_SGL_TYPE_BIT_BUCKET << 4};
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_SGL_DESC_TYPE_INVALID);
+	s.dptr.sgl1 =
+	    (struct vnvme_sgl_desc){.addr = h_iova(h, src), .length = 8192, .type = 0x7 << 4};
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_SGL_DESC_TYPE_INVALID);
+	seg[0] = (struct vnvme_sgl_desc){
+	    .addr = h_iova(h, seg2), .length = 16, .type = VNVME_SGL_TYPE_SEGMENT << 4};
+	s.dptr.sgl1 = (struct vnvme_sgl_desc){
+	    .addr = h_iova(h, seg), .length = 16, .type = VNVME_SGL_TYPE_LAST_SEGMENT << 4};
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_SGL_SEG_DESC);
+	s.dptr.sgl1 = (struct vnvme_sgl_desc){
+	    .addr = h_iova(h, seg), .length = 0, .type = VNVME_SGL_TYPE_LAST_SEGMENT << 4};
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_SGL_SEG_DESC);
+	/* A segment pointing to itself ends (bounded), with an error. */
+	seg[0] = (struct vnvme_sgl_desc){
+	    .addr = h_iova(h, seg), .length = 16, .type = VNVME_SGL_TYPE_SEGMENT << 4};
+	s.dptr.sgl1 = seg[0];
+	assert_true(hq_cmd(q, &s, NULL) != 0);
+}
+
+static void test_compare_write_zeroes_dsm_flush(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	uint8_t *buf = h->mem + H_DATA;
+	struct vnvme_dsm_range *r = (void *)(h->mem + H_DATA + 0x100000);
+	struct vnvme_sqe s;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	pattern(buf, 0, 4096, 5);
+	s = h_rw(VNVME_NVM_WRITE, 2, 64, 8);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	s.opc = VNVME_NVM_COMPARE;
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	buf[4095] ^= 1;
+	assert_sc(hq_cmd(q, &s, NULL), SC(2, VNVME_SC_COMPARE_FAILURE));
+	/* Write Zeroes then read zeroes. */
+	s = h_rw(VNVME_NVM_WRITE_ZEROES, 2, 64, 4);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	s = h_rw(VNVME_NVM_READ, 2, 64, 8);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	for (int i = 0; i < 2048; i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_not_equal(buf[2048] | buf[2049] | buf[2050], 0);
+	/* DSM deallocate two ranges; the second covers the rest. */
+	r[0] = (struct vnvme_dsm_range){.nlb = 2, .slba = 68};
+	r[1] = (struct vnvme_dsm_range){.nlb = 2, .slba = 70};
+	s = (struct vnvme_sqe){.opc = VNVME_NVM_DSM, .nsid = 2, .cdw10 = 1, .cdw11 = VNVME_DSM_AD};
+	s.dptr.prp1 = h_iova(h, r);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	s = h_rw(VNVME_NVM_READ, 2, 64, 8);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	for (int i = 0; i < 4096; i++)
+		assert_int_equal(buf[i], 0);
+	/* A range out of bounds; hints only (no AD) do nothing. */
+	r[0] = (struct vnvme_dsm_range){.nlb = 8, .slba = (16u << 20) / 512 - 4};
+	s = (struct vnvme_sqe){.opc = VNVME_NVM_DSM, .nsid = 2, .cdw11 = VNVME_DSM_AD};
+	s.dptr.prp1 = h_iova(h, r);
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_LBA_OUT_OF_RANGE);
+	s.cdw11 = VNVME_DSM_IDR;
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	/* Flush. */
+	s = (struct vnvme_sqe){.opc = VNVME_NVM_FLUSH, .nsid = 1};
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+}
+
+static void test_interrupts_on_msix_eventfds(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct pollfd p = {.fd = efd, .events = POLLIN};
+	uint64_t cnt = 0;
+
+	assert_int_equal(vu_client_set_irqs(h->c, VU_PCI_MSIX_IRQ,
+					    VU_IRQ_SET_DATA_EVENTFD | VU_IRQ_SET_ACTION_TRIGGER, 2,
+					    1, &efd, NULL),
+			 0);
+	h_create_ioq(h, 1, 64, true, 2);
+	h_create_ioq(h, 2, 64, false, 0); /* polled: never raises */
+	struct vnvme_sqe s = {.opc = VNVME_NVM_FLUSH, .nsid = 1};
+	assert_sc(hq_cmd(&h->io[1], &s, NULL), 0);
+	assert_int_equal(poll(&p, 1, 100), 0);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), 0);
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(read(efd, &cnt, 8), 8);
+	assert_true(cnt >= 1);
+	close(efd);
+}
+
+static void test_disable_reenable_and_shutdown(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	uint8_t *buf = h->mem + H_DATA;
+	struct vnvme_sqe s;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	pattern(buf, 7, 512, 7);
+	s = h_rw(VNVME_NVM_WRITE, 1, 7, 1);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), 0);
+	/* CC.EN = 0: queues gone, RDY clears; CC fields stay readable. */
+	h_wreg32(h, VNVME_REG_CC, 6u << 16 | 4u << 20);
+	assert_int_equal(h_wait_rdy(h, 0), 0);
+	assert_int_equal(h_reg32(h, VNVME_REG_CC), 6u << 16 | 4u << 20);
+	/* Enable again with a different admin queue size; the data is still there. */
+	h_enable(h, 8);
+	h_create_ioq(h, 1, 64, false, 0);
+	memset(buf + 4096, 0, 512);
+	s = h_rw(VNVME_NVM_READ, 1, 7, 1);
+	s.dptr.prp1 = h_iova(h, buf + 4096);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), 0);
+	assert_memory_equal(buf + 4096, buf, 512);
+	/* Admin queue wrap-around: more commands than entries. */
+	for (int i = 0; i < 20; i++) {
+		struct vnvme_sqe k = {.opc = VNVME_ADM_KEEP_ALIVE};
+		assert_sc(h_admin(h, &k, NULL), 0);
+	}
+	/* Normal shutdown: SHST becomes "complete". */
+	h_wreg32(h, VNVME_REG_CC, VNVME_CC_EN | 6u << 16 | 4u << 20 | VNVME_CC_SHN_NORMAL << 14);
+	assert_int_equal(VNVME_FIELD_GET(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_SHST),
+			 VNVME_CSTS_SHST_COMPLETE);
+	/* vfio-user DEVICE_RESET: back to reset state. */
+	assert_int_equal(vu_client_reset(h->c), 0);
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), 0);
+	assert_int_equal(h_reg32(h, VNVME_REG_CC), 0);
+	h_enable(h, 16);
+}
+
+static void test_enable_with_bad_configuration_sets_cfs(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+
+	h_wreg32(h, VNVME_REG_CC, 0);
+	assert_int_equal(h_wait_rdy(h, 0), 0);
+	/* Admin queues outside the DMA map. */
+	h_wreg64(h, VNVME_REG_ASQ, 0x7000000000ull);
+	h_wreg32(h, VNVME_REG_CC, VNVME_CC_EN | 6u << 16 | 4u << 20);
+	assert_true(h_reg32(h, VNVME_REG_CSTS) & VNVME_CSTS_CFS);
+	h_wreg32(h, VNVME_REG_CC, 0);
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), 0);
+	/* A memory page size the controller does not support. */
+	h_wreg64(h, VNVME_REG_ASQ, H_IOVA + H_ASQ);
+	h_wreg32(h, VNVME_REG_CC, VNVME_CC_EN | 1u << 7);
+	assert_true(h_reg32(h, VNVME_REG_CSTS) & VNVME_CSTS_CFS);
+	h_wreg32(h, VNVME_REG_CC, 0);
+	h_enable(h, 32);
+	struct vnvme_sqe k = {.opc = VNVME_ADM_KEEP_ALIVE};
+	assert_sc(h_admin(h, &k, NULL), 0);
+}
+
+static void test_invalid_doorbell_raises_an_async_event(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct vnvme_sqe aer = {.opc = VNVME_ADM_ASYNC_EVENT_REQ};
+	struct vnvme_cqe cqe = {0};
+	uint16_t cid;
+
+	h_create_ioq(h, 1, 16, false, 0);
+	cid = hq_submit(&h->admin, &aer);
+	/* A tail beyond the queue size: ignored, reported. */
+	__atomic_store_n(h->io[0].sqdb, 99u, __ATOMIC_RELEASE);
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid);
+	assert_int_equal(cqe.dw0 & 0x7, 0);          /* error event */
+	assert_int_equal((cqe.dw0 >> 8) & 0xff, 1);  /* invalid doorbell write value */
+	assert_int_equal((cqe.dw0 >> 16) & 0xff, 1); /* see the error log */
+	__atomic_store_n(h->io[0].sqdb, 0u, __ATOMIC_RELEASE);
+	/* AERL + 1 = 4 outstanding at most. */
+	for (int i = 0; i < 4; i++)
+		hq_submit(&h->admin, &aer);
+	struct vnvme_sqe k = {.opc = VNVME_ADM_ASYNC_EVENT_REQ};
+	assert_sc(h_admin(h, &k, NULL), SC(1, VNVME_SC_AER_LIMIT_EXCEEDED));
+}
+
+static void test_unmapping_a_live_queue_sets_cfs_without_crashing(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct vnvme_sqe s = {.opc = VNVME_NVM_FLUSH, .nsid = 1};
+
+	h_create_ioq(h, 1, 64, false, 0);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), 0);
+	assert_int_equal(vu_client_dma_unmap(h->c, H_IOVA, H_MEMSZ), 0);
+	hq_submit(&h->io[0], &s); /* the ring is gone: nothing may touch it */
+	for (int i = 0; i < 5000 && !(h_reg32(h, VNVME_REG_CSTS) & VNVME_CSTS_CFS); i++)
+		usleep(1000);
+	assert_true(h_reg32(h, VNVME_REG_CSTS) & VNVME_CSTS_CFS);
+	/* The host resets; with memory back, the controller works again. */
+	h_wreg32(h, VNVME_REG_CC, 0);
+	assert_int_equal(vu_client_dma_map(h->c, H_IOVA, H_MEMSZ, h->memfd, 0, 3), 0);
+	h_enable(h, 32);
+	h_create_ioq(h, 1, 64, false, 0);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), 0);
+}
+
+static void test_killed_host_then_the_next_one_connects(void **state)
+{
+	struct tfx *f = *state;
+	pid_t pid;
+	int status;
+
+	h_close(&f->h);
+	usleep(50000); /* the server notices the close */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct host h2;
+		if (h_connect(&h2, f->path))
+			_exit(1);
+		h_enable(&h2, 32);
+		h_create_ioq(&h2, 1, 64, false, 0);
+		for (int i = 0; i < 16; i++) {
+			struct vnvme_sqe s = h_rw(VNVME_NVM_WRITE, 1, (uint64_t)i, 1);
+			s.dptr.prp1 = h_iova(&h2, h2.mem + H_DATA);
+			hq_submit(&h2.io[0], &s);
+		}
+		kill(getpid(), SIGKILL);
+		_exit(2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	int ret = -1;
+	for (int i = 0; i < 500 && ret; i++) {
+		ret = h_connect(&f->h, f->path);
+		if (ret)
+			usleep(10000);
+	}
+	assert_int_equal(ret, 0);
+	/* The controller came back in reset state. */
+	assert_int_equal(h_reg32(&f->h, VNVME_REG_CSTS), 0);
+	h_enable(&f->h, 32);
+	h_create_ioq(&f->h, 1, 64, false, 0);
+	struct vnvme_sqe s = {.opc = VNVME_NVM_FLUSH, .nsid = 1};
+	assert_sc(hq_cmd(&f->h.io[0], &s, NULL), 0);
+}
+
+static void test_format_switches_lba_size_and_erases(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	uint8_t *buf = h->mem + H_DATA;
+	struct vnvme_id_ns *ns = (void *)(h->mem + H_DATA + 0x100000);
+	struct vnvme_sqe s;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	memset(buf, 0xab, 4096);
+	s = h_rw(VNVME_NVM_WRITE, 1, 0, 8);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), 0);
+	/* LBA format 1 (4 KiB), user data erase. */
+	s = (struct vnvme_sqe){.opc = VNVME_ADM_FORMAT_NVM, .nsid = 1, .cdw10 = 1 | 1u << 9};
+	assert_sc(h_admin(h, &s, NULL), 0);
+	assert_sc(h_identify(h, VNVME_CNS_NS, 1, 0, ns), 0);
+	assert_int_equal(ns->lbaf[ns->flbas & 0xf].lbads, 12);
+	assert_int_equal(ns->nsze, (16u << 20) / 4096);
+	s = h_rw(VNVME_NVM_READ, 1, 0, 1);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), 0);
+	for (int i = 0; i < 4096; i++)
+		assert_int_equal(buf[i], 0);
+	/* Bad formats. */
+	s = (struct vnvme_sqe){.opc = VNVME_ADM_FORMAT_NVM, .nsid = 1, .cdw10 = 5};
+	assert_sc(h_admin(h, &s, NULL), SC(1, VNVME_SC_INVALID_FORMAT));
+	s = (struct vnvme_sqe){.opc = VNVME_ADM_FORMAT_NVM, .nsid = 1, .cdw10 = 1u << 5};
+	assert_sc(h_admin(h, &s, NULL), SC(1, VNVME_SC_INVALID_FORMAT)); /* PI */
+	s = (struct vnvme_sqe){.opc = VNVME_ADM_FORMAT_NVM, .nsid = 7};
+	assert_sc(h_admin(h, &s, NULL), VNVME_SC_INVALID_NS_OR_FORMAT);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_registers_after_enable),
+	    T(test_identify_controller_and_namespaces),
+	    T(test_queue_creation_errors),
+	    T(test_features),
+	    T(test_log_pages_and_error_log),
+	    T(test_io_prp_variants_write_then_read_back),
+	    T(test_io_errors),
+	    T(test_io_sgl_data_block_segments_and_bit_bucket),
+	    T(test_compare_write_zeroes_dsm_flush),
+	    T(test_interrupts_on_msix_eventfds),
+	    T(test_disable_reenable_and_shutdown),
+	    T(test_enable_with_bad_configuration_sets_cfs),
+	    T(test_invalid_doorbell_raises_an_async_event),
+	    T(test_unmapping_a_live_queue_sets_cfs_without_crashing),
+	    T(test_killed_host_then_the_next_one_connects),
+	    T(test_format_switches_lba_size_and_erases),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	if (!getenv("VNVME_LOG"))
+		vn_log_set_level(VN_LOG_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
