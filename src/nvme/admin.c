@@ -56,7 +56,7 @@ static void id_ctrl(struct nvme_ctrl *c, struct vnvme_id_ctrl *id)
 	id->cntlid = c->o.cntlid;
 	id->ver = c->vs;
 	id->cntrltype = 1; /* I/O controller */
-	id->oacs = VNVME_OACS_FORMAT;
+	id->oacs = VNVME_OACS_FORMAT | VNVME_OACS_DBBUF;
 	id->acl = 3;
 	id->aerl = NVME_AERL;
 	id->frmw = 0x3; /* slot 1 read-only, one slot */
@@ -265,6 +265,7 @@ static vnvme_status get_log(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 		    VNVME_ADM_DELETE_CQ,       VNVME_ADM_CREATE_CQ,    VNVME_ADM_IDENTIFY,
 		    VNVME_ADM_ABORT,           VNVME_ADM_SET_FEATURES, VNVME_ADM_GET_FEATURES,
 		    VNVME_ADM_ASYNC_EVENT_REQ, VNVME_ADM_KEEP_ALIVE,   VNVME_ADM_FORMAT_NVM,
+		    VNVME_ADM_DBBUF_CONFIG,
 		};
 		for (unsigned i = 0; i < sizeof(admin); i++)
 			e->acs[admin[i]] = 1;                      /* CSUPP */
@@ -649,9 +650,11 @@ void nvme_admin_poll_pending(struct nvme_ctrl *c, struct nvme_sq *asq)
 	if (!p->active)
 		return;
 	if (p->sq && vn_load_acquire(&p->sq->gone)) {
+		nvme_queue_retire(c, p->sq, NULL);
 		c->sqs[p->sq->qid] = NULL;
 		nvme_sq_free(p->sq);
 	} else if (p->cq && vn_load_acquire(&p->cq->gone)) {
+		nvme_queue_retire(c, NULL, p->cq);
 		c->cqs[p->cq->qid] = NULL;
 		nvme_cq_free(p->cq);
 	} else {
@@ -704,6 +707,28 @@ static vnvme_status format(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Doorbell Buffer Config (§5.8): shadow doorbells and EventIdx in host memory.
+ * Emulated controllers poll the shadows, so the host need not write the
+ * (trapped, in most emulations) doorbell registers. */
+
+static vnvme_status dbbuf_config(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
+				 const struct vn_dma_table *t)
+{
+	uint64_t dbbuf = sqe->dptr.prp1, ei = sqe->dptr.prp2;
+	uint64_t need = 8ull * (c->o.max_ioqpairs + 1);
+
+	if (!dbbuf || !ei || (dbbuf | ei) & (NVME_PAGE_SIZE - 1))
+		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	if (!vn_dma_find(t, dbbuf, need, VN_DMA_READ) || !vn_dma_find(t, ei, need, VN_DMA_WRITE))
+		return nvme_sc(VNVME_SC_DATA_XFER_ERROR);
+	c->dbbuf_iova = dbbuf;
+	c->ei_iova = ei;
+	/* Every CQ's poller re-translates its queues' shadows. */
+	__atomic_fetch_add(&c->dbbuf_gen, 1u, __ATOMIC_RELEASE);
+	return NVME_OK;
+}
+
+/* ------------------------------------------------------------------------ */
 
 vnvme_status nvme_admin_exec(struct nvme_ctrl *c, struct nvme_sq *sq, const struct vnvme_sqe *sqe,
 			     uint32_t *dw0)
@@ -743,6 +768,8 @@ vnvme_status nvme_admin_exec(struct nvme_ctrl *c, struct nvme_sq *sq, const stru
 		return NVME_OK;
 	case VNVME_ADM_FORMAT_NVM:
 		return format(c, sqe);
+	case VNVME_ADM_DBBUF_CONFIG:
+		return dbbuf_config(c, sqe, t);
 	default:
 		return nvme_sc(VNVME_SC_INVALID_OPCODE);
 	}
@@ -759,6 +786,8 @@ void nvme_admin_reset_state(struct nvme_ctrl *c)
 	c->feat.vwc = VNVME_FEAT_VWC_WCE;
 	c->feat.arbitration = 0x7;
 	c->pending.active = false;
+	c->dbbuf_iova = c->ei_iova = 0;
+	__atomic_fetch_add(&c->dbbuf_gen, 1u, __ATOMIC_RELEASE);
 	c->aer_count = 0;
 	c->aen_count = 0;
 	c->aen_masked = 0;

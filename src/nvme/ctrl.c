@@ -57,6 +57,7 @@ static void stop_queues(struct nvme_ctrl *c)
 			return;
 	}
 	for (uint32_t q = 0; q <= c->o.max_ioqpairs; q++) {
+		nvme_queue_retire(c, c->sqs[q], c->cqs[q]);
 		nvme_sq_free(c->sqs[q]);
 		nvme_cq_free(c->cqs[q]);
 		c->sqs[q] = NULL;
@@ -264,6 +265,18 @@ int nvme_ctrl_reg_write(struct nvme_ctrl *c, uint64_t off, const void *buf, uint
 	return 0;
 }
 
+void nvme_queue_retire(struct nvme_ctrl *c, const struct nvme_sq *sq, const struct nvme_cq *cq)
+{
+	if (sq && sq->qid) {
+		c->gone_cmds += sq->cmds;
+		c->gone_errors += sq->errors;
+		c->gone_bytes_read += sq->bytes_read;
+		c->gone_bytes_written += sq->bytes_written;
+	}
+	if (cq && cq->qid)
+		c->gone_irqs += cq->irqs;
+}
+
 void nvme_ctrl_reset(struct nvme_ctrl *c)
 {
 	if (c->cqs[0] || c->enabled)
@@ -422,6 +435,11 @@ void nvme_ctrl_get_stats(struct nvme_ctrl *c, struct nvme_ctrl_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->admin_cmds = c->admin_cmds;
+	out->io_cmds = c->gone_cmds;
+	out->io_errors = c->gone_errors;
+	out->bytes_read = c->gone_bytes_read;
+	out->bytes_written = c->gone_bytes_written;
+	out->irqs = c->gone_irqs;
 	out->csts = vn_load_acquire(&c->csts);
 	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++) {
 		struct nvme_sq *sq = c->sqs[q];

@@ -52,7 +52,9 @@ struct nvme_req {
 struct nvme_sq {
 	/* Hot: the owning poller only. */
 	VN_CACHE_ALIGNED struct vnvme_sqe *ring;
-	uint32_t *db; /* tail doorbell */
+	uint32_t *db;     /* tail doorbell */
+	uint32_t *shadow; /* shadow tail doorbell (Doorbell Buffer Config), or NULL */
+	uint32_t *ei;     /* its EventIdx */
 	uint16_t head;
 	uint16_t size;
 	uint16_t qid;
@@ -84,7 +86,10 @@ struct nvme_cq {
 	struct vn_pollable pl;
 	/* Hot: the owning poller only. */
 	VN_CACHE_ALIGNED struct vnvme_cqe *ring;
-	uint32_t *db; /* head doorbell */
+	uint32_t *db;     /* head doorbell */
+	uint32_t *shadow; /* shadow head doorbell, or NULL */
+	uint32_t *ei;
+	uint32_t dbbuf_gen; /* ctrl->dbbuf_gen this CQ's shadows follow */
 	uint16_t tail;
 	uint16_t head; /* cached; re-read only when the ring looks full */
 	uint16_t size;
@@ -174,8 +179,15 @@ struct nvme_ctrl {
 	struct vnvme_error_log_entry errlog[NVME_ERRLOG_ENTRIES];
 	uint64_t error_count;
 	uint64_t admin_cmds;
+	/* Counters of deleted I/O queues, so totals survive queue deletion. */
+	uint64_t gone_cmds, gone_errors, gone_bytes_read, gone_bytes_written, gone_irqs;
 	uint64_t power_on_ns;
 	uint64_t unsafe_shutdowns;
+
+	/* Doorbell Buffer Config (§5.8): set by the admin poller, followed by
+	 * every CQ's poller when dbbuf_gen changes. */
+	uint64_t dbbuf_iova, ei_iova; /* 0: not configured */
+	uint32_t dbbuf_gen;
 
 	/* Raised by I/O pollers, consumed by the admin poller. */
 	VN_CACHE_ALIGNED uint32_t aen_raise; /* bitmask of NVME_AEN_* */
@@ -234,6 +246,8 @@ int nvme_sq_start(struct nvme_sq *sq);
 void nvme_sq_free(struct nvme_sq *sq);
 void nvme_cq_free(struct nvme_cq *cq);
 void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why);
+/* Fold a deleted queue's counters into the controller's totals. */
+void nvme_queue_retire(struct nvme_ctrl *c, const struct nvme_sq *sq, const struct nvme_cq *cq);
 
 /* admin.c */
 vnvme_status nvme_admin_exec(struct nvme_ctrl *c, struct nvme_sq *sq, const struct vnvme_sqe *sqe,

@@ -45,13 +45,15 @@ static inline uint32_t cq_room(struct nvme_cq *cq)
 
 	if (room < NVME_SQ_BATCH) {
 		/* Pairs with the host's doorbell write after it consumed CQEs. */
-		uint32_t h = vn_load_acquire(cq->db);
+		uint32_t h = vn_load_acquire(cq->shadow ? cq->shadow : cq->db);
 		if (unlikely(h >= cq->size)) {
 			__atomic_fetch_or(&cq->ctrl->aen_raise, NVME_AEN_INVALID_DB,
 					  __ATOMIC_RELAXED);
 			return room;
 		}
 		cq->head = (uint16_t)h;
+		if (cq->ei) /* EventIdx one behind: the host need not ring MMIO */
+			vn_store_release(cq->ei, (h - 1) & 0xffffu);
 		used = (uint32_t)(cq->tail - cq->head + cq->size) % cq->size;
 		room = cq->size - 1 - used;
 	}
@@ -114,11 +116,13 @@ static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct 
 {
 	/* Pairs with the host's doorbell write: the SQEs it wrote before are
 	 * visible once we see the new tail. */
-	uint32_t tail = vn_load_acquire(sq->db);
+	uint32_t tail = vn_load_acquire(sq->shadow ? sq->shadow : sq->db);
 	uint32_t avail, n;
 
 	if (tail == sq->head)
 		return 0;
+	if (sq->ei) /* we poll the shadow: keep EventIdx behind so MMIO is never needed */
+		vn_store_release(sq->ei, (tail - 1) & 0xffffu);
 	if (unlikely(tail >= sq->size)) {
 		__atomic_fetch_or(&sq->ctrl->aen_raise, NVME_AEN_INVALID_DB, __ATOMIC_RELAXED);
 		vn_warn_rl(&sq->ctrl->rl, "%s sq%u: guest: tail doorbell %u >= queue size %u",
@@ -163,9 +167,38 @@ static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct 
 	return n;
 }
 
+/* Point a queue's shadow doorbell and EventIdx into the host's buffers
+ * (Doorbell Buffer Config; I/O queues only, as Linux uses it). */
+static bool shadow_translate(struct nvme_ctrl *c, const struct vn_dma_table *t, uint16_t qid,
+			     unsigned slot, uint32_t **shadow, uint32_t **ei)
+{
+	uint64_t dbbuf = c->dbbuf_iova, eib = c->ei_iova;
+	uint64_t off = 8ull * qid + 4ull * slot;
+
+	*shadow = *ei = NULL;
+	if (!dbbuf || !qid)
+		return true;
+	*shadow = vn_dma_find(t, dbbuf + off, 4, VN_DMA_READ);
+	*ei = vn_dma_find(t, eib + off, 4, VN_DMA_WRITE);
+	return *shadow && *ei;
+}
+
 /* Re-translate rings after a DMA map change; false if one is gone. */
 static VN_COLD bool cq_revalidate(struct nvme_cq *cq, const struct vn_dma_table *t)
 {
+	struct nvme_ctrl *c = cq->ctrl;
+
+	cq->dbbuf_gen = vn_load_acquire(&c->dbbuf_gen);
+	if (!shadow_translate(c, t, cq->qid, 1, &cq->shadow, &cq->ei)) {
+		nvme_ctrl_fatal(c, "the shadow doorbell buffer was unmapped");
+		return false;
+	}
+	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
+		if (!shadow_translate(c, t, sq->qid, 0, &sq->shadow, &sq->ei)) {
+			nvme_ctrl_fatal(c, "the shadow doorbell buffer was unmapped");
+			return false;
+		}
+	}
 	if (!cq_translate(cq, t)) {
 		nvme_ctrl_fatal(cq->ctrl, "a completion queue's memory was unmapped");
 		return false;
@@ -244,7 +277,8 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 	if (unlikely(vn_load_relaxed(&c->csts) & VNVME_CSTS_CFS))
 		return 0;
 	t = vn_dma_table_get(c->o.dma);
-	if (unlikely(t != cq->tbl) && !cq_revalidate(cq, t))
+	if (unlikely(t != cq->tbl || vn_load_relaxed(&c->dbbuf_gen) != cq->dbbuf_gen) &&
+	    !cq_revalidate(cq, t))
 		return 0;
 
 	reap(c, cq->poller);
@@ -358,6 +392,7 @@ static void sq_attach_fn(void *arg)
 
 	sq->next = sq->cq->sqs;
 	sq->cq->sqs = sq;
+	sq->cq->tbl = NULL; /* re-translate everything, shadows included, next round */
 }
 
 int nvme_cq_start(struct nvme_cq *cq)
