@@ -99,6 +99,7 @@ struct nvme_cq {
 	uint16_t iv;
 	uint32_t inflight; /* commands fetched for this CQ, not yet posted */
 	uint32_t irq_pending;
+	uint64_t irq_since; /* interrupt coalescing: first pending completion, ns */
 	struct nvme_sq *sqs;
 	const struct vn_dma_table *tbl;
 	unsigned poller; /* index in ctrl->pollers */

@@ -264,6 +264,32 @@ static VN_COLD void sq_unlink_deleted(struct nvme_cq *cq)
 	}
 }
 
+/*
+ * Interrupt Coalescing (Set Features 08h): hold the interrupt until THR + 1
+ * completions are pending or TIME x 100 us have passed since the first; not
+ * for the admin queue, nor for a vector with Coalescing Disable (09h).
+ */
+static inline bool irq_due(struct nvme_ctrl *c, struct nvme_cq *cq)
+{
+	uint32_t co = vn_load_relaxed(&c->feat.irq_coalescing);
+	uint64_t now, limit;
+
+	if (likely(!co) || cq->qid == 0 ||
+	    (vn_load_relaxed(&c->feat.ivc[cq->iv]) & VNVME_FEAT_IVC_CD))
+		return true;
+	if (cq->irq_pending >= (co & 0xff) + 1)
+		goto due;
+	limit = ((co >> 8) & 0xff) * 100000ull;
+	now = vn_now_ns();
+	if (!cq->irq_since)
+		cq->irq_since = now;
+	if (now - cq->irq_since < limit)
+		return false;
+due:
+	cq->irq_since = 0;
+	return true;
+}
+
 unsigned nvme_cq_poll(struct vn_pollable *pl)
 {
 	struct nvme_cq *cq = vn_container_of(pl, struct nvme_cq, pl);
@@ -294,11 +320,15 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 	if (unlikely(deleting))
 		sq_unlink_deleted(cq);
 	if (cq->irq_pending) {
-		if (cq->ien) {
+		if (!cq->ien) {
+			cq->irq_pending = 0;
+		} else if (irq_due(c, cq)) {
 			c->o.irq(c->o.irq_arg, cq->iv);
 			cq->irqs++;
+			cq->irq_pending = 0;
+		} else {
+			work++; /* an interrupt is held back: do not go to sleep */
 		}
-		cq->irq_pending = 0;
 	}
 	if (unlikely(cq->qid == 0))
 		nvme_admin_poll_pending(c, c->sqs[0]);

@@ -652,6 +652,36 @@ static void test_interrupts_on_msix_eventfds(void **state)
 	close(efd);
 }
 
+static void test_interrupt_coalescing_holds_then_delivers(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct pollfd p = {.fd = efd, .events = POLLIN};
+	struct vnvme_sqe s = {.opc = VNVME_NVM_FLUSH, .nsid = 1};
+	uint64_t cnt = 0;
+
+	assert_int_equal(vu_client_set_irqs(h->c, VU_PCI_MSIX_IRQ,
+					    VU_IRQ_SET_DATA_EVENTFD | VU_IRQ_SET_ACTION_TRIGGER, 1,
+					    1, &efd, NULL),
+			 0);
+	h_create_ioq(h, 1, 64, true, 1);
+	/* Aggregate up to 100 completions or 20 ms: one completion still gets
+	 * its interrupt once the time is up. */
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_IRQ_COALESCING, 99 | 200u << 8, NULL),
+		  0);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), 0);
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(read(efd, &cnt, 8), 8);
+	assert_int_equal(cnt, 1);
+	/* Coalescing Disable for the vector: immediate again. */
+	assert_sc(feat(h, VNVME_ADM_SET_FEATURES, VNVME_FID_IRQ_VECTOR_CONFIG, 1 | 1u << 16, NULL),
+		  0);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), 0);
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	close(efd);
+}
+
 static void test_disable_reenable_and_shutdown(void **state)
 {
 	struct tfx *f = *state;
@@ -889,6 +919,7 @@ int main(void)
 	    T(test_io_sgl_data_block_segments_and_bit_bucket),
 	    T(test_compare_write_zeroes_dsm_flush),
 	    T(test_interrupts_on_msix_eventfds),
+	    T(test_interrupt_coalescing_holds_then_delivers),
 	    T(test_disable_reenable_and_shutdown),
 	    T(test_enable_with_bad_configuration_sets_cfs),
 	    T(test_invalid_doorbell_raises_an_async_event),
