@@ -29,11 +29,11 @@ for arg in sys.argv[1:]:
             m = TAP.match(out.strip())
             if not m:
                 continue
-            if m.group(1) == 'not ok':
+            if '# SKIP' in m.group(2).upper():
+                s += 1  # TAP: 'ok N # SKIP' and 'not ok N # SKIP' are skips
+            elif m.group(1) == 'not ok':
                 f += 1
                 print(f'FAIL {tag} {name}: {out.strip()}')
-            elif '# SKIP' in m.group(2).upper():
-                s += 1
             else:
                 p += 1
         if result in ('FAIL', 'TIMEOUT', 'ERROR', 'UNEXPECTEDPASS') and f == 0:

@@ -112,6 +112,32 @@ static int jerr(char *err, size_t len, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* A string member, or NULL with an error message if present and not a string. */
+static int get_str(struct json_object *o, const char *key, const char **out, char *err, size_t len)
+{
+	struct json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return jerr(err, len, "\"%s\" must be a string", key);
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+static int get_bool(struct json_object *o, const char *key, bool *out, char *err, size_t len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return jerr(err, len, "\"%s\" must be true or false", key);
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
 static int get_u32(struct json_object *o, const char *key, uint32_t min, uint32_t max,
 		   uint32_t *out, char *err, size_t len)
 {
@@ -149,13 +175,14 @@ static int get_size(struct json_object *o, const char *key, uint64_t *out, char 
 
 static int parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, size_t len)
 {
-	struct json_object *v;
+	const char *b, *path;
 	int ret;
 
 	if (!json_object_is_type(o, json_type_object))
 		return jerr(err, len, "%s", "each namespace must be an object");
-	if (json_object_object_get_ex(o, "backend", &v)) {
-		const char *b = json_object_get_string(v);
+	if ((ret = get_str(o, "backend", &b, err, len)))
+		return ret;
+	if (b) {
 		if (!strcmp(b, "null"))
 			ns->be.type = VN_BE_NULL;
 		else if (!strcmp(b, "ram"))
@@ -169,15 +196,14 @@ static int parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, 
 		return ret;
 	if ((ret = get_u32(o, "lba", 512, 4096, &ns->lba_size, err, len)))
 		return ret;
-	if (json_object_object_get_ex(o, "path", &v)) {
-		ns->be.path = strdup(json_object_get_string(v));
-		if (!ns->be.path)
-			return -ENOMEM;
-	}
-	if (json_object_object_get_ex(o, "hugepages", &v))
-		ns->be.hugepages = json_object_get_boolean(v);
-	if (json_object_object_get_ex(o, "direct", &v))
-		ns->be.direct = json_object_get_boolean(v);
+	if ((ret = get_bool(o, "hugepages", &ns->be.hugepages, err, len)) ||
+	    (ret = get_bool(o, "direct", &ns->be.direct, err, len)))
+		return ret;
+	/* Last: the only allocation, so no earlier error leaks it. */
+	if ((ret = get_str(o, "path", &path, err, len)))
+		return ret;
+	if (path && !(ns->be.path = strdup(path)))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -191,12 +217,14 @@ static int parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, uint32_t 
 	*count = 1;
 	if (!json_object_is_type(o, json_type_object))
 		return jerr(err, len, "%s", "each controller must be an object");
-	if (!json_object_object_get_ex(o, "socket", &v) ||
-	    !json_object_is_type(v, json_type_string))
+	const char *str;
+	if ((ret = get_str(o, "socket", &str, err, len)))
+		return ret;
+	if (!str)
 		return jerr(err, len, "%s", "each controller needs \"socket\": \"/path\"");
-	if (strlen(json_object_get_string(v)) >= sizeof(c->socket))
-		return jerr(err, len, "socket path too long: %s", json_object_get_string(v));
-	snprintf(c->socket, sizeof(c->socket), "%s", json_object_get_string(v));
+	if (strlen(str) >= sizeof(c->socket))
+		return jerr(err, len, "socket path too long: %s", str);
+	snprintf(c->socket, sizeof(c->socket), "%s", str);
 	if ((ret = get_u32(o, "count", 1, VN_MAX_CTRLS, count, err, len)))
 		return ret;
 	if (*count > 1 && !strstr(c->socket, "%d"))
@@ -204,14 +232,22 @@ static int parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, uint32_t 
 	if ((ret = get_u32(o, "queues", 1, NVME_MAX_QUEUES, &c->queues, err, len)) ||
 	    (ret = get_u32(o, "qdepth", 2, 65536, &c->qdepth, err, len)))
 		return ret;
-	if (json_object_object_get_ex(o, "serial", &v))
-		snprintf(c->serial, sizeof(c->serial), "%s", json_object_get_string(v));
-	if (json_object_object_get_ex(o, "pci_id", &v)) {
+	if ((ret = get_str(o, "serial", &str, err, len)))
+		return ret;
+	if (str) {
+		if (strlen(str) > 16)
+			return jerr(err, len,
+				    "serial \"%s\": 16 characters at most (a suffix "
+				    "makes it unique per controller)",
+				    str);
+		snprintf(c->serial, sizeof(c->serial), "%s", str);
+	}
+	if ((ret = get_str(o, "pci_id", &str, err, len)))
+		return ret;
+	if (str) {
 		unsigned vid, did;
-		if (sscanf(json_object_get_string(v), "%x:%x", &vid, &did) != 2 || vid > 0xffff ||
-		    did > 0xffff)
-			return jerr(err, len, "pci_id \"%s\": use VVVV:DDDD in hex",
-				    json_object_get_string(v));
+		if (sscanf(str, "%x:%x", &vid, &did) != 2 || vid > 0xffff || did > 0xffff)
+			return jerr(err, len, "pci_id \"%s\": use VVVV:DDDD in hex", str);
 		c->vendor = (uint16_t)vid;
 		c->device = (uint16_t)did;
 	}
@@ -292,27 +328,40 @@ int vn_conf_load_json(const char *path, struct vnvme_target_conf *out, char *err
 		if (ret)
 			goto out;
 		for (uint32_t k = 0; k < count; k++) {
-			if (out->nr_ctrls == VN_MAX_CTRLS) {
-				ret = jerr(err, errlen, "%s", "at most 256 controllers");
-				goto out;
-			}
-			struct vnvme_dev_conf *d = &out->ctrls[out->nr_ctrls++];
-			*d = c;
+			char sock[sizeof(c.socket) + 16];
+			struct vnvme_dev_conf *d;
+
 			if (count > 1) {
 				/* Replace the one %d by hand: the path is no format. */
-				char sock[sizeof(d->socket) + 16];
 				const char *pct = strstr(c.socket, "%d");
 				snprintf(sock, sizeof(sock), "%.*s%u%s", (int)(pct - c.socket),
 					 c.socket, k, pct + 2);
-				if (strlen(sock) >= sizeof(d->socket)) {
-					ret = jerr(err, errlen, "socket path too long: %s", sock);
-					goto out;
-				}
-				memcpy(d->socket, sock, strlen(sock) + 1);
+			} else {
+				memcpy(sock, c.socket, sizeof(c.socket));
 			}
+			if (out->nr_ctrls == VN_MAX_CTRLS || strlen(sock) >= sizeof(c.socket)) {
+				if (out->nr_ctrls == VN_MAX_CTRLS)
+					ret = jerr(err, errlen, "%s", "at most 256 controllers");
+				else
+					ret = jerr(err, errlen, "socket path too long: %s", sock);
+				if (k == 0) /* c's paths are nobody's yet */
+					for (uint32_t n = 0; n < c.nr_ns; n++)
+						free((char *)c.ns[n].be.path);
+				goto out;
+			}
+			d = &out->ctrls[out->nr_ctrls++];
+			*d = c;
+			memcpy(d->socket, sock, strlen(sock) + 1);
+			/* The first copy owns c's paths; the others get their own. */
 			for (uint32_t n = 0; n < d->nr_ns; n++)
-				if (c.ns[n].be.path && k)
-					d->ns[n].be.path = strdup(c.ns[n].be.path);
+				if (k && c.ns[n].be.path &&
+				    !(d->ns[n].be.path = strdup(c.ns[n].be.path)))
+					ret = -ENOMEM;
+			if (ret)
+				goto out;
+			/* One serial per controller: Linux rejects duplicates. */
+			if (count > 1 && c.serial[0])
+				snprintf(d->serial, sizeof(d->serial), "%.16s-%u", c.serial, k);
 		}
 	}
 out:

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvnvme: a user-space NVMe driver.
+ *
+ * Transports:
+ *  - vfio-user: the address is a UNIX socket path of a vfio-user NVMe
+ *    controller (vnvme-target, SPDK's vfio-user target). Memory is shared as
+ *    memfd DMA regions; doorbells are written into the mmapped BAR0 area.
+ *
+ * Threading: a controller's admin functions are serialised by the library;
+ * each I/O queue pair belongs to one thread, which submits and polls on it
+ * without locks.
+ *
+ * Return convention: 0 or a count on success, -errno on failure. An NVMe
+ * error is not an errno: it arrives in the completion's status, which
+ * vnvme_status_name() names.
+ */
+#ifndef VNVME_VNVME_H
+#define VNVME_VNVME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vnvme/spec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vnvme_ctrl;
+struct vnvme_qpair;
+
+struct vnvme_ctrl_opts {
+	int timeout_ms;           /* admin commands and transport requests; 0: 5000 */
+	size_t dma_size;          /* DMA memory the library manages; 0: 64 MiB */
+	uint16_t admin_qdepth;    /* 0: 32 */
+	uint32_t io_queues;       /* I/O queue pairs to ask for; 0: 64 */
+	bool no_shadow_doorbells; /* do not use Doorbell Buffer Config even if offered */
+};
+
+/* Open and enable a controller: disable, admin queue, enable, Identify
+ * Controller, number of queues. */
+int vnvme_ctrl_open(const char *addr, const struct vnvme_ctrl_opts *opts, struct vnvme_ctrl **out);
+void vnvme_ctrl_close(struct vnvme_ctrl *c);
+
+const struct vnvme_id_ctrl *vnvme_ctrl_id(const struct vnvme_ctrl *c);
+/* I/O queue pairs the controller granted. */
+uint32_t vnvme_ctrl_max_qpairs(const struct vnvme_ctrl *c);
+/* Is the controller alive? 0, -EIO (fatal status), or the transport's error
+ * (-ECONNRESET ... when the target went away). For a stalled queue. */
+int vnvme_ctrl_check(struct vnvme_ctrl *c);
+/* The last error's explanation (for messages), or "". */
+const char *vnvme_ctrl_errmsg(const struct vnvme_ctrl *c);
+
+struct vnvme_ns_info {
+	uint32_t nsid;
+	uint32_t lba_size;
+	uint64_t nlb;
+};
+/* Identify Namespace; -ENODEV for an inactive namespace. */
+int vnvme_ns_info(struct vnvme_ctrl *c, uint32_t nsid, struct vnvme_ns_info *out);
+
+/* Memory the controller can reach (page aligned). NULL when exhausted. */
+void *vnvme_dma_alloc(struct vnvme_ctrl *c, size_t size);
+void vnvme_dma_free(struct vnvme_ctrl *c, void *p);
+
+/*
+ * A raw admin command. buf (len bytes, from vnvme_dma_alloc or NULL) is put
+ * in the data pointer as PRPs. Waits for the completion; *cqe gets it.
+ * Returns 0 (look at the status), -ETIMEDOUT, -EIO (controller fatal).
+ */
+int vnvme_admin(struct vnvme_ctrl *c, struct vnvme_sqe *sqe, void *buf, size_t len,
+		struct vnvme_cqe *cqe);
+
+/* I/O queue pairs ------------------------------------------------------- */
+
+typedef void (*vnvme_cb)(void *arg, const struct vnvme_cqe *cqe);
+
+struct vnvme_qpair_opts {
+	uint32_t depth;  /* entries; 0: 256; at most CAP.MQES + 1 */
+	bool interrupts; /* MSI-X to an eventfd (vnvme_qpair_eventfd) */
+};
+
+int vnvme_qpair_create(struct vnvme_ctrl *c, const struct vnvme_qpair_opts *opts,
+		       struct vnvme_qpair **out);
+void vnvme_qpair_destroy(struct vnvme_qpair *q);
+uint16_t vnvme_qpair_id(const struct vnvme_qpair *q);
+/* The eventfd signalled on completion (interrupt mode), or -1. */
+int vnvme_qpair_eventfd(const struct vnvme_qpair *q);
+/* Commands submitted and not yet completed. */
+uint32_t vnvme_qpair_outstanding(const struct vnvme_qpair *q);
+
+/*
+ * Queue a command; -EBUSY when the queue is full. The doorbell is rung by
+ * vnvme_qpair_flush() or vnvme_qpair_poll(), once for a whole batch. buf
+ * must come from vnvme_dma_alloc; PRPs (and PRP lists) are built here.
+ */
+int vnvme_submit(struct vnvme_qpair *q, struct vnvme_sqe *sqe, void *buf, size_t len, vnvme_cb cb,
+		 void *arg);
+int vnvme_read(struct vnvme_qpair *q, uint32_t nsid, void *buf, uint64_t slba, uint32_t nlb,
+	       uint32_t lba_size, vnvme_cb cb, void *arg);
+int vnvme_write(struct vnvme_qpair *q, uint32_t nsid, const void *buf, uint64_t slba, uint32_t nlb,
+		uint32_t lba_size, vnvme_cb cb, void *arg);
+int vnvme_flush(struct vnvme_qpair *q, uint32_t nsid, vnvme_cb cb, void *arg);
+int vnvme_write_zeroes(struct vnvme_qpair *q, uint32_t nsid, uint64_t slba, uint32_t nlb,
+		       vnvme_cb cb, void *arg);
+/* Deallocate `nr` ranges (ranges from vnvme_dma_alloc). */
+int vnvme_deallocate(struct vnvme_qpair *q, uint32_t nsid, struct vnvme_dsm_range *ranges,
+		     uint32_t nr, vnvme_cb cb, void *arg);
+int vnvme_compare(struct vnvme_qpair *q, uint32_t nsid, const void *buf, uint64_t slba,
+		  uint32_t nlb, uint32_t lba_size, vnvme_cb cb, void *arg);
+
+/* Ring the SQ doorbell for what was queued since the last ring. */
+void vnvme_qpair_flush(struct vnvme_qpair *q);
+/* Flush, then reap up to max completions (0: all), calling their callbacks;
+ * one CQ doorbell write for the batch. Returns the count, or -EIO when the
+ * controller reports a fatal status. */
+int vnvme_qpair_poll(struct vnvme_qpair *q, unsigned max);
+
+/* The specification's name of a CQE status (the Status Field, phase dropped). */
+const char *vnvme_status_name(uint16_t status);
+static inline uint16_t vnvme_cqe_sf(const struct vnvme_cqe *cqe)
+{
+	return (uint16_t)(cqe->status >> 1);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

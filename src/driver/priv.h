@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VN_DRIVER_PRIV_H
+#define VN_DRIVER_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/compiler.h"
+#include "vnvme/vnvme.h"
+
+#define DRV_PAGE 4096u
+
+struct vnvme_ctrl;
+
+/* How registers, doorbells, DMA memory and interrupts reach the device. */
+struct drv_transport {
+	int (*reg_read)(struct vnvme_ctrl *c, uint32_t off, void *buf, uint32_t len);
+	int (*reg_write)(struct vnvme_ctrl *c, uint32_t off, const void *buf, uint32_t len);
+	/* Wire MSI-X vector `vec` to eventfd `fd` (-1: none). */
+	int (*set_irq)(struct vnvme_ctrl *c, uint16_t vec, int fd);
+	void (*close)(struct vnvme_ctrl *c);
+};
+
+/* One outstanding command. */
+struct drv_req {
+	vnvme_cb cb;
+	void *arg;
+	uint64_t *prp_list; /* this slot's PRP list page (host pointer) */
+	uint64_t prp_list_iova;
+};
+
+struct vnvme_qpair {
+	/* Hot, the owning thread only. */
+	VN_CACHE_ALIGNED struct vnvme_sqe *sq;
+	struct vnvme_cqe *cq;
+	uint32_t *sqdb, *cqdb;
+	uint32_t *sq_shadow, *sq_ei, *cq_shadow, *cq_ei;
+	uint16_t size;
+	uint16_t sq_tail;
+	uint16_t last_rung; /* tail at the last doorbell write */
+	uint16_t cq_head;
+	uint8_t phase;
+	uint16_t qid;
+	uint32_t outstanding;
+	uint16_t *free_cids;
+	uint32_t nfree;
+	struct drv_req *reqs;
+	struct vnvme_ctrl *c;
+	uint64_t dma_base_iova;
+	uint8_t *dma_base;
+	void *mem; /* rings and PRP lists, one DMA allocation */
+	int efd;
+};
+
+struct vnvme_ctrl {
+	const struct drv_transport *tr;
+	void *tr_priv;
+	struct vnvme_ctrl_opts o;
+	char errmsg[256];
+
+	uint64_t cap;
+	uint32_t dstrd;
+	uint32_t *doorbells; /* BAR0 + 0x1000, mmapped */
+	size_t db_len;
+
+	/* DMA memory: one region, page allocator. */
+	uint8_t *dma;
+	uint64_t dma_iova;
+	size_t dma_size;
+	uint8_t *page_used; /* one byte per page: 0 free, else run length start mark */
+	uint32_t *run_len;
+	pthread_mutex_t dma_lock;
+
+	/* Admin queue: serialised by admin_lock. */
+	pthread_mutex_t admin_lock;
+	struct vnvme_qpair *admin;
+	struct vnvme_id_ctrl *id;
+	uint32_t max_qpairs;
+	uint8_t *qid_used;
+	uint32_t *dbbuf, *dbbuf_ei; /* shadow doorbells, or NULL */
+};
+
+void drv_err(struct vnvme_ctrl *c, const char *fmt, ...) VN_PRINTF(2, 3);
+
+/* Translate a pointer into the DMA region to its IOVA; 0 if outside. */
+static inline uint64_t drv_iova(const struct vnvme_ctrl *c, const void *p)
+{
+	const uint8_t *b = p;
+	if (b < c->dma || b >= c->dma + c->dma_size)
+		return 0;
+	return c->dma_iova + (uint64_t)(b - c->dma);
+}
+
+/* qpair.c */
+int drv_qpair_alloc(struct vnvme_ctrl *c, uint16_t qid, uint16_t size, struct vnvme_qpair **out);
+void drv_qpair_free(struct vnvme_qpair *q);
+
+/* tr_vu.c */
+int drv_vu_open(struct vnvme_ctrl *c, const char *path);
+
+#endif

@@ -1,0 +1,816 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vnvme-perf: a load generator that keeps up with the device. Each job is a
+ * thread with its own queue pair on every device; per I/O it costs one SQE
+ * write, one TSC read at submit and one at completion, and a histogram
+ * update: no allocation, syscall or lock.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#include "perf/hist.h"
+#include "vnvme/vnvme.h"
+
+#define MAX_DEVS 64
+#define MAX_JOBS 64
+
+enum rw { RW_RANDREAD, RW_RANDWRITE, RW_READ, RW_WRITE, RW_RANDRW };
+static const char *const rw_names[] = {"randread", "randwrite", "read", "write", "randrw"};
+
+struct opts {
+	const char *devs[MAX_DEVS];
+	unsigned nr_devs;
+	enum rw rw;
+	unsigned mix; /* read percentage for randrw */
+	uint32_t bs;
+	uint32_t qd;
+	unsigned jobs;
+	int cpus[MAX_JOBS];
+	unsigned nr_cpus;
+	double runtime;
+	uint64_t ios; /* per job, 0: by time */
+	uint32_t nsid;
+	uint64_t range_lbas; /* 0: whole namespace */
+	bool verify, json, quiet, interrupts;
+	const char *plot;
+	uint64_t seed;
+};
+
+static struct opts O = {
+    .rw = RW_RANDREAD,
+    .mix = 70,
+    .bs = 4096,
+    .qd = 16,
+    .jobs = 1,
+    .runtime = 10,
+    .nsid = 1,
+    .seed = 1,
+};
+static volatile sig_atomic_t stop_flag;
+
+/* ------------------------------------------------------------------------ */
+/* Time: TSC, converted to ns once per sample with a calibrated factor. */
+
+static double tsc_ns;
+
+static inline uint64_t now_ticks(void)
+{
+#if defined(__x86_64__)
+	return __rdtsc();
+#else
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+#endif
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void calibrate(void)
+{
+#if defined(__x86_64__)
+	uint64_t n0 = mono_ns(), t0 = now_ticks(), n1, t1;
+	struct timespec ts = {0, 20000000};
+	nanosleep(&ts, NULL);
+	n1 = mono_ns();
+	t1 = now_ticks();
+	tsc_ns = (double)(n1 - n0) / (double)(t1 - t0);
+#else
+	tsc_ns = 1.0;
+#endif
+}
+
+/* ------------------------------------------------------------------------ */
+
+struct dev {
+	struct vnvme_ctrl *c;
+	struct vnvme_ns_info ns;
+	uint64_t first_lba, nr_lbas; /* the range I/O goes to */
+};
+
+static struct dev devs[MAX_DEVS];
+
+struct job;
+
+struct io {
+	struct job *j;
+	struct qp *qp;
+	void *buf;
+	uint64_t start;
+	uint64_t lba;
+	bool write;
+};
+
+struct qp {
+	struct vnvme_qpair *q;
+	struct dev *d;
+	struct io *ios;
+	uint64_t last_progress;
+	uint64_t seq_next;      /* sequential workloads */
+	uint64_t issued, limit; /* --verify: one pass over the range per phase */
+};
+
+struct job {
+	unsigned id;
+	pthread_t thread;
+	struct qp qps[MAX_DEVS];
+	uint64_t rng;
+	/* results */
+	struct hist rd, wr;
+	uint64_t done_ios; /* read by the progress thread, relaxed */
+	uint64_t errors;
+	uint64_t mismatches;
+	uint64_t first_bad_lba;
+	char first_error[96];
+	int fatal;
+	uint64_t issued;
+	bool verify_phase_read;
+};
+
+static struct job jobs[MAX_JOBS];
+
+static inline uint64_t rnd(struct job *j)
+{
+	/* xorshift64*: cheap, good enough for LBA choice. */
+	j->rng ^= j->rng >> 12;
+	j->rng ^= j->rng << 25;
+	j->rng ^= j->rng >> 27;
+	return j->rng * 2685821657736338717ull;
+}
+
+static void fill_pattern(void *buf, uint64_t lba, uint32_t lbas, uint32_t lba_size, uint64_t gen)
+{
+	for (uint32_t i = 0; i < lbas; i++) {
+		uint64_t *p = (uint64_t *)(void *)((uint8_t *)buf + (size_t)i * lba_size);
+		for (uint32_t k = 0; k < lba_size / 8; k++)
+			p[k] = (lba + i) * 0x9e3779b97f4a7c15ull ^ gen ^ ((uint64_t)k << 48);
+	}
+}
+
+static uint64_t check_pattern(const void *buf, uint64_t lba, uint32_t lbas, uint32_t lba_size,
+			      uint64_t gen)
+{
+	for (uint32_t i = 0; i < lbas; i++) {
+		const uint64_t *p =
+		    (const uint64_t *)(const void *)((const uint8_t *)buf + (size_t)i * lba_size);
+		for (uint32_t k = 0; k < lba_size / 8; k++)
+			if (p[k] != ((lba + i) * 0x9e3779b97f4a7c15ull ^ gen ^ ((uint64_t)k << 48)))
+				return lba + i + 1; /* 1-based: 0 means fine */
+	}
+	return 0;
+}
+
+static int submit(struct io *io);
+
+static inline bool can_issue(const struct job *j, const struct qp *qp)
+{
+	if (stop_flag)
+		return false;
+	if (O.verify)
+		return qp->issued < qp->limit;
+	return !O.ios || j->issued < O.ios;
+}
+
+static void complete(void *arg, const struct vnvme_cqe *cqe)
+{
+	struct io *io = arg;
+	struct job *j = io->j;
+	uint64_t lat = (uint64_t)((double)(now_ticks() - io->start) * tsc_ns);
+	uint16_t sf = vnvme_cqe_sf(cqe);
+
+	io->qp->last_progress = now_ticks();
+	if (sf) {
+		if (!j->errors)
+			snprintf(j->first_error, sizeof(j->first_error), "%s at LBA %llu: %s",
+				 io->write ? "write" : "read", (unsigned long long)io->lba,
+				 vnvme_status_name(sf));
+		j->errors++;
+	} else if (O.verify && !io->write) {
+		uint32_t lbas = O.bs / io->qp->d->ns.lba_size;
+		uint64_t bad =
+		    check_pattern(io->buf, io->lba, lbas, io->qp->d->ns.lba_size, O.seed);
+		if (bad) {
+			if (!j->mismatches)
+				j->first_bad_lba = bad - 1;
+			j->mismatches++;
+		}
+	}
+	hist_add(io->write ? &j->wr : &j->rd, lat);
+	__atomic_store_n(&j->done_ios, j->done_ios + 1, __ATOMIC_RELAXED);
+	if (can_issue(j, io->qp))
+		submit(io);
+}
+
+static int submit(struct io *io)
+{
+	struct qp *qp = io->qp;
+	struct job *j = io->j;
+	struct dev *d = qp->d;
+	uint32_t lbas = O.bs / d->ns.lba_size;
+	uint64_t slots = d->nr_lbas / lbas, lba;
+	bool write;
+
+	switch (O.rw) {
+	case RW_RANDREAD:
+		write = false;
+		break;
+	case RW_RANDWRITE:
+	case RW_WRITE:
+		write = true;
+		break;
+	case RW_RANDRW:
+		write = (rnd(j) % 100) >= O.mix;
+		break;
+	default:
+		write = false;
+	}
+	if (O.verify)
+		write = !j->verify_phase_read;
+	if (O.rw == RW_READ || O.rw == RW_WRITE || O.verify) {
+		lba = d->first_lba + (qp->seq_next % slots) * lbas;
+		qp->seq_next++;
+	} else {
+		lba = d->first_lba + (rnd(j) % slots) * lbas;
+	}
+	io->lba = lba;
+	io->write = write;
+	if (write && O.verify)
+		fill_pattern(io->buf, lba, lbas, d->ns.lba_size, O.seed);
+	io->start = now_ticks();
+	j->issued++;
+	qp->issued++;
+	return write ? vnvme_write(qp->q, d->ns.nsid, io->buf, lba, lbas, d->ns.lba_size, complete,
+				   io)
+		     : vnvme_read(qp->q, d->ns.nsid, io->buf, lba, lbas, d->ns.lba_size, complete,
+				  io);
+}
+
+static void run_phase(struct job *j, uint64_t deadline_ns)
+{
+	uint64_t stall = (uint64_t)(5e9 / tsc_ns); /* 5 s without a completion */
+
+	for (unsigned d = 0; d < O.nr_devs; d++) {
+		struct qp *qp = &j->qps[d];
+		qp->last_progress = now_ticks();
+		for (uint32_t k = 0; k < O.qd && can_issue(j, qp); k++)
+			submit(&qp->ios[k]);
+	}
+	for (unsigned iter = 0;; iter++) {
+		unsigned outstanding = 0;
+
+		for (unsigned d = 0; d < O.nr_devs; d++) {
+			struct qp *qp = &j->qps[d];
+			int n = vnvme_qpair_poll(qp->q, 0);
+			if (n < 0) {
+				j->fatal = n;
+				return;
+			}
+			outstanding += vnvme_qpair_outstanding(qp->q);
+			if (!n && vnvme_qpair_outstanding(qp->q) &&
+			    now_ticks() - qp->last_progress > stall) {
+				int r = vnvme_ctrl_check(qp->d->c);
+				snprintf(j->first_error, sizeof(j->first_error),
+					 "device %u: no completion for 5 s: %s", d,
+					 r ? vnvme_ctrl_errmsg(qp->d->c)
+					   : "the controller is stuck");
+				j->fatal = r ? r : -ETIMEDOUT;
+				return;
+			}
+		}
+		if (!outstanding) {
+			bool more = false;
+			for (unsigned d = 0; d < O.nr_devs; d++)
+				more |= can_issue(j, &j->qps[d]);
+			if (!more)
+				return;
+		}
+		if ((iter & 1023) == 0 && deadline_ns && mono_ns() >= deadline_ns)
+			stop_flag = stop_flag ? stop_flag : 2;
+	}
+}
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+	uint64_t deadline = O.ios ? 0 : mono_ns() + (uint64_t)(O.runtime * 1e9);
+
+	if (O.nr_cpus) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(O.cpus[j->id % O.nr_cpus], &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	if (O.verify) {
+		/* Write every block of the range, then read it all back and compare. */
+		for (unsigned d = 0; d < O.nr_devs; d++)
+			j->qps[d].limit = devs[d].nr_lbas / (O.bs / devs[d].ns.lba_size);
+		run_phase(j, 0);
+		j->verify_phase_read = true;
+		for (unsigned d = 0; d < O.nr_devs; d++)
+			j->qps[d].seq_next = j->qps[d].issued = 0;
+		if (!j->fatal && !stop_flag)
+			run_phase(j, 0);
+		return NULL;
+	}
+	run_phase(j, deadline);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "Usage: vnvme-perf --socket PATH [--socket PATH ...] [options]\n"
+	    "\n"
+	    "Drives NVMe controllers over vfio-user (vnvme-target, SPDK's vfio-user target)\n"
+	    "with libvnvme and reports IOPS, bandwidth and latency like fio.\n"
+	    "\n"
+	    "  --socket PATH     a controller's vfio-user socket; repeat for several devices\n"
+	    "  --rw MODE         randread | randwrite | read | write | randrw  (default randread)\n"
+	    "  --mix PCT         reads in percent for randrw                   (default 70)\n"
+	    "  --bs SIZE         block size, a multiple of the LBA size        (default 4k)\n"
+	    "  --qd N            queue depth per queue pair                    (default 16)\n"
+	    "  --jobs N          threads; each has a queue pair on every device (default 1)\n"
+	    "  --cpus LIST       pin jobs to these CPUs, e.g. 1 or 0,2 or 0-3\n"
+	    "  --runtime SEC     how long                                      (default 10)\n"
+	    "  --ios N           stop after N I/Os per job instead of a time\n"
+	    "  --ns NSID         namespace                                     (default 1)\n"
+	    "  --range LBAS      use only the first LBAS blocks of the namespace\n"
+	    "  --verify          write every block of the range with a pattern carrying\n"
+	    "                    its LBA, read it all back and compare; mismatches by LBA\n"
+	    "  --interrupts      MSI-X interrupts to an eventfd (default: polled queues)\n"
+	    "  --json            print the result as JSON (docs/perf.md has the schema)\n"
+	    "  --plot FILE       write a latency histogram PNG with gnuplot\n"
+	    "  --seed N          random seed and verify generation             (default 1)\n"
+	    "  --quiet           no progress line\n"
+	    "  -h, --help        this text\n"
+	    "\n"
+	    "Exit status: 0; 1 on any I/O error, verify mismatch or device failure; 2 on\n"
+	    "bad options.\n");
+}
+
+static int bad(const char *what, const char *arg)
+{
+	fprintf(stderr, "vnvme-perf: %s: '%s' (see --help)\n", what, arg);
+	return 2;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	unsigned shift = 0;
+
+	if (end == s)
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		shift = 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		shift = 20, end++;
+	if (*end == 'i')
+		end++;
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end)
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+static void print_lat(FILE *f, const char *name, const struct hist *h, double secs, uint32_t bs)
+{
+	static const double pct[] = {50, 90, 99, 99.9, 99.99};
+	double iops = (double)h->count / secs;
+
+	fprintf(f, "  %s: IOPS=%.3fM, BW=%.1fMiB/s, ios=%llu\n", name, iops / 1e6,
+		iops * bs / 1048576.0, (unsigned long long)h->count);
+	fprintf(f, "    lat (ns): min=%llu, max=%llu, avg=%.1f, stdev=%.1f\n",
+		(unsigned long long)h->min, (unsigned long long)h->max, hist_mean(h),
+		hist_stdev(h));
+	fprintf(f, "    lat percentiles (ns):");
+	for (unsigned i = 0; i < sizeof(pct) / sizeof(pct[0]); i++)
+		fprintf(f, " %.2fth=[%llu]", pct[i],
+			(unsigned long long)hist_percentile(h, pct[i]));
+	fprintf(f, "\n");
+}
+
+static struct json_object *json_lat(const struct hist *h, double secs, uint32_t bs)
+{
+	static const double pct[] = {50, 90, 99, 99.9, 99.99};
+	struct json_object *o = json_object_new_object(), *l = json_object_new_object(),
+			   *p = json_object_new_object();
+	double iops = (double)h->count / secs;
+
+	json_object_object_add(o, "ios", json_object_new_int64((int64_t)h->count));
+	json_object_object_add(o, "iops", json_object_new_double(iops));
+	json_object_object_add(o, "bw_bytes", json_object_new_double(iops * bs));
+	json_object_object_add(l, "min", json_object_new_int64((int64_t)h->min));
+	json_object_object_add(l, "max", json_object_new_int64((int64_t)h->max));
+	json_object_object_add(l, "mean", json_object_new_double(hist_mean(h)));
+	json_object_object_add(l, "stdev", json_object_new_double(hist_stdev(h)));
+	for (unsigned i = 0; i < sizeof(pct) / sizeof(pct[0]); i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "%g", pct[i]);
+		json_object_object_add(p, k,
+				       json_object_new_int64((int64_t)hist_percentile(h, pct[i])));
+	}
+	json_object_object_add(l, "percentiles", p);
+	json_object_object_add(o, "lat_ns", l);
+	return o;
+}
+
+static void plot(const char *file, const struct hist *h)
+{
+	char dat[] = "/tmp/vnvme-perf-XXXXXX";
+	int fd = mkstemp(dat);
+	FILE *f, *g;
+
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		fprintf(stderr, "vnvme-perf: --plot: cannot write a temporary file\n");
+		return;
+	}
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		if (h->b[i])
+			fprintf(f, "%llu %llu\n", (unsigned long long)hist_bucket_low(i),
+				(unsigned long long)h->b[i]);
+	fclose(f);
+	g = popen("gnuplot 2>/dev/null", "w");
+	if (!g) {
+		fprintf(stderr,
+			"vnvme-perf: --plot: gnuplot not found (apt-get install gnuplot)\n");
+		unlink(dat);
+		return;
+	}
+	fprintf(g,
+		"set terminal png size 900,500\nset output '%s'\nset logscale x\n"
+		"set xlabel 'latency (ns)'\nset ylabel 'I/Os'\nset title 'vnvme-perf %s bs=%u "
+		"qd=%u'\nplot '%s' using 1:2 with steps title 'latency histogram'\n",
+		file, rw_names[O.rw], O.bs, O.qd, dat);
+	if (pclose(g) != 0)
+		fprintf(stderr, "vnvme-perf: --plot: gnuplot failed (is it installed?)\n");
+	unlink(dat);
+}
+
+static void on_sig(int s)
+{
+	(void)s;
+	stop_flag = 1;
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		O_SOCKET = 256,
+		O_RW,
+		O_MIX,
+		O_BS,
+		O_QD,
+		O_JOBS,
+		O_CPUS,
+		O_RUNTIME,
+		O_IOS,
+		O_NS,
+		O_RANGE,
+		O_VERIFY,
+		O_JSON,
+		O_PLOT,
+		O_SEED,
+		O_QUIET,
+		O_IRQ
+	};
+	static const struct option lo[] = {
+	    {"socket", 1, NULL, O_SOCKET},
+	    {"rw", 1, NULL, O_RW},
+	    {"mix", 1, NULL, O_MIX},
+	    {"bs", 1, NULL, O_BS},
+	    {"qd", 1, NULL, O_QD},
+	    {"jobs", 1, NULL, O_JOBS},
+	    {"cpus", 1, NULL, O_CPUS},
+	    {"runtime", 1, NULL, O_RUNTIME},
+	    {"ios", 1, NULL, O_IOS},
+	    {"ns", 1, NULL, O_NS},
+	    {"range", 1, NULL, O_RANGE},
+	    {"verify", 0, NULL, O_VERIFY},
+	    {"json", 0, NULL, O_JSON},
+	    {"plot", 1, NULL, O_PLOT},
+	    {"seed", 1, NULL, O_SEED},
+	    {"quiet", 0, NULL, O_QUIET},
+	    {"interrupts", 0, NULL, O_IRQ},
+	    {"help", 0, NULL, 'h'},
+	    {0},
+	};
+	struct hist rd, wr;
+	uint64_t errors = 0, mismatches = 0, t0, t1, v;
+	int opt, ret = 0;
+	char *end;
+
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (opt) {
+		case O_SOCKET:
+			if (O.nr_devs == MAX_DEVS)
+				return bad("too many devices (64 at most)", optarg);
+			O.devs[O.nr_devs++] = optarg;
+			break;
+		case O_RW: {
+			unsigned i;
+			for (i = 0; i < 5 && strcmp(optarg, rw_names[i]); i++)
+				;
+			if (i == 5)
+				return bad("--rw wants randread, randwrite, read, write or randrw",
+					   optarg);
+			O.rw = (enum rw)i;
+			break;
+		}
+		case O_MIX:
+			v = strtoull(optarg, &end, 10);
+			if (*end || v > 100)
+				return bad("--mix wants 0..100", optarg);
+			O.mix = (unsigned)v;
+			break;
+		case O_BS:
+			if (parse_size(optarg, &v) || !v || v > (1u << 20) || v % 512)
+				return bad("--bs wants a multiple of 512 up to 1M", optarg);
+			O.bs = (uint32_t)v;
+			break;
+		case O_QD:
+			v = strtoull(optarg, &end, 10);
+			if (*end || !v || v > 4095)
+				return bad("--qd wants 1..4095", optarg);
+			O.qd = (uint32_t)v;
+			break;
+		case O_JOBS:
+			v = strtoull(optarg, &end, 10);
+			if (*end || !v || v > MAX_JOBS)
+				return bad("--jobs wants 1..64", optarg);
+			O.jobs = (unsigned)v;
+			break;
+		case O_CPUS: {
+			char *p = optarg;
+			O.nr_cpus = 0;
+			while (*p && O.nr_cpus < MAX_JOBS) {
+				long a = strtol(p, &end, 10), b = a;
+				if (end == p || a < 0)
+					return bad("--cpus wants a list such as 1 or 0,2 or 0-3",
+						   optarg);
+				if (*end == '-')
+					b = strtol(end + 1, &end, 10);
+				for (long c = a; c <= b && O.nr_cpus < MAX_JOBS; c++)
+					O.cpus[O.nr_cpus++] = (int)c;
+				p = *end == ',' ? end + 1 : end;
+				if (*end && *end != ',')
+					return bad("--cpus wants a list such as 1 or 0,2 or 0-3",
+						   optarg);
+			}
+			break;
+		}
+		case O_RUNTIME:
+			O.runtime = strtod(optarg, &end);
+			if (*end || O.runtime <= 0 || O.runtime > 86400)
+				return bad("--runtime wants seconds, 0 < s <= 86400", optarg);
+			break;
+		case O_IOS:
+			O.ios = strtoull(optarg, &end, 10);
+			if (*end || !O.ios)
+				return bad("--ios wants a positive count", optarg);
+			break;
+		case O_NS:
+			v = strtoull(optarg, &end, 10);
+			if (*end || !v || v > 0xfffffffeull)
+				return bad("--ns wants a namespace ID", optarg);
+			O.nsid = (uint32_t)v;
+			break;
+		case O_RANGE:
+			O.range_lbas = strtoull(optarg, &end, 10);
+			if (*end || !O.range_lbas)
+				return bad("--range wants a block count", optarg);
+			break;
+		case O_VERIFY:
+			O.verify = true;
+			break;
+		case O_JSON:
+			O.json = true;
+			break;
+		case O_PLOT:
+			O.plot = optarg;
+			break;
+		case O_SEED:
+			O.seed = strtoull(optarg, &end, 0);
+			if (*end || !O.seed)
+				return bad("--seed wants a non-zero number", optarg);
+			break;
+		case O_QUIET:
+			O.quiet = true;
+			break;
+		case O_IRQ:
+			O.interrupts = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return bad("unexpected argument", argv[optind]);
+	if (!O.nr_devs) {
+		fprintf(stderr, "vnvme-perf: no device: give --socket PATH (see --help)\n");
+		return 2;
+	}
+	calibrate();
+	signal(SIGINT, on_sig);
+	signal(SIGTERM, on_sig);
+	signal(SIGPIPE, SIG_IGN);
+
+	for (unsigned d = 0; d < O.nr_devs; d++) {
+		struct vnvme_ctrl_opts co = {
+		    .io_queues = O.jobs, .dma_size = (size_t)O.jobs * O.qd * O.bs + (16u << 20)};
+		ret = vnvme_ctrl_open(O.devs[d], &co, &devs[d].c);
+		if (ret) {
+			fprintf(stderr, "vnvme-perf: %s: cannot open: %s\n", O.devs[d],
+				strerror(-ret));
+			return 1;
+		}
+		ret = vnvme_ns_info(devs[d].c, O.nsid, &devs[d].ns);
+		if (ret) {
+			fprintf(stderr, "vnvme-perf: %s: namespace %u: %s\n", O.devs[d], O.nsid,
+				vnvme_ctrl_errmsg(devs[d].c));
+			return 1;
+		}
+		if (O.bs % devs[d].ns.lba_size) {
+			fprintf(stderr,
+				"vnvme-perf: %s: --bs %u is not a multiple of the LBA size %u\n",
+				O.devs[d], O.bs, devs[d].ns.lba_size);
+			return 2;
+		}
+		devs[d].nr_lbas =
+		    O.range_lbas && O.range_lbas < devs[d].ns.nlb ? O.range_lbas : devs[d].ns.nlb;
+		if (devs[d].nr_lbas < O.bs / devs[d].ns.lba_size) {
+			fprintf(stderr, "vnvme-perf: %s: the range is smaller than one block\n",
+				O.devs[d]);
+			return 2;
+		}
+	}
+	for (unsigned i = 0; i < O.jobs; i++) {
+		struct job *j = &jobs[i];
+		j->id = i;
+		j->rng = O.seed * 0x9e3779b97f4a7c15ull + i + 1;
+		hist_init(&j->rd);
+		hist_init(&j->wr);
+		for (unsigned d = 0; d < O.nr_devs; d++) {
+			struct vnvme_qpair_opts qo = {.depth = O.qd + 1,
+						      .interrupts = O.interrupts};
+			struct qp *qp = &j->qps[d];
+			qp->d = &devs[d];
+			ret = vnvme_qpair_create(devs[d].c, &qo, &qp->q);
+			if (ret) {
+				fprintf(stderr, "vnvme-perf: %s: queue pair for job %u: %s\n",
+					O.devs[d], i, vnvme_ctrl_errmsg(devs[d].c));
+				return 1;
+			}
+			qp->ios = calloc(O.qd, sizeof(*qp->ios));
+			if (!qp->ios)
+				return 1;
+			/* Jobs split sequential ranges so verify covers each block once. */
+			qp->seq_next = 0;
+			for (uint32_t k = 0; k < O.qd; k++) {
+				qp->ios[k] = (struct io){.j = j, .qp = qp};
+				qp->ios[k].buf = vnvme_dma_alloc(devs[d].c, O.bs);
+				if (!qp->ios[k].buf) {
+					fprintf(stderr, "vnvme-perf: out of DMA memory\n");
+					return 1;
+				}
+			}
+		}
+	}
+	if (O.verify && O.jobs > 1) {
+		fprintf(stderr,
+			"vnvme-perf: --verify runs with one job (each block written once)\n");
+		return 2;
+	}
+
+	t0 = mono_ns();
+	for (unsigned i = 0; i < O.jobs; i++)
+		pthread_create(&jobs[i].thread, NULL, job_main, &jobs[i]);
+	if (!O.quiet) {
+		uint64_t last = 0, tl = t0;
+		for (unsigned sec = 1;; sec++) {
+			bool alive = false;
+			for (unsigned w = 0; w < 10; w++) {
+				struct timespec ts = {0, 100000000};
+				nanosleep(&ts, NULL);
+				alive = false;
+				for (unsigned i = 0; i < O.jobs; i++)
+					if (pthread_tryjoin_np(jobs[i].thread, NULL) == EBUSY)
+						alive = true;
+				if (!alive)
+					break;
+			}
+			uint64_t done = 0, tn = mono_ns();
+			for (unsigned i = 0; i < O.jobs; i++)
+				done += __atomic_load_n(&jobs[i].done_ios, __ATOMIC_RELAXED);
+			double iops = (double)(done - last) * 1e9 / (double)(tn - tl);
+			fprintf(stderr, "[%4us] %.3fM IOPS, %.1f MiB/s\n", sec, iops / 1e6,
+				iops * O.bs / 1048576.0);
+			last = done;
+			tl = tn;
+			if (!alive)
+				break;
+		}
+	}
+	for (unsigned i = 0; i < O.jobs; i++)
+		pthread_join(jobs[i].thread, NULL);
+	t1 = mono_ns();
+
+	hist_init(&rd);
+	hist_init(&wr);
+	const char *first_error = NULL;
+	uint64_t first_bad = 0;
+	int fatal = 0;
+	for (unsigned i = 0; i < O.jobs; i++) {
+		hist_merge(&rd, &jobs[i].rd);
+		hist_merge(&wr, &jobs[i].wr);
+		errors += jobs[i].errors;
+		if (jobs[i].mismatches && !mismatches)
+			first_bad = jobs[i].first_bad_lba;
+		mismatches += jobs[i].mismatches;
+		if (jobs[i].first_error[0] && !first_error)
+			first_error = jobs[i].first_error;
+		if (jobs[i].fatal)
+			fatal = jobs[i].fatal;
+	}
+	double secs = (double)(t1 - t0) / 1e9;
+	if (O.json) {
+		struct json_object *r = json_object_new_object(), *cfg = json_object_new_object();
+		json_object_object_add(r, "version", json_object_new_int(1));
+		json_object_object_add(cfg, "rw", json_object_new_string(rw_names[O.rw]));
+		json_object_object_add(cfg, "bs", json_object_new_int64(O.bs));
+		json_object_object_add(cfg, "qd", json_object_new_int64(O.qd));
+		json_object_object_add(cfg, "jobs", json_object_new_int64(O.jobs));
+		json_object_object_add(cfg, "devices", json_object_new_int64(O.nr_devs));
+		json_object_object_add(cfg, "verify", json_object_new_boolean(O.verify));
+		json_object_object_add(r, "config", cfg);
+		json_object_object_add(r, "runtime_s", json_object_new_double(secs));
+		json_object_object_add(r, "read", json_lat(&rd, secs, O.bs));
+		json_object_object_add(r, "write", json_lat(&wr, secs, O.bs));
+		json_object_object_add(r, "errors", json_object_new_int64((int64_t)errors));
+		json_object_object_add(r, "verify_mismatches",
+				       json_object_new_int64((int64_t)mismatches));
+		if (first_error)
+			json_object_object_add(r, "first_error",
+					       json_object_new_string(first_error));
+		printf("%s\n", json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY));
+		json_object_put(r);
+	} else {
+		printf("vnvme-perf: %s bs=%u qd=%u jobs=%u devices=%u runtime=%.1fs%s\n",
+		       rw_names[O.rw], O.bs, O.qd, O.jobs, O.nr_devs, secs,
+		       O.verify ? " verify" : "");
+		if (rd.count)
+			print_lat(stdout, "read", &rd, secs, O.bs);
+		if (wr.count)
+			print_lat(stdout, "write", &wr, secs, O.bs);
+		printf("  errors=%llu", (unsigned long long)errors);
+		if (O.verify)
+			printf(" verify_mismatches=%llu", (unsigned long long)mismatches);
+		printf("\n");
+	}
+	if (first_error)
+		fprintf(stderr, "vnvme-perf: first error: %s\n", first_error);
+	if (mismatches)
+		fprintf(stderr, "vnvme-perf: verify: %llu block(s) mismatched, first at LBA %llu\n",
+			(unsigned long long)mismatches, (unsigned long long)first_bad);
+	if (O.plot) {
+		struct hist all = rd;
+		hist_merge(&all, &wr);
+		plot(O.plot, &all);
+	}
+	if (!fatal) {
+		for (unsigned i = 0; i < O.jobs; i++)
+			for (unsigned d = 0; d < O.nr_devs; d++)
+				vnvme_qpair_destroy(jobs[i].qps[d].q);
+		for (unsigned d = 0; d < O.nr_devs; d++)
+			vnvme_ctrl_close(devs[d].c);
+	}
+	return (errors || mismatches || fatal) ? 1 : 0;
+}

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/* libvnvme against an in-process vnvme-target over vfio-user: bring-up, every
+ * I/O command, PRP lists, interrupts, raw passthrough, statuses by name. */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "target/config.h"
+#include "target/device.h"
+#include "util/log.h"
+#include "vnvme/vnvme.h"
+
+struct dfx {
+	char dir[64];
+	char path[100];
+	struct vn_evloop *loop;
+	struct vn_qsbr qsbr;
+	struct vn_poller *poller;
+	struct vnvme_dev *dev;
+	struct vnvme_ctrl *c;
+	struct vnvme_qpair *q;
+	struct vnvme_ns_info ns;
+};
+
+static int setup(void **state)
+{
+	struct dfx *f = calloc(1, sizeof(*f));
+	struct vnvme_dev_conf conf;
+	char err[256] = "";
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/vnvme-drv-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/nvme0", f->dir);
+	vn_qsbr_init(&f->qsbr);
+	assert_int_equal(vn_evloop_create(&f->loop), 0);
+	assert_int_equal(vn_poller_create(-1, &f->qsbr, "p0", &f->poller), 0);
+	vn_dev_conf_defaults(&conf);
+	memcpy(conf.socket, f->path, strlen(f->path) + 1);
+	conf.queues = 4;
+	conf.ns[0].be.size = 8u << 20;
+	assert_int_equal(
+	    vnvme_dev_create(&conf, 0, f->loop, &f->qsbr, &f->poller, 1, &f->dev, err, sizeof(err)),
+	    0);
+	assert_int_equal(vn_evloop_start_thread(f->loop, "ctl"), 0);
+	assert_int_equal(vnvme_ctrl_open(f->path, NULL, &f->c), 0);
+	assert_int_equal(vnvme_ns_info(f->c, 1, &f->ns), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct dfx *f = *state;
+	char cmd[128];
+
+	if (f->q)
+		vnvme_qpair_destroy(f->q);
+	vnvme_ctrl_close(f->c);
+	vnvme_dev_destroy(f->dev);
+	vn_evloop_join(f->loop);
+	vn_poller_destroy(f->poller);
+	vn_evloop_destroy(f->loop);
+	vn_qsbr_destroy(&f->qsbr);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+struct result {
+	int done;
+	uint16_t sf;
+	uint32_t dw0;
+};
+
+static void cb(void *arg, const struct vnvme_cqe *cqe)
+{
+	struct result *r = arg;
+	r->done++;
+	r->sf = vnvme_cqe_sf(cqe);
+	r->dw0 = cqe->dw0;
+}
+
+static void wait_done(struct vnvme_qpair *q, struct result *r, int n)
+{
+	for (long i = 0; i < 5000000 && r->done < n; i++)
+		assert_true(vnvme_qpair_poll(q, 0) >= 0);
+	assert_int_equal(r->done, n);
+}
+
+static void test_bring_up_identifies_the_controller(void **state)
+{
+	struct dfx *f = *state;
+	const struct vnvme_id_ctrl *id = vnvme_ctrl_id(f->c);
+
+	assert_int_equal(id->vid, 0x4e58);
+	assert_int_equal(id->nn, 1);
+	assert_int_equal(vnvme_ctrl_max_qpairs(f->c), 4);
+	assert_int_equal(f->ns.lba_size, 512);
+	assert_int_equal(f->ns.nlb, (8u << 20) / 512);
+	assert_int_equal(vnvme_ns_info(f->c, 2, &f->ns), -EIO); /* invalid namespace */
+	assert_non_null(strstr(vnvme_ctrl_errmsg(f->c), "Invalid Namespace or Format"));
+	assert_int_equal(vnvme_ctrl_check(f->c), 0);
+}
+
+static void test_every_io_command_through_the_driver(void **state)
+{
+	struct dfx *f = *state;
+	struct result r = {0};
+	uint8_t *w = vnvme_dma_alloc(f->c, 128 * 1024), *rd = vnvme_dma_alloc(f->c, 128 * 1024);
+	struct vnvme_dsm_range *ranges = vnvme_dma_alloc(f->c, 4096);
+
+	assert_non_null(w);
+	assert_int_equal(vnvme_qpair_create(f->c, NULL, &f->q), 0);
+	for (int i = 0; i < 128 * 1024; i++)
+		w[i] = (uint8_t)(i * 31 + 7);
+	/* 128 KiB: a PRP list built by the driver. */
+	assert_int_equal(vnvme_write(f->q, 1, w, 64, 256, 512, cb, &r), 0);
+	wait_done(f->q, &r, 1);
+	assert_int_equal(r.sf, 0);
+	assert_int_equal(vnvme_read(f->q, 1, rd, 64, 256, 512, cb, &r), 0);
+	wait_done(f->q, &r, 2);
+	assert_memory_equal(rd, w, 128 * 1024);
+	/* An unaligned buffer start inside the DMA memory. */
+	assert_int_equal(vnvme_read(f->q, 1, rd + 520, 64, 16, 512, cb, &r), 0);
+	wait_done(f->q, &r, 3);
+	assert_memory_equal(rd + 520, w, 16 * 512);
+	assert_int_equal(vnvme_compare(f->q, 1, w, 64, 8, 512, cb, &r), 0);
+	wait_done(f->q, &r, 4);
+	assert_int_equal(r.sf, 0);
+	assert_int_equal(vnvme_compare(f->q, 1, w + 100, 64, 1, 512, cb, &r), 0);
+	wait_done(f->q, &r, 5);
+	assert_string_equal(vnvme_status_name(r.sf), "Compare Failure");
+	assert_int_equal(vnvme_write_zeroes(f->q, 1, 64, 8, cb, &r), 0);
+	wait_done(f->q, &r, 6);
+	ranges[0] = (struct vnvme_dsm_range){.slba = 72, .nlb = 8};
+	assert_int_equal(vnvme_deallocate(f->q, 1, ranges, 1, cb, &r), 0);
+	wait_done(f->q, &r, 7);
+	assert_int_equal(vnvme_read(f->q, 1, rd, 64, 16, 512, cb, &r), 0);
+	wait_done(f->q, &r, 8);
+	for (int i = 0; i < 16 * 512; i++)
+		assert_int_equal(rd[i], 0);
+	assert_int_equal(vnvme_flush(f->q, 1, cb, &r), 0);
+	wait_done(f->q, &r, 9);
+	assert_int_equal(r.sf, 0);
+	/* Errors come back by name. */
+	assert_int_equal(vnvme_read(f->q, 1, rd, f->ns.nlb, 1, 512, cb, &r), 0);
+	wait_done(f->q, &r, 10);
+	assert_string_equal(vnvme_status_name(r.sf), "LBA Out of Range");
+	assert_int_equal(vnvme_read(f->q, 9, rd, 0, 1, 512, cb, &r), 0);
+	wait_done(f->q, &r, 11);
+	assert_string_equal(vnvme_status_name(r.sf), "Invalid Namespace or Format");
+	/* Buffers not from the DMA memory are refused before submission. */
+	uint8_t stack[512];
+	assert_int_equal(vnvme_read(f->q, 1, stack, 0, 1, 512, cb, &r), -EFAULT);
+	/* Beyond the driver's PRP list room (64 entries). */
+	assert_int_equal(vnvme_read(f->q, 1, rd, 0, 1024, 512, cb, &r), -E2BIG);
+	vnvme_dma_free(f->c, w);
+	vnvme_dma_free(f->c, rd);
+	vnvme_dma_free(f->c, ranges);
+}
+
+static void test_raw_admin_passthrough(void **state)
+{
+	struct dfx *f = *state;
+	struct vnvme_sqe s = {.opc = VNVME_ADM_GET_FEATURES, .cdw10 = VNVME_FID_NUM_QUEUES};
+	struct vnvme_cqe cqe;
+	uint8_t *buf = vnvme_dma_alloc(f->c, 4096);
+
+	assert_int_equal(vnvme_admin(f->c, &s, NULL, 0, &cqe), 0);
+	assert_int_equal(vnvme_cqe_sf(&cqe), 0);
+	assert_int_equal(cqe.dw0, 0x00030003);
+	s = (struct vnvme_sqe){.opc = VNVME_ADM_GET_LOG_PAGE,
+			       .nsid = VNVME_NSID_ALL,
+			       .cdw10 = VNVME_LID_SMART | (512 / 4 - 1) << 16};
+	assert_int_equal(vnvme_admin(f->c, &s, buf, 512, &cqe), 0);
+	assert_int_equal(vnvme_cqe_sf(&cqe), 0);
+	assert_int_equal(((struct vnvme_smart_log *)(void *)buf)->avail_spare, 100);
+	s = (struct vnvme_sqe){.opc = 0x55};
+	assert_int_equal(vnvme_admin(f->c, &s, NULL, 0, &cqe), 0);
+	assert_string_equal(vnvme_status_name(vnvme_cqe_sf(&cqe)), "Invalid Command Opcode");
+	vnvme_dma_free(f->c, buf);
+}
+
+static void test_interrupt_mode_signals_the_eventfd(void **state)
+{
+	struct dfx *f = *state;
+	struct vnvme_qpair_opts o = {.depth = 32, .interrupts = true};
+	struct result r = {0};
+	struct pollfd p;
+
+	assert_int_equal(vnvme_qpair_create(f->c, &o, &f->q), 0);
+	p = (struct pollfd){.fd = vnvme_qpair_eventfd(f->q), .events = POLLIN};
+	assert_true(p.fd >= 0);
+	assert_int_equal(vnvme_flush(f->q, 1, cb, &r), 0);
+	vnvme_qpair_flush(f->q);
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(vnvme_qpair_poll(f->q, 0), 1);
+	assert_int_equal(r.done, 1);
+}
+
+static void test_queue_pairs_run_out_and_come_back(void **state)
+{
+	struct dfx *f = *state;
+	struct vnvme_qpair *qs[5];
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(vnvme_qpair_create(f->c, NULL, &qs[i]), 0);
+	assert_int_equal(vnvme_qpair_create(f->c, NULL, &qs[4]), -EBUSY);
+	vnvme_qpair_destroy(qs[2]);
+	assert_int_equal(vnvme_qpair_create(f->c, NULL, &qs[2]), 0);
+	for (int i = 0; i < 4; i++)
+		vnvme_qpair_destroy(qs[i]);
+	struct vnvme_qpair_opts o = {.depth = 100000};
+	assert_int_equal(vnvme_qpair_create(f->c, &o, &qs[0]), -EINVAL);
+}
+
+static void test_a_full_queue_says_busy_and_drains(void **state)
+{
+	struct dfx *f = *state;
+	struct vnvme_qpair_opts o = {.depth = 8};
+	struct result r = {0};
+	int n = 0;
+
+	assert_int_equal(vnvme_qpair_create(f->c, &o, &f->q), 0);
+	/* An 8-entry ring holds 7 commands. */
+	while (vnvme_flush(f->q, 1, cb, &r) == 0)
+		n++;
+	assert_int_equal(n, 7);
+	assert_int_equal(vnvme_qpair_outstanding(f->q), 7);
+	wait_done(f->q, &r, 7);
+	assert_int_equal(vnvme_qpair_outstanding(f->q), 0);
+}
+
+static void test_open_errors_say_what_to_do(void **state)
+{
+	struct dfx *f = *state;
+	struct vnvme_ctrl *c2;
+
+	(void)f;
+	assert_int_equal(vnvme_ctrl_open("/tmp/vnvme-no-such-socket", NULL, &c2), -ENOENT);
+	/* The target serves one client at a time. */
+	assert_int_equal(vnvme_ctrl_open(f->path, NULL, &c2), -ECONNRESET);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_bring_up_identifies_the_controller),
+	    T(test_every_io_command_through_the_driver),
+	    T(test_raw_admin_passthrough),
+	    T(test_interrupt_mode_signals_the_eventfd),
+	    T(test_queue_pairs_run_out_and_come_back),
+	    T(test_a_full_queue_says_busy_and_drains),
+	    T(test_open_errors_say_what_to_do),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	if (!getenv("VNVME_LOG"))
+		vn_log_set_level(VN_LOG_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
