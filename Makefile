@@ -29,7 +29,7 @@ build-san: deps $(BUILD_SAN)/build.ninja
 	$(NINJA) -C $(BUILD_SAN)
 
 demo: build
-	$(BUILD)/src/demo/vnvme-vu-demo
+	@tools/demo.sh $(BUILD)
 
 # The whole suite: gcc build (unit, integration, style), then the clang
 # ASan+UBSan build (unit, integration, bounded fuzz). Last line:
