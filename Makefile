@@ -6,7 +6,7 @@ MESON     ?= meson
 NINJA     ?= ninja
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build build-san demo check test format format-check fuzz clean
+.PHONY: all deps build build-san demo check test format format-check fuzz bench bench-full clean
 
 all: build
 
@@ -38,6 +38,14 @@ check: build build-san
 	@tools/check.sh $(BUILD) $(BUILD_SAN)
 
 test: check
+
+# Benchmarks against the protocol ceiling (docs/performance.md): quick mode
+# takes under 2 minutes; bench-full 5 s per row.
+bench: build
+	python3 bench/run.py --quick --build $(BUILD)
+
+bench-full: build
+	python3 bench/run.py --full --build $(BUILD)
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -212,8 +212,10 @@ static VN_COLD bool cq_revalidate(struct nvme_cq *cq, const struct vn_dma_table 
 	return true;
 }
 
-static void reap(struct nvme_ctrl *c, unsigned poller)
+static unsigned reap(struct nvme_ctrl *c, unsigned poller)
 {
+	unsigned total = 0;
+
 	for (uint32_t i = 1; i <= c->nn; i++) {
 		struct nvme_ns *ns = c->ns[i];
 		struct vn_be_io *done[32];
@@ -224,7 +226,9 @@ static void reap(struct nvme_ctrl *c, unsigned poller)
 		n = vn_be_poll(ns->chan[poller], done, (int)VN_ARRAY_SIZE(done));
 		for (int k = 0; k < n; k++)
 			nvme_io_done(done[k]->ctx);
+		total += (unsigned)n;
 	}
+	return total;
 }
 
 static void flush(struct nvme_ctrl *c, unsigned poller)
@@ -240,7 +244,8 @@ static VN_COLD unsigned cq_stop(struct nvme_cq *cq)
 	struct nvme_ctrl *c = cq->ctrl;
 	uint32_t io_inflight = 0;
 
-	reap(c, cq->poller);
+	if (reap(c, cq->poller))
+		flush(c, cq->poller);
 	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next)
 		if (sq->qid)
 			io_inflight += sq->inflight;
@@ -307,7 +312,9 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 	    !cq_revalidate(cq, t))
 		return 0;
 
-	reap(c, cq->poller);
+	/* Completions may submit more (the next range of a DSM): flush those
+	 * too, not only what the SQs brought. */
+	work = reap(c, cq->poller);
 	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
 		if (unlikely(vn_load_relaxed(&sq->deleting))) {
 			deleting = true;

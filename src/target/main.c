@@ -94,11 +94,13 @@ static void print_stats(struct target *t)
 		struct vn_poller_stats st;
 		vn_poller_get_stats(t->pollers[i], &st);
 		uint64_t tot = st.busy_ns + st.idle_ns;
-		printf("poller %s (cpu %d): rounds %llu busy %.1f%% sleeps %llu\n",
+		printf("poller %s (cpu %d): rounds %llu busy %.1f%% sleeps %llu busy_ns %llu "
+		       "idle_ns %llu\n",
 		       vn_poller_name(t->pollers[i]), vn_poller_cpu(t->pollers[i]),
 		       (unsigned long long)st.rounds,
 		       tot ? 100.0 * (double)st.busy_ns / (double)tot : 0.0,
-		       (unsigned long long)st.sleeps);
+		       (unsigned long long)st.sleeps, (unsigned long long)st.busy_ns,
+		       (unsigned long long)st.idle_ns);
 	}
 	fflush(stdout);
 }

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The protocol ceiling: an NVMe submission/completion queue pair over shared
+ * memory between two pinned threads that do nothing but the protocol. The
+ * "host" writes 64-byte SQEs and the tail doorbell, and consumes 16-byte CQEs
+ * by their phase bit, writing the head doorbell; the "device" reads the tail,
+ * copies SQEs out and posts CQEs, phase dword last. No emulated controller
+ * plus driver can beat this on the same two cores.
+ *
+ *   bench/ceiling [--cpus A,B] [--seconds S] [--qd N ...] [--json]
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "vnvme/spec.h"
+
+#define QSIZE 1024
+
+struct ring {
+	_Alignas(64) struct vnvme_sqe sq[QSIZE];
+	_Alignas(64) struct vnvme_cqe cq[QSIZE];
+	_Alignas(64) uint32_t sq_tail; /* doorbells, each on its own line */
+	_Alignas(64) uint32_t cq_head;
+	_Alignas(64) uint32_t stop;
+};
+
+static struct ring R;
+static int cpu_host = 1, cpu_dev = 0;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static void *device(void *arg)
+{
+	uint32_t head = 0, tail = 0, cq_tail = 0, cq_head = 0;
+	uint16_t phase = 1;
+
+	(void)arg;
+	pin(cpu_dev);
+	while (!__atomic_load_n(&R.stop, __ATOMIC_RELAXED)) {
+		uint32_t t = __atomic_load_n(&R.sq_tail, __ATOMIC_ACQUIRE);
+		if (t == head)
+			continue;
+		tail = t;
+		while (head != tail) {
+			struct vnvme_sqe sqe;
+			struct vnvme_cqe *e;
+
+			/* Room in the CQ: re-read the head only when it looks full. */
+			while ((cq_tail + 1) % QSIZE == cq_head)
+				cq_head = __atomic_load_n(&R.cq_head, __ATOMIC_ACQUIRE);
+			memcpy(&sqe, &R.sq[head], sizeof(sqe));
+			head = (head + 1) % QSIZE;
+			e = &R.cq[cq_tail];
+			e->dw0 = 0;
+			e->sqhd = (uint16_t)head;
+			e->sqid = 1;
+			e->cid = sqe.cid;
+			__atomic_store_n(&e->status, phase, __ATOMIC_RELEASE);
+			if (++cq_tail == QSIZE) {
+				cq_tail = 0;
+				phase ^= 1;
+			}
+		}
+	}
+	return NULL;
+}
+
+struct result {
+	unsigned qd;
+	double ops;
+	double rtt_median_ns; /* qd 1 only */
+};
+
+static int cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The host side: keep qd commands in flight for `secs`. */
+static struct result host(unsigned qd, double secs)
+{
+	struct result r = {.qd = qd};
+	uint32_t tail = 0, head = 0, outstanding = 0;
+	uint16_t phase = 1;
+	uint64_t done = 0, t0, deadline, *samples = NULL;
+	size_t ns = 0, cap = 0;
+
+	memset(&R, 0, sizeof(R));
+	if (qd == 1) {
+		cap = 1 << 20;
+		samples = malloc(cap * sizeof(*samples));
+	}
+	pthread_t th;
+	pthread_create(&th, NULL, device, NULL);
+	t0 = now_ns();
+	deadline = t0 + (uint64_t)(secs * 1e9);
+	uint64_t start = 0;
+	for (uint64_t iter = 0;; iter++) {
+		bool rung = false;
+		while (outstanding < qd) {
+			struct vnvme_sqe *s = &R.sq[tail];
+			s->opc = VNVME_NVM_READ;
+			s->cid = (uint16_t)tail;
+			tail = (tail + 1) % QSIZE;
+			outstanding++;
+			rung = true;
+		}
+		/* Time one round trip in 64, so timing does not slow the rest. */
+		bool timed = samples && (iter & 63) == 0;
+		if (rung) {
+			if (timed)
+				start = now_ns();
+			__atomic_store_n(&R.sq_tail, tail, __ATOMIC_RELEASE);
+		}
+		unsigned reaped = 0;
+		for (;;) {
+			struct vnvme_cqe *e = &R.cq[head];
+			if ((__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) & 1) != phase)
+				break;
+			if (++head == QSIZE) {
+				head = 0;
+				phase ^= 1;
+			}
+			reaped++;
+		}
+		if (reaped) {
+			if (timed && start && ns < cap)
+				samples[ns++] = now_ns() - start;
+			start = 0;
+			__atomic_store_n(&R.cq_head, head, __ATOMIC_RELEASE);
+			outstanding -= reaped;
+			done += reaped;
+		}
+		if ((iter & 4095) == 0 && now_ns() >= deadline)
+			break;
+	}
+	double el = (double)(now_ns() - t0) / 1e9;
+	__atomic_store_n(&R.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(th, NULL);
+	r.ops = (double)done / el;
+	if (samples && ns) {
+		qsort(samples, ns, sizeof(*samples), cmp);
+		r.rtt_median_ns = (double)samples[ns / 2];
+	}
+	free(samples);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned qds[8] = {1, 16, 128}, nqd = 3;
+	double secs = 2;
+	bool json = false, qd_given = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--cpus") && i + 1 < argc) {
+			if (sscanf(argv[++i], "%d,%d", &cpu_dev, &cpu_host) != 2) {
+				fprintf(stderr, "ceiling: --cpus wants DEVICE,HOST e.g. 0,1\n");
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+			secs = atof(argv[++i]);
+		} else if (!strcmp(argv[i], "--qd") && i + 1 < argc) {
+			if (!qd_given)
+				nqd = 0;
+			qd_given = true;
+			unsigned q = (unsigned)atoi(argv[++i]);
+			if (q < 1 || q >= QSIZE || nqd == 8) {
+				fprintf(stderr, "ceiling: --qd wants 1..1023 (8 values at most)\n");
+				return 2;
+			}
+			qds[nqd++] = q;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else {
+			fprintf(
+			    stderr,
+			    "usage: ceiling [--cpus DEVICE,HOST] [--seconds S] [--qd N]... "
+			    "[--json]\n"
+			    "Measures an NVMe SQ/CQ pair over shared memory between two pinned\n"
+			    "threads doing nothing else: the protocol's ceiling on this "
+			    "machine.\n");
+			return strcmp(argv[i], "--help") ? 2 : 0;
+		}
+	}
+	pin(cpu_host);
+	if (json)
+		printf("{\"cpus\": [%d, %d], \"seconds\": %.1f, \"results\": [", cpu_dev, cpu_host,
+		       secs);
+	for (unsigned i = 0; i < nqd; i++) {
+		struct result r = host(qds[i], secs);
+		if (json)
+			printf("%s{\"qd\": %u, \"ops\": %.0f, \"rtt_median_ns\": %.0f}",
+			       i ? ", " : "", r.qd, r.ops, r.rtt_median_ns);
+		else
+			printf("ceiling qd=%-4u %8.2f M ops/s%s", r.qd, r.ops / 1e6,
+			       r.qd == 1 ? "" : "\n");
+		if (!json && r.qd == 1)
+			printf("  (median round trip %.0f ns)\n", r.rtt_median_ns);
+	}
+	if (json)
+		printf("]}\n");
+	return 0;
+}

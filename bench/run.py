@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""vnvme benchmark runner (make bench).
+
+Measures the protocol ceiling (bench/ceiling) and then the matrix: backends
+null and ram; 512 B and 4 KiB; randread and randwrite; QD 1, 16, 128; one
+controller and 24 controllers on one target polling thread. vnvme-target is
+pinned to one CPU, vnvme-perf to another. Each row: IOPS, MiB/s, latency
+percentiles, the target thread's busy share, and the ratio to the ceiling at
+the same queue depth, measured in the same run.
+
+Usage: bench/run.py [--quick | --full] [--build DIR] [--out FILE] [--smoke]
+Writes JSON to bench/results/<UTC time>.json (schema: docs/performance.md)
+and prints a table.
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def poller_stats(log_text):
+    """Last (busy_ns, idle_ns) the target printed for its polling thread."""
+    m = re.findall(r'busy_ns (\d+) idle_ns (\d+)', log_text)
+    return (int(m[-1][0]), int(m[-1][1])) if m else (0, 0)
+
+
+class Target:
+    def __init__(self, build, cpu, backend, count, workdir):
+        self.log = os.path.join(workdir, 'target.log')
+        conf = {
+            'cpus': [cpu],
+            'controllers': [{
+                'socket': os.path.join(workdir, 'nvme%d' if count > 1 else 'nvme0'),
+                'count': count, 'queues': 2, 'qdepth': 256,
+                'namespaces': [{'backend': backend, 'size': '1T' if backend == 'null' else '256M'}],
+            }],
+        }
+        if count == 1:
+            del conf['controllers'][0]['count']
+        path = os.path.join(workdir, 'conf.json')
+        with open(path, 'w') as f:
+            json.dump(conf, f)
+        self.sockets = [os.path.join(workdir, 'nvme%d' % i) for i in range(count)]
+        self.proc = subprocess.Popen(
+            [os.path.join(build, 'src/target/vnvme-target'), '--config', path, '--log', 'warn'],
+            stdout=open(self.log, 'w'), stderr=subprocess.STDOUT)
+        for _ in range(200):
+            if all(os.path.exists(s) for s in self.sockets):
+                break
+            time.sleep(0.05)
+        else:
+            raise SystemExit('bench: vnvme-target did not start:\n' + open(self.log).read())
+
+    def snapshot(self):
+        self.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.2)
+        return poller_stats(open(self.log).read())
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+def perf(build, cpu, sockets, rw, bs, qd, seconds):
+    cmd = [os.path.join(build, 'src/perf/vnvme-perf'), '--rw', rw, '--bs', str(bs),
+           '--qd', str(qd), '--runtime', str(seconds), '--cpus', str(cpu), '--json', '--quiet']
+    for s in sockets:
+        cmd += ['--socket', s]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    if out.returncode != 0:
+        raise SystemExit('bench: vnvme-perf failed: ' + out.stderr)
+    return json.loads(out.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--quick', action='store_true', help='1 s per row (default)')
+    ap.add_argument('--full', action='store_true', help='5 s per row')
+    ap.add_argument('--smoke', action='store_true', help='3 rows of 0.3 s: checks the plumbing')
+    ap.add_argument('--build', default=os.path.join(ROOT, 'build'))
+    ap.add_argument('--out', default=None)
+    ap.add_argument('--target-cpu', type=int, default=0)
+    ap.add_argument('--perf-cpu', type=int, default=1 if os.cpu_count() > 1 else 0)
+    a = ap.parse_args()
+    secs = 5 if a.full else 0.3 if a.smoke else 1
+    mode = 'full' if a.full else 'smoke' if a.smoke else 'quick'
+
+    ceil_out = subprocess.run(
+        [os.path.join(a.build, 'bench/ceiling'), '--cpus', '%d,%d' % (a.target_cpu, a.perf_cpu),
+         '--seconds', str(secs), '--json'], capture_output=True, text=True, check=True)
+    ceiling = json.loads(ceil_out.stdout)
+    ceil_by_qd = {r['qd']: r for r in ceiling['results']}
+
+    rows = []
+    matrix = [(b, n) for b in ('null', 'ram') for n in (1, 24)]
+    if a.smoke:
+        matrix = [('null', 1)]
+    for backend, count in matrix:
+        with tempfile.TemporaryDirectory(prefix='vnvme-bench-') as wd:
+            t = Target(a.build, a.target_cpu, backend, count, wd)
+            try:
+                for rw in ('randread', 'randwrite'):
+                    for bs in (512, 4096):
+                        for qd in (1, 16, 128):
+                            if a.smoke and (rw != 'randread' or bs != 512):
+                                continue
+                            b0, i0 = t.snapshot()
+                            r = perf(a.build, a.perf_cpu, t.sockets, rw, bs, qd, secs)
+                            b1, i1 = t.snapshot()
+                            side = r['read'] if rw == 'randread' else r['write']
+                            busy = (b1 - b0) / max(1, (b1 - b0) + (i1 - i0))
+                            c = ceil_by_qd[qd]
+                            rows.append({
+                                'backend': backend, 'controllers': count, 'rw': rw, 'bs': bs,
+                                'qd': qd, 'iops': side['iops'],
+                                'mib_s': side['bw_bytes'] / 1048576,
+                                'lat_ns': side['lat_ns'], 'errors': r['errors'],
+                                'target_busy': round(busy, 3),
+                                'target_idle': round(1 - busy, 3),
+                                'ceiling_ops': c['ops'],
+                                'ratio_to_ceiling': side['iops'] / c['ops'] if c['ops'] else 0,
+                            })
+                            print('.', end='', flush=True, file=sys.stderr)
+            finally:
+                t.stop()
+    print(file=sys.stderr)
+
+    result = {
+        'version': 1,
+        'mode': mode,
+        'time_utc': datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%SZ'),
+        'host': {'cpus': os.cpu_count(), 'model': cpu_model()},
+        'target_cpu': a.target_cpu, 'perf_cpu': a.perf_cpu, 'seconds_per_row': secs,
+        'ceiling': ceiling,
+        'rows': rows,
+    }
+    out = a.out or os.path.join(HERE, 'results', result['time_utc'].replace(':', '') + '.json')
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, 'w') as f:
+        json.dump(result, f, indent=1)
+
+    print('ceiling (SQ/CQ pair, two pinned threads): ' + ', '.join(
+        'QD%d %.2f M ops/s' % (r['qd'], r['ops'] / 1e6) for r in ceiling['results']) +
+        ' ; QD1 median round trip %d ns' % ceil_by_qd[1]['rtt_median_ns'])
+    print('%-5s %5s %-9s %5s %4s %9s %9s %8s %8s %9s %6s %7s' % (
+        'be', 'ctrls', 'rw', 'bs', 'qd', 'MIOPS', 'MiB/s', 'p50 ns', 'p99 ns', 'p99.9 ns',
+        'busy', 'ceil%'))
+    for r in rows:
+        p = r['lat_ns']['percentiles']
+        print('%-5s %5d %-9s %5d %4d %9.3f %9.1f %8d %8d %9d %5.0f%% %6.1f%%' % (
+            r['backend'], r['controllers'], r['rw'], r['bs'], r['qd'], r['iops'] / 1e6,
+            r['mib_s'], p['50'], p['99'], p['99.9'], r['target_busy'] * 100,
+            r['ratio_to_ceiling'] * 100))
+    print('results: ' + os.path.relpath(out, ROOT))
+
+
+def cpu_model():
+    try:
+        for line in open('/proc/cpuinfo'):
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return 'unknown'
+
+
+if __name__ == '__main__':
+    main()
