@@ -192,6 +192,9 @@ static int parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, 
 		else
 			return jerr(err, len, "backend \"%s\": use null, ram or file", b);
 	}
+	/* A file without "size" keeps its own size, as on the command line. */
+	if (ns->be.type == VN_BE_FILE)
+		ns->be.size = 0;
 	if ((ret = get_size(o, "size", &ns->be.size, err, len)))
 		return ret;
 	if ((ret = get_u32(o, "lba", 512, 4096, &ns->lba_size, err, len)))
@@ -261,8 +264,12 @@ static int parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, uint32_t 
 		for (size_t i = 0; i < n; i++) {
 			c->ns[i] = (struct vnvme_ns_conf){
 			    .be = {.type = VN_BE_RAM, .size = 1ull << 30}, .lba_size = 512};
-			if ((ret = parse_ns(json_object_array_get_idx(v, i), &c->ns[i], err, len)))
+			if ((ret =
+				 parse_ns(json_object_array_get_idx(v, i), &c->ns[i], err, len))) {
+				for (size_t k = 0; k < i; k++)
+					free((char *)c->ns[k].be.path);
 				return ret;
+			}
 		}
 	}
 	return 0;
@@ -383,6 +390,13 @@ int vn_conf_check(const struct vnvme_target_conf *c, char *err, size_t errlen)
 		for (unsigned k = 0; k < i; k++) {
 			if (!strcmp(c->ctrls[k].socket, d->socket)) {
 				snprintf(err, errlen, "two controllers on %s", d->socket);
+				return -EINVAL;
+			}
+			if (d->serial[0] && !strcmp(c->ctrls[k].serial, d->serial)) {
+				snprintf(err, errlen,
+					 "two controllers with serial \"%s\" (Linux rejects "
+					 "duplicates)",
+					 d->serial);
 				return -EINVAL;
 			}
 		}

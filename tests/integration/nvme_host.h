@@ -169,6 +169,23 @@ static inline uint16_t hq_submit(struct hq *q, struct vnvme_sqe *sqe)
 	return sqe->cid;
 }
 
+/* Place one command (cid filled in) without ringing the doorbell: a batch
+ * of hq_queue calls, then one hq_ring, hands the controller all at once. */
+static inline uint16_t hq_queue(struct hq *q, struct vnvme_sqe *sqe)
+{
+	sqe->cid = q->cid++;
+	q->sq[q->tail] = *sqe;
+	if (++q->tail == q->size)
+		q->tail = 0;
+	return sqe->cid;
+}
+
+static inline void hq_ring(struct hq *q)
+{
+	/* Release: the SQEs before the doorbell. */
+	__atomic_store_n(q->sqdb, q->tail, __ATOMIC_RELEASE);
+}
+
 /* Wait for the next completion; returns 0 and the CQE, or -ETIMEDOUT. */
 static inline int hq_reap(struct hq *q, struct vnvme_cqe *out, int timeout_ms)
 {
