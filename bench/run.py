@@ -53,8 +53,10 @@ class Target:
         self.proc = subprocess.Popen(
             [os.path.join(build, 'src/target/vnvme-target'), '--config', path, '--log', 'warn'],
             stdout=open(self.log, 'w'), stderr=subprocess.STDOUT)
-        for _ in range(200):
+        for _ in range(1200):  # ram namespaces are populated at start: allow 60 s
             if all(os.path.exists(s) for s in self.sockets):
+                break
+            if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
         else:

@@ -5,6 +5,7 @@
  * only DISCARD makes a syscall, to give whole pages back to the system.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
@@ -18,6 +19,22 @@
 #ifndef MFD_HUGE_2MB /* <linux/memfd.h> has it, but clashes with <sys/mman.h> */
 #define MFD_HUGE_2MB (21u << 26)
 #endif
+
+/* MemAvailable from /proc/meminfo in bytes, or 0 if unknown. */
+static uint64_t mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long long kb = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}
 
 int be_ram_create(struct vn_be *be, const struct vn_be_opts *o, const char **err)
 {
@@ -64,8 +81,20 @@ int be_ram_create(struct vn_be *be, const struct vn_be_opts *o, const char **err
 		*err = "ram: cannot seal the memfd";
 		goto err_close;
 	}
-	/* hugetlb reserves every page here, so a shortage fails now, not as SIGBUS later. */
-	mem = mmap(NULL, be->ram.map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	/*
+	 * Populated up front: an I/O must never wait for a page fault (the
+	 * device's latency is meant to be deterministic), and a size beyond the
+	 * memory there is fails here with a message instead of an OOM kill or a
+	 * SIGBUS later. hugetlb reserves every page at mmap as well.
+	 */
+	uint64_t avail = mem_available();
+	if (!o->hugepages && avail && be->ram.map_len > avail) {
+		rc = -ENOMEM;
+		*err = "ram: larger than the memory available (MemAvailable): use a smaller size "
+		       "or the null backend";
+		goto err_close;
+	}
+	mem = mmap(NULL, be->ram.map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (mem == MAP_FAILED) {
 		rc = -errno;
 		*err = o->hugepages

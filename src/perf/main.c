@@ -104,6 +104,8 @@ struct dev {
 	struct vnvme_ctrl *c;
 	struct vnvme_ns_info ns;
 	uint64_t first_lba, nr_lbas; /* the range I/O goes to */
+	uint32_t lbas;               /* blocks per I/O */
+	uint64_t slots;              /* I/O-sized slots in the range */
 };
 
 static struct dev devs[MAX_DEVS];
@@ -193,10 +195,11 @@ static void complete(void *arg, const struct vnvme_cqe *cqe)
 {
 	struct io *io = arg;
 	struct job *j = io->j;
-	uint64_t lat = (uint64_t)((double)(now_ticks() - io->start) * tsc_ns);
+	uint64_t t = now_ticks();
+	uint64_t lat = (uint64_t)((double)(t - io->start) * tsc_ns);
 	uint16_t sf = vnvme_cqe_sf(cqe);
 
-	io->qp->last_progress = now_ticks();
+	io->qp->last_progress = t;
 	if (sf) {
 		if (!j->errors)
 			snprintf(j->first_error, sizeof(j->first_error), "%s at LBA %llu: %s",
@@ -224,8 +227,8 @@ static int submit(struct io *io)
 	struct qp *qp = io->qp;
 	struct job *j = io->j;
 	struct dev *d = qp->d;
-	uint32_t lbas = O.bs / d->ns.lba_size;
-	uint64_t slots = d->nr_lbas / lbas, lba;
+	uint32_t lbas = d->lbas;
+	uint64_t slots = d->slots, lba;
 	bool write;
 
 	switch (O.rw) {
@@ -245,10 +248,12 @@ static int submit(struct io *io)
 	if (O.verify)
 		write = !j->verify_phase_read;
 	if (O.rw == RW_READ || O.rw == RW_WRITE || O.verify) {
-		lba = d->first_lba + (qp->seq_next % slots) * lbas;
-		qp->seq_next++;
+		lba = d->first_lba + qp->seq_next * lbas;
+		if (++qp->seq_next == slots)
+			qp->seq_next = 0;
 	} else {
-		lba = d->first_lba + (rnd(j) % slots) * lbas;
+		/* Multiply-shift instead of a 64-bit division per I/O. */
+		lba = d->first_lba + (uint64_t)(((unsigned __int128)rnd(j) * slots) >> 64) * lbas;
 	}
 	io->lba = lba;
 	io->write = write;
@@ -321,7 +326,7 @@ static void *job_main(void *arg)
 	if (O.verify) {
 		/* Write every block of the range, then read it all back and compare. */
 		for (unsigned d = 0; d < O.nr_devs; d++)
-			j->qps[d].limit = devs[d].nr_lbas / (O.bs / devs[d].ns.lba_size);
+			j->qps[d].limit = devs[d].slots;
 		run_phase(j, 0);
 		j->verify_phase_read = true;
 		for (unsigned d = 0; d < O.nr_devs; d++)
@@ -666,6 +671,8 @@ int main(int argc, char **argv)
 		}
 		devs[d].nr_lbas =
 		    O.range_lbas && O.range_lbas < devs[d].ns.nlb ? O.range_lbas : devs[d].ns.nlb;
+		devs[d].lbas = O.bs / devs[d].ns.lba_size;
+		devs[d].slots = devs[d].nr_lbas / devs[d].lbas;
 		if (devs[d].nr_lbas < O.bs / devs[d].ns.lba_size) {
 			fprintf(stderr, "vnvme-perf: %s: the range is smaller than one block\n",
 				O.devs[d]);
