@@ -187,6 +187,16 @@ static uint32_t read32(struct nvme_ctrl *c, uint32_t off)
 	}
 }
 
+/* One dword of a 64-bit queue base register; the low 12 bits are reserved
+ * (the queues are page aligned). */
+static void set_half(uint64_t *reg, uint32_t half, uint32_t v)
+{
+	if (half)
+		*reg = (*reg & 0xffffffffull) | (uint64_t)v << 32;
+	else
+		*reg = (*reg & ~0xffffffffull) | (v & ~0xfffu);
+}
+
 static void write32(struct nvme_ctrl *c, uint32_t off, uint32_t v)
 {
 	switch (off) {
@@ -205,20 +215,14 @@ static void write32(struct nvme_ctrl *c, uint32_t off, uint32_t v)
 			    v & (VNVME_AQA_ASQS_MASK | VNVME_AQA_ACQS_MASK << VNVME_AQA_ACQS_SHIFT);
 		break;
 	case VNVME_REG_ASQ:
-		if (!c->enabled)
-			c->asq = (c->asq & ~0xffffffffull) | (v & ~0xfffu);
-		break;
 	case VNVME_REG_ASQ + 4:
 		if (!c->enabled)
-			c->asq = (c->asq & 0xffffffffull) | (uint64_t)v << 32;
+			set_half(&c->asq, off - VNVME_REG_ASQ, v);
 		break;
 	case VNVME_REG_ACQ:
-		if (!c->enabled)
-			c->acq = (c->acq & ~0xffffffffull) | (v & ~0xfffu);
-		break;
 	case VNVME_REG_ACQ + 4:
 		if (!c->enabled)
-			c->acq = (c->acq & 0xffffffffull) | (uint64_t)v << 32;
+			set_half(&c->acq, off - VNVME_REG_ACQ, v);
 		break;
 	default:
 		break; /* read-only (CAP, VS, CSTS), NSSR (NSSRS = 0), reserved */
