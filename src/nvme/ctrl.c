@@ -477,12 +477,18 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 		struct nvme_sq *sq = c->sqs[q];
 		if (!sq)
 			continue;
-		fprintf(
-		    f, "%s sq%u: cq%u poller %u cmds %llu errors %llu read %llu B written %llu B\n",
-		    c->name, q, sq->cqid, sq->cq->poller,
-		    (unsigned long long)vn_load_relaxed(&sq->cmds),
-		    (unsigned long long)vn_load_relaxed(&sq->errors),
-		    (unsigned long long)vn_load_relaxed(&sq->bytes_read),
-		    (unsigned long long)vn_load_relaxed(&sq->bytes_written));
+		fprintf(f,
+			"%s sq%u: cq%u poller %u cmds %llu errors %llu read %llu B written %llu B "
+			"polls %llu busy %.1f%% irqs %llu\n",
+			c->name, q, sq->cqid, sq->cq->poller,
+			(unsigned long long)vn_load_relaxed(&sq->cmds),
+			(unsigned long long)vn_load_relaxed(&sq->errors),
+			(unsigned long long)vn_load_relaxed(&sq->bytes_read),
+			(unsigned long long)vn_load_relaxed(&sq->bytes_written),
+			(unsigned long long)vn_load_relaxed(&sq->cq->polls),
+			sq->cq->polls ? 100.0 * (double)vn_load_relaxed(&sq->cq->busy_polls) /
+					    (double)sq->cq->polls
+				      : 0.0,
+			(unsigned long long)vn_load_relaxed(&sq->cq->irqs));
 	}
 }

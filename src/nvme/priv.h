@@ -104,6 +104,7 @@ struct nvme_cq {
 	const struct vn_dma_table *tbl;
 	unsigned poller; /* index in ctrl->pollers */
 	uint64_t irqs;
+	uint64_t polls, busy_polls; /* rounds this CQ was polled / found work */
 
 	/* Set once at creation. */
 	struct nvme_ctrl *ctrl;

@@ -339,6 +339,8 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 	}
 	if (unlikely(cq->qid == 0))
 		nvme_admin_poll_pending(c, c->sqs[0]);
+	cq->polls++;
+	cq->busy_polls += work != 0;
 	return work;
 }
 
