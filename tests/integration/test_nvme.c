@@ -905,6 +905,83 @@ static void test_shadow_doorbells_replace_mmio_doorbells(void **state)
 	assert_int_equal(*q->sqdb, 0);
 }
 
+/* xorshift64: the seed is printed, so a failure can be replayed. */
+static uint64_t rng_next(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void test_random_commands_never_hurt_the_controller(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	uint64_t x = getenv("VNVME_SEED") ? strtoull(getenv("VNVME_SEED"), NULL, 0) : 0x5eedc0de;
+	struct vnvme_cqe cqe;
+
+	printf("# seed 0x%llx\n", (unsigned long long)x);
+	h_create_ioq(h, 1, 64, false, 0);
+	/* Random data pointers land inside the map, outside it, or at its edge. */
+	for (int i = 0; i < 3000; i++) {
+		struct vnvme_sqe s;
+		uint64_t *w = (uint64_t *)(void *)&s;
+		bool admin = i % 3 == 0;
+
+		for (unsigned k = 0; k < 8; k++)
+			w[k] = rng_next(&x);
+		switch (rng_next(&x) % 4) {
+		case 0:
+			s.dptr.prp1 = H_IOVA + rng_next(&x) % H_MEMSZ;
+			break;
+		case 1:
+			s.dptr.prp1 = H_IOVA + H_MEMSZ - (rng_next(&x) % 8192);
+			s.dptr.prp2 = H_IOVA + (rng_next(&x) % H_MEMSZ & ~7ull);
+			break;
+		default:
+			break; /* anything at all */
+		}
+		if (admin) {
+			/* Not the commands that would take the test's own queues or
+			 * memory away (they are tested on purpose elsewhere). */
+			static const uint8_t keep[] = {
+			    VNVME_ADM_DELETE_SQ,      VNVME_ADM_DELETE_CQ,  VNVME_ADM_CREATE_SQ,
+			    VNVME_ADM_CREATE_CQ,      VNVME_ADM_FORMAT_NVM, VNVME_ADM_DBBUF_CONFIG,
+			    VNVME_ADM_ASYNC_EVENT_REQ};
+			for (unsigned k = 0; k < sizeof(keep); k++)
+				if (s.opc == keep[k])
+					s.opc = VNVME_ADM_KEEP_ALIVE;
+			if (s.opc == VNVME_ADM_SET_FEATURES &&
+			    (s.cdw10 & 0xff) == VNVME_FID_IRQ_COALESCING)
+				s.cdw10 = VNVME_FID_ARBITRATION;
+		} else {
+			s.nsid = 1 + (uint32_t)(rng_next(&x) % 3); /* mostly valid namespaces */
+			s.opc = (uint8_t)(rng_next(&x) % 12);      /* mostly NVM opcodes */
+			s.cdw10 = (uint32_t)(rng_next(&x) % ((16u << 20) / 512));
+			s.cdw11 = 0;
+			s.cdw12 &= 0xffff00ffu; /* at most 256 blocks */
+		}
+		struct hq *q = admin ? &h->admin : &h->io[0];
+		uint16_t cid = hq_submit(q, &s);
+		assert_int_equal(hq_reap(q, &cqe, 5000), 0);
+		assert_int_equal(cqe.cid, cid);
+	}
+	/* Still ready, never fatal, and still correct. */
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS) & (VNVME_CSTS_RDY | VNVME_CSTS_CFS),
+			 VNVME_CSTS_RDY);
+	uint8_t *buf = h->mem + H_DATA;
+	memset(buf, 0x3c, 512);
+	struct vnvme_sqe w = h_rw(VNVME_NVM_WRITE, 1, 3, 1);
+	w.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(&h->io[0], &w, NULL), 0);
+	memset(buf, 0, 512);
+	w.opc = VNVME_NVM_READ;
+	assert_sc(hq_cmd(&h->io[0], &w, NULL), 0);
+	assert_int_equal(buf[0], 0x3c);
+	assert_int_equal(buf[511], 0x3c);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -927,6 +1004,7 @@ int main(void)
 	    T(test_killed_host_then_the_next_one_connects),
 	    T(test_format_switches_lba_size_and_erases),
 	    T(test_shadow_doorbells_replace_mmio_doorbells),
+	    T(test_random_commands_never_hurt_the_controller),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	if (!getenv("VNVME_LOG"))
