@@ -211,48 +211,77 @@ uint32_t vnvme_qpair_outstanding(const struct vnvme_qpair *q)
 	return q->outstanding;
 }
 
-static inline void rw_sqe(struct vnvme_sqe *s, uint8_t opc, uint32_t nsid, uint64_t slba,
-			  uint32_t nlb)
+/*
+ * Read, Write and Compare: the SQE is written in place in the ring (no copy),
+ * with PRP1/PRP2 or this slot's PRP list. The common case, a buffer within
+ * two pages, is a handful of stores.
+ */
+static inline int submit_rw(struct vnvme_qpair *q, uint8_t opc, uint32_t nsid, const void *buf,
+			    uint64_t slba, uint32_t nlb, uint32_t lba_size, vnvme_cb cb, void *arg)
 {
-	memset(s, 0, sizeof(*s));
-	s->opc = opc;
-	s->nsid = nsid;
-	s->cdw10 = (uint32_t)slba;
-	s->cdw11 = (uint32_t)(slba >> 32);
-	s->cdw12 = nlb - 1;
+	size_t len = (size_t)nlb * lba_size;
+	uint64_t iova = drv_iova(q->c, buf), first, prp2 = 0;
+	struct vnvme_sqe *s;
+	struct drv_req *r;
+	uint16_t cid;
+
+	if (unlikely(!nlb || nlb > 65536))
+		return -EINVAL;
+	if (unlikely(!q->nfree))
+		return -EBUSY;
+	if (unlikely(!iova || !drv_iova(q->c, (const uint8_t *)buf + len - 1)))
+		return -EFAULT;
+	cid = q->free_cids[q->nfree - 1];
+	r = &q->reqs[cid];
+	first = DRV_PAGE - (iova & (DRV_PAGE - 1));
+	if (len > first) {
+		if (len <= first + DRV_PAGE) {
+			prp2 = iova + first;
+		} else {
+			uint64_t n = (len - first + DRV_PAGE - 1) / DRV_PAGE;
+			if (unlikely(n > PRP_LIST_BYTES / 8))
+				return -E2BIG;
+			for (uint64_t i = 0; i < n; i++)
+				r->prp_list[i] = iova + first + i * DRV_PAGE;
+			prp2 = r->prp_list_iova;
+		}
+	}
+	q->nfree--;
+	r->cb = cb;
+	r->arg = arg;
+	s = &q->sq[q->sq_tail];
+	*s = (struct vnvme_sqe){
+	    .opc = opc,
+	    .cid = cid,
+	    .nsid = nsid,
+	    .cdw10 = (uint32_t)slba,
+	    .cdw11 = (uint32_t)(slba >> 32),
+	    .cdw12 = nlb - 1,
+	};
+	s->dptr.prp1 = iova;
+	s->dptr.prp2 = prp2;
+	if (++q->sq_tail == q->size)
+		q->sq_tail = 0;
+	q->outstanding++;
+	return 0;
 }
 
 int vnvme_read(struct vnvme_qpair *q, uint32_t nsid, void *buf, uint64_t slba, uint32_t nlb,
 	       uint32_t lba_size, vnvme_cb cb, void *arg)
 {
-	struct vnvme_sqe s;
-
-	if (unlikely(!nlb || nlb > 65536))
-		return -EINVAL;
-	rw_sqe(&s, VNVME_NVM_READ, nsid, slba, nlb);
-	return vnvme_submit(q, &s, buf, (size_t)nlb * lba_size, cb, arg);
+	return submit_rw(q, VNVME_NVM_READ, nsid, buf, slba, nlb, lba_size, cb, arg);
 }
 
 int vnvme_write(struct vnvme_qpair *q, uint32_t nsid, const void *buf, uint64_t slba, uint32_t nlb,
 		uint32_t lba_size, vnvme_cb cb, void *arg)
 {
-	struct vnvme_sqe s;
-
-	if (unlikely(!nlb || nlb > 65536))
-		return -EINVAL;
-	rw_sqe(&s, VNVME_NVM_WRITE, nsid, slba, nlb);
-	return vnvme_submit(q, &s, (void *)buf, (size_t)nlb * lba_size, cb, arg);
+	return submit_rw(q, VNVME_NVM_WRITE, nsid, buf, slba, nlb, lba_size, cb, arg);
 }
 
 int vnvme_compare(struct vnvme_qpair *q, uint32_t nsid, const void *buf, uint64_t slba,
 		  uint32_t nlb, uint32_t lba_size, vnvme_cb cb, void *arg)
 {
-	struct vnvme_sqe s;
-
-	if (unlikely(!nlb || nlb > 65536))
-		return -EINVAL;
-	rw_sqe(&s, VNVME_NVM_COMPARE, nsid, slba, nlb);
-	return vnvme_submit(q, &s, (void *)buf, (size_t)nlb * lba_size, cb, arg);
+	return submit_rw(q, VNVME_NVM_COMPARE, nsid, buf, slba, nlb, lba_size, cb, arg);
 }
 
 int vnvme_flush(struct vnvme_qpair *q, uint32_t nsid, vnvme_cb cb, void *arg)
@@ -265,11 +294,13 @@ int vnvme_flush(struct vnvme_qpair *q, uint32_t nsid, vnvme_cb cb, void *arg)
 int vnvme_write_zeroes(struct vnvme_qpair *q, uint32_t nsid, uint64_t slba, uint32_t nlb,
 		       vnvme_cb cb, void *arg)
 {
-	struct vnvme_sqe s;
+	struct vnvme_sqe s = {.opc = VNVME_NVM_WRITE_ZEROES, .nsid = nsid};
 
 	if (unlikely(!nlb || nlb > 65536))
 		return -EINVAL;
-	rw_sqe(&s, VNVME_NVM_WRITE_ZEROES, nsid, slba, nlb);
+	s.cdw10 = (uint32_t)slba;
+	s.cdw11 = (uint32_t)(slba >> 32);
+	s.cdw12 = nlb - 1;
 	return vnvme_submit(q, &s, NULL, 0, cb, arg);
 }
 

@@ -196,7 +196,7 @@ static void complete(void *arg, const struct vnvme_cqe *cqe)
 	struct io *io = arg;
 	struct job *j = io->j;
 	uint64_t t = now_ticks();
-	uint64_t lat = (uint64_t)((double)(t - io->start) * tsc_ns);
+	uint64_t lat = t - io->start; /* in TSC ticks; converted to ns once, at the end */
 	uint16_t sf = vnvme_cqe_sf(cqe);
 
 	io->qp->last_progress = t;
@@ -402,6 +402,12 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Histograms hold TSC ticks; reports are in nanoseconds. */
+static unsigned long long tns(uint64_t ticks)
+{
+	return (unsigned long long)((double)ticks * tsc_ns + 0.5);
+}
+
 static void print_lat(FILE *f, const char *name, const struct hist *h, double secs, uint32_t bs)
 {
 	static const double pct[] = {50, 90, 99, 99.9, 99.99};
@@ -409,13 +415,11 @@ static void print_lat(FILE *f, const char *name, const struct hist *h, double se
 
 	fprintf(f, "  %s: IOPS=%.3fM, BW=%.1fMiB/s, ios=%llu\n", name, iops / 1e6,
 		iops * bs / 1048576.0, (unsigned long long)h->count);
-	fprintf(f, "    lat (ns): min=%llu, max=%llu, avg=%.1f, stdev=%.1f\n",
-		(unsigned long long)h->min, (unsigned long long)h->max, hist_mean(h),
-		hist_stdev(h));
+	fprintf(f, "    lat (ns): min=%llu, max=%llu, avg=%.1f, stdev=%.1f\n", tns(h->min),
+		tns(h->max), hist_mean(h) * tsc_ns, hist_stdev(h) * tsc_ns);
 	fprintf(f, "    lat percentiles (ns):");
 	for (unsigned i = 0; i < sizeof(pct) / sizeof(pct[0]); i++)
-		fprintf(f, " %.2fth=[%llu]", pct[i],
-			(unsigned long long)hist_percentile(h, pct[i]));
+		fprintf(f, " %.2fth=[%llu]", pct[i], tns(hist_percentile(h, pct[i])));
 	fprintf(f, "\n");
 }
 
@@ -429,15 +433,15 @@ static struct json_object *json_lat(const struct hist *h, double secs, uint32_t 
 	json_object_object_add(o, "ios", json_object_new_int64((int64_t)h->count));
 	json_object_object_add(o, "iops", json_object_new_double(iops));
 	json_object_object_add(o, "bw_bytes", json_object_new_double(iops * bs));
-	json_object_object_add(l, "min", json_object_new_int64((int64_t)h->min));
-	json_object_object_add(l, "max", json_object_new_int64((int64_t)h->max));
-	json_object_object_add(l, "mean", json_object_new_double(hist_mean(h)));
-	json_object_object_add(l, "stdev", json_object_new_double(hist_stdev(h)));
+	json_object_object_add(l, "min", json_object_new_int64((int64_t)tns(h->min)));
+	json_object_object_add(l, "max", json_object_new_int64((int64_t)tns(h->max)));
+	json_object_object_add(l, "mean", json_object_new_double(hist_mean(h) * tsc_ns));
+	json_object_object_add(l, "stdev", json_object_new_double(hist_stdev(h) * tsc_ns));
 	for (unsigned i = 0; i < sizeof(pct) / sizeof(pct[0]); i++) {
 		char k[16];
 		snprintf(k, sizeof(k), "%g", pct[i]);
-		json_object_object_add(p, k,
-				       json_object_new_int64((int64_t)hist_percentile(h, pct[i])));
+		json_object_object_add(
+		    p, k, json_object_new_int64((int64_t)tns(hist_percentile(h, pct[i]))));
 	}
 	json_object_object_add(l, "percentiles", p);
 	json_object_object_add(o, "lat_ns", l);
@@ -456,7 +460,7 @@ static void plot(const char *file, const struct hist *h)
 	}
 	for (unsigned i = 0; i < HIST_BUCKETS; i++)
 		if (h->b[i])
-			fprintf(f, "%llu %llu\n", (unsigned long long)hist_bucket_low(i),
+			fprintf(f, "%llu %llu\n", tns(hist_bucket_low(i)),
 				(unsigned long long)h->b[i]);
 	fclose(f);
 	g = popen("gnuplot 2>/dev/null", "w");
