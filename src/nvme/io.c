@@ -118,6 +118,61 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 	r->opc = sqe->opc;
 	if (unlikely(nsid == 0 || nsid > c->nn || !(ns = c->ns[nsid])))
 		return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
+
+	/*
+	 * Fast path: Read or Write whose data fits PRP1 and PRP2 (at most two
+	 * pages), the common case at small block sizes. The same checks as the
+	 * general path below, straight-line.
+	 */
+	if (likely((sqe->opc == VNVME_NVM_READ || sqe->opc == VNVME_NVM_WRITE) && !sqe->flags)) {
+		const uint64_t pg = NVME_PAGE_SIZE;
+		uint64_t prp1 = sqe->dptr.prp1, first;
+		uint8_t *p1;
+
+		slba = vnvme_sqe_slba(sqe);
+		nlb = (sqe->cdw12 & 0xffff) + 1u;
+		if (unlikely(slba >= ns->nlb || nlb > ns->nlb - slba))
+			return nvme_sc(VNVME_SC_LBA_OUT_OF_RANGE);
+		len = nlb << ns->lbads;
+		first = pg - (prp1 & (pg - 1));
+		if (likely(len <= first + pg && !(prp1 & 3))) {
+			bool rd = sqe->opc == VNVME_NVM_READ;
+			prot = rd ? VN_DMA_WRITE : VN_DMA_READ;
+			r->io.op = rd ? VN_BE_READ : VN_BE_WRITE;
+			if (len <= first) {
+				p1 = vn_dma_find(t, prp1, len, prot);
+				if (unlikely(!p1))
+					return nvme_sc(VNVME_SC_DATA_XFER_ERROR);
+				r->iov[0].iov_base = p1;
+				r->iov[0].iov_len = len;
+				r->io.iovcnt = 1;
+			} else {
+				uint64_t prp2 = sqe->dptr.prp2;
+				uint8_t *p2;
+				if (unlikely(prp2 & (pg - 1)))
+					return nvme_sc(VNVME_SC_PRP_OFFSET_INVALID);
+				p1 = vn_dma_find(t, prp1, first, prot);
+				p2 = vn_dma_find(t, prp2, len - first, prot);
+				if (unlikely(!p1 || !p2))
+					return nvme_sc(VNVME_SC_DATA_XFER_ERROR);
+				r->iov[0].iov_base = p1;
+				if (p1 + first == p2) {
+					r->iov[0].iov_len = len;
+					r->io.iovcnt = 1;
+				} else {
+					r->iov[0].iov_len = first;
+					r->iov[1].iov_base = p2;
+					r->iov[1].iov_len = len - first;
+					r->io.iovcnt = 2;
+				}
+			}
+			r->ns = ns;
+			r->io.off = slba << ns->lbads;
+			r->io.len = len;
+			r->io.iov = r->iov;
+			return submit(sq, r);
+		}
+	}
 	if (unlikely(vnvme_sqe_fuse(sqe)))
 		return nvme_sc(VNVME_SC_INVALID_FIELD); /* no fused operations (FUSES = 0) */
 	r->ns = ns;
