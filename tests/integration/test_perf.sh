@@ -42,6 +42,17 @@ if [ $rc -eq 2 ] && grep -q "multiple of 512" "$dir/out"; then ok "a bad --bs is
 "$perf" --socket "$dir/none" --runtime 1 > "$dir/out" 2>&1; rc=$?
 if [ $rc -eq 1 ] && grep -q "is vnvme-target running" "$dir/out"; then ok "a missing socket says what to check"; else nok "missing socket (rc $rc)"; fi
 
+if command -v gnuplot > /dev/null; then
+	if "$perf" --socket "$dir/nvme0" --runtime 1 --quiet --plot "$dir/lat.png" > "$dir/out" 2>&1 &&
+		[ "$(head -c 4 "$dir/lat.png" | tail -c 3)" = "PNG" ]; then
+		ok "--plot draws a PNG latency histogram"
+	else
+		nok "--plot"
+	fi
+else
+	n=$((n + 1)); echo "ok $n # SKIP --plot: gnuplot is not installed"
+fi
+
 # A killed target is an error, not a hang.
 "$perf" --socket "$dir/nvme1" --runtime 60 --quiet > "$dir/out" 2>&1 &
 ppid=$!
