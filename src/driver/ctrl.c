@@ -50,8 +50,13 @@ void *vnvme_dma_alloc(struct vnvme_ctrl *c, size_t size)
 
 	if (!size)
 		return NULL;
+	/* Hugepage-backed (PCI): a buffer may not cross a 2 MiB page. */
+	if (c->pa2m && pages > 512)
+		return NULL;
 	pthread_mutex_lock(&c->dma_lock);
 	for (size_t i = 0; i < total; i++) {
+		if (c->pa2m && i % 512 == 0)
+			run = 0;
 		run = c->page_used[i] ? 0 : run + 1;
 		if (run == pages) {
 			size_t start = i + 1 - pages;
@@ -286,15 +291,16 @@ int vnvme_ctrl_open(const char *addr, const struct vnvme_ctrl_opts *opts, struct
 	c->dma_size = (c->o.dma_size + DRV_PAGE - 1) & ~(size_t)(DRV_PAGE - 1);
 	pthread_mutex_init(&c->dma_lock, NULL);
 	pthread_mutex_init(&c->admin_lock, NULL);
+	ret = drv_is_bdf(addr) ? drv_pci_open(c, addr) : drv_vu_open(c, addr);
+	if (ret)
+		goto err;
+	/* After the transport: it may round the DMA size up (hugepages). */
 	c->page_used = calloc(c->dma_size / DRV_PAGE, 1);
 	c->run_len = calloc(c->dma_size / DRV_PAGE, sizeof(*c->run_len));
 	if (!c->page_used || !c->run_len) {
 		ret = -ENOMEM;
 		goto err;
 	}
-	ret = drv_vu_open(c, addr);
-	if (ret)
-		goto err;
 	ret = enable(c);
 	if (ret)
 		goto err;

@@ -67,6 +67,7 @@ struct vnvme_ctrl {
 	/* DMA memory: one region, page allocator. */
 	uint8_t *dma;
 	uint64_t dma_iova;
+	uint64_t *pa2m; /* PCI transport: bus address of each 2 MiB page, or NULL */
 	size_t dma_size;
 	uint8_t *page_used; /* one byte per page: 0 free, else run length start mark */
 	uint32_t *run_len;
@@ -83,13 +84,20 @@ struct vnvme_ctrl {
 
 void drv_err(struct vnvme_ctrl *c, const char *fmt, ...) VN_PRINTF(2, 3);
 
-/* Translate a pointer into the DMA region to its IOVA; 0 if outside. */
+/* Translate a pointer into the DMA region to its IOVA; 0 if outside. An
+ * allocation never crosses a 2 MiB page when the region is hugepages
+ * (vnvme_dma_alloc), so an IOVA range is contiguous within one buffer. */
 static inline uint64_t drv_iova(const struct vnvme_ctrl *c, const void *p)
 {
 	const uint8_t *b = p;
+	uint64_t off;
+
 	if (b < c->dma || b >= c->dma + c->dma_size)
 		return 0;
-	return c->dma_iova + (uint64_t)(b - c->dma);
+	off = (uint64_t)(b - c->dma);
+	if (c->pa2m)
+		return c->pa2m[off >> 21] + (off & ((2u << 20) - 1));
+	return c->dma_iova + off;
 }
 
 /* qpair.c */
@@ -98,5 +106,8 @@ void drv_qpair_free(struct vnvme_qpair *q);
 
 /* tr_vu.c */
 int drv_vu_open(struct vnvme_ctrl *c, const char *path);
+/* tr_pci.c */
+bool drv_is_bdf(const char *addr);
+int drv_pci_open(struct vnvme_ctrl *c, const char *bdf);
 
 #endif

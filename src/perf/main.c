@@ -351,6 +351,8 @@ static void usage(FILE *f)
 	    "with libvnvme and reports IOPS, bandwidth and latency like fio.\n"
 	    "\n"
 	    "  --socket PATH     a controller's vfio-user socket; repeat for several devices\n"
+	    "  --pci BDF         an NVMe PCI function bound to uio_pci_generic (0000:01:00.0):\n"
+	    "                    polled, DMA from hugepages, as root; mixes with --socket\n"
 	    "  --rw MODE         randread | randwrite | read | write | randrw  (default randread)\n"
 	    "  --mix PCT         reads in percent for randrw                   (default 70)\n"
 	    "  --bs SIZE         block size, a multiple of the LBA size        (default 4k)\n"
@@ -508,25 +510,16 @@ int main(int argc, char **argv)
 		O_IRQ
 	};
 	static const struct option lo[] = {
-	    {"socket", 1, NULL, O_SOCKET},
-	    {"rw", 1, NULL, O_RW},
-	    {"mix", 1, NULL, O_MIX},
-	    {"bs", 1, NULL, O_BS},
-	    {"qd", 1, NULL, O_QD},
-	    {"jobs", 1, NULL, O_JOBS},
-	    {"cpus", 1, NULL, O_CPUS},
-	    {"runtime", 1, NULL, O_RUNTIME},
-	    {"ios", 1, NULL, O_IOS},
-	    {"ns", 1, NULL, O_NS},
-	    {"range", 1, NULL, O_RANGE},
-	    {"verify", 0, NULL, O_VERIFY},
-	    {"json", 0, NULL, O_JSON},
-	    {"plot", 1, NULL, O_PLOT},
-	    {"seed", 1, NULL, O_SEED},
-	    {"quiet", 0, NULL, O_QUIET},
-	    {"interrupts", 0, NULL, O_IRQ},
-	    {"help", 0, NULL, 'h'},
-	    {0},
+	    {"socket", 1, NULL, O_SOCKET},   {"pci", 1, NULL, O_SOCKET},
+	    {"rw", 1, NULL, O_RW},           {"mix", 1, NULL, O_MIX},
+	    {"bs", 1, NULL, O_BS},           {"qd", 1, NULL, O_QD},
+	    {"jobs", 1, NULL, O_JOBS},       {"cpus", 1, NULL, O_CPUS},
+	    {"runtime", 1, NULL, O_RUNTIME}, {"ios", 1, NULL, O_IOS},
+	    {"ns", 1, NULL, O_NS},           {"range", 1, NULL, O_RANGE},
+	    {"verify", 0, NULL, O_VERIFY},   {"json", 0, NULL, O_JSON},
+	    {"plot", 1, NULL, O_PLOT},       {"seed", 1, NULL, O_SEED},
+	    {"quiet", 0, NULL, O_QUIET},     {"interrupts", 0, NULL, O_IRQ},
+	    {"help", 0, NULL, 'h'},          {0},
 	};
 	struct hist rd, wr;
 	uint64_t errors = 0, mismatches = 0, t0, t1, v;
