@@ -109,5 +109,7 @@ int drv_vu_open(struct vnvme_ctrl *c, const char *path);
 /* tr_pci.c */
 bool drv_is_bdf(const char *addr);
 int drv_pci_open(struct vnvme_ctrl *c, const char *bdf);
+/* tr_vfio.c: bdf bound to vfio-pci; dir is its sysfs directory */
+int drv_vfio_open(struct vnvme_ctrl *c, const char *bdf, const char *dir);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The PCI transport through uio_pci_generic: an NVMe function of this OS
+ * The PCI transport through uio_pci_generic (or, in tr_vfio.c, vfio-pci): an
+ * NVMe function of this OS
  * (inside a QEMU guest: the 4e58:0001 device from vfio-user-pci, QEMU's
  * built-in nvme, or a real SSD), addressed by its BDF. BAR0 is mmapped from
  * sysfs (registers and doorbells are plain MMIO), bus mastering is switched
@@ -158,6 +159,11 @@ int drv_pci_open(struct vnvme_ctrl *c, const char *addr)
 	snprintf(buf, sizeof(buf), "%s/driver", dir);
 	n = readlink(buf, link, sizeof(link) - 1);
 	link[n > 0 ? n : 0] = '\0';
+	if (n > 0 && !strcmp(strrchr(link, '/') ? strrchr(link, '/') + 1 : link, "vfio-pci")) {
+		free(t);
+		c->tr_priv = NULL;
+		return drv_vfio_open(c, bdf, dir);
+	}
 	if (n <= 0 ||
 	    strcmp(strrchr(link, '/') ? strrchr(link, '/') + 1 : link, "uio_pci_generic")) {
 		char unbind[200] = "";
@@ -165,7 +171,7 @@ int drv_pci_open(struct vnvme_ctrl *c, const char *addr)
 			snprintf(unbind, sizeof(unbind),
 				 "echo %s > /sys/bus/pci/devices/%s/driver/unbind; ", bdf, bdf);
 		drv_err(c,
-			"%s (%s:%s) is bound to %s, not uio_pci_generic; bind it with: "
+			"%s (%s:%s) is bound to %s, not uio_pci_generic or vfio-pci; bind it with: "
 			"%smodprobe uio_pci_generic; "
 			"echo %s %s > /sys/bus/pci/drivers/uio_pci_generic/new_id",
 			bdf, vendor + 2, device + 2, n > 0 ? strrchr(link, '/') + 1 : "no driver",
