@@ -55,7 +55,7 @@ uint64_t hist_percentile(const struct hist *h, double p)
 
 double hist_mean(const struct hist *h)
 {
-	return h->count ? h->sum / (double)h->count : 0.0;
+	return h->count ? (double)h->sum / (double)h->count : 0.0;
 }
 
 double hist_stdev(const struct hist *h)
@@ -65,6 +65,6 @@ double hist_stdev(const struct hist *h)
 	if (h->count < 2)
 		return 0.0;
 	m = hist_mean(h);
-	v = h->sumsq / (double)h->count - m * m;
+	v = (double)h->sumsq / (double)h->count - m * m;
 	return v > 0 ? sqrt(v) : 0.0;
 }

@@ -16,7 +16,8 @@
 struct hist {
 	uint64_t count;
 	uint64_t min, max;
-	double sum, sumsq;
+	uint64_t sum; /* integers: no conversion per sample */
+	unsigned __int128 sumsq;
 	uint64_t b[HIST_BUCKETS];
 };
 
@@ -41,8 +42,8 @@ static inline void hist_add(struct hist *h, uint64_t v)
 		h->min = v;
 	if (v > h->max)
 		h->max = v;
-	h->sum += (double)v;
-	h->sumsq += (double)v * (double)v;
+	h->sum += v;
+	h->sumsq += (unsigned __int128)v * v;
 }
 
 void hist_init(struct hist *h);
