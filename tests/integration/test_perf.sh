@@ -19,6 +19,30 @@ JSON
 	for i in $(seq 100); do [ -S "$dir/nvme1" ] && break; sleep 0.05; done
 }
 
+# Bad command lines: exit 2 and a message that says what is wanted.
+bad_target() { # expected-substring args...
+	want=$1; shift
+	"$target" "$@" > "$dir/out" 2>&1; rc=$?
+	if [ $rc -eq 2 ] && grep -q -- "$want" "$dir/out"; then ok "vnvme-target $* is refused: $want"
+	else nok "vnvme-target $* (rc $rc)"; fi
+}
+bad_target "no controller" --size 1G
+bad_target "size such as" --socket "$dir/x" --size 1Q
+bad_target "null, ram or file" --socket "$dir/x" --backend tape
+bad_target "1..1024" --socket "$dir/x" --queues 0
+bad_target "2..65536" --socket "$dir/x" --qdepth 1
+bad_target "512 or 4096" --socket "$dir/x" --lba 1000
+bad_target "needs --file" --socket "$dir/x" --backend file
+bad_target "needs --backend file" --socket "$dir/x" --file /tmp/x.img
+bad_target "exclude each other" --socket "$dir/x" --config "$dir/none.json"
+bad_target "list such as" --socket "$dir/x" --cpus 1-
+bad_target "VVVV:DDDD" --socket "$dir/x" --pci-id 12345
+"$target" --config "$dir/none.json" > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 1 ] && grep -q "none.json" "$dir/out"; then ok "a missing config file is named"; else nok "missing config (rc $rc)"; fi
+: > "$dir/regular"
+"$target" --socket "$dir/regular" --size 1M > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 1 ] && grep -q "not a socket" "$dir/out"; then ok "a file in the socket's place is not clobbered"; else nok "clobber (rc $rc)"; fi
+
 start_target
 if [ -S "$dir/nvme0" ] && [ -S "$dir/nvme1" ]; then ok "target serves two sockets from a JSON config"; else nok "target serves two sockets"; fi
 
