@@ -19,13 +19,11 @@
 #include "target/device.h"
 #include "util/log.h"
 #include "vnvme/vnvme.h"
+#include "target_env.h"
 
 struct dfx {
-	char dir[64];
+	struct target_env e;
 	char path[100];
-	struct vn_evloop *loop;
-	struct vn_qsbr qsbr;
-	struct vn_poller *poller;
 	struct vnvme_dev *dev;
 	struct vnvme_ctrl *c;
 	struct vnvme_qpair *q;
@@ -38,20 +36,16 @@ static int setup(void **state)
 	struct vnvme_dev_conf conf;
 	char err[256] = "";
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/vnvme-drv-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/nvme0", f->dir);
-	vn_qsbr_init(&f->qsbr);
-	assert_int_equal(vn_evloop_create(&f->loop), 0);
-	assert_int_equal(vn_poller_create(-1, &f->qsbr, "p0", &f->poller), 0);
+	tenv_init(&f->e, "drv", 1);
+	snprintf(f->path, sizeof(f->path), "%s/nvme0", f->e.dir);
 	vn_dev_conf_defaults(&conf);
 	memcpy(conf.socket, f->path, strlen(f->path) + 1);
 	conf.queues = 4;
 	conf.ns[0].be.size = 8u << 20;
-	assert_int_equal(
-	    vnvme_dev_create(&conf, 0, f->loop, &f->qsbr, &f->poller, 1, &f->dev, err, sizeof(err)),
-	    0);
-	assert_int_equal(vn_evloop_start_thread(f->loop, "ctl"), 0);
+	assert_int_equal(vnvme_dev_create(&conf, 0, f->e.loop, &f->e.qsbr, f->e.pollers, 1, &f->dev,
+					  err, sizeof(err)),
+			 0);
+	tenv_run(&f->e);
 	assert_int_equal(vnvme_ctrl_open(f->path, NULL, &f->c), 0);
 	assert_int_equal(vnvme_ns_info(f->c, 1, &f->ns), 0);
 	*state = f;
@@ -61,18 +55,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct dfx *f = *state;
-	char cmd[128];
 
 	if (f->q)
 		vnvme_qpair_destroy(f->q);
 	vnvme_ctrl_close(f->c);
 	vnvme_dev_destroy(f->dev);
-	vn_evloop_join(f->loop);
-	vn_poller_destroy(f->poller);
-	vn_evloop_destroy(f->loop);
-	vn_qsbr_destroy(&f->qsbr);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	tenv_fini(&f->e);
 	free(f);
 	return 0;
 }

@@ -3,6 +3,7 @@
  * nvme_host.h: admin commands and their error statuses, I/O with PRPs and
  * SGLs, interrupts, resets. */
 #include "nvme_host.h"
+#include "target_env.h"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,11 +12,8 @@
 #include "target/config.h"
 
 struct tfx {
-	char dir[64];
+	struct target_env e; /* two polling threads */
 	char path[100];
-	struct vn_evloop *loop;
-	struct vn_qsbr qsbr;
-	struct vn_poller *pollers[2];
 	struct vnvme_dev *dev;
 	struct host h;
 };
@@ -35,22 +33,18 @@ static int make_target(struct tfx *f, enum vn_be_type type, uint32_t nr_ns)
 		c.ns[i].be.size = 16u << 20;
 		c.ns[i].lba_size = 512;
 	}
-	return vnvme_dev_create(&c, 0, f->loop, &f->qsbr, f->pollers, 2, &f->dev, err, sizeof(err));
+	return vnvme_dev_create(&c, 0, f->e.loop, &f->e.qsbr, f->e.pollers, 2, &f->dev, err,
+				sizeof(err));
 }
 
 static int setup(void **state)
 {
 	struct tfx *f = calloc(1, sizeof(*f));
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/vnvme-nvme-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/nvme0", f->dir);
-	vn_qsbr_init(&f->qsbr);
-	assert_int_equal(vn_evloop_create(&f->loop), 0);
-	assert_int_equal(vn_poller_create(-1, &f->qsbr, "p0", &f->pollers[0]), 0);
-	assert_int_equal(vn_poller_create(-1, &f->qsbr, "p1", &f->pollers[1]), 0);
+	tenv_init(&f->e, "nvme", 2);
+	snprintf(f->path, sizeof(f->path), "%s/nvme0", f->e.dir);
 	assert_int_equal(make_target(f, VN_BE_RAM, 2), 0);
-	assert_int_equal(vn_evloop_start_thread(f->loop, "ctl"), 0);
+	tenv_run(&f->e);
 	assert_int_equal(h_connect(&f->h, f->path), 0);
 	h_enable(&f->h, 32);
 	*state = f;
@@ -60,17 +54,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct tfx *f = *state;
-	char cmd[128];
 
 	h_close(&f->h);
 	vnvme_dev_destroy(f->dev);
-	vn_evloop_join(f->loop);
-	vn_poller_destroy(f->pollers[0]);
-	vn_poller_destroy(f->pollers[1]);
-	vn_evloop_destroy(f->loop);
-	vn_qsbr_destroy(&f->qsbr);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	tenv_fini(&f->e);
 	free(f);
 	return 0;
 }

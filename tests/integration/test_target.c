@@ -4,6 +4,7 @@
  * misbehaving host that must not disturb the others. Driven by the minimal
  * host in nvme_host.h. */
 #include "nvme_host.h"
+#include "target_env.h"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -15,13 +16,9 @@
 #define NR_MANY 24
 
 struct tgt {
-	char dir[64];
-	struct vn_evloop *loop;
-	struct vn_qsbr qsbr;
-	struct vn_poller *poller; /* one polling thread for every controller */
+	struct target_env e; /* one polling thread for every controller */
 	struct vnvme_dev *devs[NR_MANY];
 	unsigned nr_devs;
-	bool running;
 	char file[100]; /* the file backend's image, when a test uses one */
 	struct host hosts[NR_MANY];
 };
@@ -44,7 +41,7 @@ static bool all_zero(const uint8_t *p, size_t len)
 
 static void sock_path(const struct tgt *f, unsigned i, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/nvme%u", f->dir, i);
+	snprintf(buf, len, "%s/nvme%u", f->e.dir, i);
 }
 
 /* A controller's configuration: one namespace, 512-byte LBAs. */
@@ -69,8 +66,8 @@ static void tgt_add(struct tgt *f, const struct vnvme_dev_conf *c)
 	int ret;
 
 	assert_true(i < NR_MANY);
-	ret =
-	    vnvme_dev_create(c, i, f->loop, &f->qsbr, &f->poller, 1, &f->devs[i], err, sizeof(err));
+	ret = vnvme_dev_create(c, i, f->e.loop, &f->e.qsbr, f->e.pollers, 1, &f->devs[i], err,
+			       sizeof(err));
 	if (ret)
 		fail_msg("controller %u: %d (%s)", i, ret, err);
 	f->nr_devs++;
@@ -78,8 +75,7 @@ static void tgt_add(struct tgt *f, const struct vnvme_dev_conf *c)
 
 static void tgt_start(struct tgt *f)
 {
-	assert_int_equal(vn_evloop_start_thread(f->loop, "ctl"), 0);
-	f->running = true;
+	tenv_run(&f->e);
 }
 
 /* Host i connects, enables the controller and creates nr_ioq I/O queue pairs
@@ -102,11 +98,7 @@ static int setup(void **state)
 	struct tgt *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/vnvme-target-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	vn_qsbr_init(&f->qsbr);
-	assert_int_equal(vn_evloop_create(&f->loop), 0);
-	assert_int_equal(vn_poller_create(-1, &f->qsbr, "p0", &f->poller), 0);
+	tenv_init(&f->e, "target", 1);
 	*state = f;
 	return 0;
 }
@@ -114,19 +106,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct tgt *f = *state;
-	char cmd[128];
 
 	for (unsigned i = 0; i < NR_MANY; i++)
 		h_close(&f->hosts[i]);
 	for (unsigned i = 0; i < f->nr_devs; i++)
 		vnvme_dev_destroy(f->devs[i]);
-	if (f->running)
-		vn_evloop_join(f->loop);
-	vn_poller_destroy(f->poller);
-	vn_evloop_destroy(f->loop);
-	vn_qsbr_destroy(&f->qsbr);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	tenv_fini(&f->e);
 	free(f);
 	return 0;
 }
@@ -248,7 +233,7 @@ static void test_file_backend_is_durable_after_flush_and_keeps_32_writes_in_flig
 	struct vnvme_sqe s;
 	int fd;
 
-	snprintf(f->file, sizeof(f->file), "%s/ns1.img", f->dir);
+	snprintf(f->file, sizeof(f->file), "%s/ns1.img", f->e.dir);
 	conf_one(f, &c, VN_BE_FILE, 8u << 20, 2);
 	c.ns[0].be.path = f->file;
 	c.qdepth = 64;
@@ -348,7 +333,7 @@ static void test_file_backend_deallocates_every_range_of_one_dsm(void **state)
 	struct vnvme_sqe s;
 	uint16_t cid;
 
-	snprintf(f->file, sizeof(f->file), "%s/ns1.img", f->dir);
+	snprintf(f->file, sizeof(f->file), "%s/ns1.img", f->e.dir);
 	conf_one(f, &c, VN_BE_FILE, 8u << 20, 1);
 	c.ns[0].be.path = f->file;
 	tgt_add(f, &c);
