@@ -22,6 +22,19 @@ struct drv_transport {
 	void (*close)(struct vnvme_ctrl *c);
 };
 
+/*
+ * BAR0 mapped into our address space (the PCI transports). Each transport's
+ * private state begins with this, so the register accessors below serve
+ * both uio_pci_generic and vfio-pci.
+ */
+struct drv_mmio {
+	volatile uint32_t *bar; /* accessed by dwords */
+	size_t len;
+};
+
+int drv_mmio_reg_read(struct vnvme_ctrl *c, uint32_t off, void *buf, uint32_t len);
+int drv_mmio_reg_write(struct vnvme_ctrl *c, uint32_t off, const void *buf, uint32_t len);
+
 /* One outstanding command. */
 struct drv_req {
 	vnvme_cb cb;

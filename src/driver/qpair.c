@@ -81,18 +81,6 @@ void drv_qpair_free(struct vnvme_qpair *q)
 	free(q);
 }
 
-uint64_t drv_sq_iova(const struct vnvme_qpair *q);
-uint64_t drv_sq_iova(const struct vnvme_qpair *q)
-{
-	return drv_iova(q->c, q->sq);
-}
-
-uint64_t drv_cq_iova(const struct vnvme_qpair *q);
-uint64_t drv_cq_iova(const struct vnvme_qpair *q)
-{
-	return drv_iova(q->c, q->cq);
-}
-
 /* Linux nvme_dbbuf_need_event(): did the host move past EventIdx? */
 static inline bool need_event(uint16_t ei, uint16_t new_idx, uint16_t old)
 {

@@ -24,33 +24,32 @@
 #define HUGE_2M (2u << 20)
 
 struct pci_tr {
-	volatile uint32_t *bar; /* BAR0, accessed by dwords */
-	size_t bar_len;
+	struct drv_mmio mmio; /* first: see struct drv_mmio */
 	int cfg_fd;
 };
 
-static int pci_reg_read(struct vnvme_ctrl *c, uint32_t off, void *buf, uint32_t len)
+int drv_mmio_reg_read(struct vnvme_ctrl *c, uint32_t off, void *buf, uint32_t len)
 {
-	struct pci_tr *t = c->tr_priv;
+	const struct drv_mmio *m = c->tr_priv;
 	uint32_t *out = buf;
 
-	if (len % 4 || off % 4 || off + len > t->bar_len)
+	if (len % 4 || off % 4 || off + len > m->len)
 		return -EINVAL;
 	/* Dword accesses, low first: what every NVMe controller accepts. */
 	for (uint32_t i = 0; i < len / 4; i++)
-		out[i] = t->bar[off / 4 + i];
+		out[i] = m->bar[off / 4 + i];
 	return 0;
 }
 
-static int pci_reg_write(struct vnvme_ctrl *c, uint32_t off, const void *buf, uint32_t len)
+int drv_mmio_reg_write(struct vnvme_ctrl *c, uint32_t off, const void *buf, uint32_t len)
 {
-	struct pci_tr *t = c->tr_priv;
+	const struct drv_mmio *m = c->tr_priv;
 	const uint32_t *in = buf;
 
-	if (len % 4 || off % 4 || off + len > t->bar_len)
+	if (len % 4 || off % 4 || off + len > m->len)
 		return -EINVAL;
 	for (uint32_t i = 0; i < len / 4; i++)
-		t->bar[off / 4 + i] = in[i];
+		m->bar[off / 4 + i] = in[i];
 	return 0;
 }
 
@@ -69,8 +68,8 @@ static void pci_close(struct vnvme_ctrl *c)
 
 	if (!t)
 		return;
-	if (t->bar)
-		munmap((void *)t->bar, t->bar_len);
+	if (t->mmio.bar)
+		munmap((void *)t->mmio.bar, t->mmio.len);
 	if (c->dma)
 		munmap(c->dma, c->dma_size);
 	if (t->cfg_fd >= 0)
@@ -82,8 +81,8 @@ static void pci_close(struct vnvme_ctrl *c)
 }
 
 static const struct drv_transport pci_transport = {
-    .reg_read = pci_reg_read,
-    .reg_write = pci_reg_write,
+    .reg_read = drv_mmio_reg_read,
+    .reg_write = drv_mmio_reg_write,
     .set_irq = pci_set_irq,
     .close = pci_close,
 };
@@ -198,16 +197,16 @@ int drv_pci_open(struct vnvme_ctrl *c, const char *addr)
 			close(fd);
 		return -ENODEV;
 	}
-	t->bar_len = (size_t)st.st_size;
-	t->bar = mmap(NULL, t->bar_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	t->mmio.len = (size_t)st.st_size;
+	t->mmio.bar = mmap(NULL, t->mmio.len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
-	if (t->bar == MAP_FAILED) {
-		t->bar = NULL;
+	if (t->mmio.bar == MAP_FAILED) {
+		t->mmio.bar = NULL;
 		drv_err(c, "%s: mmap of BAR0: %s", bdf, strerror(errno));
 		return -errno;
 	}
-	c->doorbells = (uint32_t *)(uintptr_t)(t->bar + 0x1000 / 4);
-	c->db_len = t->bar_len - 0x1000;
+	c->doorbells = (uint32_t *)(uintptr_t)(t->mmio.bar + 0x1000 / 4);
+	c->db_len = t->mmio.len - 0x1000;
 
 	/* DMA memory: pinned hugepages, each physically contiguous. */
 	c->dma_size = (c->dma_size + HUGE_2M - 1) & ~(size_t)(HUGE_2M - 1);

@@ -21,36 +21,10 @@
 #define VFIO_DMA_IOVA 0x100000000ull
 
 struct vfio_tr {
+	struct drv_mmio mmio; /* first: see struct drv_mmio */
 	int container, group, device;
-	volatile uint32_t *bar;
-	size_t bar_len;
-	uint64_t cfg_off;
 	bool dma_mapped;
 };
-
-static int vfio_reg_read(struct vnvme_ctrl *c, uint32_t off, void *buf, uint32_t len)
-{
-	struct vfio_tr *t = c->tr_priv;
-	uint32_t *out = buf;
-
-	if (len % 4 || off % 4 || off + len > t->bar_len)
-		return -EINVAL;
-	for (uint32_t i = 0; i < len / 4; i++)
-		out[i] = t->bar[off / 4 + i];
-	return 0;
-}
-
-static int vfio_reg_write(struct vnvme_ctrl *c, uint32_t off, const void *buf, uint32_t len)
-{
-	struct vfio_tr *t = c->tr_priv;
-	const uint32_t *in = buf;
-
-	if (len % 4 || off % 4 || off + len > t->bar_len)
-		return -EINVAL;
-	for (uint32_t i = 0; i < len / 4; i++)
-		t->bar[off / 4 + i] = in[i];
-	return 0;
-}
 
 static int vfio_set_irq(struct vnvme_ctrl *c, uint16_t vec, int fd)
 {
@@ -72,8 +46,8 @@ static void vfio_close(struct vnvme_ctrl *c)
 		    .argsz = sizeof(um), .iova = VFIO_DMA_IOVA, .size = c->dma_size};
 		ioctl(t->container, VFIO_IOMMU_UNMAP_DMA, &um);
 	}
-	if (t->bar)
-		munmap((void *)(uintptr_t)t->bar, t->bar_len);
+	if (t->mmio.bar)
+		munmap((void *)(uintptr_t)t->mmio.bar, t->mmio.len);
 	if (c->dma)
 		munmap(c->dma, c->dma_size);
 	if (t->device >= 0)
@@ -87,8 +61,8 @@ static void vfio_close(struct vnvme_ctrl *c)
 }
 
 static const struct drv_transport vfio_transport = {
-    .reg_read = vfio_reg_read,
-    .reg_write = vfio_reg_write,
+    .reg_read = drv_mmio_reg_read,
+    .reg_write = drv_mmio_reg_write,
     .set_irq = vfio_set_irq,
     .close = vfio_close,
 };
@@ -163,16 +137,16 @@ int drv_vfio_open(struct vnvme_ctrl *c, const char *bdf, const char *dir)
 		drv_err(c, "%s: BAR0 cannot be mmapped", bdf);
 		return -ENODEV;
 	}
-	t->bar_len = ri.size;
-	void *bar =
-	    mmap(NULL, t->bar_len, PROT_READ | PROT_WRITE, MAP_SHARED, t->device, (off_t)ri.offset);
+	t->mmio.len = ri.size;
+	void *bar = mmap(NULL, t->mmio.len, PROT_READ | PROT_WRITE, MAP_SHARED, t->device,
+			 (off_t)ri.offset);
 	if (bar == MAP_FAILED) {
 		drv_err(c, "%s: mmap of BAR0: %s", bdf, strerror(errno));
 		return -errno;
 	}
-	t->bar = bar;
+	t->mmio.bar = bar;
 	c->doorbells = (uint32_t *)bar + 0x1000 / 4;
-	c->db_len = t->bar_len - 0x1000;
+	c->db_len = t->mmio.len - 0x1000;
 
 	c->dma = mmap(NULL, c->dma_size, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);

@@ -187,7 +187,7 @@ static void put_u128(uint8_t *dst, uint64_t v)
 
 static void smart_log(struct nvme_ctrl *c, struct vnvme_smart_log *s)
 {
-	uint64_t rd = 0, wr = 0, rb = 0, wb = 0;
+	uint64_t rd = 0, rb = 0, wb = 0;
 
 	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++) {
 		struct nvme_sq *sq = c->sqs[q];
@@ -197,7 +197,6 @@ static void smart_log(struct nvme_ctrl *c, struct vnvme_smart_log *s)
 		wb += vn_load_relaxed(&sq->bytes_written);
 		rd += vn_load_relaxed(&sq->cmds);
 	}
-	(void)wr;
 	s->temperature[0] = (uint8_t)(313 & 0xff); /* 40 C, in kelvin */
 	s->temperature[1] = (uint8_t)(313 >> 8);
 	s->avail_spare = 100;
