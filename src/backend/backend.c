@@ -92,6 +92,21 @@ bool vn_be_can_format(const struct vn_be *be)
 	return true;
 }
 
+enum vn_be_direct vn_be_direct(const struct vn_be *be, uint8_t **mem)
+{
+	*mem = NULL;
+	switch (be->type) {
+	case VN_BE_NULL:
+		return VN_BE_DIRECT_NULL;
+	case VN_BE_RAM:
+		*mem = be->ram.mem;
+		return VN_BE_DIRECT_MEM;
+	case VN_BE_FILE:
+		break;
+	}
+	return VN_BE_DIRECT_NONE;
+}
+
 int vn_be_chan_open(struct vn_be *be, struct vn_be_chan **out)
 {
 	struct vn_be_chan *ch;

@@ -69,6 +69,19 @@ const char *vn_be_name(const struct vn_be *be);
 /* Whether Format NVM may wipe it (ram, null: yes; file: yes, by discard). */
 bool vn_be_can_format(const struct vn_be *be);
 
+/*
+ * Backends whose reads and writes are plain memory operations: null (no data
+ * at all) and ram (a memcpy to or from *mem + offset, *mem set here). The
+ * controller's fast path does those inline, with no request and no call per
+ * I/O; VN_BE_DIRECT_NONE backends go through vn_be_submit().
+ */
+enum vn_be_direct {
+	VN_BE_DIRECT_NONE,
+	VN_BE_DIRECT_NULL,
+	VN_BE_DIRECT_MEM,
+};
+enum vn_be_direct vn_be_direct(const struct vn_be *be, uint8_t **mem);
+
 /* Per polling thread. */
 int vn_be_chan_open(struct vn_be *be, struct vn_be_chan **out);
 void vn_be_chan_close(struct vn_be_chan *ch);

@@ -187,7 +187,8 @@ static void put_u128(uint8_t *dst, uint64_t v)
 
 static void smart_log(struct nvme_ctrl *c, struct vnvme_smart_log *s)
 {
-	uint64_t rd = 0, rb = 0, wb = 0;
+	uint64_t rd = c->gone_read_cmds, wr = c->gone_write_cmds;
+	uint64_t rb = c->gone_bytes_read, wb = c->gone_bytes_written;
 
 	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++) {
 		struct nvme_sq *sq = c->sqs[q];
@@ -195,7 +196,8 @@ static void smart_log(struct nvme_ctrl *c, struct vnvme_smart_log *s)
 			continue;
 		rb += vn_load_relaxed(&sq->bytes_read);
 		wb += vn_load_relaxed(&sq->bytes_written);
-		rd += vn_load_relaxed(&sq->cmds);
+		rd += vn_load_relaxed(&sq->read_cmds);
+		wr += vn_load_relaxed(&sq->write_cmds);
 	}
 	s->temperature[0] = (uint8_t)(313 & 0xff); /* 40 C, in kelvin */
 	s->temperature[1] = (uint8_t)(313 >> 8);
@@ -205,6 +207,7 @@ static void smart_log(struct nvme_ctrl *c, struct vnvme_smart_log *s)
 	put_u128(s->data_units_read, (rb + 511999) / 512000);
 	put_u128(s->data_units_written, (wb + 511999) / 512000);
 	put_u128(s->host_reads, rd);
+	put_u128(s->host_writes, wr);
 	put_u128(s->power_cycles, 1);
 	put_u128(s->power_on_hours, (vn_now_ns() - c->power_on_ns) / 3600000000000ull);
 	put_u128(s->unsafe_shutdowns, c->unsafe_shutdowns);

@@ -276,6 +276,8 @@ void nvme_queue_retire(struct nvme_ctrl *c, const struct nvme_sq *sq, const stru
 		c->gone_errors += sq->errors;
 		c->gone_bytes_read += sq->bytes_read;
 		c->gone_bytes_written += sq->bytes_written;
+		c->gone_read_cmds += sq->read_cmds;
+		c->gone_write_cmds += sq->write_cmds;
 	}
 	if (cq && cq->qid)
 		c->gone_irqs += cq->irqs;
@@ -330,6 +332,13 @@ static int ns_init(struct nvme_ctrl *c, const struct nvme_ns_opts *no, const cha
 	ns->lbads = no->lba_size == 4096 ? 12 : 9;
 	ns->nlb = vn_be_size(no->be) >> ns->lbads;
 	ns->be = no->be;
+	ns->direct = (uint8_t)vn_be_direct(ns->be, &ns->mem);
+	if (ns->direct == VN_BE_DIRECT_NONE)
+		c->async_ns = true;
+	else
+		c->fast_ns[ns->nsid] = ns;
+	if (ns->direct == VN_BE_DIRECT_MEM)
+		c->mem_ns = true;
 	/* Unique per serial and NSID: Linux rejects duplicate NGUIDs. */
 	h = fnv1a(c->serial, strlen(c->serial), 0xcbf29ce484222325ull);
 	h = fnv1a(&ns->nsid, sizeof(ns->nsid), h);

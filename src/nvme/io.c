@@ -23,10 +23,22 @@ static inline vnvme_status be_result(const struct nvme_req *r)
 
 static inline void account(struct nvme_sq *sq, const struct nvme_req *r)
 {
-	if (r->io.op == VN_BE_READ)
+	/* SMART (Base 2.0 §5.16.1.3): Compare counts as a read, Write Zeroes
+	 * as a write command without data units. */
+	switch (r->io.op) {
+	case VN_BE_READ:
+	case VN_BE_COMPARE:
+		sq->read_cmds++;
 		sq->bytes_read += r->io.len;
-	else if (r->io.op == VN_BE_WRITE)
+		break;
+	case VN_BE_WRITE:
+		sq->write_cmds++;
 		sq->bytes_written += r->io.len;
+		break;
+	case VN_BE_WRITE_ZEROES:
+		sq->write_cmds++;
+		break;
+	}
 }
 
 /* Submit r->io; the status if it finished inline, NVME_PENDING otherwise. */

@@ -29,6 +29,8 @@ struct nvme_ns {
 	uint8_t lbads;
 	uint64_t nlb; /* namespace size in logical blocks */
 	struct vn_be *be;
+	uint8_t direct; /* enum vn_be_direct: null and ram Read/Write run inline */
+	uint8_t *mem;   /* VN_BE_DIRECT_MEM: the namespace's bytes */
 	struct vn_be_chan *chan[NVME_MAX_POLLERS]; /* one per poller */
 	uint8_t nguid[16];
 	uint8_t eui64[8];
@@ -67,8 +69,15 @@ struct nvme_sq {
 	uint16_t *free;
 	uint32_t nfree;
 	uint32_t rsvd;
+	/*
+	 * The DMA region the fast path used last (sq_dma_refill): a read-write
+	 * mapping of tbl, so valid as long as the ring is; dc_len 0 when empty.
+	 */
+	uint64_t dc_iova, dc_len;
+	uint8_t *dc_vaddr;
 	/* Counters: single writer (the poller). */
 	uint64_t cmds, errors, bytes_read, bytes_written;
+	uint64_t read_cmds, write_cmds; /* SMART host read / write commands */
 
 	/* Set once at creation. */
 	struct nvme_ctrl *ctrl;
@@ -163,6 +172,10 @@ struct nvme_ctrl {
 
 	struct nvme_ns *ns[NVME_MAX_NS + 1]; /* by nsid */
 	uint32_t nn;
+	bool async_ns; /* a namespace completes through vn_be_poll (file) */
+	bool mem_ns;   /* a namespace is VN_BE_DIRECT_MEM (ram) */
+	/* By nsid, the namespaces whose Read/Write run inline (null, ram). */
+	struct nvme_ns *fast_ns[NVME_MAX_NS + 1];
 
 	/* Queues: created and deleted by the admin poller (or the control
 	 * thread while the admin queue is stopped). */
@@ -183,6 +196,7 @@ struct nvme_ctrl {
 	uint64_t admin_cmds;
 	/* Counters of deleted I/O queues, so totals survive queue deletion. */
 	uint64_t gone_cmds, gone_errors, gone_bytes_read, gone_bytes_written, gone_irqs;
+	uint64_t gone_read_cmds, gone_write_cmds;
 	uint64_t power_on_ns;
 	uint64_t unsafe_shutdowns;
 

@@ -18,6 +18,7 @@ static bool sq_translate(struct nvme_sq *sq, const struct vn_dma_table *t)
 	sq->ring =
 	    vn_dma_find(t, sq->iova, (uint64_t)sq->size * sizeof(struct vnvme_sqe), VN_DMA_READ);
 	sq->tbl = t;
+	sq->dc_len = 0; /* the fast path's region belonged to the old table */
 	return sq->ring != NULL;
 }
 
@@ -111,6 +112,185 @@ void nvme_req_complete(struct nvme_req *r, vnvme_status st, uint32_t dw0)
 	req_put(sq, r);
 }
 
+/* The general way for one SQE: copy it out, then admin or I/O execution. */
+static void sq_exec_one(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_dma_table *t)
+{
+	struct vnvme_sqe sqe;
+	vnvme_status st;
+	uint32_t dw0 = 0;
+
+	/* Copy the entry out once: the host may rewrite it meanwhile. */
+	memcpy(&sqe, &sq->ring[sq->head], sizeof(sqe));
+	if (++sq->head == sq->size)
+		sq->head = 0;
+	sq->inflight++;
+	cq->inflight++;
+	if (unlikely(sq->qid == 0)) {
+		st = nvme_admin_exec(sq->ctrl, sq, &sqe, &dw0);
+		if (!nvme_is_pending(st))
+			nvme_cq_post(cq, sq, sqe.cid, st, dw0);
+		return;
+	}
+	struct nvme_req *r = req_get(sq);
+	r->cid = sqe.cid;
+	st = nvme_io_exec(sq, r, &sqe, t);
+	if (!nvme_is_pending(st))
+		nvme_req_complete(r, st, 0);
+}
+
+/* Load the fast path's DMA cache with the read-write region holding iova. */
+static bool sq_dma_refill(struct nvme_sq *sq, const struct vn_dma_table *t, uint64_t iova)
+{
+	const struct vn_dma_region *r = vn_dma_lookup(t, iova);
+
+	if (!r || !r->vaddr || r->prot != (VN_DMA_READ | VN_DMA_WRITE))
+		return false;
+	sq->dc_iova = r->iova;
+	sq->dc_len = r->len;
+	sq->dc_vaddr = r->vaddr;
+	return true;
+}
+
+/*
+ * The I/O fast path, for the common command: Read or Write (no fused
+ * operation, PRPs) on a null or ram namespace, with the data in one memory
+ * page of a read-write DMA region. Each SQE field it needs is read once
+ * (the host may rewrite the entry meanwhile) and checked as
+ * nvme_io_exec() would; the data moves inline and the caller posts the
+ * CQE at once, with no request slot. Anything else, errors included,
+ * returns false before any side effect and takes the general way.
+ */
+static inline bool io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s,
+			   const struct vn_dma_table *t, uint32_t *cid, uint64_t *acc)
+{
+	const struct nvme_ctrl *c = sq->ctrl;
+	/* opc, flags and cid in one load; nsid, SLBA, NLB and PRP1 once each. */
+	uint32_t dw0 = vn_load_relaxed((const vn_u32_alias *)(const void *)s);
+	uint32_t nsid = vn_load_relaxed(&s->nsid);
+	uint32_t opf = dw0 & 0xffff;
+	const struct nvme_ns *ns;
+	uint64_t slba, end, prp1, len, off;
+	uint8_t *p;
+
+	_Static_assert(VNVME_NVM_WRITE == 1 && VNVME_NVM_READ == 2, "opcodes 1 and 2");
+	if (unlikely(opf - 1u > 1u) || unlikely(nsid > NVME_MAX_NS) ||
+	    unlikely(!(ns = c->fast_ns[nsid])))
+		return false;
+	slba = vn_load_relaxed((const vn_u64_alias *)(const void *)&s->cdw10);
+	end = slba + (vn_load_relaxed(&s->cdw12) & 0xffff) + 1u; /* cannot wrap to >= 1 + NLB */
+	prp1 = vn_load_relaxed(&s->dptr.prp1);
+	if (unlikely(end > ns->nlb || end <= slba))
+		return false;
+	len = (end - slba) << ns->lbads;
+	/* Within PRP1's page, dword aligned: PRP2 is not used. */
+	if (unlikely(len > NVME_PAGE_SIZE - (prp1 & (NVME_PAGE_SIZE - 1)) || (prp1 & 3)))
+		return false;
+	off = prp1 - sq->dc_iova;
+	if (unlikely(off >= sq->dc_len || len > sq->dc_len - off)) {
+		if (!sq_dma_refill(sq, t, prp1))
+			return false;
+		off = prp1 - sq->dc_iova;
+		if (len > sq->dc_len - off)
+			return false;
+	}
+	p = sq->dc_vaddr + off;
+	if (ns->mem) {
+		uint8_t *m = ns->mem + (slba << ns->lbads);
+		if (opf == VNVME_NVM_READ)
+			memcpy(p, m, len);
+		else
+			memcpy(m, p, len);
+	}
+	/* acc[]: read commands, read bytes, write commands, written bytes. */
+	acc[(opf & 1) * 2]++;
+	acc[(opf & 1) * 2 + 1] += len;
+	*cid = dw0 >> 16;
+	return true;
+}
+
+/*
+ * Ram namespaces: before executing a batch, start loading the first 512
+ * bytes of every block it will copy, so that the cache misses of a batch
+ * overlap instead of coming one after another. A hint only: the entries are
+ * read again, and checked, when they execute.
+ */
+static void sq_prefetch(const struct nvme_sq *sq, uint32_t head, uint32_t n)
+{
+	const struct nvme_ctrl *c = sq->ctrl;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct vnvme_sqe *s = &sq->ring[head];
+		uint32_t nsid = vn_load_relaxed(&s->nsid);
+		uint64_t slba = vn_load_relaxed((const vn_u64_alias *)(const void *)&s->cdw10);
+		const struct nvme_ns *ns;
+
+		if (++head == sq->size)
+			head = 0;
+		if (nsid > NVME_MAX_NS || !(ns = c->fast_ns[nsid]) || !ns->mem || slba >= ns->nlb)
+			continue;
+		const uint8_t *m = ns->mem + (slba << ns->lbads);
+		if (vn_load_relaxed(&s->opc) == VNVME_NVM_WRITE) {
+			for (unsigned k = 0; k < 512; k += VN_CACHELINE)
+				__builtin_prefetch(m + k, 1);
+		} else {
+			for (unsigned k = 0; k < 512; k += VN_CACHELINE)
+				__builtin_prefetch(m + k, 0);
+		}
+	}
+}
+
+/*
+ * Up to n commands of an I/O SQ. Fast-path commands complete here: their
+ * CQE is dw0 and dw1 zero, then SQHD, SQID, CID and the status with the
+ * phase tag in one 8-byte store, made last. The ring indices stay in
+ * registers except around the general path, which uses the queues' fields.
+ */
+static void sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_dma_table *t,
+			  uint32_t n)
+{
+	const struct vnvme_sqe *sring = sq->ring;
+	vn_u64_alias *cring = (vn_u64_alias *)(void *)cq->ring;
+	uint32_t head = sq->head, size = sq->size, ctail = cq->tail, csize = cq->size;
+	/* The CQE's second qword but SQHD and CID: SQID and the phase tag. */
+	uint64_t tag = (uint64_t)sq->qid << 16 | (uint64_t)cq->phase << 48;
+	uint64_t acc[4] = {0, 0, 0, 0};
+	uint32_t fast = 0, cid;
+
+	if (sq->ctrl->mem_ns)
+		sq_prefetch(sq, head, n);
+	for (uint32_t i = 0; i < n; i++) {
+		if (unlikely(!io_fast(sq, &sring[head], t, &cid, acc))) {
+			sq->head = (uint16_t)head;
+			cq->tail = (uint16_t)ctail;
+			cq->phase = (uint8_t)(tag >> 48);
+			sq_exec_one(sq, cq, t);
+			head = sq->head;
+			ctail = cq->tail;
+			tag = (uint64_t)sq->qid << 16 | (uint64_t)cq->phase << 48;
+			continue;
+		}
+		if (++head == size)
+			head = 0;
+		vn_store_relaxed(&cring[2 * ctail], 0);
+		/* Release: the CQE's first half and a Read's data before the
+		 * phase tag the host polls. */
+		vn_store_release(&cring[2 * ctail + 1], tag | head | (uint64_t)cid << 32);
+		if (++ctail == csize) {
+			ctail = 0;
+			tag ^= 1ull << 48;
+		}
+		fast++;
+	}
+	sq->head = (uint16_t)head;
+	cq->tail = (uint16_t)ctail;
+	cq->phase = (uint8_t)(tag >> 48);
+	cq->irq_pending += fast;
+	sq->read_cmds += acc[0];
+	sq->bytes_read += acc[1];
+	sq->write_cmds += acc[2];
+	sq->bytes_written += acc[3];
+}
+
 /* Execute up to a batch of new commands from one SQ. */
 static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_dma_table *t)
 {
@@ -134,34 +314,18 @@ static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct 
 	n = n > cq->inflight ? n - cq->inflight : 0;
 	n = VN_MIN(VN_MIN(avail, n), (uint32_t)NVME_SQ_BATCH);
 
-	for (uint32_t i = 0; i < n; i++) {
-		/* An admin command waiting for another thread holds up the
-		 * admin queue: admin commands complete in order. */
-		if (unlikely(sq->qid == 0 && sq->ctrl->pending.active)) {
-			n = i;
-			break;
+	if (likely(sq->qid)) {
+		sq_process_io(sq, cq, t, n);
+	} else {
+		for (uint32_t i = 0; i < n; i++) {
+			/* An admin command waiting for another thread holds up
+			 * the admin queue: admin commands complete in order. */
+			if (sq->ctrl->pending.active) {
+				n = i;
+				break;
+			}
+			sq_exec_one(sq, cq, t);
 		}
-		struct vnvme_sqe sqe;
-		vnvme_status st;
-		uint32_t dw0 = 0;
-
-		/* Copy the entry out once: the host may rewrite it meanwhile. */
-		memcpy(&sqe, &sq->ring[sq->head], sizeof(sqe));
-		if (++sq->head == sq->size)
-			sq->head = 0;
-		sq->inflight++;
-		cq->inflight++;
-		if (unlikely(sq->qid == 0)) {
-			st = nvme_admin_exec(sq->ctrl, sq, &sqe, &dw0);
-			if (!nvme_is_pending(st))
-				nvme_cq_post(cq, sq, sqe.cid, st, dw0);
-			continue;
-		}
-		struct nvme_req *r = req_get(sq);
-		r->cid = sqe.cid;
-		st = nvme_io_exec(sq, r, &sqe, t);
-		if (!nvme_is_pending(st))
-			nvme_req_complete(r, st, 0);
 	}
 	sq->cmds += n;
 	return n;
@@ -314,7 +478,8 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 
 	/* Completions may submit more (the next range of a DSM): flush those
 	 * too, not only what the SQs brought. */
-	work = reap(c, cq->poller);
+	if (unlikely(c->async_ns))
+		work = reap(c, cq->poller);
 	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
 		if (unlikely(vn_load_relaxed(&sq->deleting))) {
 			deleting = true;
@@ -322,7 +487,7 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 		}
 		work += sq_process(sq, cq, t);
 	}
-	if (work)
+	if (work && unlikely(c->async_ns))
 		flush(c, cq->poller);
 	if (unlikely(deleting))
 		sq_unlink_deleted(cq);

@@ -42,6 +42,13 @@
 #define vn_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define vn_smp_mb()            __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
+/*
+ * Word views of wire structures (an SQE's first dword, a CQE's second
+ * qword), for reading or writing several fields with one access.
+ */
+typedef uint32_t __attribute__((may_alias)) vn_u32_alias;
+typedef uint64_t __attribute__((may_alias)) vn_u64_alias;
+
 static inline void vn_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)

@@ -356,6 +356,14 @@ static void pattern(uint8_t *p, uint64_t slba, uint32_t bytes, uint8_t seed)
 		p[i] = (uint8_t)(slba * 7 + i * 13 + seed);
 }
 
+static void pattern_check(const uint8_t *p, uint64_t slba, uint32_t bytes, uint8_t seed)
+{
+	for (uint32_t i = 0; i < bytes; i++)
+		if (p[i] != (uint8_t)(slba * 7 + i * 13 + seed))
+			fail_msg("byte %u: 0x%02x, expected 0x%02x", i, p[i],
+				 (uint8_t)(slba * 7 + i * 13 + seed));
+}
+
 static void test_io_prp_variants_write_then_read_back(void **state)
 {
 	struct tfx *f = *state;
@@ -496,6 +504,61 @@ static void test_io_errors(void **state)
 	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_RDY);
 }
 
+/*
+ * The Read/Write fast path remembers the DMA region it used last: I/O that
+ * alternates between two mappings lands in the right one, a read-only mapping
+ * takes no device writes, and a mapping that was removed is never touched.
+ */
+static void test_io_fast_path_follows_dma_map_changes(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	const uint64_t iova2 = 0x300000000ull, iova_ro = 0x400000000ull;
+	uint8_t *a = h->mem + H_DATA, *b = h->mem + H_DATA + 0x10000;
+	struct vnvme_sqe s;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	/* The same memory again at iova2, read-write, and at iova_ro read-only. */
+	assert_int_equal(vu_client_dma_map(h->c, iova2, 1u << 20, h->memfd, H_DATA, 3), 0);
+	assert_int_equal(vu_client_dma_map(h->c, iova_ro, 1u << 20, h->memfd, H_DATA, 1), 0);
+	pattern(a, 0, 4096, 11);
+	s = h_rw(VNVME_NVM_WRITE, 1, 100, 8);
+	s.dptr.prp1 = h_iova(h, a);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	pattern(a, 0, 4096, 12);
+	s = h_rw(VNVME_NVM_WRITE, 1, 200, 8);
+	s.dptr.prp1 = iova_ro; /* the device reads: allowed */
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		/* Alternate mappings: LBA 100 into b through iova2, LBA 200
+		 * into b + 4096 through the first map. */
+		memset(b, 0, 8192);
+		s = h_rw(VNVME_NVM_READ, 1, 100, 8);
+		s.dptr.prp1 = iova2 + 0x10000;
+		assert_sc(hq_cmd(q, &s, NULL), 0);
+		s = h_rw(VNVME_NVM_READ, 1, 200, 8);
+		s.dptr.prp1 = h_iova(h, b + 4096);
+		assert_sc(hq_cmd(q, &s, NULL), 0);
+		pattern_check(b, 0, 4096, 11);
+		pattern_check(b + 4096, 0, 4096, 12);
+	}
+	/* A Read into the read-only map: the device may not write there. */
+	memset(b, 0xee, 512);
+	s = h_rw(VNVME_NVM_READ, 1, 100, 1);
+	s.dptr.prp1 = iova_ro + 0x10000;
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_DATA_XFER_ERROR);
+	assert_int_equal(b[0], 0xee);
+	/* Use iova2, unmap it, then use it again: an error, nothing written. */
+	s.dptr.prp1 = iova2 + 0x10000;
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	assert_int_equal(vu_client_dma_unmap(h->c, iova2, 1u << 20), 0);
+	memset(b, 0xee, 512);
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_DATA_XFER_ERROR);
+	assert_int_equal(b[0], 0xee);
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_RDY);
+}
+
 static void test_io_sgl_data_block_segments_and_bit_bucket(void **state)
 {
 	struct tfx *f = *state;
@@ -613,6 +676,20 @@ static void test_compare_write_zeroes_dsm_flush(void **state)
 	/* Flush. */
 	s = (struct vnvme_sqe){.opc = VNVME_NVM_FLUSH, .nsid = 1};
 	assert_sc(hq_cmd(q, &s, NULL), 0);
+
+	/* SMART: Compare and Read count as host reads (4, 16 KiB), Write and
+	 * Write Zeroes as host writes (2, only the Write's 4 KiB as data). */
+	struct vnvme_smart_log *sl = (void *)(h->mem + H_DATA);
+	uint64_t v;
+	assert_sc(get_log(h, VNVME_LID_SMART, VNVME_NSID_ALL, 512, 0), 0);
+	memcpy(&v, sl->host_reads, 8);
+	assert_int_equal(v, 4);
+	memcpy(&v, sl->host_writes, 8);
+	assert_int_equal(v, 2);
+	memcpy(&v, sl->data_units_read, 8);
+	assert_int_equal(v, 1); /* thousands of 512 bytes, rounded up */
+	memcpy(&v, sl->data_units_written, 8);
+	assert_int_equal(v, 1);
 }
 
 static void test_interrupts_on_msix_eventfds(void **state)
@@ -980,6 +1057,7 @@ int main(void)
 	    T(test_log_pages_and_error_log),
 	    T(test_io_prp_variants_write_then_read_back),
 	    T(test_io_errors),
+	    T(test_io_fast_path_follows_dma_map_changes),
 	    T(test_io_sgl_data_block_segments_and_bit_bucket),
 	    T(test_compare_write_zeroes_dsm_flush),
 	    T(test_interrupts_on_msix_eventfds),
