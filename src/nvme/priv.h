@@ -16,6 +16,8 @@
 #define NVME_ADMIN_QSIZE_MAX 4096
 #define NVME_MAX_IOV         40 /* 2^MDTS pages + 1 for an offset, merged when contiguous */
 #define NVME_SQ_BATCH        32 /* SQEs fetched per queue per round */
+#define NVME_STAGE_MAX       64 /* ram I/Os staged per SQ: a batch plus the lag, power of 2 */
+#define NVME_STAGE_LAG       4  /* staged ram I/Os left for the next round while more arrive */
 #define NVME_AERL            3  /* 0's based: 4 Asynchronous Event Requests outstanding */
 #define NVME_ERRLOG_ENTRIES  64
 #define NVME_PAGE_SHIFT      12 /* CAP.MPSMIN = MPSMAX = 0: 4 KiB pages */
@@ -51,6 +53,20 @@ struct nvme_req {
 	struct iovec iov[NVME_MAX_IOV];
 };
 
+/*
+ * A ram Read or Write that passed every check and waits, its memory
+ * prefetched, to be copied and completed (queue.c, sq_drain).
+ */
+struct nvme_stage {
+	uint8_t *host; /* the host's buffer; NULL once its mapping is gone */
+	uint8_t *mem;  /* the namespace's bytes */
+	uint64_t iova; /* PRP1, to translate again after a DMA map change */
+	uint32_t len;
+	uint16_t cid;
+	uint8_t write;
+	uint8_t rsvd;
+};
+
 struct nvme_sq {
 	/* Hot: the owning poller only. */
 	VN_CACHE_ALIGNED struct vnvme_sqe *ring;
@@ -75,6 +91,8 @@ struct nvme_sq {
 	 */
 	uint64_t dc_iova, dc_len;
 	uint8_t *dc_vaddr;
+	struct nvme_stage *stage; /* ring of NVME_STAGE_MAX */
+	uint32_t st_head, st_n;
 	/* Counters: single writer (the poller). */
 	uint64_t cmds, errors, bytes_read, bytes_written;
 	uint64_t read_cmds, write_cmds; /* SMART host read / write commands */

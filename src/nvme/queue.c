@@ -151,17 +151,108 @@ static bool sq_dma_refill(struct nvme_sq *sq, const struct vn_dma_table *t, uint
 	return true;
 }
 
+enum { FAST_NO, FAST_DONE, FAST_STAGED };
+
+/*
+ * Stage a checked ram I/O and start loading its first 512 bytes on both
+ * sides, so that the cache misses of several I/Os overlap instead of coming
+ * one after another; sq_drain copies it later in the round, or a round
+ * later. It holds a CQ slot meanwhile (inflight).
+ */
+static VN_NOINLINE void sq_stage(struct nvme_sq *sq, uint8_t *host, uint8_t *mem, uint64_t iova,
+				 uint32_t len, uint16_t cid, bool write)
+{
+	struct nvme_stage *e = &sq->stage[(sq->st_head + sq->st_n) & (NVME_STAGE_MAX - 1)];
+
+	e->host = host;
+	e->mem = mem;
+	e->iova = iova;
+	e->len = len;
+	e->cid = cid;
+	e->write = write;
+	sq->st_n++;
+	sq->inflight++;
+	sq->cq->inflight++;
+	for (uint32_t k = 0; k < len && k < 512; k += VN_CACHELINE) {
+		if (write) {
+			__builtin_prefetch(host + k, 0);
+			__builtin_prefetch(mem + k, 1);
+		} else {
+			__builtin_prefetch(mem + k, 0);
+			__builtin_prefetch(host + k, 1);
+		}
+	}
+}
+
+/* Post a successful CQE: dw0 and dw1 zero, then SQHD, SQID, CID and the
+ * status with the phase tag in one 8-byte store, made last. */
+static inline void cq_post_ok(struct nvme_cq *cq, uint16_t sqhd, uint16_t sqid, uint16_t cid)
+{
+	vn_u64_alias *e = (vn_u64_alias *)(void *)&cq->ring[cq->tail];
+
+	vn_store_relaxed(&e[0], 0);
+	/* Release: the CQE's first half and a Read's data before the phase
+	 * tag the host polls. */
+	vn_store_release(&e[1], sqhd | (uint64_t)sqid << 16 | (uint64_t)cid << 32 |
+				    (uint64_t)cq->phase << 48);
+	if (++cq->tail == cq->size) {
+		cq->tail = 0;
+		cq->phase ^= 1;
+	}
+}
+
+/* Copy and complete staged I/Os, oldest first, until `keep` are left. */
+static void sq_drain(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t keep)
+{
+	while (sq->st_n > keep) {
+		struct nvme_stage *e = &sq->stage[sq->st_head];
+
+		sq->st_head = (sq->st_head + 1) & (NVME_STAGE_MAX - 1);
+		sq->st_n--;
+		if (unlikely(!e->host)) {
+			nvme_cq_post(cq, sq, e->cid, nvme_sc(VNVME_SC_DATA_XFER_ERROR), 0);
+			continue;
+		}
+		if (e->write)
+			memcpy(e->mem, e->host, e->len);
+		else
+			memcpy(e->host, e->mem, e->len);
+		cq_post_ok(cq, sq->head, sq->qid, e->cid);
+		cq->irq_pending++;
+		cq->inflight--;
+		sq->inflight--;
+	}
+}
+
+/* A controller reset: staged I/Os are dropped, nobody waits for them. */
+static VN_COLD void sq_stage_drop(struct nvme_sq *sq, struct nvme_cq *cq)
+{
+	cq->inflight -= sq->st_n;
+	sq->inflight -= sq->st_n;
+	sq->st_n = 0;
+}
+
+/* After a DMA map change: translate the staged host buffers again. */
+static VN_COLD void sq_stage_translate(struct nvme_sq *sq, const struct vn_dma_table *t)
+{
+	for (uint32_t i = 0; i < sq->st_n; i++) {
+		struct nvme_stage *e = &sq->stage[(sq->st_head + i) & (NVME_STAGE_MAX - 1)];
+		e->host = vn_dma_find(t, e->iova, e->len, e->write ? VN_DMA_READ : VN_DMA_WRITE);
+	}
+}
+
 /*
  * The I/O fast path, for the common command: Read or Write (no fused
  * operation, PRPs) on a null or ram namespace, with the data in one memory
  * page of a read-write DMA region. Each SQE field it needs is read once
  * (the host may rewrite the entry meanwhile) and checked as
- * nvme_io_exec() would; the data moves inline and the caller posts the
- * CQE at once, with no request slot. Anything else, errors included,
- * returns false before any side effect and takes the general way.
+ * nvme_io_exec() would. A null namespace's command is done (FAST_DONE:
+ * the caller posts the CQE at once); a ram namespace's is staged
+ * (FAST_STAGED: copied and completed by sq_drain). No request slot either
+ * way. Anything else, errors included, returns FAST_NO before any side
+ * effect and takes the general way.
  */
-static inline bool io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s,
-			   const struct vn_dma_table *t, uint32_t *cid, uint64_t *acc)
+static inline int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_t *cid)
 {
 	const struct nvme_ctrl *c = sq->ctrl;
 	/* opc, flags and cid in one load; nsid, SLBA, NLB and PRP1 once each. */
@@ -175,120 +266,92 @@ static inline bool io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s,
 	_Static_assert(VNVME_NVM_WRITE == 1 && VNVME_NVM_READ == 2, "opcodes 1 and 2");
 	if (unlikely(opf - 1u > 1u) || unlikely(nsid > NVME_MAX_NS) ||
 	    unlikely(!(ns = c->fast_ns[nsid])))
-		return false;
+		return FAST_NO;
 	slba = vn_load_relaxed((const vn_u64_alias *)(const void *)&s->cdw10);
 	end = slba + (vn_load_relaxed(&s->cdw12) & 0xffff) + 1u; /* cannot wrap to >= 1 + NLB */
 	prp1 = vn_load_relaxed(&s->dptr.prp1);
 	if (unlikely(end > ns->nlb || end <= slba))
-		return false;
+		return FAST_NO;
 	len = (end - slba) << ns->lbads;
 	/* Within PRP1's page, dword aligned: PRP2 is not used. */
-	if (unlikely(len > NVME_PAGE_SIZE - (prp1 & (NVME_PAGE_SIZE - 1)) || (prp1 & 3)))
-		return false;
+	if (unlikely((prp1 & (NVME_PAGE_SIZE - 1)) + len > NVME_PAGE_SIZE || (prp1 & 3)))
+		return FAST_NO;
 	off = prp1 - sq->dc_iova;
 	if (unlikely(off >= sq->dc_len || len > sq->dc_len - off)) {
-		if (!sq_dma_refill(sq, t, prp1))
-			return false;
+		if (!sq_dma_refill(sq, sq->tbl, prp1))
+			return FAST_NO;
 		off = prp1 - sq->dc_iova;
 		if (len > sq->dc_len - off)
-			return false;
+			return FAST_NO;
 	}
 	p = sq->dc_vaddr + off;
-	if (ns->mem) {
-		uint8_t *m = ns->mem + (slba << ns->lbads);
-		if (opf == VNVME_NVM_READ)
-			memcpy(p, m, len);
-		else
-			memcpy(m, p, len);
+	if (opf == VNVME_NVM_READ) {
+		sq->read_cmds++;
+		sq->bytes_read += len;
+	} else {
+		sq->write_cmds++;
+		sq->bytes_written += len;
 	}
-	/* acc[]: read commands, read bytes, write commands, written bytes. */
-	acc[(opf & 1) * 2]++;
-	acc[(opf & 1) * 2 + 1] += len;
 	*cid = dw0 >> 16;
-	return true;
-}
-
-/*
- * Ram namespaces: before executing a batch, start loading the first 512
- * bytes of every block it will copy, so that the cache misses of a batch
- * overlap instead of coming one after another. A hint only: the entries are
- * read again, and checked, when they execute.
- */
-static void sq_prefetch(const struct nvme_sq *sq, uint32_t head, uint32_t n)
-{
-	const struct nvme_ctrl *c = sq->ctrl;
-
-	for (uint32_t i = 0; i < n; i++) {
-		const struct vnvme_sqe *s = &sq->ring[head];
-		uint32_t nsid = vn_load_relaxed(&s->nsid);
-		uint64_t slba = vn_load_relaxed((const vn_u64_alias *)(const void *)&s->cdw10);
-		const struct nvme_ns *ns;
-
-		if (++head == sq->size)
-			head = 0;
-		if (nsid > NVME_MAX_NS || !(ns = c->fast_ns[nsid]) || !ns->mem || slba >= ns->nlb)
-			continue;
-		const uint8_t *m = ns->mem + (slba << ns->lbads);
-		if (vn_load_relaxed(&s->opc) == VNVME_NVM_WRITE) {
-			for (unsigned k = 0; k < 512; k += VN_CACHELINE)
-				__builtin_prefetch(m + k, 1);
-		} else {
-			for (unsigned k = 0; k < 512; k += VN_CACHELINE)
-				__builtin_prefetch(m + k, 0);
-		}
+	if (ns->mem) {
+		sq_stage(sq, p, ns->mem + (slba << ns->lbads), prp1, (uint32_t)len, (uint16_t)*cid,
+			 opf == VNVME_NVM_WRITE);
+		return FAST_STAGED;
 	}
+	return FAST_DONE;
 }
 
 /*
- * Up to n commands of an I/O SQ. Fast-path commands complete here: their
- * CQE is dw0 and dw1 zero, then SQHD, SQID, CID and the status with the
- * phase tag in one 8-byte store, made last. The ring indices stay in
- * registers except around the general path, which uses the queues' fields.
+ * n (>= 1) commands of an I/O SQ. Fast-path commands on null namespaces
+ * complete here, those on ram namespaces are staged and all but
+ * NVME_STAGE_LAG of the staged ones completed at the end. A CQE posted here
+ * is dw0 and dw1 zero, then SQHD, SQID, CID and the status with the phase
+ * tag in one 8-byte store, made last (as cq_post_ok). The ring indices stay
+ * in registers except around the general path, which uses the queues'
+ * fields. Out of line, so that the loop has the registers to itself.
  */
-static void sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_dma_table *t,
-			  uint32_t n)
+static VN_NOINLINE void sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n)
 {
-	const struct vnvme_sqe *sring = sq->ring;
-	vn_u64_alias *cring = (vn_u64_alias *)(void *)cq->ring;
-	uint32_t head = sq->head, size = sq->size, ctail = cq->tail, csize = cq->size;
+	uint32_t head = sq->head, ctail = cq->tail, cid;
 	/* The CQE's second qword but SQHD and CID: SQID and the phase tag. */
 	uint64_t tag = (uint64_t)sq->qid << 16 | (uint64_t)cq->phase << 48;
-	uint64_t acc[4] = {0, 0, 0, 0};
-	uint32_t fast = 0, cid;
 
-	if (sq->ctrl->mem_ns)
-		sq_prefetch(sq, head, n);
-	for (uint32_t i = 0; i < n; i++) {
-		if (unlikely(!io_fast(sq, &sring[head], t, &cid, acc))) {
+	do {
+		int f = io_fast(sq, &sq->ring[head], &cid);
+
+		if (unlikely(f != FAST_DONE)) {
+			if (f == FAST_STAGED) {
+				if (++head == sq->size)
+					head = 0;
+				continue;
+			}
 			sq->head = (uint16_t)head;
 			cq->tail = (uint16_t)ctail;
 			cq->phase = (uint8_t)(tag >> 48);
-			sq_exec_one(sq, cq, t);
+			sq_exec_one(sq, cq, sq->tbl);
 			head = sq->head;
 			ctail = cq->tail;
 			tag = (uint64_t)sq->qid << 16 | (uint64_t)cq->phase << 48;
 			continue;
 		}
-		if (++head == size)
+		if (++head == sq->size)
 			head = 0;
-		vn_store_relaxed(&cring[2 * ctail], 0);
-		/* Release: the CQE's first half and a Read's data before the
-		 * phase tag the host polls. */
-		vn_store_release(&cring[2 * ctail + 1], tag | head | (uint64_t)cid << 32);
-		if (++ctail == csize) {
+		vn_u64_alias *e = (vn_u64_alias *)(void *)&cq->ring[ctail];
+		vn_store_relaxed(&e[0], 0);
+		/* Release: the CQE's first half before the phase tag the host
+		 * polls. */
+		vn_store_release(&e[1], tag | head | (uint64_t)cid << 32);
+		if (++ctail == cq->size) {
 			ctail = 0;
 			tag ^= 1ull << 48;
 		}
-		fast++;
-	}
+		cq->irq_pending++;
+	} while (--n);
 	sq->head = (uint16_t)head;
 	cq->tail = (uint16_t)ctail;
 	cq->phase = (uint8_t)(tag >> 48);
-	cq->irq_pending += fast;
-	sq->read_cmds += acc[0];
-	sq->bytes_read += acc[1];
-	sq->write_cmds += acc[2];
-	sq->bytes_written += acc[3];
+	if (sq->st_n)
+		sq_drain(sq, cq, NVME_STAGE_LAG);
 }
 
 /* Execute up to a batch of new commands from one SQ. */
@@ -299,8 +362,14 @@ static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct 
 	uint32_t tail = vn_load_acquire(sq->shadow ? sq->shadow : sq->db);
 	uint32_t avail, n;
 
-	if (tail == sq->head)
+	if (tail == sq->head) {
+		/* Nothing new: the I/Os staged last round have waited enough. */
+		if (unlikely(sq->st_n)) {
+			sq_drain(sq, cq, 0);
+			return 1;
+		}
 		return 0;
+	}
 	if (sq->ei) /* we poll the shadow: keep EventIdx behind so MMIO is never needed */
 		vn_store_release(sq->ei, (tail - 1) & 0xffffu);
 	if (unlikely(tail >= sq->size)) {
@@ -315,7 +384,8 @@ static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct 
 	n = VN_MIN(VN_MIN(avail, n), (uint32_t)NVME_SQ_BATCH);
 
 	if (likely(sq->qid)) {
-		sq_process_io(sq, cq, t, n);
+		if (n)
+			sq_process_io(sq, cq, n);
 	} else {
 		for (uint32_t i = 0; i < n; i++) {
 			/* An admin command waiting for another thread holds up
@@ -372,6 +442,7 @@ static VN_COLD bool cq_revalidate(struct nvme_cq *cq, const struct vn_dma_table 
 			nvme_ctrl_fatal(cq->ctrl, "a submission queue's memory was unmapped");
 			return false;
 		}
+		sq_stage_translate(sq, t);
 	}
 	return true;
 }
@@ -410,9 +481,11 @@ static VN_COLD unsigned cq_stop(struct nvme_cq *cq)
 
 	if (reap(c, cq->poller))
 		flush(c, cq->poller);
-	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next)
+	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
+		sq_stage_drop(sq, cq);
 		if (sq->qid)
 			io_inflight += sq->inflight;
+	}
 	if (io_inflight)
 		return 1;
 	vn_poller_remove(cq->pl.owner, &cq->pl);
@@ -483,6 +556,7 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
 		if (unlikely(vn_load_relaxed(&sq->deleting))) {
 			deleting = true;
+			sq_drain(sq, cq, 0);
 			continue;
 		}
 		work += sq_process(sq, cq, t);
@@ -559,7 +633,8 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint16_t si
 	if (qid) {
 		sq->reqs = calloc(size, sizeof(*sq->reqs));
 		sq->free = calloc(size, sizeof(*sq->free));
-		if (!sq->reqs || !sq->free) {
+		sq->stage = calloc(NVME_STAGE_MAX, sizeof(*sq->stage));
+		if (!sq->reqs || !sq->free || !sq->stage) {
 			nvme_sq_free(sq);
 			return -ENOMEM;
 		}
@@ -615,6 +690,7 @@ void nvme_sq_free(struct nvme_sq *sq)
 		return;
 	free(sq->reqs);
 	free(sq->free);
+	free(sq->stage);
 	free(sq);
 }
 

@@ -21,6 +21,7 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define VN_COLD          __attribute__((cold, noinline))
+#define VN_NOINLINE      __attribute__((noinline))
 #define VN_UNUSED        __attribute__((unused))
 #define VN_PRINTF(a, b)  __attribute__((format(printf, a, b)))
 #define VN_CACHE_ALIGNED alignas(VN_CACHELINE)

@@ -11,6 +11,7 @@
 
 #include "util/log.h"
 #include "util/poller.h"
+#include "util/tsc.h"
 
 struct msg {
 	void (*fn)(void *);
@@ -24,7 +25,7 @@ struct vn_poller {
 	struct vn_pollable *cursor; /* next to poll; removal-safe iteration */
 	struct vn_qsbr *qsbr;
 	struct vn_qsbr_reader rd;
-	struct vn_poller_stats st;
+	struct vn_poller_stats st; /* busy_ns and idle_ns in TSC ticks here */
 
 	/* Shared with posting threads. */
 	VN_CACHE_ALIGNED uint32_t has_msgs;
@@ -83,7 +84,9 @@ static void sleep_idle(struct vn_poller *p, unsigned us)
 static void *poller_main(void *arg)
 {
 	struct vn_poller *p = arg;
-	uint64_t last = vn_now_ns(), idle_since = 0;
+	/* Time in TSC ticks: one instruction per round, no vDSO call. */
+	uint64_t spin = vn_tsc_from_ns(VN_POLLER_SPIN_NS);
+	uint64_t last = vn_tsc(), idle_since = 0;
 	unsigned sleep_us = 0;
 
 	if (p->cpu >= 0) {
@@ -111,7 +114,7 @@ static void *poller_main(void *arg)
 			vn_qsbr_quiescent(p->qsbr, &p->rd);
 		p->st.rounds++;
 		/* Time accounting once per round, not per command. */
-		now = vn_now_ns();
+		now = vn_tsc();
 		if (work) {
 			p->st.busy_rounds++;
 			p->st.busy_ns += now - last;
@@ -121,11 +124,11 @@ static void *poller_main(void *arg)
 			p->st.idle_ns += now - last;
 			if (!idle_since)
 				idle_since = now;
-			if (now - idle_since >= VN_POLLER_SPIN_NS) {
+			if (now - idle_since >= spin) {
 				sleep_us =
 				    sleep_us ? VN_MIN(sleep_us * 2, VN_POLLER_MAX_SLEEP_US) : 50;
 				sleep_idle(p, sleep_us);
-				now = vn_now_ns(); /* the sleep counts as idle next round */
+				now = vn_tsc(); /* the sleep counts as idle next round */
 			} else {
 				vn_cpu_relax();
 			}
@@ -144,6 +147,7 @@ int vn_poller_create(int cpu, struct vn_qsbr *qsbr, const char *name, struct vn_
 	struct vn_poller *p;
 	int ret;
 
+	vn_tsc_ns_per_tick(); /* measured here once, not on the polling thread */
 	if (posix_memalign((void **)&p, VN_CACHELINE, sizeof(*p)))
 		return -ENOMEM;
 	memset(p, 0, sizeof(*p));
@@ -280,6 +284,8 @@ void vn_poller_get_stats(const struct vn_poller *p, struct vn_poller_stats *out)
 {
 	/* Single-writer counters read racily: a snapshot, not a transaction. */
 	memcpy(out, &p->st, sizeof(*out));
+	out->busy_ns = vn_tsc_to_ns(out->busy_ns);
+	out->idle_ns = vn_tsc_to_ns(out->idle_ns);
 }
 
 int vn_poller_cpu(const struct vn_poller *p)
