@@ -83,6 +83,55 @@ def perf(build, cpu, sockets, rw, bs, qd, seconds):
     return json.loads(out.stdout)
 
 
+def callgrind_total(out_file):
+    """Instructions callgrind counted (the 'summary:' line of its output file)."""
+    for line in open(out_file):
+        if line.startswith('summary:') or line.startswith('totals:'):
+            return int(line.split()[1])
+    raise SystemExit('bench: no totals in ' + out_file)
+
+
+def instructions(build, target_cpu, perf_cpu, ios, qd):
+    """Instructions per null 512 B randread on each side, with callgrind.
+
+    Each side runs once under callgrind while the other runs natively; only
+    the I/O phase is counted (--toggle-collect: the target's polling thread,
+    vnvme-perf's I/O loop), so start-up and reporting are left out, and
+    rounds that found no work count too. Fixed I/O count, so repeatable
+    whatever else the machine does, up to those idle rounds."""
+    res = {'ios': ios, 'qd': qd, 'bs': 512, 'backend': 'null'}
+    valgrind = ['valgrind', '--tool=callgrind', '--callgrind-out-file=%s']
+    for side, toggle in (('target', 'poller_main'), ('driver_perf', 'run_phase')):
+        with tempfile.TemporaryDirectory(prefix='vnvme-instr-') as wd:
+            sock = os.path.join(wd, 'nvme0')
+            cg = os.path.join(wd, 'cg.out')
+            tcmd = [os.path.join(build, 'src/target/vnvme-target'), '--socket', sock,
+                    '--backend', 'null', '--size', '1T', '--queues', '1', '--log', 'warn']
+            pcmd = [os.path.join(build, 'src/perf/vnvme-perf'), '--socket', sock, '--bs', '512',
+                    '--qd', str(qd), '--ios', str(ios), '--quiet']
+            vg = [v % cg if '%s' in v else v for v in valgrind] + ['--toggle-collect=' + toggle]
+            if side == 'target':
+                tcmd = vg + tcmd + ['--cpus', str(target_cpu)]
+                pcmd += ['--cpus', str(perf_cpu)]
+            else:
+                tcmd += ['--cpus', str(target_cpu)]
+                pcmd = vg + pcmd + ['--cpus', str(perf_cpu)]
+            tp = subprocess.Popen(tcmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                for _ in range(600):
+                    if os.path.exists(sock) or tp.poll() is not None:
+                        break
+                    time.sleep(0.05)
+                out = subprocess.run(pcmd, capture_output=True, text=True, timeout=600)
+                if out.returncode != 0:
+                    raise SystemExit('bench: vnvme-perf failed under callgrind: ' + out.stderr)
+            finally:
+                tp.send_signal(signal.SIGTERM)
+                tp.wait(timeout=60)
+            res[side + '_per_io'] = round(callgrind_total(cg) / ios, 1)
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--quick', action='store_true', help='1 s per row (default)')
@@ -92,6 +141,8 @@ def main():
     ap.add_argument('--out', default=None)
     ap.add_argument('--target-cpu', type=int, default=0)
     ap.add_argument('--perf-cpu', type=int, default=1 if os.cpu_count() > 1 else 0)
+    ap.add_argument('--no-instr', action='store_true',
+                    help='skip the callgrind instruction counts')
     a = ap.parse_args()
     secs = 5 if a.full else 0.3 if a.smoke else 1
     mode = 'full' if a.full else 'smoke' if a.smoke else 'quick'
@@ -136,6 +187,14 @@ def main():
                 t.stop()
     print(file=sys.stderr)
 
+    instr = []
+    if not a.smoke and not a.no_instr:
+        if subprocess.run(['sh', '-c', 'command -v valgrind'], capture_output=True).returncode:
+            print('bench: valgrind not found: no instruction counts', file=sys.stderr)
+        else:
+            ios = 500000 if a.full else 200000
+            instr = [instructions(a.build, a.target_cpu, a.perf_cpu, ios, qd) for qd in (16, 128)]
+
     result = {
         'version': 1,
         'mode': mode,
@@ -144,6 +203,7 @@ def main():
         'target_cpu': a.target_cpu, 'perf_cpu': a.perf_cpu, 'seconds_per_row': secs,
         'ceiling': ceiling,
         'rows': rows,
+        'instructions': instr,
     }
     out = a.out or os.path.join(HERE, 'results', result['time_utc'].replace(':', '') + '.json')
     os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -162,6 +222,10 @@ def main():
             r['backend'], r['controllers'], r['rw'], r['bs'], r['qd'], r['iops'] / 1e6,
             r['mib_s'], p['50'], p['99'], p['99.9'], r['target_busy'] * 100,
             r['ratio_to_ceiling'] * 100))
+    for i in instr:
+        print('instructions per I/O (callgrind, %d null 512 B reads, QD%d): target %.1f, '
+              'driver + perf %.1f' % (i['ios'], i['qd'], i['target_per_io'],
+                                       i['driver_perf_per_io']))
     print('results: ' + os.path.relpath(out, ROOT))
 
 

@@ -143,7 +143,10 @@ static bool sq_dma_refill(struct nvme_sq *sq, const struct vn_dma_table *t, uint
 {
 	const struct vn_dma_region *r = vn_dma_lookup(t, iova);
 
-	if (!r || !r->vaddr || r->prot != (VN_DMA_READ | VN_DMA_WRITE))
+	/* Page-aligned regions only: then an I/O within one page (io_fast
+	 * checks that) is inside the region as soon as its first byte is. */
+	if (!r || !r->vaddr || r->prot != (VN_DMA_READ | VN_DMA_WRITE) ||
+	    ((r->iova | r->len) & (NVME_PAGE_SIZE - 1)))
 		return false;
 	sq->dc_iova = r->iova;
 	sq->dc_len = r->len;
@@ -261,7 +264,6 @@ static inline int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_
 	uint32_t opf = dw0 & 0xffff;
 	const struct nvme_ns *ns;
 	uint64_t slba, end, prp1, len, off;
-	uint8_t *p;
 
 	_Static_assert(VNVME_NVM_WRITE == 1 && VNVME_NVM_READ == 2, "opcodes 1 and 2");
 	if (unlikely(opf - 1u > 1u) || unlikely(nsid > NVME_MAX_NS) ||
@@ -277,14 +279,11 @@ static inline int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_
 	if (unlikely((prp1 & (NVME_PAGE_SIZE - 1)) + len > NVME_PAGE_SIZE || (prp1 & 3)))
 		return FAST_NO;
 	off = prp1 - sq->dc_iova;
-	if (unlikely(off >= sq->dc_len || len > sq->dc_len - off)) {
+	if (unlikely(off >= sq->dc_len)) {
 		if (!sq_dma_refill(sq, sq->tbl, prp1))
 			return FAST_NO;
 		off = prp1 - sq->dc_iova;
-		if (len > sq->dc_len - off)
-			return FAST_NO;
 	}
-	p = sq->dc_vaddr + off;
 	if (opf == VNVME_NVM_READ) {
 		sq->read_cmds++;
 		sq->bytes_read += len;
@@ -294,8 +293,8 @@ static inline int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_
 	}
 	*cid = dw0 >> 16;
 	if (ns->mem) {
-		sq_stage(sq, p, ns->mem + (slba << ns->lbads), prp1, (uint32_t)len, (uint16_t)*cid,
-			 opf == VNVME_NVM_WRITE);
+		sq_stage(sq, sq->dc_vaddr + off, ns->mem + (slba << ns->lbads), prp1, (uint32_t)len,
+			 (uint16_t)*cid, opf == VNVME_NVM_WRITE);
 		return FAST_STAGED;
 	}
 	return FAST_DONE;
@@ -312,43 +311,55 @@ static inline int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_
  */
 static VN_NOINLINE void sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n)
 {
-	uint32_t head = sq->head, ctail = cq->tail, cid;
+	const struct vnvme_sqe *s = &sq->ring[sq->head], *s_end = &sq->ring[sq->size];
+	vn_u64_alias *e = (vn_u64_alias *)(void *)&cq->ring[cq->tail];
+	vn_u64_alias *e_end = (vn_u64_alias *)(void *)&cq->ring[cq->size];
 	/* The CQE's second qword but SQHD and CID: SQID and the phase tag. */
 	uint64_t tag = (uint64_t)sq->qid << 16 | (uint64_t)cq->phase << 48;
+	uint32_t head = sq->head, cid;
 
 	do {
-		int f = io_fast(sq, &sq->ring[head], &cid);
+		int f = io_fast(sq, s, &cid);
 
 		if (unlikely(f != FAST_DONE)) {
-			if (f == FAST_STAGED) {
-				if (++head == sq->size)
-					head = 0;
+			if (f == FAST_NO) {
+				/* The general way, on the queues' own fields. */
+				sq->head = (uint16_t)head;
+				cq->tail = (uint16_t)((e - (vn_u64_alias *)(void *)cq->ring) / 2);
+				cq->phase = (uint8_t)(tag >> 48);
+				sq_exec_one(sq, cq, sq->tbl);
+				head = sq->head;
+				s = &sq->ring[head];
+				e = (vn_u64_alias *)(void *)&cq->ring[cq->tail];
+				tag = (uint64_t)sq->qid << 16 | (uint64_t)cq->phase << 48;
 				continue;
 			}
-			sq->head = (uint16_t)head;
-			cq->tail = (uint16_t)ctail;
-			cq->phase = (uint8_t)(tag >> 48);
-			sq_exec_one(sq, cq, sq->tbl);
-			head = sq->head;
-			ctail = cq->tail;
-			tag = (uint64_t)sq->qid << 16 | (uint64_t)cq->phase << 48;
+			/* FAST_STAGED: the CQE comes from sq_drain. */
+			head++;
+			if (++s == s_end) {
+				s = sq->ring;
+				head = 0;
+			}
 			continue;
 		}
-		if (++head == sq->size)
+		head++;
+		if (++s == s_end) {
+			s = sq->ring;
 			head = 0;
-		vn_u64_alias *e = (vn_u64_alias *)(void *)&cq->ring[ctail];
+		}
 		vn_store_relaxed(&e[0], 0);
 		/* Release: the CQE's first half before the phase tag the host
 		 * polls. */
 		vn_store_release(&e[1], tag | head | (uint64_t)cid << 32);
-		if (++ctail == cq->size) {
-			ctail = 0;
+		e += 2;
+		if (e == e_end) {
+			e = (vn_u64_alias *)(void *)cq->ring;
 			tag ^= 1ull << 48;
 		}
 		cq->irq_pending++;
 	} while (--n);
 	sq->head = (uint16_t)head;
-	cq->tail = (uint16_t)ctail;
+	cq->tail = (uint16_t)((e - (vn_u64_alias *)(void *)cq->ring) / 2);
 	cq->phase = (uint8_t)(tag >> 48);
 	if (sq->st_n)
 		sq_drain(sq, cq, NVME_STAGE_LAG);
