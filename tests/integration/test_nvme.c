@@ -559,6 +559,63 @@ static void test_io_fast_path_follows_dma_map_changes(void **state)
 	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_RDY);
 }
 
+/*
+ * Ram I/Os of a batch are staged and copied later (queue.c): 32 writes and
+ * then 32 reads handed over at once all complete once, with the data in
+ * place; a queue deleted with a batch in flight still deletes, and what it
+ * completed completed well.
+ */
+static void test_io_batches_complete_once_with_their_data(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	uint8_t *wbuf = h->mem + H_DATA, *rbuf = h->mem + H_DATA + 0x100000;
+	uint32_t seen = 0;
+	struct vnvme_sqe s;
+	struct vnvme_cqe cqe = {0};
+
+	h_create_ioq(h, 1, 64, false, 0);
+	for (int pass = 0; pass < 2; pass++) {
+		uint16_t first = q->cid;
+		for (uint32_t i = 0; i < 32; i++) {
+			uint8_t *b = (pass ? rbuf : wbuf) + i * 4096;
+			if (!pass)
+				pattern(b, 1000 + i * 8, 4096, (uint8_t)i);
+			else
+				memset(b, 0, 4096);
+			s = h_rw(pass ? VNVME_NVM_READ : VNVME_NVM_WRITE, 1, 1000 + i * 8, 8);
+			s.dptr.prp1 = h_iova(h, b);
+			hq_queue(q, &s);
+		}
+		hq_ring(q);
+		seen = 0;
+		for (uint32_t i = 0; i < 32; i++) {
+			assert_int_equal(hq_reap(q, &cqe, 5000), 0);
+			assert_int_equal(vnvme_cqe_status(&cqe).v, 0);
+			uint16_t k = (uint16_t)(cqe.cid - first);
+			assert_true(k < 32 && !(seen & 1u << k));
+			seen |= 1u << k;
+		}
+		assert_int_equal(hq_reap(q, &cqe, 50), -ETIMEDOUT);
+	}
+	for (uint32_t i = 0; i < 32; i++)
+		pattern_check(rbuf + i * 4096, 1000 + i * 8, 4096, (uint8_t)i);
+
+	/* Delete the SQ right after handing it 16 reads. */
+	for (uint32_t i = 0; i < 16; i++) {
+		s = h_rw(VNVME_NVM_READ, 1, 1000 + i * 8, 8);
+		s.dptr.prp1 = h_iova(h, rbuf + i * 4096);
+		hq_queue(q, &s);
+	}
+	hq_ring(q);
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, 1), 0);
+	while (hq_reap(q, &cqe, 50) == 0)
+		assert_int_equal(vnvme_cqe_status(&cqe).v, 0);
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, 1), 0);
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_RDY);
+}
+
 static void test_io_sgl_data_block_segments_and_bit_bucket(void **state)
 {
 	struct tfx *f = *state;
@@ -1058,6 +1115,7 @@ int main(void)
 	    T(test_io_prp_variants_write_then_read_back),
 	    T(test_io_errors),
 	    T(test_io_fast_path_follows_dma_map_changes),
+	    T(test_io_batches_complete_once_with_their_data),
 	    T(test_io_sgl_data_block_segments_and_bit_bucket),
 	    T(test_compare_write_zeroes_dsm_flush),
 	    T(test_interrupts_on_msix_eventfds),
