@@ -153,6 +153,12 @@ static void test_every_io_command_through_the_driver(void **state)
 	assert_int_equal(vnvme_read(f->q, 1, stack, 0, 1, 512, cb, &r), -EFAULT);
 	/* Beyond the driver's PRP list room (64 entries). */
 	assert_int_equal(vnvme_read(f->q, 1, rd, 0, 1024, 512, cb, &r), -E2BIG);
+	/* NLB 1..65536; a buffer that runs past the end of the DMA memory. */
+	assert_int_equal(vnvme_read(f->q, 1, rd, 0, 0, 512, cb, &r), -EINVAL);
+	assert_int_equal(vnvme_read(f->q, 1, rd, 0, 65537, 512, cb, &r), -EINVAL);
+	assert_int_equal(vnvme_read(f->q, 1, rd, 0, 65536, 4096, cb, &r), -EFAULT);
+	assert_int_equal(vnvme_read(f->q, 1, stack + 256, 0, 1, 512, cb, &r), -EFAULT);
+	assert_int_equal(vnvme_qpair_outstanding(f->q), 0);
 	vnvme_dma_free(f->c, w);
 	vnvme_dma_free(f->c, rd);
 	vnvme_dma_free(f->c, ranges);
