@@ -118,6 +118,18 @@ void vnvme_qpair_flush(struct vnvme_qpair *q);
  * controller reports a fatal status. */
 int vnvme_qpair_poll(struct vnvme_qpair *q, unsigned max);
 
+/* A completion as vnvme_qpair_reap() hands it out. */
+struct vnvme_cpl {
+	struct vnvme_cqe cqe;
+	void *arg; /* the arg given at submission */
+};
+
+/* Flush, then reap up to max completions into cpl[] instead of calling their
+ * callbacks (they are not called; pass NULL at submission); one CQ doorbell
+ * write for the batch. For callers that handle a batch in a loop of their
+ * own. Returns the count in cpl[]. */
+int vnvme_qpair_reap(struct vnvme_qpair *q, struct vnvme_cpl *cpl, unsigned max);
+
 /* The specification's name of a CQE status (the Status Field, phase dropped). */
 const char *vnvme_status_name(uint16_t status);
 static inline uint16_t vnvme_cqe_sf(const struct vnvme_cqe *cqe)

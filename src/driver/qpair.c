@@ -196,6 +196,54 @@ int vnvme_qpair_poll(struct vnvme_qpair *q, unsigned max)
 	return (int)n;
 }
 
+/* The batch of vnvme_qpair_reap(), once a completion is known to be there. */
+static __attribute__((noinline)) int cq_reap(struct vnvme_qpair *q, struct vnvme_cpl *cpl,
+					     unsigned max)
+{
+	const struct vnvme_cqe *cq = q->cq, *e = &cq[q->cq_head], *end = &cq[q->size];
+	const struct drv_req *reqs = q->reqs;
+	uint16_t *free_cids = q->free_cids;
+	struct vnvme_cpl *out = cpl, *out_end = cpl + max;
+	uint32_t nfree = q->nfree, size = q->size, phase = q->phase;
+	uint16_t old_head = q->cq_head, head;
+
+	/* No callback runs in this loop, so the indices live in registers. */
+	do {
+		uint32_t cid;
+
+		/* Pairs with the controller's phase write, made last. */
+		if ((vn_load_acquire(&e->status) & 1u) != phase)
+			break;
+		memcpy(&out->cqe, e, sizeof(*e));
+		if (++e == end) {
+			e = cq;
+			phase ^= 1;
+		}
+		cid = out->cqe.cid;
+		if (unlikely(cid >= size))
+			continue; /* a broken controller: nothing of ours */
+		out->arg = reqs[cid].arg;
+		out++;
+		free_cids[nfree++] = (uint16_t)cid;
+	} while (out < out_end);
+	head = (uint16_t)(e - cq);
+	q->nfree = nfree;
+	q->cq_head = head;
+	q->phase = (uint8_t)phase;
+	ring(q->cqdb, q->cq_shadow, q->cq_ei, head, old_head);
+	return (int)(out - cpl);
+}
+
+int vnvme_qpair_reap(struct vnvme_qpair *q, struct vnvme_cpl *cpl, unsigned max)
+{
+	sq_flush(q);
+	/* An empty poll is this check alone. Pairs with the controller's
+	 * phase write, made last. */
+	if ((vn_load_acquire(&q->cq[q->cq_head].status) & 1) != q->phase || !max)
+		return 0;
+	return cq_reap(q, cpl, max);
+}
+
 uint16_t vnvme_qpair_id(const struct vnvme_qpair *q)
 {
 	return q->qid;

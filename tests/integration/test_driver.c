@@ -236,6 +236,44 @@ static void test_a_full_queue_says_busy_and_drains(void **state)
 	assert_int_equal(vnvme_qpair_outstanding(f->q), 0);
 }
 
+static void test_reap_hands_out_a_batch_without_callbacks(void **state)
+{
+	struct dfx *f = *state;
+	struct vnvme_qpair_opts o = {.depth = 16};
+	struct vnvme_cpl cpl[16];
+	uint8_t *buf = vnvme_dma_alloc(f->c, 8 * 4096);
+	int tags[8], got[8] = {0}, n = 0;
+
+	assert_int_equal(vnvme_qpair_create(f->c, &o, &f->q), 0);
+	assert_int_equal(vnvme_qpair_reap(f->q, cpl, 16), 0);
+	/* Several rounds: the CQ wraps and the phase flips. */
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < 8; i++) {
+			tags[i] = i;
+			assert_int_equal(vnvme_read(f->q, 1, buf + i * 4096, (uint64_t)i * 8, 8,
+						    512, NULL, &tags[i]),
+					 0);
+		}
+		assert_int_equal(vnvme_qpair_outstanding(f->q), 8);
+		/* At most max at a time. */
+		for (long spin = 0; spin < 5000000 && n < 8 * (round + 1); spin++) {
+			int k = vnvme_qpair_reap(f->q, cpl, 3);
+			assert_true(k >= 0 && k <= 3);
+			for (int i = 0; i < k; i++) {
+				assert_int_equal(vnvme_cqe_sf(&cpl[i].cqe), 0);
+				got[*(int *)cpl[i].arg]++;
+			}
+			n += k;
+		}
+		assert_int_equal(n, 8 * (round + 1));
+		assert_int_equal(vnvme_qpair_outstanding(f->q), 0);
+	}
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(got[i], 5);
+	assert_int_equal(vnvme_qpair_reap(f->q, cpl, 16), 0);
+	vnvme_dma_free(f->c, buf);
+}
+
 static void test_open_errors_say_what_to_do(void **state)
 {
 	struct dfx *f = *state;
@@ -257,6 +295,7 @@ int main(void)
 	    T(test_interrupt_mode_signals_the_eventfd),
 	    T(test_queue_pairs_run_out_and_come_back),
 	    T(test_a_full_queue_says_busy_and_drains),
+	    T(test_reap_hands_out_a_batch_without_callbacks),
 	    T(test_open_errors_say_what_to_do),
 	};
 	signal(SIGPIPE, SIG_IGN);
