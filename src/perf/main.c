@@ -417,7 +417,7 @@ static void print_lat(FILE *f, const char *name, const struct hist *h, double se
 
 	fprintf(f, "  %s: IOPS=%.3fM, BW=%.1fMiB/s, ios=%llu\n", name, iops / 1e6,
 		iops * bs / 1048576.0, (unsigned long long)h->count);
-	fprintf(f, "    lat (ns): min=%llu, max=%llu, avg=%.1f, stdev=%.1f\n", tns(h->min),
+	fprintf(f, "    lat (ns): min=%llu, max=%llu, avg=%.1f, stdev=%.1f\n", tns(hist_min(h)),
 		tns(h->max), hist_mean(h) * tsc_ns, hist_stdev(h) * tsc_ns);
 	fprintf(f, "    lat percentiles (ns):");
 	for (unsigned i = 0; i < sizeof(pct) / sizeof(pct[0]); i++)
@@ -435,7 +435,7 @@ static struct json_object *json_lat(const struct hist *h, double secs, uint32_t 
 	json_object_object_add(o, "ios", json_object_new_int64((int64_t)h->count));
 	json_object_object_add(o, "iops", json_object_new_double(iops));
 	json_object_object_add(o, "bw_bytes", json_object_new_double(iops * bs));
-	json_object_object_add(l, "min", json_object_new_int64((int64_t)tns(h->min)));
+	json_object_object_add(l, "min", json_object_new_int64((int64_t)tns(hist_min(h))));
 	json_object_object_add(l, "max", json_object_new_int64((int64_t)tns(h->max)));
 	json_object_object_add(l, "mean", json_object_new_double(hist_mean(h) * tsc_ns));
 	json_object_object_add(l, "stdev", json_object_new_double(hist_stdev(h) * tsc_ns));
