@@ -342,6 +342,76 @@ int vnvme_compare(struct vnvme_qpair *q, uint32_t nsid, const void *buf, uint64_
 	return submit_rw(q, VNVME_NVM_COMPARE, nsid, buf, slba, nlb, lba_size, cb, arg);
 }
 
+int vnvme_rw_prep(struct vnvme_ctrl *c, struct vnvme_rw *rw, uint8_t opc, uint32_t nsid,
+		  const void *buf, uint32_t nlb, uint32_t lba_size, vnvme_cb cb, void *arg)
+{
+	uint64_t len = (uint64_t)nlb * lba_size;
+	uint64_t off = (uint64_t)((uintptr_t)buf - (uintptr_t)c->dma), iova, first;
+
+	if (opc != VNVME_NVM_READ && opc != VNVME_NVM_WRITE && opc != VNVME_NVM_COMPARE)
+		return -EINVAL;
+	if (nlb - 1u >= 65536u)
+		return -EINVAL;
+	if (off >= c->dma_size || len - 1 >= c->dma_size - off)
+		return -EFAULT;
+	iova = drv_iova_off(c, off);
+	first = DRV_PAGE - (iova & (DRV_PAGE - 1));
+	*rw = (struct vnvme_rw){
+	    .sqe = {.opc = opc, .nsid = nsid, .cdw12 = nlb - 1},
+	    .cb = cb,
+	    .arg = arg,
+	};
+	rw->sqe.dptr.prp1 = iova;
+	if (len <= first)
+		return 0;
+	if (len <= first + DRV_PAGE) {
+		rw->sqe.dptr.prp2 = iova + first;
+		return 0;
+	}
+	/* The list goes into the submitting slot's PRP list page. */
+	rw->prp_n = (uint32_t)((len - first + DRV_PAGE - 1) / DRV_PAGE);
+	if (rw->prp_n > PRP_LIST_BYTES / 8)
+		return -E2BIG;
+	return 0;
+}
+
+/*
+ * A copy of the prepared SQE with the CID and the SLBA put in: no input to
+ * check but the free slot. PRP lists are the uncommon case (more than two
+ * pages): the entries are written into the slot's list page here.
+ */
+int vnvme_rw_submit(struct vnvme_qpair *q, const struct vnvme_rw *rw, uint64_t slba)
+{
+	uint32_t nfree = q->nfree;
+	struct vnvme_sqe *s;
+	struct drv_req *r;
+	uint16_t cid, tail;
+
+	if (unlikely(!nfree))
+		return -EBUSY;
+	cid = q->free_cids[--nfree];
+	q->nfree = nfree;
+	r = &q->reqs[cid];
+	r->cb = rw->cb;
+	r->arg = rw->arg;
+	tail = q->sq_tail;
+	s = &q->sq[tail];
+	memcpy(s, &rw->sqe, sizeof(*s));
+	s->cid = cid;
+	s->cdw10 = (uint32_t)slba;
+	s->cdw11 = (uint32_t)(slba >> 32);
+	if (rw->prp_n) {
+		uint64_t page = (rw->sqe.dptr.prp1 & ~(uint64_t)(DRV_PAGE - 1)) + DRV_PAGE;
+		for (uint32_t i = 0; i < rw->prp_n; i++)
+			r->prp_list[i] = page + (uint64_t)i * DRV_PAGE;
+		s->dptr.prp2 = r->prp_list_iova;
+	}
+	if (++tail == q->size)
+		tail = 0;
+	q->sq_tail = tail;
+	return 0;
+}
+
 int vnvme_flush(struct vnvme_qpair *q, uint32_t nsid, vnvme_cb cb, void *arg)
 {
 	struct vnvme_sqe s = {.opc = VNVME_NVM_FLUSH, .nsid = nsid};
