@@ -117,6 +117,7 @@ static struct dev devs[MAX_DEVS];
 struct job;
 
 struct io {
+	struct vnvme_rw rw[2]; /* read, write: prepared once for buf */
 	struct job *j;
 	struct qp *qp;
 	void *buf;
@@ -378,10 +379,7 @@ static inline __attribute__((always_inline)) int io_next(struct job *j, struct q
 		io->write = (rnd(j) % 100) >= O.mix;
 	io->lba = lba;
 	io->start = t;
-	if (rw_writes(rw, io))
-		return vnvme_write(qp->q, d->ns.nsid, io->buf, lba, d->lbas, d->ns.lba_size, NULL,
-				   io);
-	return vnvme_read(qp->q, d->ns.nsid, io->buf, lba, d->lbas, d->ns.lba_size, NULL, io);
+	return vnvme_rw_submit(qp->q, &io->rw[rw_writes(rw, io)], lba);
 }
 
 /* Every 1024 turns of the loop: the deadline, signals and stalled devices.
@@ -895,6 +893,25 @@ int main(int argc, char **argv)
 				if (!qp->ios[k].buf) {
 					fprintf(stderr, "vnvme-perf: out of DMA memory\n");
 					return 1;
+				}
+				for (int w = 0; w < 2; w++) {
+					ret = vnvme_rw_prep(devs[d].c, &qp->ios[k].rw[w],
+							    w ? VNVME_NVM_WRITE : VNVME_NVM_READ,
+							    devs[d].ns.nsid, qp->ios[k].buf,
+							    devs[d].lbas, devs[d].ns.lba_size, NULL,
+							    &qp->ios[k]);
+					if (ret == -E2BIG) {
+						fprintf(stderr,
+							"vnvme-perf: --bs %u: more than libvnvme's "
+							"PRP list holds (256 KiB)\n",
+							O.bs);
+						return 2;
+					}
+					if (ret) {
+						fprintf(stderr, "vnvme-perf: %s: --bs %u: %s\n",
+							O.devs[d], O.bs, strerror(-ret));
+						return 1;
+					}
 				}
 			}
 		}
