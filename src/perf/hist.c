@@ -16,11 +16,12 @@ void hist_merge(struct hist *dst, const struct hist *src)
 		dst->min = src->min;
 	if (src->max > dst->max)
 		dst->max = src->max;
-	dst->count += src->count;
 	dst->sum += src->sum;
 	dst->sumsq += src->sumsq;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		dst->count += src->b[i];
 		dst->b[i] += src->b[i];
+	}
 }
 
 uint64_t hist_min(const struct hist *h)

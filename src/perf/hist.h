@@ -17,7 +17,7 @@
 #define HIST_BUCKETS  ((64 - HIST_SUB_BITS + 1) * HIST_SUB)
 
 struct hist {
-	uint64_t count;
+	uint64_t count;    /* not kept by hist_add: hist_merge sums the buckets */
 	uint64_t min, max; /* min is UINT64_MAX while empty: use hist_min() */
 	uint64_t sum;      /* integers: no conversion per sample */
 	unsigned __int128 sumsq;
@@ -39,7 +39,6 @@ static inline unsigned hist_index(uint64_t v)
 static inline void hist_add(struct hist *h, uint64_t v)
 {
 	h->b[hist_index(v)]++;
-	h->count++;
 	if (v < h->min)
 		h->min = v;
 	if (v > h->max)

@@ -155,13 +155,21 @@ struct job {
 
 static struct job jobs[MAX_JOBS];
 
+/*
+ * A 64-bit LCG (Knuth's MMIX constants): one multiply and one add. Its high
+ * bits are good and its low bits are not, so every use takes the high bits
+ * by multiply-shift (rnd_below), never a remainder.
+ */
 static inline uint64_t rnd(struct job *j)
 {
-	/* xorshift64*: cheap, good enough for LBA choice. */
-	j->rng ^= j->rng >> 12;
-	j->rng ^= j->rng << 25;
-	j->rng ^= j->rng >> 27;
-	return j->rng * 2685821657736338717ull;
+	j->rng = j->rng * 6364136223846793005ull + 1442695040888963407ull;
+	return j->rng;
+}
+
+/* Uniform in [0, n), from the high bits, without a division. */
+static inline uint64_t rnd_below(struct job *j, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)rnd(j) * n) >> 64);
 }
 
 static void fill_pattern(void *buf, uint64_t lba, uint32_t lbas, uint32_t lba_size, uint64_t gen)
@@ -246,7 +254,7 @@ static int submit(struct io *io)
 		write = true;
 		break;
 	case RW_RANDRW:
-		write = (rnd(j) % 100) >= O.mix;
+		write = rnd_below(j, 100) >= O.mix;
 		break;
 	default:
 		write = false;
@@ -258,8 +266,7 @@ static int submit(struct io *io)
 		if (++qp->seq_next == slots)
 			qp->seq_next = 0;
 	} else {
-		/* Multiply-shift instead of a 64-bit division per I/O. */
-		lba = d->first_lba + (uint64_t)(((unsigned __int128)rnd(j) * slots) >> 64) * lbas;
+		lba = d->first_lba + rnd_below(j, slots) * lbas;
 	}
 	io->lba = lba;
 	io->write = write;
@@ -371,12 +378,10 @@ static inline __attribute__((always_inline)) int io_next(struct job *j, struct q
 		if (++qp->seq_next == d->slots)
 			qp->seq_next = 0;
 	} else {
-		/* Multiply-shift instead of a 64-bit division per I/O. */
-		lba = d->first_lba +
-		      (uint64_t)(((unsigned __int128)rnd(j) * d->slots) >> 64) * d->lbas;
+		lba = d->first_lba + rnd_below(j, d->slots) * d->lbas;
 	}
 	if (rw == RW_RANDRW)
-		io->write = (rnd(j) % 100) >= O.mix;
+		io->write = rnd_below(j, 100) >= O.mix;
 	io->lba = lba;
 	io->start = t;
 	return vnvme_rw_submit(qp->q, &io->rw[rw_writes(rw, io)], lba);
