@@ -111,12 +111,49 @@ int vnvme_deallocate(struct vnvme_qpair *q, uint32_t nsid, struct vnvme_dsm_rang
 int vnvme_compare(struct vnvme_qpair *q, uint32_t nsid, const void *buf, uint64_t slba,
 		  uint32_t nlb, uint32_t lba_size, vnvme_cb cb, void *arg);
 
+/*
+ * A Read, Write or Compare prepared once for a buffer that is used again and
+ * again (an I/O slot): vnvme_rw_prep() checks the buffer and builds the SQE
+ * and its PRPs; vnvme_rw_submit() then only adds a CID and the LBA. The
+ * fields are the library's. The buffer must stay allocated while the
+ * preparation is in use; one preparation may be submitted to any queue pair
+ * of its controller, and again before it completes.
+ */
+struct vnvme_rw {
+	struct vnvme_sqe sqe; /* CID 0, SLBA 0: filled in at submission */
+	vnvme_cb cb;
+	void *arg;
+	uint32_t prp_n; /* PRP list entries to write at submission; 0: PRP2 in sqe */
+	uint32_t rsvd;
+};
+
+/* opc is VNVME_NVM_READ, _WRITE or _COMPARE; buf (nlb * lba_size bytes) from
+ * vnvme_dma_alloc(c). 0, -EINVAL (opcode; nlb 0 or above 65536), -EFAULT
+ * (buf), -E2BIG (more than the driver's PRP list holds). */
+int vnvme_rw_prep(struct vnvme_ctrl *c, struct vnvme_rw *rw, uint8_t opc, uint32_t nsid,
+		  const void *buf, uint32_t nlb, uint32_t lba_size, vnvme_cb cb, void *arg);
+/* Queue a prepared command at LBA slba; 0 or -EBUSY when the queue is full.
+ * The doorbell is rung as for vnvme_submit(). */
+int vnvme_rw_submit(struct vnvme_qpair *q, const struct vnvme_rw *rw, uint64_t slba);
+
 /* Ring the SQ doorbell for what was queued since the last ring. */
 void vnvme_qpair_flush(struct vnvme_qpair *q);
 /* Flush, then reap up to max completions (0: all), calling their callbacks;
  * one CQ doorbell write for the batch. Returns the count, or -EIO when the
  * controller reports a fatal status. */
 int vnvme_qpair_poll(struct vnvme_qpair *q, unsigned max);
+
+/* A completion as vnvme_qpair_reap() hands it out. */
+struct vnvme_cpl {
+	struct vnvme_cqe cqe;
+	void *arg; /* the arg given at submission */
+};
+
+/* Flush, then reap up to max completions into cpl[] instead of calling their
+ * callbacks (they are not called; pass NULL at submission); one CQ doorbell
+ * write for the batch. For callers that handle a batch in a loop of their
+ * own. Returns the count in cpl[]. */
+int vnvme_qpair_reap(struct vnvme_qpair *q, struct vnvme_cpl *cpl, unsigned max);
 
 /* The specification's name of a CQE status (the Status Field, phase dropped). */
 const char *vnvme_status_name(uint16_t status);

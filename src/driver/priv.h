@@ -55,8 +55,7 @@ struct vnvme_qpair {
 	uint16_t cq_head;
 	uint8_t phase;
 	uint16_t qid;
-	uint32_t outstanding;
-	uint16_t *free_cids;
+	uint16_t *free_cids; /* a stack of nfree; outstanding is size - 1 - nfree */
 	uint32_t nfree;
 	struct drv_req *reqs;
 	struct vnvme_ctrl *c;
@@ -97,20 +96,24 @@ struct vnvme_ctrl {
 
 void drv_err(struct vnvme_ctrl *c, const char *fmt, ...) VN_PRINTF(2, 3);
 
-/* Translate a pointer into the DMA region to its IOVA; 0 if outside. An
- * allocation never crosses a 2 MiB page when the region is hugepages
- * (vnvme_dma_alloc), so an IOVA range is contiguous within one buffer. */
-static inline uint64_t drv_iova(const struct vnvme_ctrl *c, const void *p)
+/* The IOVA of byte `off` of the DMA region (off < dma_size). An allocation
+ * never crosses a 2 MiB page when the region is hugepages (vnvme_dma_alloc),
+ * so an IOVA range is contiguous within one buffer. */
+static inline uint64_t drv_iova_off(const struct vnvme_ctrl *c, uint64_t off)
 {
-	const uint8_t *b = p;
-	uint64_t off;
-
-	if (b < c->dma || b >= c->dma + c->dma_size)
-		return 0;
-	off = (uint64_t)(b - c->dma);
 	if (c->pa2m)
 		return c->pa2m[off >> 21] + (off & ((2u << 20) - 1));
 	return c->dma_iova + off;
+}
+
+/* Translate a pointer into the DMA region to its IOVA; 0 if outside. */
+static inline uint64_t drv_iova(const struct vnvme_ctrl *c, const void *p)
+{
+	const uint8_t *b = p;
+
+	if (b < c->dma || b >= c->dma + c->dma_size)
+		return 0;
+	return drv_iova_off(c, (uint64_t)(b - c->dma));
 }
 
 /* qpair.c */

@@ -8,6 +8,7 @@
  * when the controller's EventIdx asks for it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -101,12 +102,18 @@ static inline void ring(uint32_t *db, uint32_t *shadow, uint32_t *ei, uint16_t v
 	vn_store_release(db, (uint32_t)val);
 }
 
-void vnvme_qpair_flush(struct vnvme_qpair *q)
+/* Inline in the poll functions: an exported function is not (-fPIC). */
+static inline void sq_flush(struct vnvme_qpair *q)
 {
 	if (q->sq_tail == q->last_rung)
 		return;
 	ring(q->sqdb, q->sq_shadow, q->sq_ei, q->sq_tail, q->last_rung);
 	q->last_rung = q->sq_tail;
+}
+
+void vnvme_qpair_flush(struct vnvme_qpair *q)
+{
+	sq_flush(q);
 }
 
 int vnvme_submit(struct vnvme_qpair *q, struct vnvme_sqe *sqe, void *buf, size_t len, vnvme_cb cb,
@@ -147,18 +154,25 @@ int vnvme_submit(struct vnvme_qpair *q, struct vnvme_sqe *sqe, void *buf, size_t
 	memcpy(&q->sq[q->sq_tail], sqe, sizeof(*sqe));
 	if (++q->sq_tail == q->size)
 		q->sq_tail = 0;
-	q->outstanding++;
 	return 0;
 }
 
 int vnvme_qpair_poll(struct vnvme_qpair *q, unsigned max)
 {
+	/* Fixed at creation: a callback cannot change these. */
+	struct vnvme_cqe *cq = q->cq;
+	struct drv_req *reqs = q->reqs;
+	uint16_t *free_cids = q->free_cids;
+	uint16_t size = q->size, old_head = q->cq_head;
 	unsigned n = 0;
-	uint16_t old_head = q->cq_head;
 
-	vnvme_qpair_flush(q);
-	while (!max || n < max) {
-		struct vnvme_cqe *e = &q->cq[q->cq_head];
+	if (!max)
+		max = UINT_MAX;
+	sq_flush(q);
+	/* cq_head, phase and nfree stay in q: a callback may submit (nfree)
+	 * or even poll this queue pair again (cq_head, phase). */
+	for (; n < max; n++) {
+		struct vnvme_cqe *e = &cq[q->cq_head];
 		struct vnvme_cqe cqe;
 		struct drv_req *r;
 
@@ -166,22 +180,68 @@ int vnvme_qpair_poll(struct vnvme_qpair *q, unsigned max)
 		if ((vn_load_acquire(&e->status) & 1) != q->phase)
 			break;
 		memcpy(&cqe, e, sizeof(cqe));
-		if (++q->cq_head == q->size) {
+		if (++q->cq_head == size) {
 			q->cq_head = 0;
 			q->phase ^= 1;
 		}
-		n++;
-		if (unlikely(cqe.cid >= q->size))
+		if (unlikely(cqe.cid >= size))
 			continue; /* a broken controller: nothing of ours */
-		r = &q->reqs[cqe.cid];
-		q->free_cids[q->nfree++] = cqe.cid;
-		q->outstanding--;
+		r = &reqs[cqe.cid];
+		free_cids[q->nfree++] = cqe.cid;
 		if (r->cb)
 			r->cb(r->arg, &cqe);
 	}
 	if (n)
 		ring(q->cqdb, q->cq_shadow, q->cq_ei, q->cq_head, old_head);
 	return (int)n;
+}
+
+/* The batch of vnvme_qpair_reap(), once a completion is known to be there. */
+static __attribute__((noinline)) int cq_reap(struct vnvme_qpair *q, struct vnvme_cpl *cpl,
+					     unsigned max)
+{
+	const struct vnvme_cqe *cq = q->cq, *e = &cq[q->cq_head], *end = &cq[q->size];
+	const struct drv_req *reqs = q->reqs;
+	uint16_t *free_cids = q->free_cids;
+	struct vnvme_cpl *out = cpl, *out_end = cpl + max;
+	uint32_t nfree = q->nfree, size = q->size, phase = q->phase;
+	uint16_t old_head = q->cq_head, head;
+
+	/* No callback runs in this loop, so the indices live in registers. */
+	do {
+		uint32_t cid;
+
+		/* Pairs with the controller's phase write, made last. */
+		if ((vn_load_acquire(&e->status) & 1u) != phase)
+			break;
+		memcpy(&out->cqe, e, sizeof(*e));
+		if (++e == end) {
+			e = cq;
+			phase ^= 1;
+		}
+		cid = out->cqe.cid;
+		if (unlikely(cid >= size))
+			continue; /* a broken controller: nothing of ours */
+		out->arg = reqs[cid].arg;
+		out++;
+		free_cids[nfree++] = (uint16_t)cid;
+	} while (out < out_end);
+	head = (uint16_t)(e - cq);
+	q->nfree = nfree;
+	q->cq_head = head;
+	q->phase = (uint8_t)phase;
+	ring(q->cqdb, q->cq_shadow, q->cq_ei, head, old_head);
+	return (int)(out - cpl);
+}
+
+int vnvme_qpair_reap(struct vnvme_qpair *q, struct vnvme_cpl *cpl, unsigned max)
+{
+	sq_flush(q);
+	/* An empty poll is this check alone. Pairs with the controller's
+	 * phase write, made last. */
+	if ((vn_load_acquire(&q->cq[q->cq_head].status) & 1) != q->phase || !max)
+		return 0;
+	return cq_reap(q, cpl, max);
 }
 
 uint16_t vnvme_qpair_id(const struct vnvme_qpair *q)
@@ -196,30 +256,38 @@ int vnvme_qpair_eventfd(const struct vnvme_qpair *q)
 
 uint32_t vnvme_qpair_outstanding(const struct vnvme_qpair *q)
 {
-	return q->outstanding;
+	/* Every CID is either free or outstanding; one slot is never used. */
+	return q->size - 1u - q->nfree;
 }
 
 /*
  * Read, Write and Compare: the SQE is written in place in the ring (no copy),
- * with PRP1/PRP2 or this slot's PRP list. The common case, a buffer within
- * two pages, is a handful of stores.
+ * as eight 64-bit stores, with PRP1/PRP2 or this slot's PRP list. The common
+ * case, a buffer within two pages, is one range check, one translation and
+ * the stores. Each input check is a single compare.
  */
-static inline int submit_rw(struct vnvme_qpair *q, uint8_t opc, uint32_t nsid, const void *buf,
-			    uint64_t slba, uint32_t nlb, uint32_t lba_size, vnvme_cb cb, void *arg)
+static inline __attribute__((always_inline)) int
+submit_rw(struct vnvme_qpair *q, uint8_t opc, uint32_t nsid, const void *buf, uint64_t slba,
+	  uint32_t nlb, uint32_t lba_size, vnvme_cb cb, void *arg)
 {
-	size_t len = (size_t)nlb * lba_size;
-	uint64_t iova = drv_iova(q->c, buf), first, prp2 = 0;
-	struct vnvme_sqe *s;
+	const struct vnvme_ctrl *c = q->c;
+	uint64_t len = (uint64_t)nlb * lba_size;
+	/* Below the region wraps to a huge offset: one compare for both ends. */
+	uint64_t off = (uint64_t)((uintptr_t)buf - (uintptr_t)c->dma), iova, first, prp2 = 0;
+	uint32_t nfree = q->nfree;
+	uint64_t *s;
 	struct drv_req *r;
-	uint16_t cid;
+	uint16_t cid, tail;
 
-	if (unlikely(!nlb || nlb > 65536))
+	if (unlikely(nlb - 1u >= 65536u)) /* nlb 0 wraps */
 		return -EINVAL;
-	if (unlikely(!q->nfree))
+	if (unlikely(!nfree))
 		return -EBUSY;
-	if (unlikely(!iova || !drv_iova(q->c, (const uint8_t *)buf + len - 1)))
+	/* [off, off + len) within the region; len 0 wraps and fails too. */
+	if (unlikely(off >= c->dma_size || len - 1 >= c->dma_size - off))
 		return -EFAULT;
-	cid = q->free_cids[q->nfree - 1];
+	iova = drv_iova_off(c, off);
+	cid = q->free_cids[nfree - 1];
 	r = &q->reqs[cid];
 	first = DRV_PAGE - (iova & (DRV_PAGE - 1));
 	if (len > first) {
@@ -234,23 +302,25 @@ static inline int submit_rw(struct vnvme_qpair *q, uint8_t opc, uint32_t nsid, c
 			prp2 = r->prp_list_iova;
 		}
 	}
-	q->nfree--;
+	q->nfree = nfree - 1;
 	r->cb = cb;
 	r->arg = arg;
-	s = &q->sq[q->sq_tail];
-	*s = (struct vnvme_sqe){
-	    .opc = opc,
-	    .cid = cid,
-	    .nsid = nsid,
-	    .cdw10 = (uint32_t)slba,
-	    .cdw11 = (uint32_t)(slba >> 32),
-	    .cdw12 = nlb - 1,
-	};
-	s->dptr.prp1 = iova;
-	s->dptr.prp2 = prp2;
-	if (++q->sq_tail == q->size)
-		q->sq_tail = 0;
-	q->outstanding++;
+	/* NVMe Base 2.0c §4.2 "Submission Queue Entry": dword 0 is opcode,
+	 * flags (0: PRPs, not fused) and CID; the SQE layout is asserted in
+	 * spec.h and the host is little endian. */
+	tail = q->sq_tail;
+	s = (uint64_t *)(void *)&q->sq[tail];
+	s[0] = opc | (uint32_t)cid << 16 | (uint64_t)nsid << 32;
+	s[1] = 0;       /* cdw2, cdw3 */
+	s[2] = 0;       /* mptr */
+	s[3] = iova;    /* prp1 */
+	s[4] = prp2;    /* prp2 */
+	s[5] = slba;    /* cdw10, cdw11 */
+	s[6] = nlb - 1; /* cdw12: 0's based NLB, no flags; cdw13 0 */
+	s[7] = 0;       /* cdw14, cdw15 */
+	if (++tail == q->size)
+		tail = 0;
+	q->sq_tail = tail;
 	return 0;
 }
 
@@ -270,6 +340,76 @@ int vnvme_compare(struct vnvme_qpair *q, uint32_t nsid, const void *buf, uint64_
 		  uint32_t nlb, uint32_t lba_size, vnvme_cb cb, void *arg)
 {
 	return submit_rw(q, VNVME_NVM_COMPARE, nsid, buf, slba, nlb, lba_size, cb, arg);
+}
+
+int vnvme_rw_prep(struct vnvme_ctrl *c, struct vnvme_rw *rw, uint8_t opc, uint32_t nsid,
+		  const void *buf, uint32_t nlb, uint32_t lba_size, vnvme_cb cb, void *arg)
+{
+	uint64_t len = (uint64_t)nlb * lba_size;
+	uint64_t off = (uint64_t)((uintptr_t)buf - (uintptr_t)c->dma), iova, first;
+
+	if (opc != VNVME_NVM_READ && opc != VNVME_NVM_WRITE && opc != VNVME_NVM_COMPARE)
+		return -EINVAL;
+	if (nlb - 1u >= 65536u)
+		return -EINVAL;
+	if (off >= c->dma_size || len - 1 >= c->dma_size - off)
+		return -EFAULT;
+	iova = drv_iova_off(c, off);
+	first = DRV_PAGE - (iova & (DRV_PAGE - 1));
+	*rw = (struct vnvme_rw){
+	    .sqe = {.opc = opc, .nsid = nsid, .cdw12 = nlb - 1},
+	    .cb = cb,
+	    .arg = arg,
+	};
+	rw->sqe.dptr.prp1 = iova;
+	if (len <= first)
+		return 0;
+	if (len <= first + DRV_PAGE) {
+		rw->sqe.dptr.prp2 = iova + first;
+		return 0;
+	}
+	/* The list goes into the submitting slot's PRP list page. */
+	rw->prp_n = (uint32_t)((len - first + DRV_PAGE - 1) / DRV_PAGE);
+	if (rw->prp_n > PRP_LIST_BYTES / 8)
+		return -E2BIG;
+	return 0;
+}
+
+/*
+ * A copy of the prepared SQE with the CID and the SLBA put in: no input to
+ * check but the free slot. PRP lists are the uncommon case (more than two
+ * pages): the entries are written into the slot's list page here.
+ */
+int vnvme_rw_submit(struct vnvme_qpair *q, const struct vnvme_rw *rw, uint64_t slba)
+{
+	uint32_t nfree = q->nfree;
+	struct vnvme_sqe *s;
+	struct drv_req *r;
+	uint16_t cid, tail;
+
+	if (unlikely(!nfree))
+		return -EBUSY;
+	cid = q->free_cids[--nfree];
+	q->nfree = nfree;
+	r = &q->reqs[cid];
+	r->cb = rw->cb;
+	r->arg = rw->arg;
+	tail = q->sq_tail;
+	s = &q->sq[tail];
+	memcpy(s, &rw->sqe, sizeof(*s));
+	s->cid = cid;
+	s->cdw10 = (uint32_t)slba;
+	s->cdw11 = (uint32_t)(slba >> 32);
+	if (rw->prp_n) {
+		uint64_t page = (rw->sqe.dptr.prp1 & ~(uint64_t)(DRV_PAGE - 1)) + DRV_PAGE;
+		for (uint32_t i = 0; i < rw->prp_n; i++)
+			r->prp_list[i] = page + (uint64_t)i * DRV_PAGE;
+		s->dptr.prp2 = r->prp_list_iova;
+	}
+	if (++tail == q->size)
+		tail = 0;
+	q->sq_tail = tail;
+	return 0;
 }
 
 int vnvme_flush(struct vnvme_qpair *q, uint32_t nsid, vnvme_cb cb, void *arg)

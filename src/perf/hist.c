@@ -7,31 +7,35 @@
 void hist_init(struct hist *h)
 {
 	memset(h, 0, sizeof(*h));
+	h->min = UINT64_MAX;
 }
 
 void hist_merge(struct hist *dst, const struct hist *src)
 {
-	if (!src->count)
-		return;
-	if (!dst->count || src->min < dst->min)
+	if (src->min < dst->min)
 		dst->min = src->min;
 	if (src->max > dst->max)
 		dst->max = src->max;
-	dst->count += src->count;
 	dst->sum += src->sum;
 	dst->sumsq += src->sumsq;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		dst->count += src->b[i];
 		dst->b[i] += src->b[i];
+	}
 }
 
+uint64_t hist_min(const struct hist *h)
+{
+	return h->count ? h->min : 0;
+}
+
+/* The inverse of hist_index(): bucket 16 * s + k, k in [16, 32), holds
+ * [k << s, (k + 1) << s); buckets below 16 hold their own index. */
 uint64_t hist_bucket_low(unsigned i)
 {
-	unsigned e;
-
 	if (i < HIST_SUB)
 		return i;
-	e = (i - HIST_SUB) / HIST_SUB + HIST_SUB_BITS;
-	return ((uint64_t)HIST_SUB + (i - HIST_SUB) % HIST_SUB) << (e - HIST_SUB_BITS);
+	return ((uint64_t)HIST_SUB + i % HIST_SUB) << (i / HIST_SUB - 1);
 }
 
 uint64_t hist_percentile(const struct hist *h, double p)

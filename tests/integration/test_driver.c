@@ -153,6 +153,12 @@ static void test_every_io_command_through_the_driver(void **state)
 	assert_int_equal(vnvme_read(f->q, 1, stack, 0, 1, 512, cb, &r), -EFAULT);
 	/* Beyond the driver's PRP list room (64 entries). */
 	assert_int_equal(vnvme_read(f->q, 1, rd, 0, 1024, 512, cb, &r), -E2BIG);
+	/* NLB 1..65536; a buffer that runs past the end of the DMA memory. */
+	assert_int_equal(vnvme_read(f->q, 1, rd, 0, 0, 512, cb, &r), -EINVAL);
+	assert_int_equal(vnvme_read(f->q, 1, rd, 0, 65537, 512, cb, &r), -EINVAL);
+	assert_int_equal(vnvme_read(f->q, 1, rd, 0, 65536, 4096, cb, &r), -EFAULT);
+	assert_int_equal(vnvme_read(f->q, 1, stack + 256, 0, 1, 512, cb, &r), -EFAULT);
+	assert_int_equal(vnvme_qpair_outstanding(f->q), 0);
 	vnvme_dma_free(f->c, w);
 	vnvme_dma_free(f->c, rd);
 	vnvme_dma_free(f->c, ranges);
@@ -230,6 +236,100 @@ static void test_a_full_queue_says_busy_and_drains(void **state)
 	assert_int_equal(vnvme_qpair_outstanding(f->q), 0);
 }
 
+static void test_reap_hands_out_a_batch_without_callbacks(void **state)
+{
+	struct dfx *f = *state;
+	struct vnvme_qpair_opts o = {.depth = 16};
+	struct vnvme_cpl cpl[16];
+	uint8_t *buf = vnvme_dma_alloc(f->c, 8 * 4096);
+	int tags[8], got[8] = {0}, n = 0;
+
+	assert_int_equal(vnvme_qpair_create(f->c, &o, &f->q), 0);
+	assert_int_equal(vnvme_qpair_reap(f->q, cpl, 16), 0);
+	/* Several rounds: the CQ wraps and the phase flips. */
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < 8; i++) {
+			tags[i] = i;
+			assert_int_equal(vnvme_read(f->q, 1, buf + i * 4096, (uint64_t)i * 8, 8,
+						    512, NULL, &tags[i]),
+					 0);
+		}
+		assert_int_equal(vnvme_qpair_outstanding(f->q), 8);
+		/* At most max at a time. */
+		for (long spin = 0; spin < 5000000 && n < 8 * (round + 1); spin++) {
+			int k = vnvme_qpair_reap(f->q, cpl, 3);
+			assert_true(k >= 0 && k <= 3);
+			for (int i = 0; i < k; i++) {
+				assert_int_equal(vnvme_cqe_sf(&cpl[i].cqe), 0);
+				got[*(int *)cpl[i].arg]++;
+			}
+			n += k;
+		}
+		assert_int_equal(n, 8 * (round + 1));
+		assert_int_equal(vnvme_qpair_outstanding(f->q), 0);
+	}
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(got[i], 5);
+	assert_int_equal(vnvme_qpair_reap(f->q, cpl, 16), 0);
+	vnvme_dma_free(f->c, buf);
+}
+
+static void test_prepared_reads_and_writes_need_only_the_lba(void **state)
+{
+	struct dfx *f = *state;
+	struct vnvme_qpair_opts o = {.depth = 4};
+	struct vnvme_rw wr, rd, small;
+	struct result r = {0};
+	uint8_t *w = vnvme_dma_alloc(f->c, 128 * 1024), *b = vnvme_dma_alloc(f->c, 128 * 1024);
+	uint8_t stack[512];
+
+	assert_int_equal(vnvme_qpair_create(f->c, &o, &f->q), 0);
+	for (int i = 0; i < 128 * 1024; i++)
+		w[i] = (uint8_t)(i * 13 + 5);
+	/* 128 KiB: the PRP list is written at each submission. */
+	assert_int_equal(vnvme_rw_prep(f->c, &wr, VNVME_NVM_WRITE, 1, w, 256, 512, cb, &r), 0);
+	assert_int_equal(vnvme_rw_prep(f->c, &rd, VNVME_NVM_READ, 1, b, 256, 512, cb, &r), 0);
+	for (uint64_t lba = 0; lba < 3 * 256; lba += 256) {
+		memset(b, 0, 128 * 1024);
+		assert_int_equal(vnvme_rw_submit(f->q, &wr, lba), 0);
+		wait_done(f->q, &r, r.done + 1);
+		assert_int_equal(r.sf, 0);
+		assert_int_equal(vnvme_rw_submit(f->q, &rd, lba), 0);
+		wait_done(f->q, &r, r.done + 1);
+		assert_int_equal(r.sf, 0);
+		assert_memory_equal(b, w, 128 * 1024);
+	}
+	/* Within one page and across two; an LBA beyond 32 bits reaches the
+	 * controller intact. */
+	assert_int_equal(vnvme_rw_prep(f->c, &small, VNVME_NVM_READ, 1, b + 3584, 2, 512, cb, &r),
+			 0);
+	assert_int_equal(vnvme_rw_submit(f->q, &small, 256), 0);
+	wait_done(f->q, &r, r.done + 1);
+	assert_memory_equal(b + 3584, w, 1024);
+	assert_int_equal(vnvme_rw_submit(f->q, &small, 1ull << 32), 0);
+	wait_done(f->q, &r, r.done + 1);
+	assert_string_equal(vnvme_status_name(r.sf), "LBA Out of Range");
+	/* A full queue (4 entries hold 3) says busy; the ring drains. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(vnvme_rw_submit(f->q, &small, 0), 0);
+	assert_int_equal(vnvme_rw_submit(f->q, &small, 0), -EBUSY);
+	wait_done(f->q, &r, r.done + 3);
+	assert_int_equal(vnvme_qpair_outstanding(f->q), 0);
+	/* Refused at preparation. */
+	assert_int_equal(vnvme_rw_prep(f->c, &small, VNVME_NVM_FLUSH, 1, b, 1, 512, cb, &r),
+			 -EINVAL);
+	assert_int_equal(vnvme_rw_prep(f->c, &small, VNVME_NVM_READ, 1, b, 0, 512, cb, &r),
+			 -EINVAL);
+	assert_int_equal(vnvme_rw_prep(f->c, &small, VNVME_NVM_READ, 1, stack, 1, 512, cb, &r),
+			 -EFAULT);
+	assert_int_equal(vnvme_rw_prep(f->c, &small, VNVME_NVM_READ, 1, b, 65536, 4096, cb, &r),
+			 -EFAULT);
+	assert_int_equal(vnvme_rw_prep(f->c, &small, VNVME_NVM_READ, 1, b, 1024, 512, cb, &r),
+			 -E2BIG);
+	vnvme_dma_free(f->c, w);
+	vnvme_dma_free(f->c, b);
+}
+
 static void test_open_errors_say_what_to_do(void **state)
 {
 	struct dfx *f = *state;
@@ -251,6 +351,8 @@ int main(void)
 	    T(test_interrupt_mode_signals_the_eventfd),
 	    T(test_queue_pairs_run_out_and_come_back),
 	    T(test_a_full_queue_says_busy_and_drains),
+	    T(test_reap_hands_out_a_batch_without_callbacks),
+	    T(test_prepared_reads_and_writes_need_only_the_lba),
 	    T(test_open_errors_say_what_to_do),
 	};
 	signal(SIGPIPE, SIG_IGN);
