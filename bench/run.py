@@ -101,7 +101,7 @@ def instructions(build, target_cpu, perf_cpu, ios, qd):
     whatever else the machine does, up to those idle rounds."""
     res = {'ios': ios, 'qd': qd, 'bs': 512, 'backend': 'null'}
     valgrind = ['valgrind', '--tool=callgrind', '--callgrind-out-file=%s']
-    for side, toggle in (('target', 'poller_main'), ('driver_perf', 'run_phase')):
+    for side, toggle in (('target', 'poller_main'), ('driver_perf', 'job_main')):
         with tempfile.TemporaryDirectory(prefix='vnvme-instr-') as wd:
             sock = os.path.join(wd, 'nvme0')
             cg = os.path.join(wd, 'cg.out')

@@ -162,10 +162,11 @@ enum { FAST_NO, FAST_DONE, FAST_STAGED };
  * one after another; sq_drain copies it later in the round, or a round
  * later. It holds a CQ slot meanwhile (inflight).
  */
-static VN_NOINLINE void sq_stage(struct nvme_sq *sq, uint8_t *host, uint8_t *mem, uint64_t iova,
-				 uint32_t len, uint16_t cid, bool write)
+static inline void sq_stage(struct nvme_sq *sq, uint8_t *host, uint8_t *mem, uint64_t iova,
+			    uint32_t len, uint16_t cid, bool write)
 {
 	struct nvme_stage *e = &sq->stage[(sq->st_head + sq->st_n) & (NVME_STAGE_MAX - 1)];
+	const uint8_t *src = write ? host : mem;
 
 	e->host = host;
 	e->mem = mem;
@@ -176,15 +177,9 @@ static VN_NOINLINE void sq_stage(struct nvme_sq *sq, uint8_t *host, uint8_t *mem
 	sq->st_n++;
 	sq->inflight++;
 	sq->cq->inflight++;
-	for (uint32_t k = 0; k < len && k < 512; k += VN_CACHELINE) {
-		if (write) {
-			__builtin_prefetch(host + k, 0);
-			__builtin_prefetch(mem + k, 1);
-		} else {
-			__builtin_prefetch(mem + k, 0);
-			__builtin_prefetch(host + k, 1);
-		}
-	}
+	/* The source's first 512 bytes (len >= 512: whole LBAs). */
+	for (unsigned k = 0; k < 512; k += VN_CACHELINE)
+		__builtin_prefetch(src + k);
 }
 
 /* Post a successful CQE: dw0 and dw1 zero, then SQHD, SQID, CID and the
@@ -205,14 +200,25 @@ static inline void cq_post_ok(struct nvme_cq *cq, uint16_t sqhd, uint16_t sqid, 
 }
 
 /* Copy and complete staged I/Os, oldest first, until `keep` are left. */
-static void sq_drain(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t keep)
+static VN_NOINLINE void sq_drain(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t keep)
 {
-	while (sq->st_n > keep) {
-		struct nvme_stage *e = &sq->stage[sq->st_head];
+	uint32_t n = sq->st_n - keep, h = sq->st_head;
 
-		sq->st_head = (sq->st_head + 1) & (NVME_STAGE_MAX - 1);
-		sq->st_n--;
+	if (sq->st_n <= keep)
+		return;
+	sq->st_n = keep;
+	sq->st_head = (h + n) & (NVME_STAGE_MAX - 1);
+	cq->irq_pending += n;
+	cq->inflight -= n;
+	sq->inflight -= n;
+	for (; n; n--, h = (h + 1) & (NVME_STAGE_MAX - 1)) {
+		const struct nvme_stage *e = &sq->stage[h];
+
 		if (unlikely(!e->host)) {
+			/* nvme_cq_post counts it out itself. */
+			cq->irq_pending--;
+			cq->inflight++;
+			sq->inflight++;
 			nvme_cq_post(cq, sq, e->cid, nvme_sc(VNVME_SC_DATA_XFER_ERROR), 0);
 			continue;
 		}
@@ -221,9 +227,6 @@ static void sq_drain(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t keep)
 		else
 			memcpy(e->host, e->mem, e->len);
 		cq_post_ok(cq, sq->head, sq->qid, e->cid);
-		cq->irq_pending++;
-		cq->inflight--;
-		sq->inflight--;
 	}
 }
 
