@@ -7,7 +7,13 @@
  * copies SQEs out and posts CQEs, phase dword last. No emulated controller
  * plus driver can beat this on the same two cores.
  *
+ * With --copy SIZE it measures instead what a ram namespace of SIZE bytes
+ * can give on one core with no protocol at all: 512-byte copies from random
+ * 512-byte blocks of a populated SIZE-byte buffer into a small buffer, in
+ * batches of 16 whose sources are prefetched first (as vnvme-target does).
+ *
  *   bench/ceiling [--cpus A,B] [--seconds S] [--qd N ...] [--json]
+ *   bench/ceiling --copy SIZE_MIB [--cpus A,B] [--seconds S] [--json]
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "vnvme/spec.h"
@@ -170,11 +177,49 @@ static struct result host(unsigned qd, double secs)
 	return r;
 }
 
+/* Random 512-byte copies out of a size-byte buffer, per second (one core). */
+static double copy_rate(size_t size, double secs)
+{
+	static uint8_t dst[16][512] __attribute__((aligned(64)));
+	uint8_t *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	uint64_t x = 88172645463325252ull, blocks = size / 512, done = 0, t0, deadline;
+	uint64_t off[16];
+
+	if (m == MAP_FAILED)
+		return 0;
+	memset(m, 1, size);
+	t0 = now_ns();
+	deadline = t0 + (uint64_t)(secs * 1e9);
+	for (;;) {
+		for (int i = 0; i < 1024; i++) {
+			for (int b = 0; b < 16; b++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				off[b] = (x % blocks) * 512;
+				for (int k = 0; k < 512; k += 64)
+					__builtin_prefetch(m + off[b] + k);
+			}
+			for (int b = 0; b < 16; b++)
+				memcpy(dst[b], m + off[b], 512);
+			__asm__ __volatile__("" : : "r"(dst) : "memory");
+		}
+		done += 16 * 1024;
+		if (now_ns() >= deadline)
+			break;
+	}
+	double el = (double)(now_ns() - t0) / 1e9;
+	munmap(m, size);
+	return (double)done / el;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned qds[8] = {1, 16, 128}, nqd = 3;
 	double secs = 2;
 	bool json = false, qd_given = false;
+	size_t copy_mib = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--cpus") && i + 1 < argc) {
@@ -194,6 +239,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			qds[nqd++] = q;
+		} else if (!strcmp(argv[i], "--copy") && i + 1 < argc) {
+			copy_mib = (size_t)strtoul(argv[++i], NULL, 10);
+			if (copy_mib < 1 || copy_mib > (1u << 20)) {
+				fprintf(stderr, "ceiling: --copy wants a size in MiB, 1..1048576\n");
+				return 2;
+			}
 		} else if (!strcmp(argv[i], "--json")) {
 			json = true;
 		} else {
@@ -201,11 +252,29 @@ int main(int argc, char **argv)
 			    stderr,
 			    "usage: ceiling [--cpus DEVICE,HOST] [--seconds S] [--qd N]... "
 			    "[--json]\n"
+			    "       ceiling --copy SIZE_MIB [--cpus DEVICE,HOST] [--seconds S] [--json]\n"
 			    "Measures an NVMe SQ/CQ pair over shared memory between two pinned\n"
 			    "threads doing nothing else: the protocol's ceiling on this "
-			    "machine.\n");
+			    "machine.\n"
+			    "--copy: random 512-byte copies out of a SIZE_MIB buffer on the DEVICE\n"
+			    "CPU, batches of 16 prefetched: what a ram namespace can give.\n");
 			return strcmp(argv[i], "--help") ? 2 : 0;
 		}
+	}
+	if (copy_mib) {
+		pin(cpu_dev);
+		double r = copy_rate(copy_mib << 20, secs);
+		if (r == 0) {
+			fprintf(stderr, "ceiling: cannot map %zu MiB\n", copy_mib);
+			return 1;
+		}
+		if (json)
+			printf("{\"cpu\": %d, \"size_mib\": %zu, \"bs\": 512, \"ops\": %.0f}\n",
+			       cpu_dev, copy_mib, r);
+		else
+			printf("copy ceiling: %.2f M random 512 B copies/s out of %zu MiB\n", r / 1e6,
+			       copy_mib);
+		return 0;
 	}
 	pin(cpu_host);
 	if (json)

@@ -24,6 +24,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+RAM_MIB = 256  # the ram namespaces' size
 ROOT = os.path.dirname(HERE)
 
 
@@ -41,7 +42,8 @@ class Target:
             'controllers': [{
                 'socket': os.path.join(workdir, 'nvme%d' if count > 1 else 'nvme0'),
                 'count': count, 'queues': 2, 'qdepth': 256,
-                'namespaces': [{'backend': backend, 'size': '1T' if backend == 'null' else '256M'}],
+                'namespaces': [{'backend': backend,
+                                'size': '1T' if backend == 'null' else '%dM' % RAM_MIB}],
             }],
         }
         if count == 1:
@@ -152,6 +154,13 @@ def main():
          '--seconds', str(secs), '--json'], capture_output=True, text=True, check=True)
     ceiling = json.loads(ceil_out.stdout)
     ceil_by_qd = {r['qd']: r for r in ceiling['results']}
+    # What a 256 MiB ram namespace can give with no protocol at all: random
+    # 512 B copies on the target's CPU (bench/ceiling --copy).
+    copy_out = subprocess.run(
+        [os.path.join(a.build, 'bench/ceiling'), '--copy', str(RAM_MIB),
+         '--cpus', '%d,%d' % (a.target_cpu, a.perf_cpu), '--seconds', str(secs), '--json'],
+        capture_output=True, text=True, check=True)
+    copy_ceiling = json.loads(copy_out.stdout)
 
     rows = []
     matrix = [(b, n) for b in ('null', 'ram') for n in (1, 24)]
@@ -182,6 +191,10 @@ def main():
                                 'ceiling_ops': c['ops'],
                                 'ratio_to_ceiling': side['iops'] / c['ops'] if c['ops'] else 0,
                             })
+                            if backend == 'ram' and bs == 512 and count == 1:
+                                rows[-1]['ratio_to_copy_ceiling'] = (
+                                    side['iops'] / copy_ceiling['ops']
+                                    if copy_ceiling['ops'] else 0)
                             print('.', end='', flush=True, file=sys.stderr)
             finally:
                 t.stop()
@@ -202,6 +215,7 @@ def main():
         'host': {'cpus': os.cpu_count(), 'model': cpu_model()},
         'target_cpu': a.target_cpu, 'perf_cpu': a.perf_cpu, 'seconds_per_row': secs,
         'ceiling': ceiling,
+        'copy_ceiling': copy_ceiling,
         'rows': rows,
         'instructions': instr,
     }
@@ -213,6 +227,8 @@ def main():
     print('ceiling (SQ/CQ pair, two pinned threads): ' + ', '.join(
         'QD%d %.2f M ops/s' % (r['qd'], r['ops'] / 1e6) for r in ceiling['results']) +
         ' ; QD1 median round trip %d ns' % ceil_by_qd[1]['rtt_median_ns'])
+    print('copy ceiling (random 512 B copies out of %d MiB, one core): %.2f M/s' % (
+        RAM_MIB, copy_ceiling['ops'] / 1e6))
     print('%-5s %5s %-9s %5s %4s %9s %9s %8s %8s %9s %6s %7s' % (
         'be', 'ctrls', 'rw', 'bs', 'qd', 'MIOPS', 'MiB/s', 'p50 ns', 'p99 ns', 'p99.9 ns',
         'busy', 'ceil%'))

@@ -15,6 +15,7 @@ r = json.load(open(sys.argv[1]))
 assert r['version'] == 1 and r['mode'] == 'smoke'
 assert {c['qd'] for c in r['ceiling']['results']} == {1, 16, 128}
 assert all(c['ops'] > 0 for c in r['ceiling']['results'])
+assert r['copy_ceiling']['ops'] > 0 and r['copy_ceiling']['bs'] == 512
 assert len(r['rows']) == 3
 for row in r['rows']:
     for k in ('backend', 'controllers', 'rw', 'bs', 'qd', 'iops', 'mib_s', 'lat_ns', 'target_busy',

@@ -139,8 +139,8 @@ int vnvme_rw_submit(struct vnvme_qpair *q, const struct vnvme_rw *rw, uint64_t s
 /* Ring the SQ doorbell for what was queued since the last ring. */
 void vnvme_qpair_flush(struct vnvme_qpair *q);
 /* Flush, then reap up to max completions (0: all), calling their callbacks;
- * one CQ doorbell write for the batch. Returns the count, or -EIO when the
- * controller reports a fatal status. */
+ * one CQ doorbell write for the batch. Returns the count. A controller that
+ * stopped answering is found with vnvme_ctrl_check(). */
 int vnvme_qpair_poll(struct vnvme_qpair *q, unsigned max);
 
 /* A completion as vnvme_qpair_reap() hands it out. */
