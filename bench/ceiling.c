@@ -242,7 +242,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--copy") && i + 1 < argc) {
 			copy_mib = (size_t)strtoul(argv[++i], NULL, 10);
 			if (copy_mib < 1 || copy_mib > (1u << 20)) {
-				fprintf(stderr, "ceiling: --copy wants a size in MiB, 1..1048576\n");
+				fprintf(stderr,
+					"ceiling: --copy wants a size in MiB, 1..1048576\n");
 				return 2;
 			}
 		} else if (!strcmp(argv[i], "--json")) {
@@ -252,11 +253,13 @@ int main(int argc, char **argv)
 			    stderr,
 			    "usage: ceiling [--cpus DEVICE,HOST] [--seconds S] [--qd N]... "
 			    "[--json]\n"
-			    "       ceiling --copy SIZE_MIB [--cpus DEVICE,HOST] [--seconds S] [--json]\n"
+			    "       ceiling --copy SIZE_MIB [--cpus DEVICE,HOST] [--seconds S] "
+			    "[--json]\n"
 			    "Measures an NVMe SQ/CQ pair over shared memory between two pinned\n"
 			    "threads doing nothing else: the protocol's ceiling on this "
 			    "machine.\n"
-			    "--copy: random 512-byte copies out of a SIZE_MIB buffer on the DEVICE\n"
+			    "--copy: random 512-byte copies out of a SIZE_MIB buffer on the "
+			    "DEVICE\n"
 			    "CPU, batches of 16 prefetched: what a ram namespace can give.\n");
 			return strcmp(argv[i], "--help") ? 2 : 0;
 		}
@@ -272,8 +275,8 @@ int main(int argc, char **argv)
 			printf("{\"cpu\": %d, \"size_mib\": %zu, \"bs\": 512, \"ops\": %.0f}\n",
 			       cpu_dev, copy_mib, r);
 		else
-			printf("copy ceiling: %.2f M random 512 B copies/s out of %zu MiB\n", r / 1e6,
-			       copy_mib);
+			printf("copy ceiling: %.2f M random 512 B copies/s out of %zu MiB\n",
+			       r / 1e6, copy_mib);
 		return 0;
 	}
 	pin(cpu_host);
