@@ -332,13 +332,10 @@ static int ns_init(struct nvme_ctrl *c, const struct nvme_ns_opts *no, const cha
 	ns->lbads = no->lba_size == 4096 ? 12 : 9;
 	ns->nlb = vn_be_size(no->be) >> ns->lbads;
 	ns->be = no->be;
-	ns->direct = (uint8_t)vn_be_direct(ns->be, &ns->mem);
-	if (ns->direct == VN_BE_DIRECT_NONE)
+	if (vn_be_direct(ns->be, &ns->mem) == VN_BE_DIRECT_NONE)
 		c->async_ns = true;
 	else
 		c->fast_ns[ns->nsid] = ns;
-	if (ns->direct == VN_BE_DIRECT_MEM)
-		c->mem_ns = true;
 	/* Unique per serial and NSID: Linux rejects duplicate NGUIDs. */
 	h = fnv1a(c->serial, strlen(c->serial), 0xcbf29ce484222325ull);
 	h = fnv1a(&ns->nsid, sizeof(ns->nsid), h);

@@ -31,8 +31,7 @@ struct nvme_ns {
 	uint8_t lbads;
 	uint64_t nlb; /* namespace size in logical blocks */
 	struct vn_be *be;
-	uint8_t direct; /* enum vn_be_direct: null and ram Read/Write run inline */
-	uint8_t *mem;   /* VN_BE_DIRECT_MEM: the namespace's bytes */
+	uint8_t *mem; /* ram (VN_BE_DIRECT_MEM): the namespace's bytes; else NULL */
 	struct vn_be_chan *chan[NVME_MAX_POLLERS]; /* one per poller */
 	uint8_t nguid[16];
 	uint8_t eui64[8];
@@ -191,7 +190,6 @@ struct nvme_ctrl {
 	struct nvme_ns *ns[NVME_MAX_NS + 1]; /* by nsid */
 	uint32_t nn;
 	bool async_ns; /* a namespace completes through vn_be_poll (file) */
-	bool mem_ns;   /* a namespace is VN_BE_DIRECT_MEM (ram) */
 	/* By nsid, the namespaces whose Read/Write run inline (null, ram). */
 	struct nvme_ns *fast_ns[NVME_MAX_NS + 1];
 

@@ -182,17 +182,28 @@ static inline void sq_stage(struct nvme_sq *sq, uint8_t *host, uint8_t *mem, uin
 		__builtin_prefetch(src + k);
 }
 
-/* Post a successful CQE: dw0 and dw1 zero, then SQHD, SQID, CID and the
- * status with the phase tag in one 8-byte store, made last. */
-static inline void cq_post_ok(struct nvme_cq *cq, uint16_t sqhd, uint16_t sqid, uint16_t cid)
+/* The second qword of a successful CQE but its SQHD and CID: SQID and the
+ * CQ's phase tag. */
+static inline uint64_t cqe_tag(const struct nvme_sq *sq, const struct nvme_cq *cq)
 {
-	vn_u64_alias *e = (vn_u64_alias *)(void *)&cq->ring[cq->tail];
+	return (uint64_t)sq->qid << 16 | (uint64_t)cq->phase << 48;
+}
 
+/* Write a successful CQE at e: dw0 and dw1 zero, then SQHD, SQID, CID and
+ * the status with the phase tag (hi) in one 8-byte store, made last. */
+static inline void cqe_store_ok(vn_u64_alias *e, uint64_t hi)
+{
 	vn_store_relaxed(&e[0], 0);
 	/* Release: the CQE's first half and a Read's data before the phase
 	 * tag the host polls. */
-	vn_store_release(&e[1], sqhd | (uint64_t)sqid << 16 | (uint64_t)cid << 32 |
-				    (uint64_t)cq->phase << 48);
+	vn_store_release(&e[1], hi);
+}
+
+/* Post a successful CQE at the CQ's tail. */
+static inline void cq_post_ok(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid)
+{
+	cqe_store_ok((vn_u64_alias *)(void *)&cq->ring[cq->tail],
+		     cqe_tag(sq, cq) | sq->head | (uint64_t)cid << 32);
 	if (++cq->tail == cq->size) {
 		cq->tail = 0;
 		cq->phase ^= 1;
@@ -226,7 +237,7 @@ static VN_NOINLINE void sq_drain(struct nvme_sq *sq, struct nvme_cq *cq, uint32_
 			memcpy(e->mem, e->host, e->len);
 		else
 			memcpy(e->host, e->mem, e->len);
-		cq_post_ok(cq, sq->head, sq->qid, e->cid);
+		cq_post_ok(cq, sq, e->cid);
 	}
 }
 
@@ -308,7 +319,7 @@ static inline int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_
  * complete here, those on ram namespaces are staged and all but
  * NVME_STAGE_LAG of the staged ones completed at the end. A CQE posted here
  * is dw0 and dw1 zero, then SQHD, SQID, CID and the status with the phase
- * tag in one 8-byte store, made last (as cq_post_ok). The ring indices stay
+ * tag in one 8-byte store, made last (cqe_store_ok). The ring indices stay
  * in registers except around the general path, which uses the queues'
  * fields. Out of line, so that the loop has the registers to itself.
  */
@@ -317,8 +328,7 @@ static VN_NOINLINE void sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, ui
 	const struct vnvme_sqe *s = &sq->ring[sq->head], *s_end = &sq->ring[sq->size];
 	vn_u64_alias *e = (vn_u64_alias *)(void *)&cq->ring[cq->tail];
 	vn_u64_alias *e_end = (vn_u64_alias *)(void *)&cq->ring[cq->size];
-	/* The CQE's second qword but SQHD and CID: SQID and the phase tag. */
-	uint64_t tag = (uint64_t)sq->qid << 16 | (uint64_t)cq->phase << 48;
+	uint64_t tag = cqe_tag(sq, cq);
 	uint32_t head = sq->head, cid;
 
 	do {
@@ -334,7 +344,7 @@ static VN_NOINLINE void sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, ui
 				head = sq->head;
 				s = &sq->ring[head];
 				e = (vn_u64_alias *)(void *)&cq->ring[cq->tail];
-				tag = (uint64_t)sq->qid << 16 | (uint64_t)cq->phase << 48;
+				tag = cqe_tag(sq, cq);
 				continue;
 			}
 			/* FAST_STAGED: the CQE comes from sq_drain. */
@@ -350,10 +360,7 @@ static VN_NOINLINE void sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, ui
 			s = sq->ring;
 			head = 0;
 		}
-		vn_store_relaxed(&e[0], 0);
-		/* Release: the CQE's first half before the phase tag the host
-		 * polls. */
-		vn_store_release(&e[1], tag | head | (uint64_t)cid << 32);
+		cqe_store_ok(e, tag | head | (uint64_t)cid << 32);
 		e += 2;
 		if (e == e_end) {
 			e = (vn_u64_alias *)(void *)cq->ring;
