@@ -194,10 +194,10 @@ static void smart_log(struct nvme_ctrl *c, struct vnvme_smart_log *s)
 		struct nvme_sq *sq = c->sqs[q];
 		if (!sq)
 			continue;
-		rb += vn_load_relaxed(&sq->bytes_read);
-		wb += vn_load_relaxed(&sq->bytes_written);
-		rd += vn_load_relaxed(&sq->read_cmds);
-		wr += vn_load_relaxed(&sq->write_cmds);
+		rb += vn_load_relaxed(&sq->dir_bytes[NVME_DIR_READ]);
+		wb += vn_load_relaxed(&sq->dir_bytes[NVME_DIR_WRITE]);
+		rd += vn_load_relaxed(&sq->dir_cmds[NVME_DIR_READ]);
+		wr += vn_load_relaxed(&sq->dir_cmds[NVME_DIR_WRITE]);
 	}
 	s->temperature[0] = (uint8_t)(313 & 0xff); /* 40 C, in kelvin */
 	s->temperature[1] = (uint8_t)(313 >> 8);
@@ -703,6 +703,7 @@ static vnvme_status format(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
 				return nvme_sc_media(VNVME_SC_WRITE_FAULT);
 		}
 		ns->lbads = lbaf ? 12 : 9;
+		ns->lba_size = 1u << ns->lbads;
 		ns->nlb = vn_be_size(ns->be) >> ns->lbads;
 	}
 	return NVME_OK;

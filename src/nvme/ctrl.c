@@ -274,10 +274,10 @@ void nvme_queue_retire(struct nvme_ctrl *c, const struct nvme_sq *sq, const stru
 	if (sq && sq->qid) {
 		c->gone_cmds += sq->cmds;
 		c->gone_errors += sq->errors;
-		c->gone_bytes_read += sq->bytes_read;
-		c->gone_bytes_written += sq->bytes_written;
-		c->gone_read_cmds += sq->read_cmds;
-		c->gone_write_cmds += sq->write_cmds;
+		c->gone_bytes_read += sq->dir_bytes[NVME_DIR_READ];
+		c->gone_bytes_written += sq->dir_bytes[NVME_DIR_WRITE];
+		c->gone_read_cmds += sq->dir_cmds[NVME_DIR_READ];
+		c->gone_write_cmds += sq->dir_cmds[NVME_DIR_WRITE];
 	}
 	if (cq && cq->qid)
 		c->gone_irqs += cq->irqs;
@@ -330,8 +330,10 @@ static int ns_init(struct nvme_ctrl *c, const struct nvme_ns_opts *no, const cha
 		return -ENOMEM;
 	ns->nsid = no->nsid;
 	ns->lbads = no->lba_size == 4096 ? 12 : 9;
+	ns->lba_size = no->lba_size;
 	ns->nlb = vn_be_size(no->be) >> ns->lbads;
 	ns->be = no->be;
+	ns->mem_size = vn_be_size(no->be);
 	if (vn_be_direct(ns->be, &ns->mem) == VN_BE_DIRECT_NONE)
 		c->async_ns = true;
 	else
@@ -457,8 +459,8 @@ void nvme_ctrl_get_stats(struct nvme_ctrl *c, struct nvme_ctrl_stats *out)
 			out->nr_io_sq++;
 			out->io_cmds += vn_load_relaxed(&sq->cmds);
 			out->io_errors += vn_load_relaxed(&sq->errors);
-			out->bytes_read += vn_load_relaxed(&sq->bytes_read);
-			out->bytes_written += vn_load_relaxed(&sq->bytes_written);
+			out->bytes_read += vn_load_relaxed(&sq->dir_bytes[NVME_DIR_READ]);
+			out->bytes_written += vn_load_relaxed(&sq->dir_bytes[NVME_DIR_WRITE]);
 		}
 		if (c->cqs[q]) {
 			out->nr_io_cq++;
@@ -489,8 +491,8 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 			c->name, q, sq->cqid, sq->cq->poller,
 			(unsigned long long)vn_load_relaxed(&sq->cmds),
 			(unsigned long long)vn_load_relaxed(&sq->errors),
-			(unsigned long long)vn_load_relaxed(&sq->bytes_read),
-			(unsigned long long)vn_load_relaxed(&sq->bytes_written),
+			(unsigned long long)vn_load_relaxed(&sq->dir_bytes[NVME_DIR_READ]),
+			(unsigned long long)vn_load_relaxed(&sq->dir_bytes[NVME_DIR_WRITE]),
 			(unsigned long long)vn_load_relaxed(&sq->cq->polls),
 			sq->cq->polls ? 100.0 * (double)vn_load_relaxed(&sq->cq->busy_polls) /
 					    (double)sq->cq->polls

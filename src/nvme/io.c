@@ -28,15 +28,15 @@ static inline void account(struct nvme_sq *sq, const struct nvme_req *r)
 	switch (r->io.op) {
 	case VN_BE_READ:
 	case VN_BE_COMPARE:
-		sq->read_cmds++;
-		sq->bytes_read += r->io.len;
+		sq->dir_cmds[NVME_DIR_READ]++;
+		sq->dir_bytes[NVME_DIR_READ] += r->io.len;
 		break;
 	case VN_BE_WRITE:
-		sq->write_cmds++;
-		sq->bytes_written += r->io.len;
+		sq->dir_cmds[NVME_DIR_WRITE]++;
+		sq->dir_bytes[NVME_DIR_WRITE] += r->io.len;
 		break;
 	case VN_BE_WRITE_ZEROES:
-		sq->write_cmds++;
+		sq->dir_cmds[NVME_DIR_WRITE]++;
 		break;
 	}
 }

@@ -29,9 +29,11 @@ struct nvme_cq;
 struct nvme_ns {
 	uint32_t nsid;
 	uint8_t lbads;
-	uint64_t nlb; /* namespace size in logical blocks */
+	uint32_t lba_size; /* 1 << lbads */
+	uint64_t nlb;      /* namespace size in logical blocks */
 	struct vn_be *be;
-	uint8_t *mem; /* ram (VN_BE_DIRECT_MEM): the namespace's bytes; else NULL */
+	uint8_t *mem;      /* ram (VN_BE_DIRECT_MEM): the namespace's bytes; else NULL */
+	uint64_t mem_size; /* ... and how many: fixed, whatever the LBA format */
 	struct vn_be_chan *chan[NVME_MAX_POLLERS]; /* one per poller */
 	uint8_t nguid[16];
 	uint8_t eui64[8];
@@ -66,6 +68,9 @@ struct nvme_stage {
 	uint8_t rsvd;
 };
 
+/* Counter index: Read and Compare are reads, Write and Write Zeroes writes. */
+enum { NVME_DIR_READ = 0, NVME_DIR_WRITE = 1 };
+
 struct nvme_sq {
 	/* Hot: the owning poller only. */
 	VN_CACHE_ALIGNED struct vnvme_sqe *ring;
@@ -92,9 +97,17 @@ struct nvme_sq {
 	uint8_t *dc_vaddr;
 	struct nvme_stage *stage; /* ring of NVME_STAGE_MAX */
 	uint32_t st_head, st_n;
-	/* Counters: single writer (the poller). */
-	uint64_t cmds, errors, bytes_read, bytes_written;
-	uint64_t read_cmds, write_cmds; /* SMART host read / write commands */
+	/*
+	 * The fast path's command kind of last time (sq_fast_kind): the first
+	 * qword of a Read SQE (opcode 02h, flags 0, CID 0, NSID) and its
+	 * namespace. A Write's is the same but for the opcode, 01h = 02h ^ 3.
+	 */
+	uint64_t fk_read;
+	const struct nvme_ns *fk_ns;
+	/* Counters: single writer (the poller). By direction (NVME_DIR_*):
+	 * SMART's host read and write commands and the bytes moved. */
+	uint64_t cmds, errors;
+	uint64_t dir_cmds[2], dir_bytes[2];
 
 	/* Set once at creation. */
 	struct nvme_ctrl *ctrl;

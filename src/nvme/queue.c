@@ -39,10 +39,15 @@ VN_COLD void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why)
 }
 
 /* Free CQ slots, re-reading the head doorbell only when it looks full. */
+/* Entries from `from` up to `to` in a ring of `size`: no division. */
+static inline uint32_t ring_dist(uint32_t from, uint32_t to, uint32_t size)
+{
+	return to >= from ? to - from : to + size - from;
+}
+
 static inline uint32_t cq_room(struct nvme_cq *cq)
 {
-	uint32_t used = (uint32_t)(cq->tail - cq->head + cq->size) % cq->size;
-	uint32_t room = cq->size - 1 - used;
+	uint32_t room = cq->size - 1u - ring_dist(cq->head, cq->tail, cq->size);
 
 	if (room < NVME_SQ_BATCH) {
 		/* Pairs with the host's doorbell write after it consumed CQEs. */
@@ -55,8 +60,7 @@ static inline uint32_t cq_room(struct nvme_cq *cq)
 		cq->head = (uint16_t)h;
 		if (cq->ei) /* EventIdx one behind: the host need not ring MMIO */
 			vn_store_release(cq->ei, (h - 1) & 0xffffu);
-		used = (uint32_t)(cq->tail - cq->head + cq->size) % cq->size;
-		room = cq->size - 1 - used;
+		room = cq->size - 1u - ring_dist(cq->head, cq->tail, cq->size);
 	}
 	return room;
 }
@@ -258,37 +262,50 @@ static VN_COLD void sq_stage_translate(struct nvme_sq *sq, const struct vn_dma_t
 	}
 }
 
-/*
- * The I/O fast path, for the common command: Read or Write (no fused
- * operation, PRPs) on a null or ram namespace, with the data in one memory
- * page of a read-write DMA region. Each SQE field it needs is read once
- * (the host may rewrite the entry meanwhile) and checked as
- * nvme_io_exec() would. A null namespace's command is done (FAST_DONE:
- * the caller posts the CQE at once); a ram namespace's is staged
- * (FAST_STAGED: copied and completed by sq_drain). No request slot either
- * way. Anything else, errors included, returns FAST_NO before any side
- * effect and takes the general way.
- */
-static inline int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_t *cid)
-{
-	const struct nvme_ctrl *c = sq->ctrl;
-	/* opc, flags and cid in one load; nsid, SLBA, NLB and PRP1 once each. */
-	uint32_t dw0 = vn_load_relaxed((const vn_u32_alias *)(const void *)s);
-	uint32_t nsid = vn_load_relaxed(&s->nsid);
-	uint32_t opf = dw0 & 0xffff;
-	const struct nvme_ns *ns;
-	uint64_t slba, end, prp1, len, off;
+/* The first qword of an SQE with its CID masked out: opcode, flags, NSID. */
+#define FK_MASK 0xffffffff0000ffffull
 
-	_Static_assert(VNVME_NVM_WRITE == 1 && VNVME_NVM_READ == 2, "opcodes 1 and 2");
-	if (unlikely(opf - 1u > 1u) || unlikely(nsid > NVME_MAX_NS) ||
-	    unlikely(!(ns = c->fast_ns[nsid])))
+/* A namespace no command fits (0 blocks): the fast path's kind before the
+ * first Read or Write, which sends it the general way. */
+static const struct nvme_ns fk_none;
+
+/*
+ * The fast path meets a command kind (opcode, flags, NSID: key) that is not
+ * last time's: if it is a Read or Write with flags 0 on a null or ram
+ * namespace, remember it and its namespace. Namespaces are fixed for the
+ * controller's life, so the pair never goes stale.
+ */
+static VN_NOINLINE bool sq_fast_kind(struct nvme_sq *sq, uint64_t key)
+{
+	uint32_t nsid = (uint32_t)(key >> 32), opf = (uint32_t)key;
+	const struct nvme_ns *ns;
+
+	if ((opf != VNVME_NVM_READ && opf != VNVME_NVM_WRITE) || nsid > NVME_MAX_NS ||
+	    !(ns = sq->ctrl->fast_ns[nsid]))
+		return false;
+	sq->fk_read = (key & ~0xffull) | VNVME_NVM_READ;
+	sq->fk_ns = ns;
+	return true;
+}
+
+/*
+ * The fast path for a command of the kind of last time, in direction w
+ * (NVME_DIR_*, a constant: the compiler makes one copy per direction).
+ */
+static VN_INLINE int io_fast_dir(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_t *cid,
+				 const unsigned w)
+{
+	const struct nvme_ns *ns = sq->fk_ns;
+	/* SLBA, NLB (16 bits of CDW12: the rest is flags, 0 here) and PRP1 once each. */
+	uint64_t slba = vn_load_relaxed((const vn_u64_alias *)(const void *)&s->cdw10);
+	uint64_t nlb = vn_load_relaxed((const vn_u16_alias *)(const void *)&s->cdw12) + 1u;
+	uint64_t prp1 = vn_load_relaxed(&s->dptr.prp1);
+	uint64_t len, off;
+
+	/* No wrap once slba < nlb: nlb is far below 2^64 - 2^16. */
+	if (unlikely(slba >= ns->nlb || slba + nlb > ns->nlb))
 		return FAST_NO;
-	slba = vn_load_relaxed((const vn_u64_alias *)(const void *)&s->cdw10);
-	end = slba + (vn_load_relaxed(&s->cdw12) & 0xffff) + 1u; /* cannot wrap to >= 1 + NLB */
-	prp1 = vn_load_relaxed(&s->dptr.prp1);
-	if (unlikely(end > ns->nlb || end <= slba))
-		return FAST_NO;
-	len = (end - slba) << ns->lbads;
+	len = nlb * ns->lba_size;
 	/* Within PRP1's page, dword aligned: PRP2 is not used. */
 	if (unlikely((prp1 & (NVME_PAGE_SIZE - 1)) + len > NVME_PAGE_SIZE || (prp1 & 3)))
 		return FAST_NO;
@@ -298,99 +315,127 @@ static inline int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_
 			return FAST_NO;
 		off = prp1 - sq->dc_iova;
 	}
-	if (opf == VNVME_NVM_READ) {
-		sq->read_cmds++;
-		sq->bytes_read += len;
-	} else {
-		sq->write_cmds++;
-		sq->bytes_written += len;
-	}
-	*cid = dw0 >> 16;
+	*cid = vn_load_relaxed(&s->cid); /* not in the kind: read once, here */
 	if (ns->mem) {
-		sq_stage(sq, sq->dc_vaddr + off, ns->mem + (slba << ns->lbads), prp1, (uint32_t)len,
-			 (uint16_t)*cid, opf == VNVME_NVM_WRITE);
+		uint64_t at = slba << ns->lbads;
+
+		/* In bytes as well: a Format NVM on another thread may change
+		 * lbads and nlb between our loads, never the memory's size. */
+		if (unlikely(at + len > ns->mem_size))
+			return FAST_NO;
+		sq->dir_cmds[w]++;
+		sq->dir_bytes[w] += len;
+		sq_stage(sq, sq->dc_vaddr + off, ns->mem + at, prp1, (uint32_t)len, (uint16_t)*cid,
+			 w == NVME_DIR_WRITE);
 		return FAST_STAGED;
 	}
+	sq->dir_cmds[w]++;
+	sq->dir_bytes[w] += len;
 	return FAST_DONE;
 }
 
 /*
- * n (>= 1) commands of an I/O SQ. Fast-path commands on null namespaces
- * complete here, those on ram namespaces are staged and all but
- * NVME_STAGE_LAG of the staged ones completed at the end. A CQE posted here
- * is dw0 and dw1 zero, then SQHD, SQID, CID and the status with the phase
- * tag in one 8-byte store, made last (cqe_store_ok). The ring indices stay
- * in registers except around the general path, which uses the queues'
- * fields. Out of line, so that the loop has the registers to itself.
+ * The I/O fast path, for the common command: Read or Write (no fused
+ * operation, PRPs) on a null or ram namespace, with the data in one memory
+ * page of a read-write DMA region. Each SQE field it needs is read once
+ * (the host may rewrite the entry meanwhile) and checked as
+ * nvme_io_exec() would; opcode, flags and NSID in one compare against the
+ * kind of last time (sq->fk_read). A null namespace's command is done
+ * (FAST_DONE: the caller posts the CQE at once); a ram namespace's is
+ * staged (FAST_STAGED: copied and completed by sq_drain). No request slot
+ * either way. Anything else, errors included, returns FAST_NO before any
+ * side effect and takes the general way.
  */
-static VN_NOINLINE void sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n)
+static VN_INLINE int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_t *cid)
 {
-	const struct vnvme_sqe *s = &sq->ring[sq->head], *s_end = &sq->ring[sq->size];
-	vn_u64_alias *e = (vn_u64_alias *)(void *)&cq->ring[cq->tail];
-	vn_u64_alias *e_end = (vn_u64_alias *)(void *)&cq->ring[cq->size];
-	uint64_t tag = cqe_tag(sq, cq);
-	uint32_t head = sq->head, cid;
+	/* Opcode, flags and NSID: one load, one compare. */
+	uint64_t key = vn_load_relaxed((const vn_u64_alias *)(const void *)s) & FK_MASK;
 
-	do {
+	_Static_assert(VNVME_NVM_WRITE == (VNVME_NVM_READ ^ 3), "Write's kind is Read's ^ 3");
+	if (likely(key == sq->fk_read))
+		return io_fast_dir(sq, s, cid, NVME_DIR_READ);
+	if (key == (sq->fk_read ^ 3))
+		return io_fast_dir(sq, s, cid, NVME_DIR_WRITE);
+	if (!sq_fast_kind(sq, key))
+		return FAST_NO;
+	return io_fast_dir(sq, s, cid, key == sq->fk_read ? NVME_DIR_READ : NVME_DIR_WRITE);
+}
+
+/*
+ * Up to k (>= 1) commands of an I/O SQ, from its head: a run that reaches
+ * neither the SQ's last slot nor past the CQ's end, so no index wraps
+ * inside. Fast-path commands on null namespaces complete here, with a CQE
+ * of dw0 and dw1 zero, then SQHD, SQID, CID and the status with the phase
+ * tag in one 8-byte store, made last (cqe_store_ok); those on ram
+ * namespaces are staged. Stops before a command for the general way.
+ * Returns the commands consumed.
+ */
+static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t k)
+{
+	uint32_t head = sq->head, tail = cq->tail, cid, posted;
+	const struct vnvme_sqe *s = &sq->ring[head], *const s0 = s, *const stop = s + k;
+	vn_u64_alias *e = (vn_u64_alias *)(void *)&cq->ring[tail], *const e0 = e;
+	/* SQHD in the low 16 bits: head + k < size, so it never carries. */
+	uint64_t hi = cqe_tag(sq, cq) | head;
+
+	for (; s != stop; s++) {
 		int f = io_fast(sq, s, &cid);
 
 		if (unlikely(f != FAST_DONE)) {
-			if (f == FAST_NO) {
-				/* The general way, on the queues' own fields. */
-				sq->head = (uint16_t)head;
-				cq->tail = (uint16_t)((e - (vn_u64_alias *)(void *)cq->ring) / 2);
-				cq->phase = (uint8_t)(tag >> 48);
-				sq_exec_one(sq, cq, sq->tbl);
-				head = sq->head;
-				s = &sq->ring[head];
-				e = (vn_u64_alias *)(void *)&cq->ring[cq->tail];
-				tag = cqe_tag(sq, cq);
-				continue;
-			}
-			/* FAST_STAGED: the CQE comes from sq_drain. */
-			head++;
-			if (++s == s_end) {
-				s = sq->ring;
-				head = 0;
-			}
+			if (f == FAST_NO)
+				break;
+			hi++; /* FAST_STAGED: the CQE comes from sq_drain */
 			continue;
 		}
-		head++;
-		if (++s == s_end) {
-			s = sq->ring;
-			head = 0;
-		}
-		cqe_store_ok(e, tag | head | (uint64_t)cid << 32);
+		hi++;
+		cqe_store_ok(e, hi | (uint64_t)cid << 32);
 		e += 2;
-		if (e == e_end) {
-			e = (vn_u64_alias *)(void *)cq->ring;
-			tag ^= 1ull << 48;
-		}
-		cq->irq_pending++;
-	} while (--n);
-	sq->head = (uint16_t)head;
-	cq->tail = (uint16_t)((e - (vn_u64_alias *)(void *)cq->ring) / 2);
-	cq->phase = (uint8_t)(tag >> 48);
-	if (sq->st_n)
-		sq_drain(sq, cq, NVME_STAGE_LAG);
+	}
+	/* Unsigned byte distances: shifts, no signed division. */
+	posted = (uint32_t)(((uintptr_t)e - (uintptr_t)e0) / sizeof(struct vnvme_cqe));
+	cq->irq_pending += posted;
+	tail += posted;
+	if (tail == cq->size) {
+		tail = 0;
+		cq->phase ^= 1;
+	}
+	cq->tail = (uint16_t)tail;
+	sq->head = (uint16_t)hi;
+	return (uint32_t)(((uintptr_t)s - (uintptr_t)s0) / sizeof(*s));
 }
 
-/* Execute up to a batch of new commands from one SQ. */
-static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_dma_table *t)
+/* One command of an I/O SQ, at any slot: the fast path's, or the general
+ * way when the fast path declines it. */
+static VN_NOINLINE void sq_one(struct nvme_sq *sq, struct nvme_cq *cq)
+{
+	uint32_t cid;
+	int f = io_fast(sq, &sq->ring[sq->head], &cid);
+
+	if (f == FAST_NO) {
+		sq_exec_one(sq, cq, sq->tbl);
+		return;
+	}
+	if (++sq->head == sq->size)
+		sq->head = 0;
+	if (f == FAST_DONE) {
+		cq_post_ok(cq, sq, (uint16_t)cid);
+		cq->irq_pending++;
+	}
+}
+
+/*
+ * How many new commands of the SQ to take now, up to budget: those the
+ * host added (its tail doorbell, checked) that the CQ has room for.
+ */
+static VN_INLINE uint32_t sq_take(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t budget)
 {
 	/* Pairs with the host's doorbell write: the SQEs it wrote before are
 	 * visible once we see the new tail. */
 	uint32_t tail = vn_load_acquire(sq->shadow ? sq->shadow : sq->db);
-	uint32_t avail, n;
+	uint32_t n;
 
-	if (tail == sq->head) {
-		/* Nothing new: the I/Os staged last round have waited enough. */
-		if (unlikely(sq->st_n)) {
-			sq_drain(sq, cq, 0);
-			return 1;
-		}
+	if (tail == sq->head)
 		return 0;
-	}
 	if (sq->ei) /* we poll the shadow: keep EventIdx behind so MMIO is never needed */
 		vn_store_release(sq->ei, (tail - 1) & 0xffffu);
 	if (unlikely(tail >= sq->size)) {
@@ -399,14 +444,64 @@ static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct 
 			   sq->ctrl->name, sq->qid, tail, sq->size);
 		return 0;
 	}
-	avail = (tail - sq->head + sq->size) % sq->size;
 	n = cq_room(cq);
 	n = n > cq->inflight ? n - cq->inflight : 0;
-	n = VN_MIN(VN_MIN(avail, n), (uint32_t)NVME_SQ_BATCH);
+	return VN_MIN(VN_MIN(ring_dist(sq->head, tail, sq->size), n), budget);
+}
 
+/*
+ * n (>= 1) commands of an I/O SQ, in runs (sq_run) between the rings' ends
+ * and the commands for the general way (sq_one). Then the tail is read
+ * once more: what the host added meanwhile joins the batch (up to
+ * NVME_SQ_BATCH in all), so a busy queue costs fewer rounds per command.
+ * Last, all but NVME_STAGE_LAG of the staged ram I/Os are copied and
+ * completed. Returns the commands taken. Out of line, so that the loop has
+ * the registers to itself.
+ */
+static VN_NOINLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n)
+{
+	uint32_t total = 0, first = n;
+
+	do {
+		total += n;
+		do {
+			uint32_t k = VN_MIN((uint32_t)sq->size - 1u - sq->head,
+					    (uint32_t)cq->size - cq->tail);
+
+			k = VN_MIN(k, n);
+			if (likely(k)) {
+				uint32_t used = sq_run(sq, cq, k);
+
+				n -= used;
+				if (used == k)
+					continue;
+			}
+			/* The SQ's last slot, or a command the fast path declined. */
+			sq_one(sq, cq);
+			n--;
+		} while (n);
+	} while (total < NVME_SQ_BATCH && total == first &&
+		 (n = sq_take(sq, cq, NVME_SQ_BATCH - total)));
+	if (sq->st_n)
+		sq_drain(sq, cq, NVME_STAGE_LAG);
+	return total;
+}
+
+/* Execute up to a batch (NVME_SQ_BATCH) of new commands from one SQ. */
+static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_dma_table *t)
+{
+	uint32_t n = sq_take(sq, cq, NVME_SQ_BATCH);
+
+	if (!n) {
+		/* Nothing new: the I/Os staged last round have waited enough. */
+		if (unlikely(sq->st_n)) {
+			sq_drain(sq, cq, 0);
+			return 1;
+		}
+		return 0;
+	}
 	if (likely(sq->qid)) {
-		if (n)
-			sq_process_io(sq, cq, n);
+		n = sq_process_io(sq, cq, n);
 	} else {
 		for (uint32_t i = 0; i < n; i++) {
 			/* An admin command waiting for another thread holds up
@@ -616,6 +711,7 @@ int nvme_cq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint16_t si
 		return -ENOMEM;
 	memset(cq, 0, sizeof(*cq));
 	cq->pl.poll = nvme_cq_poll;
+	cq->pl.slow = qid == 0; /* admin commands can wait a few rounds */
 	cq->ctrl = c;
 	cq->qid = qid;
 	cq->iova = iova;
@@ -655,6 +751,8 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint16_t si
 		sq->reqs = calloc(size, sizeof(*sq->reqs));
 		sq->free = calloc(size, sizeof(*sq->free));
 		sq->stage = calloc(NVME_STAGE_MAX, sizeof(*sq->stage));
+		sq->fk_read = VNVME_NVM_READ; /* NSID 0: fits no command */
+		sq->fk_ns = &fk_none;
 		if (!sq->reqs || !sq->free || !sq->stage) {
 			nvme_sq_free(sq);
 			return -ENOMEM;

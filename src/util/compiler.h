@@ -22,6 +22,7 @@
 
 #define VN_COLD          __attribute__((cold, noinline))
 #define VN_NOINLINE      __attribute__((noinline))
+#define VN_INLINE        inline __attribute__((always_inline))
 #define VN_UNUSED        __attribute__((unused))
 #define VN_PRINTF(a, b)  __attribute__((format(printf, a, b)))
 #define VN_CACHE_ALIGNED alignas(VN_CACHELINE)
@@ -47,6 +48,7 @@
  * Word views of wire structures (an SQE's first dword, a CQE's second
  * qword), for reading or writing several fields with one access.
  */
+typedef uint16_t __attribute__((may_alias)) vn_u16_alias;
 typedef uint32_t __attribute__((may_alias)) vn_u32_alias;
 typedef uint64_t __attribute__((may_alias)) vn_u64_alias;
 

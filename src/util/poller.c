@@ -99,15 +99,20 @@ static void *poller_main(void *arg)
 	if (p->qsbr)
 		vn_qsbr_register(p->qsbr, &p->rd, p->name);
 
+	_Static_assert((VN_POLLER_SLOW_EVERY & (VN_POLLER_SLOW_EVERY - 1)) == 0, "a power of 2");
 	while (!vn_load_acquire(&p->stop)) {
 		unsigned work = 0;
 		uint64_t now;
+		/* Slow pollables wait this round: the last one found work. */
+		bool skip_slow = !idle_since && (p->st.rounds & (VN_POLLER_SLOW_EVERY - 1));
 
 		if (vn_load_acquire(&p->has_msgs))
 			run_msgs(p);
 		for (p->cursor = p->list; p->cursor;) {
 			struct vn_pollable *pl = p->cursor;
 			p->cursor = pl->next; /* pl may remove itself */
+			if (pl->slow && skip_slow)
+				continue;
 			work += pl->poll(pl);
 		}
 		if (p->qsbr)

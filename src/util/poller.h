@@ -34,10 +34,16 @@ struct vn_pollable;
 /* Returns the amount of work done (0: nothing to do). Runs on the poller. */
 typedef unsigned (*vn_poll_fn)(struct vn_pollable *p);
 
+/* A slow pollable is polled once every VN_POLLER_SLOW_EVERY rounds while
+ * the poller finds work, and every round once it finds none: for queues
+ * whose latency matters little (admin), so busy rounds stay short. */
+#define VN_POLLER_SLOW_EVERY 64u
+
 struct vn_pollable {
 	vn_poll_fn poll;
 	struct vn_pollable *next; /* the poller's list */
 	struct vn_poller *owner;
+	bool slow; /* set before vn_poller_add */
 };
 
 struct vn_poller_stats {

@@ -616,6 +616,128 @@ static void test_io_batches_complete_once_with_their_data(void **state)
 	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_RDY);
 }
 
+/*
+ * Batches that mix what the fast path takes (Reads and Writes on two
+ * namespaces, so its remembered command kind keeps changing) with what it
+ * hands to the general way (Flush, a missing namespace, an LBA out of
+ * range, a transfer over two pages, a misaligned PRP1), on a ring of 7 so
+ * that every batch starts elsewhere and wraps both rings, the SQ's last
+ * slot included. Each command completes once, with its own status, and
+ * the data written reads back.
+ */
+static void test_io_mixed_batches_on_a_small_ring(void **state)
+{
+	enum { SIZE = 7, BATCH = SIZE - 1, BATCHES = 9, KINDS = 8 };
+	static const uint16_t expect[KINDS] = {
+	    0, 0,
+	    0, VNVME_SC_INVALID_NS_OR_FORMAT,
+	    0, VNVME_SC_LBA_OUT_OF_RANGE,
+	    0, VNVME_SC_PRP_OFFSET_INVALID,
+	};
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	uint8_t *buf = h->mem + H_DATA;
+	uint64_t nlb = (16u << 20) / 512;
+	uint16_t status[BATCHES * BATCH];
+	bool seen[BATCHES * BATCH] = {false};
+	struct vnvme_cqe cqe = {0};
+	uint16_t first;
+
+	h_create_ioq(h, 1, SIZE, false, 0);
+	first = q->cid;
+	for (uint32_t b = 0; b < BATCHES; b++) {
+		for (uint32_t i = 0; i < BATCH; i++) {
+			uint32_t g = b * BATCH + i;
+			uint8_t *p = buf + (size_t)g * 8192;
+			struct vnvme_sqe s;
+
+			switch (g % KINDS) {
+			case 0: /* Write ns 1, 4 KiB */
+				pattern(p, 100 + g * 8, 4096, 1);
+				s = h_rw(VNVME_NVM_WRITE, 1, 100 + g * 8, 8);
+				s.dptr.prp1 = h_iova(h, p);
+				break;
+			case 1: /* Read ns 2, 512 B inside a page */
+				memset(p + 512, 0xee, 512);
+				s = h_rw(VNVME_NVM_READ, 2, 5000 + g, 1);
+				s.dptr.prp1 = h_iova(h, p + 512);
+				break;
+			case 2:
+				s = (struct vnvme_sqe){.opc = VNVME_NVM_FLUSH, .nsid = 1};
+				break;
+			case 3:
+				s = h_rw(VNVME_NVM_READ, 9, 0, 1);
+				s.dptr.prp1 = h_iova(h, p);
+				break;
+			case 4: /* Write ns 2, 1 KiB */
+				pattern(p, 6000 + g * 2, 1024, 2);
+				s = h_rw(VNVME_NVM_WRITE, 2, 6000 + g * 2, 2);
+				s.dptr.prp1 = h_iova(h, p);
+				break;
+			case 5:
+				s = h_rw(VNVME_NVM_READ, 1, nlb, 1);
+				s.dptr.prp1 = h_iova(h, p);
+				break;
+			case 6: /* Write ns 1, 4 KiB from the middle of a page: PRP2 */
+				pattern(p + 2048, 200 + g * 8, 4096, 3);
+				s = h_rw(VNVME_NVM_WRITE, 1, 200 + g * 8, 8);
+				s.dptr.prp1 = h_iova(h, p + 2048);
+				s.dptr.prp2 = h_iova(h, p + 4096);
+				break;
+			default:
+				s = h_rw(VNVME_NVM_WRITE, 1, 0, 1);
+				s.dptr.prp1 = h_iova(h, p) + 2;
+				break;
+			}
+			hq_queue(q, &s);
+		}
+		hq_ring(q);
+		for (uint32_t i = 0; i < BATCH; i++) {
+			uint16_t k;
+
+			assert_int_equal(hq_reap(q, &cqe, 5000), 0);
+			k = (uint16_t)(cqe.cid - first);
+			assert_true(k < BATCHES * BATCH && k / BATCH == b && !seen[k]);
+			assert_int_equal(cqe.sqid, 1);
+			assert_true(cqe.sqhd < SIZE);
+			seen[k] = true;
+			status[k] = vnvme_cqe_status(&cqe).v;
+		}
+		assert_int_equal(hq_reap(q, &cqe, 20), -ETIMEDOUT);
+	}
+	for (uint32_t g = 0; g < BATCHES * BATCH; g++) {
+		uint8_t *p = buf + (size_t)g * 8192;
+
+		assert_sc(status[g], expect[g % KINDS]);
+		if (g % KINDS == 1)
+			for (int i = 0; i < 512; i++)
+				assert_int_equal(p[512 + i], 0); /* never written */
+	}
+	/* Read back what was written, into a fresh area. */
+	for (uint32_t g = 0; g < BATCHES * BATCH; g++) {
+		uint8_t *r = buf + 0x100000;
+		struct vnvme_sqe s;
+
+		if (g % KINDS != 0 && g % KINDS != 4 && g % KINDS != 6)
+			continue;
+		memset(r, 0, 4096);
+		if (g % KINDS == 4)
+			s = h_rw(VNVME_NVM_READ, 2, 6000 + g * 2, 2);
+		else
+			s = h_rw(VNVME_NVM_READ, 1, (g % KINDS ? 200 : 100) + g * 8, 8);
+		s.dptr.prp1 = h_iova(h, r);
+		assert_sc(hq_cmd(q, &s, NULL), 0);
+		if (g % KINDS == 4)
+			pattern_check(r, 6000 + g * 2, 1024, 2);
+		else if (g % KINDS == 6)
+			pattern_check(r, 200 + g * 8, 4096, 3);
+		else
+			pattern_check(r, 100 + g * 8, 4096, 1);
+	}
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_RDY);
+}
+
 static void test_io_sgl_data_block_segments_and_bit_bucket(void **state)
 {
 	struct tfx *f = *state;
@@ -1116,6 +1238,7 @@ int main(void)
 	    T(test_io_errors),
 	    T(test_io_fast_path_follows_dma_map_changes),
 	    T(test_io_batches_complete_once_with_their_data),
+	    T(test_io_mixed_batches_on_a_small_ring),
 	    T(test_io_sgl_data_block_segments_and_bit_bucket),
 	    T(test_compare_write_zeroes_dsm_flush),
 	    T(test_interrupts_on_msix_eventfds),
