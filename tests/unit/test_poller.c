@@ -13,7 +13,9 @@
 struct counter {
 	struct vn_pollable pl;
 	unsigned polls;
-	unsigned limit; /* removes itself after this many polls */
+	unsigned limit;       /* removes itself after this many polls */
+	struct counter *peer; /* its polls are noted at the removal: */
+	unsigned peer_polls;
 	uint32_t removed;
 	pthread_t thread;
 };
@@ -24,6 +26,8 @@ static unsigned count_poll(struct vn_pollable *pl)
 
 	c->thread = pthread_self();
 	if (++c->polls == c->limit) {
+		if (c->peer)
+			c->peer_polls = c->peer->polls;
 		vn_poller_remove(pl->owner, pl);
 		__atomic_store_n(&c->removed, 1, __ATOMIC_RELEASE);
 	}
@@ -54,6 +58,46 @@ static void test_pollables_run_on_the_poller_and_may_remove_themselves(void **st
 	assert_int_equal(b.polls, 10);
 	assert_false(pthread_equal(a.thread, pthread_self()));
 	assert_true(pthread_equal(a.thread, b.thread));
+	vn_poller_destroy(test_poller);
+}
+
+static void add_two(void *arg)
+{
+	struct counter *a = arg;
+	struct vn_pollable *b = a->pl.next;
+
+	vn_poller_add(test_poller, b);
+	vn_poller_add(test_poller, &a->pl);
+}
+
+/*
+ * A slow pollable waits while the others find work: a busy pollable that
+ * removes itself after 64 * 20 polls sees the slow one polled about 20
+ * times (once every VN_POLLER_SLOW_EVERY busy rounds), not 1280; once the
+ * poller finds no other work, the slow one is polled every round.
+ */
+static void test_a_slow_pollable_waits_while_others_are_busy(void **state)
+{
+	struct counter slow = {.pl = {.poll = count_poll, .slow = true}, .limit = 1000000};
+	struct counter busy = {
+	    .pl = {.poll = count_poll}, .limit = VN_POLLER_SLOW_EVERY * 20, .peer = &slow};
+	unsigned during;
+
+	(void)state;
+	assert_int_equal(vn_poller_create(-1, NULL, "t", &test_poller), 0);
+	/* Both join in one posted call, so they start on the same round. */
+	slow.pl.next = &busy.pl; /* add_two's second */
+	assert_int_equal(vn_poller_call(test_poller, add_two, &slow), 0);
+	while (!__atomic_load_n(&busy.removed, __ATOMIC_ACQUIRE))
+		usleep(100);
+	during = busy.peer_polls;
+	print_message("# slow pollable: %u polls in %u busy rounds\n", during, busy.limit);
+	/* About 20 during the busy stretch: a round or two either side. */
+	assert_true(during >= 18 && during <= 24);
+	/* Alone, it is not starved: a round that skips it finds no work, so
+	 * the next one polls it. */
+	while (__atomic_load_n(&slow.polls, __ATOMIC_RELAXED) < during + 100)
+		usleep(100);
 	vn_poller_destroy(test_poller);
 }
 
@@ -91,6 +135,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pollables_run_on_the_poller_and_may_remove_themselves),
 	    cmocka_unit_test(test_an_idle_poller_sleeps_and_a_post_wakes_it),
+	    cmocka_unit_test(test_a_slow_pollable_waits_while_others_are_busy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
