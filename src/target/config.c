@@ -173,13 +173,44 @@ static int get_size(struct json_object *o, const char *key, uint64_t *out, char 
 	return jerr(err, len, "\"%s\" must be a size such as 4096, \"64M\" or \"1G\"", key);
 }
 
+/*
+ * A key we do not know is a typo more often than not ("qdeth"): refuse it
+ * and name the keys that fit, rather than run with a default in its place.
+ */
+static int check_keys(struct json_object *o, const char *const *known, const char *where, char *err,
+		      size_t len)
+{
+	json_object_object_foreach(o, key, val)
+	{
+		char list[256] = "";
+		size_t at = 0;
+		bool ok = false;
+
+		(void)val;
+		for (const char *const *k = known; *k; k++) {
+			ok |= !strcmp(key, *k);
+			at += (size_t)snprintf(list + at, at < sizeof(list) ? sizeof(list) - at : 0,
+					       "%s%s", k == known ? "" : ", ", *k);
+		}
+		if (!ok)
+			return jerr(err, len, "unknown key \"%s\" in %s: the keys are %s", key,
+				    where, list);
+	}
+	return 0;
+}
+
 static int parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, size_t len)
 {
 	const char *b, *path;
 	int ret;
 
+	static const char *const keys[] = {"backend",   "size",   "lba", "path",
+					   "hugepages", "direct", NULL};
+
 	if (!json_object_is_type(o, json_type_object))
 		return jerr(err, len, "%s", "each namespace must be an object");
+	if ((ret = check_keys(o, keys, "a namespace", err, len)))
+		return ret;
 	if ((ret = get_str(o, "backend", &b, err, len)))
 		return ret;
 	if (b) {
@@ -218,8 +249,13 @@ static int parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, uint32_t 
 
 	vn_dev_conf_defaults(c);
 	*count = 1;
+	static const char *const keys[] = {"socket", "count",  "queues",     "qdepth",
+					   "serial", "pci_id", "namespaces", NULL};
+
 	if (!json_object_is_type(o, json_type_object))
 		return jerr(err, len, "%s", "each controller must be an object");
+	if ((ret = check_keys(o, keys, "a controller", err, len)))
+		return ret;
 	const char *str;
 	if ((ret = get_str(o, "socket", &str, err, len)))
 		return ret;
@@ -277,6 +313,7 @@ static int parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, uint32_t 
 
 int vn_conf_load_json(const char *path, struct vnvme_target_conf *out, char *err, size_t errlen)
 {
+	static const char *const top_keys[] = {"cpus", "controllers", NULL};
 	struct json_object *root = json_object_from_file(path), *v;
 	int ret = 0;
 
@@ -289,6 +326,8 @@ int vn_conf_load_json(const char *path, struct vnvme_target_conf *out, char *err
 		ret = jerr(err, errlen, "%s: the top level must be an object", path);
 		goto out;
 	}
+	if ((ret = check_keys(root, top_keys, "the top level", err, errlen)))
+		goto out;
 	if (json_object_object_get_ex(root, "cpus", &v)) {
 		if (json_object_is_type(v, json_type_string)) {
 			if (vn_parse_cpus(json_object_get_string(v), out->cpus, VN_MAX_CPUS,

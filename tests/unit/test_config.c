@@ -452,6 +452,19 @@ static void test_conf_load_rejects_an_unknown_backend(void **state)
 		       "backend \"nvme\": use null, ram or file");
 }
 
+static void test_conf_load_rejects_unknown_keys_and_names_the_right_ones(void **state)
+{
+	(void)state;
+	expect_invalid("{\"controllers\": [{\"socket\": \"/run/a\", \"qdeth\": 64}]}",
+		       "unknown key \"qdeth\" in a controller: the keys are socket, count, queues, "
+		       "qdepth, serial, pci_id, namespaces");
+	expect_invalid("{\"controllers\": [{\"socket\": \"/run/a\","
+		       " \"namespaces\": [{\"backend\": \"ram\", \"sise\": \"1G\"}]}]}",
+		       "unknown key \"sise\" in a namespace");
+	expect_invalid("{\"cpu\": \"0\", \"controllers\": [{\"socket\": \"/run/a\"}]}",
+		       "unknown key \"cpu\" in the top level: the keys are cpus, controllers");
+}
+
 static void test_conf_load_rejects_a_bad_size(void **state)
 {
 	(void)state;
@@ -773,6 +786,7 @@ int main(void)
 	    cmocka_unit_test(test_conf_load_rejects_zero_queues),
 	    cmocka_unit_test(test_conf_load_rejects_a_queue_depth_of_one),
 	    cmocka_unit_test(test_conf_load_rejects_an_unknown_backend),
+	    cmocka_unit_test(test_conf_load_rejects_unknown_keys_and_names_the_right_ones),
 	    cmocka_unit_test(test_conf_load_rejects_a_bad_size),
 	    cmocka_unit_test(test_conf_load_rejects_a_bad_pci_id),
 	    cmocka_unit_test(test_conf_load_rejects_more_than_32_namespaces),
