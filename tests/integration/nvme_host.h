@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -186,10 +187,22 @@ static inline void hq_ring(struct hq *q)
 	__atomic_store_n(q->sqdb, q->tail, __ATOMIC_RELEASE);
 }
 
-/* Wait for the next completion; returns 0 and the CQE, or -ETIMEDOUT. */
+static inline uint64_t h_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wait for the next completion; returns 0 and the CQE, or -ETIMEDOUT once
+ * timeout_ms have passed by the clock (not by counting sleeps, which a
+ * loaded machine stretches). */
 static inline int hq_reap(struct hq *q, struct vnvme_cqe *out, int timeout_ms)
 {
-	for (long i = 0; i < (long)timeout_ms * 100; i++) {
+	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms;
+
+	for (long i = 0;; i++) {
 		struct vnvme_cqe *e = &q->cq[q->head];
 		uint16_t st = __atomic_load_n(&e->status, __ATOMIC_ACQUIRE);
 		if ((st & 1) == q->phase) {
@@ -201,9 +214,10 @@ static inline int hq_reap(struct hq *q, struct vnvme_cqe *out, int timeout_ms)
 			__atomic_store_n(q->cqdb, q->head, __ATOMIC_RELEASE);
 			return 0;
 		}
+		if ((i & 15) == 15 && h_now_ms() > deadline)
+			return -ETIMEDOUT;
 		usleep(10);
 	}
-	return -ETIMEDOUT;
 }
 
 /* Run one command to completion; returns the status (SF layout), dw0 in *dw0. */
