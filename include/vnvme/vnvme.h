@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "vnvme/spec.h"
 
@@ -226,13 +227,13 @@ static inline int vnvme_hot_rw_submit(struct vnvme_hot *h, const struct vnvme_rw
 		return -EBUSY;
 	cid = h->free_cids[--nfree];
 	h->nfree = nfree;
-	h->reqs[cid].cb = rw->cb;
-	h->reqs[cid].arg = rw->arg;
+	/* cb and arg in one copy: they follow each other in both structs. */
+	memcpy(&h->reqs[cid], (const char *)rw + offsetof(struct vnvme_rw, cb),
+	       sizeof(struct vnvme_req));
 	s = &h->sq[tail];
 	*s = rw->sqe;
 	s->cid = cid;
-	s->cdw10 = (uint32_t)slba;
-	s->cdw11 = (uint32_t)(slba >> 32);
+	memcpy(&s->cdw10, &slba, sizeof(slba)); /* cdw10, cdw11 */
 	h->sq_tail = ++tail == h->size ? 0 : tail;
 	return 0;
 }
@@ -241,39 +242,54 @@ static inline int vnvme_hot_rw_submit(struct vnvme_hot *h, const struct vnvme_rw
  * As vnvme_qpair_reap() without the doorbells: up to max completions into
  * cpl[] (their callbacks are not called), the count returned. The consumed
  * entries go back to the controller at vnvme_hot_ring(). A CQE whose CID is
- * not below the ring size, or one more than the commands outstanding, is a
- * broken controller's: it is consumed and skipped, never used as an index.
+ * not below the ring size is a broken controller's: it is consumed and
+ * skipped, never used as an index. No more completions are handed out than
+ * commands are outstanding, so a CID completed twice cannot overfill the
+ * free-CID stack either.
  */
 static inline int vnvme_hot_reap(struct vnvme_hot *h, struct vnvme_cpl *cpl, unsigned max)
 {
-	const struct vnvme_cqe *cq = h->cq, *e = &cq[h->cq_head], *end = &cq[h->size];
-	struct vnvme_cpl *out = cpl, *out_end = cpl + max;
-	uint32_t nfree = h->nfree, phase = h->phase, size = h->size;
+	const struct vnvme_cqe *cq = h->cq, *e = &cq[h->cq_head], *end;
+	const struct vnvme_req *reqs;
+	uint16_t *free_cids;
+	uint32_t nfree, size, phase = (uint32_t)h->phase << 16, outstanding;
+	struct vnvme_cpl *out = cpl, *out_end;
 
+	/* An empty poll is this check alone. Acquire: as below. */
+	if ((__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) & VNVME_CQE_P) != h->phase)
+		return 0;
+	end = &cq[h->size];
+	reqs = h->reqs;
+	free_cids = h->free_cids;
+	nfree = h->nfree;
+	size = h->size;
+	outstanding = size - 1 - nfree;
+	out_end = cpl + (max < outstanding ? max : outstanding);
 	while (out < out_end) {
-		uint32_t cid;
+		uint32_t dw3;
 
-		/* Acquire: pairs with the controller's phase write, made last
-		 * (NVMe Base 2.0c §3.3.3.2 "Completion Queue Entry"). */
-		if ((__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) & VNVME_CQE_P) != phase)
+		/* CID and status in one load. Acquire: pairs with the
+		 * controller's write of the phase, made last (NVMe Base 2.0c
+		 * §3.3.3.2 "Completion Queue Entry"). */
+		dw3 = __atomic_load_n((const uint32_t *)(const void *)&e->cid, __ATOMIC_ACQUIRE);
+		if ((dw3 & (uint32_t)VNVME_CQE_P << 16) != phase)
 			break;
-		out->cqe = *e;
+		memcpy(&out->cqe, e, sizeof(*e));
+		memcpy(&out->cqe.cid, &dw3, 4); /* what the checks below saw */
 		if (++e == end) {
 			e = cq;
-			phase ^= 1;
+			phase ^= (uint32_t)VNVME_CQE_P << 16;
 		}
-		cid = out->cqe.cid;
-		/* A broken controller's CQE (a CID beyond the ring, or more
-		 * completions than commands): nothing of ours to free. */
-		if (__builtin_expect(cid >= size || nfree >= size - 1, 0))
-			continue;
-		out->arg = h->reqs[cid].arg;
+		dw3 &= 0xffff; /* the CID */
+		if (__builtin_expect(dw3 >= size, 0))
+			continue; /* not ours: no slot to free */
+		out->arg = reqs[dw3].arg;
 		out++;
-		h->free_cids[nfree++] = (uint16_t)cid;
+		free_cids[nfree++] = (uint16_t)dw3;
 	}
 	h->nfree = nfree;
 	h->cq_head = (uint16_t)(e - cq);
-	h->phase = (uint8_t)phase;
+	h->phase = (uint8_t)(phase >> 16);
 	return (int)(out - cpl);
 }
 

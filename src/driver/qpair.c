@@ -145,6 +145,9 @@ _Static_assert(offsetof(struct vnvme_hot, nfree) == 40, "vnvme_hot nfree");
 _Static_assert(offsetof(struct vnvme_hot, cq_rung) == 52, "vnvme_hot cq_rung");
 _Static_assert(offsetof(struct vnvme_hot, phase) == 54, "vnvme_hot phase");
 _Static_assert(sizeof(struct vnvme_req) == 16, "vnvme_req size");
+_Static_assert(offsetof(struct vnvme_req, arg) == 8, "vnvme_req arg");
+/* vnvme_hot_rw_submit() copies cb and arg as one vnvme_req. */
+_Static_assert(offsetof(struct vnvme_rw, arg) == offsetof(struct vnvme_rw, cb) + 8, "rw cb, arg");
 
 struct vnvme_hot *vnvme_qpair_hot(struct vnvme_qpair *q, unsigned version)
 {
