@@ -18,9 +18,11 @@
 #ifndef VNVME_VNVME_H
 #define VNVME_VNVME_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "vnvme/spec.h"
 
@@ -154,6 +156,150 @@ struct vnvme_cpl {
  * write for the batch. For callers that handle a batch in a loop of their
  * own. Returns the count in cpl[]. */
 int vnvme_qpair_reap(struct vnvme_qpair *q, struct vnvme_cpl *cpl, unsigned max);
+
+/*
+ * The inline hot path, as liburing's io_uring_get_sqe() and
+ * io_uring_cq_advance() are inline: a loop that reaps and resubmits in the
+ * caller's own code, with no call per I/O. The doorbells stay out of line,
+ * one call per batch:
+ *
+ *	struct vnvme_hot *h = vnvme_qpair_hot(q, VNVME_HOT_VERSION);
+ *	for (;;) {
+ *		int n = vnvme_hot_reap(h, cpl, max);  // no doorbell yet
+ *		for (int i = 0; i < n; i++)
+ *			... vnvme_hot_rw_submit(h, rw, lba) ...;
+ *		vnvme_hot_ring(h);  // both doorbells, when they moved
+ *	}
+ *
+ * The queue pair's state the functions below touch is this struct, which
+ * the application's code therefore reads and writes in place: its layout
+ * is part of the ABI, versioned by VNVME_HOT_VERSION (bumped whenever it
+ * changes). vnvme_qpair_hot() refuses a version the library does not have,
+ * so a program built against another layout finds out once, at setup, and
+ * can use the out-of-line functions instead. The fields are the library's:
+ * read none of them, write none of them.
+ *
+ * The hot functions mix freely with the out-of-line ones on the same queue
+ * pair (vnvme_rw_submit(), vnvme_qpair_poll(), ...), all from its one
+ * thread.
+ */
+#define VNVME_HOT_VERSION 1
+
+/* What a command slot (CID) keeps until its completion. */
+struct vnvme_req {
+	vnvme_cb cb;
+	void *arg;
+};
+
+struct vnvme_hot {
+	struct vnvme_sqe *sq;
+	const struct vnvme_cqe *cq;
+	struct vnvme_req *reqs; /* by CID */
+	uint16_t *free_cids;    /* a stack of nfree CIDs */
+	struct vnvme_qpair *q;
+	uint32_t nfree;
+	uint16_t size; /* entries of each ring; CIDs are below it */
+	uint16_t sq_tail;
+	uint16_t sq_rung; /* sq_tail at the last SQ doorbell write */
+	uint16_t cq_head;
+	uint16_t cq_rung; /* cq_head at the last CQ doorbell write */
+	uint8_t phase;    /* the phase tag a new CQE at cq_head carries */
+};
+
+/* The queue pair's hot state, or NULL when version is not the library's
+ * layout (a program built against other headers). */
+struct vnvme_hot *vnvme_qpair_hot(struct vnvme_qpair *q, unsigned version);
+/* Ring the SQ doorbell for the commands queued, and the CQ doorbell for the
+ * completions reaped, since the last ring; vnvme_hot_ring() checks first. */
+void vnvme_qpair_ring(struct vnvme_qpair *q);
+
+/* As vnvme_rw_submit(): 0 or -EBUSY when the queue is full. No doorbell:
+ * vnvme_hot_ring() (or any flush or poll) rings it for the batch. */
+static inline int vnvme_hot_rw_submit(struct vnvme_hot *h, const struct vnvme_rw *rw, uint64_t slba)
+{
+	struct vnvme_sqe *s;
+	uint32_t nfree = h->nfree;
+	uint16_t cid, tail = h->sq_tail;
+
+	if (rw->prp_n) /* a PRP list to write: the uncommon case */
+		return vnvme_rw_submit(h->q, rw, slba);
+	if (__builtin_expect(!nfree, 0))
+		return -EBUSY;
+	cid = h->free_cids[--nfree];
+	h->nfree = nfree;
+	/* cb and arg in one copy: they follow each other in both structs. */
+	memcpy(&h->reqs[cid], (const char *)rw + offsetof(struct vnvme_rw, cb),
+	       sizeof(struct vnvme_req));
+	s = &h->sq[tail];
+	*s = rw->sqe;
+	s->cid = cid;
+	memcpy(&s->cdw10, &slba, sizeof(slba)); /* cdw10, cdw11 */
+	h->sq_tail = ++tail == h->size ? 0 : tail;
+	return 0;
+}
+
+/*
+ * As vnvme_qpair_reap() without the doorbells: up to max completions into
+ * cpl[] (their callbacks are not called), the count returned. The consumed
+ * entries go back to the controller at vnvme_hot_ring(). A CQE whose CID is
+ * not below the ring size is a broken controller's: it is consumed and
+ * skipped, never used as an index. No more completions are handed out than
+ * commands are outstanding, so a CID completed twice cannot overfill the
+ * free-CID stack either.
+ */
+static inline int vnvme_hot_reap(struct vnvme_hot *h, struct vnvme_cpl *cpl, unsigned max)
+{
+	const struct vnvme_cqe *cq = h->cq, *e = &cq[h->cq_head], *end;
+	const struct vnvme_req *reqs;
+	uint16_t *free_cids;
+	uint32_t nfree, size, phase = (uint32_t)h->phase << 16, outstanding;
+	struct vnvme_cpl *out = cpl, *out_end;
+
+	/* An empty poll is this check alone. Acquire: as below. */
+	if ((__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) & VNVME_CQE_P) != h->phase)
+		return 0;
+	end = &cq[h->size];
+	reqs = h->reqs;
+	free_cids = h->free_cids;
+	nfree = h->nfree;
+	size = h->size;
+	outstanding = size - 1 - nfree;
+	out_end = cpl + (max < outstanding ? max : outstanding);
+	while (out < out_end) {
+		uint32_t dw3;
+
+		/* CID and status in one load. Acquire: pairs with the
+		 * controller's write of the phase, made last (NVMe Base 2.0c
+		 * §3.3.3.2 "Completion Queue Entry"). */
+		dw3 = __atomic_load_n((const uint32_t *)(const void *)&e->cid, __ATOMIC_ACQUIRE);
+		if ((dw3 & (uint32_t)VNVME_CQE_P << 16) != phase)
+			break;
+		memcpy(&out->cqe, e, sizeof(*e));
+		memcpy(&out->cqe.cid, &dw3, 4); /* what the checks below saw */
+		if (++e == end) {
+			e = cq;
+			phase ^= (uint32_t)VNVME_CQE_P << 16;
+		}
+		dw3 &= 0xffff; /* the CID */
+		if (__builtin_expect(dw3 >= size, 0))
+			continue; /* not ours: no slot to free */
+		out->arg = reqs[dw3].arg;
+		out++;
+		free_cids[nfree++] = (uint16_t)dw3;
+	}
+	h->nfree = nfree;
+	h->cq_head = (uint16_t)(e - cq);
+	h->phase = (uint8_t)(phase >> 16);
+	return (int)(out - cpl);
+}
+
+/* Both doorbells, for what was queued and reaped since the last ring; a
+ * compare when neither moved. */
+static inline void vnvme_hot_ring(struct vnvme_hot *h)
+{
+	if (h->sq_tail != h->sq_rung || h->cq_head != h->cq_rung)
+		vnvme_qpair_ring(h->q);
+}
 
 /* The specification's name of a CQE status (the Status Field, phase dropped). */
 const char *vnvme_status_name(uint16_t status);

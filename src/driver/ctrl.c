@@ -253,8 +253,8 @@ static int enable(struct vnvme_ctrl *c)
 	if (ret)
 		return ret;
 	aqa = (uint32_t)(c->o.admin_qdepth - 1) | (uint32_t)(c->o.admin_qdepth - 1) << 16;
-	asq = drv_iova(c, c->admin->sq);
-	acq = drv_iova(c, c->admin->cq);
+	asq = drv_iova(c, c->admin->h.sq);
+	acq = drv_iova(c, c->admin->h.cq);
 	if ((ret = wreg32(c, VNVME_REG_AQA, aqa)) ||
 	    (ret = c->tr->reg_write(c, VNVME_REG_ASQ, &asq, 8)) ||
 	    (ret = c->tr->reg_write(c, VNVME_REG_ACQ, &acq, 8)))
@@ -452,7 +452,7 @@ int vnvme_qpair_create(struct vnvme_ctrl *c, const struct vnvme_qpair_opts *opts
 		}
 	}
 	s = (struct vnvme_sqe){.opc = VNVME_ADM_CREATE_CQ};
-	s.dptr.prp1 = drv_iova(c, q->cq);
+	s.dptr.prp1 = drv_iova(c, q->h.cq);
 	s.cdw10 = qid | (o.depth - 1) << 16;
 	s.cdw11 =
 	    VNVME_CREATE_Q_PC | (o.interrupts ? VNVME_CREATE_CQ_IEN : 0) | (uint32_t)qid << 16;
@@ -460,7 +460,7 @@ int vnvme_qpair_create(struct vnvme_ctrl *c, const struct vnvme_qpair_opts *opts
 	if (ret)
 		goto err_free;
 	s = (struct vnvme_sqe){.opc = VNVME_ADM_CREATE_SQ};
-	s.dptr.prp1 = drv_iova(c, q->sq);
+	s.dptr.prp1 = drv_iova(c, q->h.sq);
 	s.cdw10 = qid | (o.depth - 1) << 16;
 	s.cdw11 = VNVME_CREATE_Q_PC | (uint32_t)qid << 16;
 	ret = admin_ok(c, &s, NULL, 0, NULL, "Create I/O Submission Queue");

@@ -35,32 +35,21 @@ struct drv_mmio {
 int drv_mmio_reg_read(struct vnvme_ctrl *c, uint32_t off, void *buf, uint32_t len);
 int drv_mmio_reg_write(struct vnvme_ctrl *c, uint32_t off, const void *buf, uint32_t len);
 
-/* One outstanding command. */
-struct drv_req {
-	vnvme_cb cb;
-	void *arg;
-	uint64_t *prp_list; /* this slot's PRP list page (host pointer) */
-	uint64_t prp_list_iova;
+/* A command slot's PRP list page: written when a transfer spans more than
+ * two pages. */
+struct drv_prp {
+	uint64_t *list; /* host pointer */
+	uint64_t iova;
 };
 
 struct vnvme_qpair {
-	/* Hot, the owning thread only. */
-	VN_CACHE_ALIGNED struct vnvme_sqe *sq;
-	struct vnvme_cqe *cq;
+	/* Hot, the owning thread only; inline in applications (vnvme.h). */
+	VN_CACHE_ALIGNED struct vnvme_hot h;
 	uint32_t *sqdb, *cqdb;
 	uint32_t *sq_shadow, *sq_ei, *cq_shadow, *cq_ei;
-	uint16_t size;
-	uint16_t sq_tail;
-	uint16_t last_rung; /* tail at the last doorbell write */
-	uint16_t cq_head;
-	uint8_t phase;
 	uint16_t qid;
-	uint16_t *free_cids; /* a stack of nfree; outstanding is size - 1 - nfree */
-	uint32_t nfree;
-	struct drv_req *reqs;
+	struct drv_prp *prp; /* by CID */
 	struct vnvme_ctrl *c;
-	uint64_t dma_base_iova;
-	uint8_t *dma_base;
 	void *mem; /* rings and PRP lists, one DMA allocation */
 	int efd;
 };

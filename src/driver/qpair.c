@@ -32,32 +32,35 @@ int drv_qpair_alloc(struct vnvme_ctrl *c, uint16_t qid, uint16_t size, struct vn
 	q->efd = -1;
 	q->c = c;
 	q->qid = qid;
-	q->size = size;
-	q->phase = 1;
+	q->h.q = q;
+	q->h.size = size;
+	q->h.phase = 1;
 	mem = vnvme_dma_alloc(c, sq_bytes + cq_bytes + list_bytes);
-	q->reqs = calloc(size, sizeof(*q->reqs));
-	q->free_cids = calloc(size, sizeof(*q->free_cids));
-	if (!mem || !q->reqs || !q->free_cids) {
+	q->h.reqs = calloc(size, sizeof(*q->h.reqs));
+	q->h.free_cids = calloc(size, sizeof(*q->h.free_cids));
+	q->prp = calloc(size, sizeof(*q->prp));
+	if (!mem || !q->h.reqs || !q->h.free_cids || !q->prp) {
 		if (mem)
 			vnvme_dma_free(c, mem);
-		free(q->reqs);
-		free(q->free_cids);
+		free(q->h.reqs);
+		free(q->h.free_cids);
+		free(q->prp);
 		free(q);
 		return -ENOMEM;
 	}
 	memset(mem, 0, sq_bytes + cq_bytes);
 	q->mem = mem;
-	q->sq = (struct vnvme_sqe *)(void *)mem;
-	q->cq = (struct vnvme_cqe *)(void *)(mem + sq_bytes);
+	q->h.sq = (struct vnvme_sqe *)(void *)mem;
+	q->h.cq = (struct vnvme_cqe *)(void *)(mem + sq_bytes);
 	for (uint32_t i = 0; i < size; i++) {
 		uint8_t *l = mem + sq_bytes + cq_bytes + (size_t)i * PRP_LIST_BYTES;
-		q->reqs[i].prp_list = (uint64_t *)(void *)l;
-		q->reqs[i].prp_list_iova = drv_iova(c, l);
-		q->free_cids[i] = (uint16_t)(size - 1 - i);
+		q->prp[i].list = (uint64_t *)(void *)l;
+		q->prp[i].iova = drv_iova(c, l);
+		q->h.free_cids[i] = (uint16_t)(size - 1 - i);
 	}
 	/* A ring of `size` entries holds size - 1 commands: a full ring would
 	 * look empty (head == tail). The last slot is never handed out. */
-	q->nfree = size - 1u;
+	q->h.nfree = size - 1u;
 	q->sqdb = &c->doorbells[2 * qid * stride];
 	q->cqdb = &c->doorbells[(2 * qid + 1) * stride];
 	if (c->dbbuf && qid) {
@@ -77,8 +80,9 @@ void drv_qpair_free(struct vnvme_qpair *q)
 	vnvme_dma_free(q->c, q->mem);
 	if (q->efd >= 0)
 		close(q->efd);
-	free(q->reqs);
-	free(q->free_cids);
+	free(q->h.reqs);
+	free(q->h.free_cids);
+	free(q->prp);
 	free(q);
 }
 
@@ -105,10 +109,19 @@ static inline void ring(uint32_t *db, uint32_t *shadow, uint32_t *ei, uint16_t v
 /* Inline in the poll functions: an exported function is not (-fPIC). */
 static inline void sq_flush(struct vnvme_qpair *q)
 {
-	if (q->sq_tail == q->last_rung)
+	if (q->h.sq_tail == q->h.sq_rung)
 		return;
-	ring(q->sqdb, q->sq_shadow, q->sq_ei, q->sq_tail, q->last_rung);
-	q->last_rung = q->sq_tail;
+	ring(q->sqdb, q->sq_shadow, q->sq_ei, q->h.sq_tail, q->h.sq_rung);
+	q->h.sq_rung = q->h.sq_tail;
+}
+
+/* The CQ doorbell for what was reaped since its last write. */
+static inline void cq_ring(struct vnvme_qpair *q)
+{
+	if (q->h.cq_head == q->h.cq_rung)
+		return;
+	ring(q->cqdb, q->cq_shadow, q->cq_ei, q->h.cq_head, q->h.cq_rung);
+	q->h.cq_rung = q->h.cq_head;
 }
 
 void vnvme_qpair_flush(struct vnvme_qpair *q)
@@ -116,13 +129,38 @@ void vnvme_qpair_flush(struct vnvme_qpair *q)
 	sq_flush(q);
 }
 
+void vnvme_qpair_ring(struct vnvme_qpair *q)
+{
+	cq_ring(q);
+	sq_flush(q);
+}
+
+/* The layout applications compile in (vnvme.h): a change here is a new
+ * VNVME_HOT_VERSION. */
+_Static_assert(VNVME_HOT_VERSION == 1, "check the layout below, then bump these");
+_Static_assert(sizeof(struct vnvme_hot) == 56, "vnvme_hot size");
+_Static_assert(offsetof(struct vnvme_hot, reqs) == 16, "vnvme_hot reqs");
+_Static_assert(offsetof(struct vnvme_hot, q) == 32, "vnvme_hot q");
+_Static_assert(offsetof(struct vnvme_hot, nfree) == 40, "vnvme_hot nfree");
+_Static_assert(offsetof(struct vnvme_hot, cq_rung) == 52, "vnvme_hot cq_rung");
+_Static_assert(offsetof(struct vnvme_hot, phase) == 54, "vnvme_hot phase");
+_Static_assert(sizeof(struct vnvme_req) == 16, "vnvme_req size");
+_Static_assert(offsetof(struct vnvme_req, arg) == 8, "vnvme_req arg");
+/* vnvme_hot_rw_submit() copies cb and arg as one vnvme_req. */
+_Static_assert(offsetof(struct vnvme_rw, arg) == offsetof(struct vnvme_rw, cb) + 8, "rw cb, arg");
+
+struct vnvme_hot *vnvme_qpair_hot(struct vnvme_qpair *q, unsigned version)
+{
+	return version == VNVME_HOT_VERSION ? &q->h : NULL;
+}
+
 int vnvme_submit(struct vnvme_qpair *q, struct vnvme_sqe *sqe, void *buf, size_t len, vnvme_cb cb,
 		 void *arg)
 {
-	struct drv_req *r;
+	struct vnvme_req *r;
 	uint16_t cid;
 
-	if (unlikely(!q->nfree))
+	if (unlikely(!q->h.nfree))
 		return -EBUSY;
 	if (len) {
 		uint64_t iova = drv_iova(q->c, buf), first;
@@ -139,31 +177,30 @@ int vnvme_submit(struct vnvme_qpair *q, struct vnvme_sqe *sqe, void *buf, size_t
 			uint64_t n = (len - first + DRV_PAGE - 1) / DRV_PAGE;
 			if (unlikely(n > PRP_LIST_BYTES / 8))
 				return -E2BIG;
-			cid = q->free_cids[q->nfree - 1];
-			r = &q->reqs[cid];
+			const struct drv_prp *p = &q->prp[q->h.free_cids[q->h.nfree - 1]];
 			for (uint64_t i = 0; i < n; i++)
-				r->prp_list[i] = iova + first + i * DRV_PAGE;
-			sqe->dptr.prp2 = r->prp_list_iova;
+				p->list[i] = iova + first + i * DRV_PAGE;
+			sqe->dptr.prp2 = p->iova;
 		}
 	}
-	cid = q->free_cids[--q->nfree];
-	r = &q->reqs[cid];
+	cid = q->h.free_cids[--q->h.nfree];
+	r = &q->h.reqs[cid];
 	r->cb = cb;
 	r->arg = arg;
 	sqe->cid = cid;
-	memcpy(&q->sq[q->sq_tail], sqe, sizeof(*sqe));
-	if (++q->sq_tail == q->size)
-		q->sq_tail = 0;
+	memcpy(&q->h.sq[q->h.sq_tail], sqe, sizeof(*sqe));
+	if (++q->h.sq_tail == q->h.size)
+		q->h.sq_tail = 0;
 	return 0;
 }
 
 int vnvme_qpair_poll(struct vnvme_qpair *q, unsigned max)
 {
 	/* Fixed at creation: a callback cannot change these. */
-	struct vnvme_cqe *cq = q->cq;
-	struct drv_req *reqs = q->reqs;
-	uint16_t *free_cids = q->free_cids;
-	uint16_t size = q->size, old_head = q->cq_head;
+	const struct vnvme_cqe *cq = q->h.cq;
+	const struct vnvme_req *reqs = q->h.reqs;
+	uint16_t *free_cids = q->h.free_cids;
+	uint16_t size = q->h.size;
 	unsigned n = 0;
 
 	if (!max)
@@ -172,76 +209,43 @@ int vnvme_qpair_poll(struct vnvme_qpair *q, unsigned max)
 	/* cq_head, phase and nfree stay in q: a callback may submit (nfree)
 	 * or even poll this queue pair again (cq_head, phase). */
 	for (; n < max; n++) {
-		struct vnvme_cqe *e = &cq[q->cq_head];
+		const struct vnvme_cqe *e = &cq[q->h.cq_head];
 		struct vnvme_cqe cqe;
-		struct drv_req *r;
+		const struct vnvme_req *r;
 
 		/* Pairs with the controller's phase write, made last. */
-		if ((vn_load_acquire(&e->status) & 1) != q->phase)
+		if ((vn_load_acquire(&e->status) & 1) != q->h.phase)
 			break;
 		memcpy(&cqe, e, sizeof(cqe));
-		if (++q->cq_head == size) {
-			q->cq_head = 0;
-			q->phase ^= 1;
+		if (++q->h.cq_head == size) {
+			q->h.cq_head = 0;
+			q->h.phase ^= 1;
 		}
-		if (unlikely(cqe.cid >= size))
-			continue; /* a broken controller: nothing of ours */
+		/* A broken controller's CQE (a CID beyond the ring, or more
+		 * completions than commands): nothing of ours. */
+		if (unlikely(cqe.cid >= size || q->h.nfree >= size - 1u))
+			continue;
 		r = &reqs[cqe.cid];
-		free_cids[q->nfree++] = cqe.cid;
+		free_cids[q->h.nfree++] = cqe.cid;
 		if (r->cb)
 			r->cb(r->arg, &cqe);
 	}
-	if (n)
-		ring(q->cqdb, q->cq_shadow, q->cq_ei, q->cq_head, old_head);
+	cq_ring(q);
 	return (int)n;
-}
-
-/* The batch of vnvme_qpair_reap(), once a completion is known to be there. */
-static __attribute__((noinline)) int cq_reap(struct vnvme_qpair *q, struct vnvme_cpl *cpl,
-					     unsigned max)
-{
-	const struct vnvme_cqe *cq = q->cq, *e = &cq[q->cq_head], *end = &cq[q->size];
-	const struct drv_req *reqs = q->reqs;
-	uint16_t *free_cids = q->free_cids;
-	struct vnvme_cpl *out = cpl, *out_end = cpl + max;
-	uint32_t nfree = q->nfree, size = q->size, phase = q->phase;
-	uint16_t old_head = q->cq_head, head;
-
-	/* No callback runs in this loop, so the indices live in registers. */
-	do {
-		uint32_t cid;
-
-		/* Pairs with the controller's phase write, made last. */
-		if ((vn_load_acquire(&e->status) & 1u) != phase)
-			break;
-		memcpy(&out->cqe, e, sizeof(*e));
-		if (++e == end) {
-			e = cq;
-			phase ^= 1;
-		}
-		cid = out->cqe.cid;
-		if (unlikely(cid >= size))
-			continue; /* a broken controller: nothing of ours */
-		out->arg = reqs[cid].arg;
-		out++;
-		free_cids[nfree++] = (uint16_t)cid;
-	} while (out < out_end);
-	head = (uint16_t)(e - cq);
-	q->nfree = nfree;
-	q->cq_head = head;
-	q->phase = (uint8_t)phase;
-	ring(q->cqdb, q->cq_shadow, q->cq_ei, head, old_head);
-	return (int)(out - cpl);
 }
 
 int vnvme_qpair_reap(struct vnvme_qpair *q, struct vnvme_cpl *cpl, unsigned max)
 {
+	int n;
+
 	sq_flush(q);
 	/* An empty poll is this check alone. Pairs with the controller's
 	 * phase write, made last. */
-	if ((vn_load_acquire(&q->cq[q->cq_head].status) & 1) != q->phase || !max)
+	if ((vn_load_acquire(&q->h.cq[q->h.cq_head].status) & 1) != q->h.phase || !max)
 		return 0;
-	return cq_reap(q, cpl, max);
+	n = vnvme_hot_reap(&q->h, cpl, max);
+	cq_ring(q);
+	return n;
 }
 
 uint16_t vnvme_qpair_id(const struct vnvme_qpair *q)
@@ -257,7 +261,7 @@ int vnvme_qpair_eventfd(const struct vnvme_qpair *q)
 uint32_t vnvme_qpair_outstanding(const struct vnvme_qpair *q)
 {
 	/* Every CID is either free or outstanding; one slot is never used. */
-	return q->size - 1u - q->nfree;
+	return q->h.size - 1u - q->h.nfree;
 }
 
 /*
@@ -274,9 +278,10 @@ submit_rw(struct vnvme_qpair *q, uint8_t opc, uint32_t nsid, const void *buf, ui
 	uint64_t len = (uint64_t)nlb * lba_size;
 	/* Below the region wraps to a huge offset: one compare for both ends. */
 	uint64_t off = (uint64_t)((uintptr_t)buf - (uintptr_t)c->dma), iova, first, prp2 = 0;
-	uint32_t nfree = q->nfree;
+	uint32_t nfree = q->h.nfree;
 	uint64_t *s;
-	struct drv_req *r;
+	const struct drv_prp *p;
+	struct vnvme_req *r;
 	uint16_t cid, tail;
 
 	if (unlikely(nlb - 1u >= 65536u)) /* nlb 0 wraps */
@@ -287,8 +292,7 @@ submit_rw(struct vnvme_qpair *q, uint8_t opc, uint32_t nsid, const void *buf, ui
 	if (unlikely(off >= c->dma_size || len - 1 >= c->dma_size - off))
 		return -EFAULT;
 	iova = drv_iova_off(c, off);
-	cid = q->free_cids[nfree - 1];
-	r = &q->reqs[cid];
+	cid = q->h.free_cids[nfree - 1];
 	first = DRV_PAGE - (iova & (DRV_PAGE - 1));
 	if (len > first) {
 		if (len <= first + DRV_PAGE) {
@@ -297,19 +301,21 @@ submit_rw(struct vnvme_qpair *q, uint8_t opc, uint32_t nsid, const void *buf, ui
 			uint64_t n = (len - first + DRV_PAGE - 1) / DRV_PAGE;
 			if (unlikely(n > PRP_LIST_BYTES / 8))
 				return -E2BIG;
+			p = &q->prp[cid];
 			for (uint64_t i = 0; i < n; i++)
-				r->prp_list[i] = iova + first + i * DRV_PAGE;
-			prp2 = r->prp_list_iova;
+				p->list[i] = iova + first + i * DRV_PAGE;
+			prp2 = p->iova;
 		}
 	}
-	q->nfree = nfree - 1;
+	q->h.nfree = nfree - 1;
+	r = &q->h.reqs[cid];
 	r->cb = cb;
 	r->arg = arg;
 	/* NVMe Base 2.0c §4.2 "Submission Queue Entry": dword 0 is opcode,
 	 * flags (0: PRPs, not fused) and CID; the SQE layout is asserted in
 	 * spec.h and the host is little endian. */
-	tail = q->sq_tail;
-	s = (uint64_t *)(void *)&q->sq[tail];
+	tail = q->h.sq_tail;
+	s = (uint64_t *)(void *)&q->h.sq[tail];
 	s[0] = opc | (uint32_t)cid << 16 | (uint64_t)nsid << 32;
 	s[1] = 0;       /* cdw2, cdw3 */
 	s[2] = 0;       /* mptr */
@@ -318,9 +324,9 @@ submit_rw(struct vnvme_qpair *q, uint8_t opc, uint32_t nsid, const void *buf, ui
 	s[5] = slba;    /* cdw10, cdw11 */
 	s[6] = nlb - 1; /* cdw12: 0's based NLB, no flags; cdw13 0 */
 	s[7] = 0;       /* cdw14, cdw15 */
-	if (++tail == q->size)
+	if (++tail == q->h.size)
 		tail = 0;
-	q->sq_tail = tail;
+	q->h.sq_tail = tail;
 	return 0;
 }
 
@@ -378,37 +384,37 @@ int vnvme_rw_prep(struct vnvme_ctrl *c, struct vnvme_rw *rw, uint8_t opc, uint32
 /*
  * A copy of the prepared SQE with the CID and the SLBA put in: no input to
  * check but the free slot. PRP lists are the uncommon case (more than two
- * pages): the entries are written into the slot's list page here.
+ * pages): the entries are written into the slot's list page here. The
+ * inline vnvme_hot_rw_submit() is the same without the PRP list case.
  */
 int vnvme_rw_submit(struct vnvme_qpair *q, const struct vnvme_rw *rw, uint64_t slba)
 {
-	uint32_t nfree = q->nfree;
+	uint32_t nfree = q->h.nfree;
 	struct vnvme_sqe *s;
-	struct drv_req *r;
 	uint16_t cid, tail;
 
 	if (unlikely(!nfree))
 		return -EBUSY;
-	cid = q->free_cids[--nfree];
-	q->nfree = nfree;
-	r = &q->reqs[cid];
-	r->cb = rw->cb;
-	r->arg = rw->arg;
-	tail = q->sq_tail;
-	s = &q->sq[tail];
+	cid = q->h.free_cids[--nfree];
+	q->h.nfree = nfree;
+	q->h.reqs[cid].cb = rw->cb;
+	q->h.reqs[cid].arg = rw->arg;
+	tail = q->h.sq_tail;
+	s = &q->h.sq[tail];
 	memcpy(s, &rw->sqe, sizeof(*s));
 	s->cid = cid;
 	s->cdw10 = (uint32_t)slba;
 	s->cdw11 = (uint32_t)(slba >> 32);
 	if (rw->prp_n) {
+		const struct drv_prp *p = &q->prp[cid];
 		uint64_t page = (rw->sqe.dptr.prp1 & ~(uint64_t)(DRV_PAGE - 1)) + DRV_PAGE;
 		for (uint32_t i = 0; i < rw->prp_n; i++)
-			r->prp_list[i] = page + (uint64_t)i * DRV_PAGE;
-		s->dptr.prp2 = r->prp_list_iova;
+			p->list[i] = page + (uint64_t)i * DRV_PAGE;
+		s->dptr.prp2 = p->iova;
 	}
-	if (++tail == q->size)
+	if (++tail == q->h.size)
 		tail = 0;
-	q->sq_tail = tail;
+	q->h.sq_tail = tail;
 	return 0;
 }
 

@@ -29,13 +29,18 @@ uint64_t hist_min(const struct hist *h)
 	return h->count ? h->min : 0;
 }
 
-/* The inverse of hist_index(): bucket 16 * s + k, k in [16, 32), holds
- * [k << s, (k + 1) << s); buckets below 16 hold their own index. */
+/* The inverse of hist_index(): bucket 16e + k holds the v whose 2v + 1 is
+ * at least (16 + k) * 2^e / 16, the smallest being ceil(((16 + k) << e) - 16)
+ * / 32); the last bucket holds what rounded up to 2^64. */
 uint64_t hist_bucket_low(unsigned i)
 {
-	if (i < HIST_SUB)
-		return i;
-	return ((uint64_t)HIST_SUB + i % HIST_SUB) << (i / HIST_SUB - 1);
+	unsigned e = i / HIST_SUB, k = i % HIST_SUB;
+
+	if (e >= 64)
+		return UINT64_MAX;
+	if (e >= HIST_SUB_BITS + 1)
+		return (uint64_t)(HIST_SUB + k) << (e - HIST_SUB_BITS - 1);
+	return (((uint64_t)(HIST_SUB + k) << e) + 15) >> (HIST_SUB_BITS + 1);
 }
 
 uint64_t hist_percentile(const struct hist *h, double p)

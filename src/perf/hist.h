@@ -2,8 +2,8 @@
 /*
  * Log-linear latency histogram: 16 linear buckets per power of two (relative
  * error under 6.25 %), over the whole uint64_t range (values are TSC ticks).
- * Recording is a bucket index without a branch (one bit scan, two shifts and
- * an add), a bucket increment, two compares for min/max that are rarely
+ * Recording is a bucket index without a branch (a conversion to double and
+ * a shift), a bucket increment, two compares for min/max that are rarely
  * taken once the run is warm, and the sums (the 128-bit sum of squares keeps
  * the standard deviation exact).
  */
@@ -11,10 +11,13 @@
 #define VN_PERF_HIST_H
 
 #include <stdint.h>
+#include <string.h>
 
 #define HIST_SUB_BITS 4
 #define HIST_SUB      (1u << HIST_SUB_BITS)
-#define HIST_BUCKETS  ((64 - HIST_SUB_BITS + 1) * HIST_SUB)
+/* 16 per power of two from 2^0 to 2^63, and one for values that round up to
+ * 2^64 in the conversion (hist_index). */
+#define HIST_BUCKETS (64 * HIST_SUB + 1)
 
 struct hist {
 	uint64_t count;    /* not kept by hist_add: hist_merge sums the buckets */
@@ -25,15 +28,24 @@ struct hist {
 };
 
 /*
- * s = floor(log2(max(v, 16))) - 4 is the bucket's shift: values below 32 have
- * buckets of width 1 (s = 0, index v); above, v >> s is in [16, 32), the
- * top five bits, so bucket 16 * s + (v >> s) spans 2^s values.
+ * IEEE 754 does the work. The double nearest w has the exponent e =
+ * floor(log2(w)) in bits 62:52 (biased by 1023) and the fraction below, so
+ * bits 62:48 are 16 * (e + 1023) + the top four fraction bits: 16 * e + k
+ * for w in [(16 + k) * 2^e / 16, (17 + k) * 2^e / 16). Taking w = 2v + 1
+ * (never 0) puts 0 in bucket 0, and from v = 16 on (e >= 5) bucket 16e + k
+ * holds the 2^(e-5) integers from (16 + k) << (e - 5): the same buckets as
+ * a bit scan would give. Below, some buckets hold no integer. The conversion
+ * is exact for v below 2^52; above, v may round into the next bucket, at
+ * most into the last one (2^64). v from 2^63 on (a clock that went back)
+ * wraps into a small bucket; it stays in range, and max still shows it.
  */
 static inline unsigned hist_index(uint64_t v)
 {
-	unsigned s = 63u - HIST_SUB_BITS - (unsigned)__builtin_clzll(v | HIST_SUB);
+	double d = (double)(2 * v + 1);
+	uint64_t bits;
 
-	return (s << HIST_SUB_BITS) + (unsigned)(v >> s);
+	memcpy(&bits, &d, sizeof(bits));
+	return (unsigned)(bits >> (52 - HIST_SUB_BITS)) - (1023u << HIST_SUB_BITS);
 }
 
 static inline void hist_add(struct hist *h, uint64_t v)
@@ -51,7 +63,7 @@ void hist_init(struct hist *h);
 void hist_merge(struct hist *dst, const struct hist *src);
 /* The smallest sample, 0 when empty. */
 uint64_t hist_min(const struct hist *h);
-/* Lower bound of bucket i. */
+/* The smallest integer bucket i holds (buckets below 16 may hold none). */
 uint64_t hist_bucket_low(unsigned i);
 /* The p-th percentile (0 < p <= 100), as the upper end of its bucket. */
 uint64_t hist_percentile(const struct hist *h, double p);

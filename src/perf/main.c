@@ -128,6 +128,7 @@ struct io {
 
 struct qp {
 	struct vnvme_qpair *q;
+	struct vnvme_hot *h; /* its inline hot path */
 	struct dev *d;
 	struct io *ios;
 	uint64_t last_progress;
@@ -139,7 +140,7 @@ struct job {
 	unsigned id;
 	pthread_t thread;
 	struct qp qps[MAX_DEVS];
-	struct vnvme_cpl *cpl; /* O.qd completions, for vnvme_qpair_reap */
+	struct vnvme_cpl *cpl; /* O.qd completions, for vnvme_hot_reap */
 	uint64_t rng;
 	/* results */
 	struct hist rd, wr;
@@ -366,25 +367,58 @@ static inline __attribute__((always_inline)) bool rw_writes(enum rw rw, const st
 	return rw == RW_RANDWRITE || rw == RW_WRITE;
 }
 
-/* Queue the next I/O of the slot; its start is t. 0 or the driver's -errno. */
-static inline __attribute__((always_inline)) int io_next(struct job *j, struct qp *qp,
-							 struct io *io, enum rw rw, uint64_t t)
+/*
+ * What io_next() reads and writes for every I/O, copied out of the job and
+ * the device for a batch: in registers, where the stores into the SQ ring
+ * (which may alias any integer as far as the compiler knows) leave them.
+ */
+struct lba_gen {
+	uint64_t rng;
+	uint64_t first_lba, slots, lbas, seq_next;
+};
+
+static inline __attribute__((always_inline)) void gen_load(struct lba_gen *g, const struct job *j,
+							   const struct qp *qp)
 {
-	const struct dev *d = qp->d;
+	*g = (struct lba_gen){.rng = j->rng,
+			      .first_lba = qp->d->first_lba,
+			      .slots = qp->d->slots,
+			      .lbas = qp->d->lbas,
+			      .seq_next = qp->seq_next};
+}
+
+static inline __attribute__((always_inline)) void gen_store(const struct lba_gen *g, struct job *j,
+							    struct qp *qp)
+{
+	j->rng = g->rng;
+	qp->seq_next = g->seq_next;
+}
+
+/* The rnd_below() of a copy of the job's generator. */
+static inline uint64_t gen_below(struct lba_gen *g, uint64_t n)
+{
+	g->rng = g->rng * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint64_t)(((unsigned __int128)g->rng * n) >> 64);
+}
+
+/* Queue the next I/O of the slot; its start is t. 0 or the driver's -errno. */
+static inline __attribute__((always_inline)) int io_next(struct qp *qp, struct io *io, enum rw rw,
+							 uint64_t t, struct lba_gen *g)
+{
 	uint64_t lba;
 
 	if (rw == RW_READ || rw == RW_WRITE) {
-		lba = d->first_lba + qp->seq_next * d->lbas;
-		if (++qp->seq_next == d->slots)
-			qp->seq_next = 0;
+		lba = g->first_lba + g->seq_next * g->lbas;
+		if (++g->seq_next == g->slots)
+			g->seq_next = 0;
 	} else {
-		lba = d->first_lba + rnd_below(j, d->slots) * d->lbas;
+		lba = g->first_lba + gen_below(g, g->slots) * g->lbas;
 	}
 	if (rw == RW_RANDRW)
-		io->write = rnd_below(j, 100) >= O.mix;
+		io->write = gen_below(g, 100) >= O.mix;
 	io->lba = lba;
 	io->start = t;
-	return vnvme_rw_submit(qp->q, &io->rw[rw_writes(rw, io)], lba);
+	return vnvme_hot_rw_submit(qp->h, &io->rw[rw_writes(rw, io)], lba);
 }
 
 /* Every 1024 turns of the loop: the deadline, signals and stalled devices.
@@ -410,6 +444,19 @@ static int io_check(struct job *j, uint64_t deadline_ns)
 	return stop_flag ? 1 : 0;
 }
 
+/* Account a completion that arrived by t. */
+static inline __attribute__((always_inline)) void
+io_done(struct job *j, const struct io *io, enum rw rw, const struct vnvme_cqe *cqe, uint64_t t)
+{
+	bool write = rw_writes(rw, io);
+
+	/* The Status Field is non-zero: bits 15:1, above the phase. */
+	if (unlikely(cqe->status > VNVME_CQE_P))
+		io_failed(j, io, write, vnvme_cqe_sf(cqe));
+	/* In TSC ticks; converted to ns once, at the end. */
+	hist_add(write ? &j->wr : &j->rd, t - io->start);
+}
+
 static inline __attribute__((always_inline)) void run_io(struct job *j, uint64_t deadline_ns,
 							 enum rw rw)
 {
@@ -419,50 +466,56 @@ static inline __attribute__((always_inline)) void run_io(struct job *j, uint64_t
 
 	for (unsigned d = 0; d < O.nr_devs; d++) {
 		struct qp *qp = &j->qps[d];
+		struct lba_gen g;
+
 		qp->last_progress = t;
+		gen_load(&g, j, qp);
 		for (uint32_t k = 0; k < O.qd && left && !stop_flag; k++, left--) {
-			int ret = io_next(j, qp, &qp->ios[k], rw, now_ticks());
+			int ret = io_next(qp, &qp->ios[k], rw, now_ticks(), &g);
 			if (unlikely(ret))
 				submit_failed(j, &qp->ios[k], ret);
 			else
 				inflight++;
 		}
+		gen_store(&g, j, qp);
 	}
+	for (unsigned d = 0; d < O.nr_devs; d++)
+		vnvme_hot_ring(j->qps[d].h);
 	for (unsigned iter = 1; inflight; iter++) {
 		for (unsigned d = 0; d < O.nr_devs; d++) {
 			struct qp *qp = &j->qps[d];
-			int n = vnvme_qpair_reap(qp->q, cpl, O.qd);
+			struct vnvme_hot *h = qp->h;
+			unsigned n = (unsigned)vnvme_hot_reap(h, cpl, O.qd), i = 0, again;
+			struct lba_gen g;
 
-			if (n <= 0) {
-				if (unlikely(n < 0)) {
-					j->fatal = n;
-					return;
-				}
+			if (!n) {
+				vnvme_hot_ring(h); /* CQEs a broken controller wrote */
 				continue;
 			}
 			t = now_ticks(); /* the batch's completion time, see above */
-			for (int i = 0; i < n; i++) {
+			/* The first `again` completions resubmit their slot. */
+			again = left < n ? (unsigned)left : n;
+			left -= again;
+			inflight -= n - again;
+			gen_load(&g, j, qp);
+			for (; i < again; i++) {
 				struct io *io = cpl[i].arg;
-				uint16_t sf = vnvme_cqe_sf(&cpl[i].cqe);
-				bool write = rw_writes(rw, io);
+				int ret;
 
-				if (unlikely(sf))
-					io_failed(j, io, write, sf);
-				/* In TSC ticks; converted to ns once, at the end. */
-				hist_add(write ? &j->wr : &j->rd, t - io->start);
-				if (left) {
-					int ret = io_next(j, qp, io, rw, t);
-					left--;
-					if (unlikely(ret)) {
-						submit_failed(j, io, ret);
-						inflight--;
-					}
-				} else {
+				io_done(j, io, rw, &cpl[i].cqe, t);
+				ret = io_next(qp, io, rw, t, &g);
+				if (unlikely(ret)) {
+					submit_failed(j, io, ret);
 					inflight--;
 				}
 			}
+			gen_store(&g, j, qp);
+			for (; i < n; i++)
+				io_done(j, cpl[i].arg, rw, &cpl[i].cqe, t);
+			/* One doorbell write each for the batch. */
+			vnvme_hot_ring(h);
 			qp->last_progress = t;
-			done += (unsigned)n;
+			done += n;
 			/* Read by the progress thread, relaxed: once per batch. */
 			__atomic_store_n(&j->done_ios, done, __ATOMIC_RELAXED);
 		}
@@ -885,6 +938,13 @@ int main(int argc, char **argv)
 			if (ret) {
 				fprintf(stderr, "vnvme-perf: %s: queue pair for job %u: %s\n",
 					O.devs[d], i, vnvme_ctrl_errmsg(devs[d].c));
+				return 1;
+			}
+			qp->h = vnvme_qpair_hot(qp->q, VNVME_HOT_VERSION);
+			if (!qp->h) {
+				fprintf(stderr,
+					"vnvme-perf: libvnvme's hot path is not version %u\n",
+					VNVME_HOT_VERSION);
 				return 1;
 			}
 			qp->ios = calloc(O.qd, sizeof(*qp->ios));
