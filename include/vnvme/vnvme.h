@@ -49,6 +49,8 @@ void vnvme_ctrl_close(struct vnvme_ctrl *c);
 const struct vnvme_id_ctrl *vnvme_ctrl_id(const struct vnvme_ctrl *c);
 /* I/O queue pairs the controller granted. */
 uint32_t vnvme_ctrl_max_qpairs(const struct vnvme_ctrl *c);
+/* Entries an I/O queue may have: CAP.MQES + 1. */
+uint32_t vnvme_ctrl_max_qdepth(const struct vnvme_ctrl *c);
 /* Is the controller alive? 0, -EIO (fatal status), or the transport's error
  * (-ECONNRESET ... when the target went away). For a stalled queue. */
 int vnvme_ctrl_check(struct vnvme_ctrl *c);

@@ -394,6 +394,11 @@ uint32_t vnvme_ctrl_max_qpairs(const struct vnvme_ctrl *c)
 	return c->max_qpairs;
 }
 
+uint32_t vnvme_ctrl_max_qdepth(const struct vnvme_ctrl *c)
+{
+	return (uint32_t)VNVME_FIELD_GET(c->cap, VNVME_CAP_MQES) + 1;
+}
+
 int vnvme_ctrl_check(struct vnvme_ctrl *c)
 {
 	uint32_t csts = 0;

@@ -41,6 +41,7 @@ struct opts {
 	unsigned mix; /* read percentage for randrw */
 	uint32_t bs;
 	uint32_t qd;
+	uint32_t qsize; /* ring entries per queue pair, 0: see queue_entries() */
 	unsigned jobs;
 	int cpus[MAX_JOBS];
 	unsigned nr_cpus;
@@ -601,6 +602,9 @@ static void usage(FILE *f)
 	    "  --mix PCT         reads in percent for randrw                   (default 70)\n"
 	    "  --bs SIZE         block size, a multiple of the LBA size        (default 4k)\n"
 	    "  --qd N            queue depth per queue pair                    (default 16)\n"
+	    "  --queue-size N    ring entries per queue pair, above --qd      (default 1024, as\n"
+	    "                    Linux's driver, or --qd + 1 if more; at most the controller's\n"
+	    "                    MQES + 1)\n"
 	    "  --jobs N          threads; each has a queue pair on every device (default 1)\n"
 	    "  --cpus LIST       pin jobs to these CPUs, e.g. 1 or 0,2 or 0-3\n"
 	    "  --runtime SEC     how long                                      (default 10)\n"
@@ -618,6 +622,18 @@ static void usage(FILE *f)
 	    "\n"
 	    "Exit status: 0; 1 on any I/O error, verify mismatch or device failure; 2 on\n"
 	    "bad options.\n");
+}
+
+/* Ring entries for a queue pair on controller c: --queue-size, or 1024 (as
+ * Linux's nvme driver) capped by the controller, and never below --qd + 1.
+ * Past --qd the entries cost memory only: the rings wrap less often. */
+static uint32_t queue_entries(const struct vnvme_ctrl *c)
+{
+	uint32_t max = vnvme_ctrl_max_qdepth(c), n = max < 1024u ? max : 1024u;
+
+	if (O.qsize)
+		return O.qsize;
+	return n > O.qd ? n : O.qd + 1;
 }
 
 static int bad(const char *what, const char *arg)
@@ -740,6 +756,7 @@ int main(int argc, char **argv)
 		O_MIX,
 		O_BS,
 		O_QD,
+		O_QSIZE,
 		O_JOBS,
 		O_CPUS,
 		O_RUNTIME,
@@ -754,16 +771,27 @@ int main(int argc, char **argv)
 		O_IRQ
 	};
 	static const struct option lo[] = {
-	    {"socket", 1, NULL, O_SOCKET},   {"pci", 1, NULL, O_SOCKET},
-	    {"rw", 1, NULL, O_RW},           {"mix", 1, NULL, O_MIX},
-	    {"bs", 1, NULL, O_BS},           {"qd", 1, NULL, O_QD},
-	    {"jobs", 1, NULL, O_JOBS},       {"cpus", 1, NULL, O_CPUS},
-	    {"runtime", 1, NULL, O_RUNTIME}, {"ios", 1, NULL, O_IOS},
-	    {"ns", 1, NULL, O_NS},           {"range", 1, NULL, O_RANGE},
-	    {"verify", 0, NULL, O_VERIFY},   {"json", 0, NULL, O_JSON},
-	    {"plot", 1, NULL, O_PLOT},       {"seed", 1, NULL, O_SEED},
-	    {"quiet", 0, NULL, O_QUIET},     {"interrupts", 0, NULL, O_IRQ},
-	    {"help", 0, NULL, 'h'},          {0},
+	    {"socket", 1, NULL, O_SOCKET},
+	    {"pci", 1, NULL, O_SOCKET},
+	    {"rw", 1, NULL, O_RW},
+	    {"mix", 1, NULL, O_MIX},
+	    {"bs", 1, NULL, O_BS},
+	    {"qd", 1, NULL, O_QD},
+	    {"queue-size", 1, NULL, O_QSIZE},
+	    {"jobs", 1, NULL, O_JOBS},
+	    {"cpus", 1, NULL, O_CPUS},
+	    {"runtime", 1, NULL, O_RUNTIME},
+	    {"ios", 1, NULL, O_IOS},
+	    {"ns", 1, NULL, O_NS},
+	    {"range", 1, NULL, O_RANGE},
+	    {"verify", 0, NULL, O_VERIFY},
+	    {"json", 0, NULL, O_JSON},
+	    {"plot", 1, NULL, O_PLOT},
+	    {"seed", 1, NULL, O_SEED},
+	    {"quiet", 0, NULL, O_QUIET},
+	    {"interrupts", 0, NULL, O_IRQ},
+	    {"help", 0, NULL, 'h'},
+	    {0},
 	};
 	struct hist rd, wr;
 	uint64_t errors = 0, mismatches = 0, t0, t1, v;
@@ -803,6 +831,12 @@ int main(int argc, char **argv)
 			if (*end || !v || v > 4095)
 				return bad("--qd wants 1..4095", optarg);
 			O.qd = (uint32_t)v;
+			break;
+		case O_QSIZE:
+			v = strtoull(optarg, &end, 10);
+			if (*end || v < 2 || v > 65536)
+				return bad("--queue-size wants 2..65536", optarg);
+			O.qsize = (uint32_t)v;
 			break;
 		case O_JOBS:
 			v = strtoull(optarg, &end, 10);
@@ -884,6 +918,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vnvme-perf: no device: give --socket PATH (see --help)\n");
 		return 2;
 	}
+	if (O.qsize && O.qsize <= O.qd) {
+		fprintf(stderr,
+			"vnvme-perf: --queue-size %u must be more than --qd %u (one entry "
+			"of a ring always stays empty)\n",
+			O.qsize, O.qd);
+		return 2;
+	}
 	calibrate();
 	signal(SIGINT, on_sig);
 	signal(SIGTERM, on_sig);
@@ -930,7 +971,7 @@ int main(int argc, char **argv)
 		if (!j->cpl)
 			return 1;
 		for (unsigned d = 0; d < O.nr_devs; d++) {
-			struct vnvme_qpair_opts qo = {.depth = O.qd + 1,
+			struct vnvme_qpair_opts qo = {.depth = queue_entries(devs[d].c),
 						      .interrupts = O.interrupts};
 			struct qp *qp = &j->qps[d];
 			qp->d = &devs[d];

@@ -63,6 +63,17 @@ fi
 "$perf" --socket "$dir/nvme0" --bs 100 > "$dir/out" 2>&1; rc=$?
 if [ $rc -eq 2 ] && grep -q "multiple of 512" "$dir/out"; then ok "a bad --bs is refused with exit 2"; else nok "bad --bs (rc $rc)"; fi
 
+"$perf" --socket "$dir/nvme0" --qd 16 --queue-size 16 > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && grep -q "must be more than --qd" "$dir/out"; then ok "a ring no larger than --qd is refused with exit 2"; else nok "--queue-size 16 --qd 16 (rc $rc)"; fi
+"$perf" --socket "$dir/nvme0" --queue-size 128 --runtime 1 > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 1 ] && grep -q "2\.\.64" "$dir/out"; then ok "a ring beyond the controller's MQES names its limit"; else nok "--queue-size 128 on qdepth 64 (rc $rc)"; fi
+# A 5-entry ring at QD4 wraps every few commands: writes and reads all land.
+if "$perf" --socket "$dir/nvme1" --qd 4 --queue-size 5 --verify --bs 4k --quiet > "$dir/out" 2>&1 &&
+	grep -q "verify_mismatches=0" "$dir/out"; then
+	ok "verify through a 5-entry ring finds no mismatch"
+else
+	nok "verify through a 5-entry ring"
+fi
 "$perf" --socket "$dir/none" --runtime 1 > "$dir/out" 2>&1; rc=$?
 if [ $rc -eq 1 ] && grep -q "is vnvme-target running" "$dir/out"; then ok "a missing socket says what to check"; else nok "missing socket (rc $rc)"; fi
 
