@@ -18,10 +18,12 @@
 #define NVME_SQ_BATCH        32 /* SQEs fetched per queue per round */
 #define NVME_STAGE_MAX       64 /* ram I/Os staged per SQ: a batch plus the lag, power of 2 */
 #define NVME_STAGE_LAG       4  /* staged ram I/Os left for the next round while more arrive */
-#define NVME_AERL            3  /* 0's based: 4 Asynchronous Event Requests outstanding */
-#define NVME_ERRLOG_ENTRIES  64
-#define NVME_PAGE_SHIFT      12 /* CAP.MPSMIN = MPSMAX = 0: 4 KiB pages */
-#define NVME_PAGE_SIZE       (1u << NVME_PAGE_SHIFT)
+/* How long a queue waits for its unmapped memory to come back (cq_unmapped). */
+#define NVME_UNMAPPED_GRACE_NS 1000000000ull
+#define NVME_AERL              3 /* 0's based: 4 Asynchronous Event Requests outstanding */
+#define NVME_ERRLOG_ENTRIES    64
+#define NVME_PAGE_SHIFT        12 /* CAP.MPSMIN = MPSMAX = 0: 4 KiB pages */
+#define NVME_PAGE_SIZE         (1u << NVME_PAGE_SHIFT)
 
 struct nvme_ctrl;
 struct nvme_cq;
@@ -138,7 +140,8 @@ struct nvme_cq {
 	uint16_t iv;
 	uint32_t inflight; /* commands fetched for this CQ, not yet posted */
 	uint32_t irq_pending;
-	uint64_t irq_since; /* interrupt coalescing: first pending completion, ns */
+	uint64_t irq_since;      /* interrupt coalescing: first pending completion, ns */
+	uint64_t unmapped_since; /* ns: our memory left the DMA table (cq_unmapped) */
 	struct nvme_sq *sqs;
 	const struct vn_dma_table *tbl;
 	unsigned poller; /* index in ctrl->pollers */

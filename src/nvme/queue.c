@@ -38,13 +38,13 @@ VN_COLD void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why)
 		vn_warn("%s: guest: controller fatal status: %s", c->name, why);
 }
 
-/* Free CQ slots, re-reading the head doorbell only when it looks full. */
 /* Entries from `from` up to `to` in a ring of `size`: no division. */
 static inline uint32_t ring_dist(uint32_t from, uint32_t to, uint32_t size)
 {
 	return to >= from ? to - from : to + size - from;
 }
 
+/* Free CQ slots, re-reading the head doorbell only when it looks full. */
 static inline uint32_t cq_room(struct nvme_cq *cq)
 {
 	uint32_t room = cq->size - 1u - ring_dist(cq->head, cq->tail, cq->size);
@@ -533,6 +533,29 @@ static bool shadow_translate(struct nvme_ctrl *c, const struct vn_dma_table *t, 
 	return *shadow && *ei;
 }
 
+/*
+ * A queue's memory (ring or shadow doorbells) is not in the DMA table. QEMU
+ * replaces a mapping by an unmap and then new maps (SeaBIOS making its ROM
+ * area read-only unmaps all RAM above 768 KiB for a moment), so the queue
+ * first waits, touching nothing, for a table that has the memory again;
+ * only when NVME_UNMAPPED_GRACE_NS pass without one is the controller
+ * failed (CSTS.CFS).
+ */
+static VN_COLD void cq_unmapped(struct nvme_cq *cq, const char *why)
+{
+	uint64_t now = vn_now_ns();
+
+	cq->tbl = NULL; /* translate again next round, with whatever table is current */
+	if (!cq->unmapped_since) {
+		cq->unmapped_since = now;
+		vn_info("%s cq%u: %s: waiting up to %llu ms for it to be mapped again",
+			cq->ctrl->name, cq->qid, why,
+			(unsigned long long)(NVME_UNMAPPED_GRACE_NS / 1000000));
+	} else if (now - cq->unmapped_since >= NVME_UNMAPPED_GRACE_NS) {
+		nvme_ctrl_fatal(cq->ctrl, why);
+	}
+}
+
 /* Re-translate rings after a DMA map change; false if one is gone. */
 static VN_COLD bool cq_revalidate(struct nvme_cq *cq, const struct vn_dma_table *t)
 {
@@ -540,25 +563,30 @@ static VN_COLD bool cq_revalidate(struct nvme_cq *cq, const struct vn_dma_table 
 
 	cq->dbbuf_gen = vn_load_acquire(&c->dbbuf_gen);
 	if (!shadow_translate(c, t, cq->qid, 1, &cq->shadow, &cq->ei)) {
-		nvme_ctrl_fatal(c, "the shadow doorbell buffer was unmapped");
+		cq_unmapped(cq, "the shadow doorbell buffer is unmapped");
 		return false;
 	}
 	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
 		if (!shadow_translate(c, t, sq->qid, 0, &sq->shadow, &sq->ei)) {
-			nvme_ctrl_fatal(c, "the shadow doorbell buffer was unmapped");
+			cq_unmapped(cq, "the shadow doorbell buffer is unmapped");
 			return false;
 		}
 	}
 	if (!cq_translate(cq, t)) {
-		nvme_ctrl_fatal(cq->ctrl, "a completion queue's memory was unmapped");
+		cq_unmapped(cq, "a completion queue's memory is unmapped");
 		return false;
 	}
 	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
 		if (!sq_translate(sq, t)) {
-			nvme_ctrl_fatal(cq->ctrl, "a submission queue's memory was unmapped");
+			cq_unmapped(cq, "a submission queue's memory is unmapped");
 			return false;
 		}
 		sq_stage_translate(sq, t);
+	}
+	if (unlikely(cq->unmapped_since)) {
+		vn_info("%s cq%u: mapped again after %llu us", c->name, cq->qid,
+			(unsigned long long)((vn_now_ns() - cq->unmapped_since) / 1000));
+		cq->unmapped_since = 0;
 	}
 	return true;
 }

@@ -1034,6 +1034,43 @@ static void test_unmapping_a_live_queue_sets_cfs_without_crashing(void **state)
 	assert_sc(hq_cmd(&h->io[0], &s, NULL), 0);
 }
 
+/*
+ * QEMU replaces a mapping by an unmap and then a map (SeaBIOS's read-only
+ * BIOS area): a queue whose memory is gone for a moment waits for it,
+ * touching nothing, and then goes on; the controller is not failed.
+ */
+static void test_a_queue_waits_for_its_memory_to_be_mapped_again(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	uint8_t *buf = h->mem + H_DATA;
+	struct vnvme_sqe s;
+	struct vnvme_cqe cqe = {0};
+	uint16_t cid;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	memset(buf, 0x5a, 512);
+	s = h_rw(VNVME_NVM_WRITE, 1, 77, 1);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(vu_client_dma_unmap(h->c, H_IOVA, H_MEMSZ), 0);
+		memset(buf + 4096, 0, 512);
+		s = h_rw(VNVME_NVM_READ, 1, 77, 1);
+		s.dptr.prp1 = h_iova(h, buf + 4096);
+		cid = hq_submit(q, &s); /* waits: its ring is not mapped */
+		assert_int_equal(hq_reap(q, &cqe, 30), -ETIMEDOUT);
+		assert_int_equal(vu_client_dma_map(h->c, H_IOVA, H_MEMSZ, h->memfd, 0, 3), 0);
+		assert_int_equal(hq_reap(q, &cqe, 5000), 0);
+		assert_int_equal(cqe.cid, cid);
+		assert_sc(vnvme_cqe_status(&cqe).v, 0);
+		assert_int_equal(buf[4096], 0x5a);
+		assert_int_equal(buf[4096 + 511], 0x5a);
+	}
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_RDY);
+}
+
 static void test_killed_host_then_the_next_one_connects(void **state)
 {
 	struct tfx *f = *state;
@@ -1247,6 +1284,7 @@ int main(void)
 	    T(test_enable_with_bad_configuration_sets_cfs),
 	    T(test_invalid_doorbell_raises_an_async_event),
 	    T(test_unmapping_a_live_queue_sets_cfs_without_crashing),
+	    T(test_a_queue_waits_for_its_memory_to_be_mapped_again),
 	    T(test_killed_host_then_the_next_one_connects),
 	    T(test_format_switches_lba_size_and_erases),
 	    T(test_shadow_doorbells_replace_mmio_doorbells),
