@@ -240,6 +240,15 @@ static inline int vnvme_hot_rw_submit(struct vnvme_hot *h, const struct vnvme_rw
 	return 0;
 }
 
+/* Is a completion waiting at the CQ head? The phase check an empty
+ * vnvme_hot_reap() makes, alone: for a loop that polls in one place and
+ * handles a batch in another. Acquire: as in vnvme_hot_reap(). */
+static inline bool vnvme_hot_ready(const struct vnvme_hot *h)
+{
+	return (__atomic_load_n(&h->cq[h->cq_head].status, __ATOMIC_ACQUIRE) & VNVME_CQE_P) ==
+	       h->phase;
+}
+
 /*
  * As vnvme_qpair_reap() without the doorbells: up to max completions into
  * cpl[] (their callbacks are not called), the count returned. The consumed

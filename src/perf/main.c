@@ -2,9 +2,10 @@
 /*
  * vnvme-perf: a load generator that keeps up with the device. Each job is a
  * thread with its own queue pair on every device. The I/O loop is specialised
- * per --rw mode at compile time (run_io); it reaps completions in batches and
- * reads the TSC once per batch. Per I/O it costs one SQE write and a
- * histogram update: no allocation, syscall, lock or mode switch. --verify
+ * per --rw mode at compile time (run_io); it reaps completions in batches
+ * (perf_batch_<mode>, out of line) and reads the TSC once per batch. Per I/O
+ * it costs one SQE write and a histogram update: no allocation, syscall, lock
+ * or mode switch. --verify
  * takes a simpler path with callbacks and a TSC read per event.
  */
 #include <errno.h>
@@ -458,12 +459,114 @@ io_done(struct job *j, const struct io *io, enum rw rw, const struct vnvme_cqe *
 	hist_add(write ? &j->wr : &j->rd, t - io->start);
 }
 
+/* The loop's counters, shared by its batches. */
+struct run {
+	uint64_t left;     /* I/Os still to submit */
+	uint64_t inflight; /* submitted and not completed */
+	uint64_t done;     /* completed */
+};
+
+/*
+ * One batch on one queue pair, called once vnvme_hot_ready() saw a
+ * completion there: reap, record the latencies, resubmit, ring both
+ * doorbells, and count. Everything per I/O happens here and nothing while
+ * the loop waits for the target, so a profiler that counts only inside
+ * perf_batch_* (callgrind's --toggle-collect='perf_batch_*', see
+ * docs/perf.md) measures the per-I/O cost without the empty polls.
+ */
+static inline __attribute__((always_inline)) void batch(struct job *j, struct qp *qp, struct run *r,
+							enum rw rw)
+{
+	struct vnvme_cpl *cpl = j->cpl;
+	struct vnvme_hot *h = qp->h;
+	unsigned n = (unsigned)vnvme_hot_reap(h, cpl, O.qd), i = 0, again;
+	uint64_t t;
+	struct lba_gen g;
+
+	if (!n) {
+		vnvme_hot_ring(h); /* CQEs a broken controller wrote */
+		return;
+	}
+	t = now_ticks(); /* the batch's completion time, see above */
+	/* The first `again` completions resubmit their slot. */
+	again = r->left < n ? (unsigned)r->left : n;
+	r->left -= again;
+	r->inflight -= n - again;
+	gen_load(&g, j, qp);
+	for (; i < again; i++) {
+		struct io *io = cpl[i].arg;
+		int ret;
+
+		io_done(j, io, rw, &cpl[i].cqe, t);
+		ret = io_next(qp, io, rw, t, &g);
+		if (unlikely(ret)) {
+			submit_failed(j, io, ret);
+			r->inflight--;
+		}
+	}
+	gen_store(&g, j, qp);
+	for (; i < n; i++)
+		io_done(j, cpl[i].arg, rw, &cpl[i].cqe, t);
+	/* One doorbell write each for the batch. */
+	vnvme_hot_ring(h);
+	qp->last_progress = t;
+	r->done += n;
+	/* Read by the progress thread, relaxed: once per batch. */
+	__atomic_store_n(&j->done_ios, r->done, __ATOMIC_RELAXED);
+}
+
+/* One instance per mode, out of line: the unit a profiler counts. */
+static __attribute__((noinline)) void perf_batch_randread(struct job *j, struct qp *qp,
+							  struct run *r)
+{
+	batch(j, qp, r, RW_RANDREAD);
+}
+static __attribute__((noinline)) void perf_batch_randwrite(struct job *j, struct qp *qp,
+							   struct run *r)
+{
+	batch(j, qp, r, RW_RANDWRITE);
+}
+static __attribute__((noinline)) void perf_batch_read(struct job *j, struct qp *qp, struct run *r)
+{
+	batch(j, qp, r, RW_READ);
+}
+static __attribute__((noinline)) void perf_batch_write(struct job *j, struct qp *qp, struct run *r)
+{
+	batch(j, qp, r, RW_WRITE);
+}
+static __attribute__((noinline)) void perf_batch_randrw(struct job *j, struct qp *qp, struct run *r)
+{
+	batch(j, qp, r, RW_RANDRW);
+}
+
+/* rw is a constant in every run_io instance: the switch folds away. */
+static inline __attribute__((always_inline)) void perf_batch(struct job *j, struct qp *qp,
+							     struct run *r, enum rw rw)
+{
+	switch (rw) {
+	case RW_RANDREAD:
+		perf_batch_randread(j, qp, r);
+		break;
+	case RW_RANDWRITE:
+		perf_batch_randwrite(j, qp, r);
+		break;
+	case RW_READ:
+		perf_batch_read(j, qp, r);
+		break;
+	case RW_WRITE:
+		perf_batch_write(j, qp, r);
+		break;
+	case RW_RANDRW:
+		perf_batch_randrw(j, qp, r);
+		break;
+	}
+}
+
 static inline __attribute__((always_inline)) void run_io(struct job *j, uint64_t deadline_ns,
 							 enum rw rw)
 {
-	struct vnvme_cpl *cpl = j->cpl;
-	uint64_t left = O.ios ? O.ios : UINT64_MAX; /* I/Os still to submit */
-	uint64_t inflight = 0, done = 0, t = now_ticks();
+	struct run r = {.left = O.ios ? O.ios : UINT64_MAX};
+	uint64_t t = now_ticks();
 
 	for (unsigned d = 0; d < O.nr_devs; d++) {
 		struct qp *qp = &j->qps[d];
@@ -471,61 +574,31 @@ static inline __attribute__((always_inline)) void run_io(struct job *j, uint64_t
 
 		qp->last_progress = t;
 		gen_load(&g, j, qp);
-		for (uint32_t k = 0; k < O.qd && left && !stop_flag; k++, left--) {
+		for (uint32_t k = 0; k < O.qd && r.left && !stop_flag; k++, r.left--) {
 			int ret = io_next(qp, &qp->ios[k], rw, now_ticks(), &g);
 			if (unlikely(ret))
 				submit_failed(j, &qp->ios[k], ret);
 			else
-				inflight++;
+				r.inflight++;
 		}
 		gen_store(&g, j, qp);
 	}
 	for (unsigned d = 0; d < O.nr_devs; d++)
 		vnvme_hot_ring(j->qps[d].h);
-	for (unsigned iter = 1; inflight; iter++) {
+	for (unsigned iter = 1; r.inflight; iter++) {
 		for (unsigned d = 0; d < O.nr_devs; d++) {
 			struct qp *qp = &j->qps[d];
-			struct vnvme_hot *h = qp->h;
-			unsigned n = (unsigned)vnvme_hot_reap(h, cpl, O.qd), i = 0, again;
-			struct lba_gen g;
 
-			if (!n) {
-				vnvme_hot_ring(h); /* CQEs a broken controller wrote */
-				continue;
-			}
-			t = now_ticks(); /* the batch's completion time, see above */
-			/* The first `again` completions resubmit their slot. */
-			again = left < n ? (unsigned)left : n;
-			left -= again;
-			inflight -= n - again;
-			gen_load(&g, j, qp);
-			for (; i < again; i++) {
-				struct io *io = cpl[i].arg;
-				int ret;
-
-				io_done(j, io, rw, &cpl[i].cqe, t);
-				ret = io_next(qp, io, rw, t, &g);
-				if (unlikely(ret)) {
-					submit_failed(j, io, ret);
-					inflight--;
-				}
-			}
-			gen_store(&g, j, qp);
-			for (; i < n; i++)
-				io_done(j, cpl[i].arg, rw, &cpl[i].cqe, t);
-			/* One doorbell write each for the batch. */
-			vnvme_hot_ring(h);
-			qp->last_progress = t;
-			done += n;
-			/* Read by the progress thread, relaxed: once per batch. */
-			__atomic_store_n(&j->done_ios, done, __ATOMIC_RELAXED);
+			/* An empty poll is this check alone. */
+			if (vnvme_hot_ready(qp->h))
+				perf_batch(j, qp, &r, rw);
 		}
 		if ((iter & 1023) == 0) {
-			int r = io_check(j, deadline_ns);
-			if (r < 0)
+			int ret = io_check(j, deadline_ns);
+			if (ret < 0)
 				return;
-			if (r)
-				left = 0;
+			if (ret)
+				r.left = 0;
 		}
 	}
 }

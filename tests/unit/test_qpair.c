@@ -69,6 +69,21 @@ static void test_hot_submit_fills_the_sqe_and_the_slot(void **state)
 	assert_int_equal(f.h.sq_tail, 3);
 }
 
+static void test_hot_ready_sees_only_the_current_phase(void **state)
+{
+	struct fake f;
+	struct vnvme_cpl cpl[SIZE];
+
+	fake_init(&f);
+	assert_false(vnvme_hot_ready(&f.h));
+	assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, 0), 0);
+	post(&f, 0, f.sq[0].cid, 0, 1);
+	assert_true(vnvme_hot_ready(&f.h));
+	assert_int_equal(vnvme_hot_reap(&f.h, cpl, SIZE), 1);
+	/* Slot 1 still holds phase 0, an old lap's. */
+	assert_false(vnvme_hot_ready(&f.h));
+}
+
 static void test_hot_reap_skips_a_cid_beyond_the_ring(void **state)
 {
 	struct fake f;
@@ -143,6 +158,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hot_submit_fills_the_sqe_and_the_slot),
+	    cmocka_unit_test(test_hot_ready_sees_only_the_current_phase),
 	    cmocka_unit_test(test_hot_reap_skips_a_cid_beyond_the_ring),
 	    cmocka_unit_test(test_hot_reap_ignores_more_completions_than_commands),
 	    cmocka_unit_test(test_hot_reap_stops_at_max_and_at_the_phase),
