@@ -185,7 +185,7 @@ int vnvme_qpair_reap(struct vnvme_qpair *q, struct vnvme_cpl *cpl, unsigned max)
  * pair (vnvme_rw_submit(), vnvme_qpair_poll(), ...), all from its one
  * thread.
  */
-#define VNVME_HOT_VERSION 1
+#define VNVME_HOT_VERSION 2
 
 /* What a command slot (CID) keeps until its completion. */
 struct vnvme_req {
@@ -199,8 +199,15 @@ struct vnvme_hot {
 	struct vnvme_req *reqs; /* by CID */
 	uint16_t *free_cids;    /* a stack of nfree CIDs */
 	struct vnvme_qpair *q;
+	/* By CID: the epoch of its submission, 0 while it is free. A CQE is
+	 * taken only for a CID with 0 < busy[cid] < epoch: submitted, and
+	 * before the last SQ doorbell write, so a broken controller's CQE
+	 * for a CID it never got, or got once and completes again, is
+	 * skipped. */
+	uint32_t *busy;
 	uint32_t nfree;
-	uint16_t size; /* entries of each ring; CIDs are below it */
+	uint32_t epoch; /* 1 + SQ doorbell writes (renumbered when it wraps) */
+	uint16_t size;  /* entries of each ring; CIDs are below it */
 	uint16_t sq_tail;
 	uint16_t sq_rung; /* sq_tail at the last SQ doorbell write */
 	uint16_t cq_head;
@@ -229,6 +236,7 @@ static inline int vnvme_hot_rw_submit(struct vnvme_hot *h, const struct vnvme_rw
 		return -EBUSY;
 	cid = h->free_cids[--nfree];
 	h->nfree = nfree;
+	h->busy[cid] = h->epoch;
 	/* cb and arg in one copy: they follow each other in both structs. */
 	memcpy(&h->reqs[cid], (const char *)rw + offsetof(struct vnvme_rw, cb),
 	       sizeof(struct vnvme_req));
@@ -254,16 +262,17 @@ static inline bool vnvme_hot_ready(const struct vnvme_hot *h)
  * cpl[] (their callbacks are not called), the count returned. The consumed
  * entries go back to the controller at vnvme_hot_ring(). A CQE whose CID is
  * not below the ring size is a broken controller's: it is consumed and
- * skipped, never used as an index. No more completions are handed out than
- * commands are outstanding, so a CID completed twice cannot overfill the
- * free-CID stack either.
+ * skipped, never used as an index; so is one whose CID is not outstanding
+ * (never submitted, or completed already: see vnvme_hot.busy), which
+ * therefore cannot be freed twice.
  */
 static inline int vnvme_hot_reap(struct vnvme_hot *h, struct vnvme_cpl *cpl, unsigned max)
 {
 	const struct vnvme_cqe *cq = h->cq, *e = &cq[h->cq_head], *end;
 	const struct vnvme_req *reqs;
 	uint16_t *free_cids;
-	uint32_t nfree, size, phase = (uint32_t)h->phase << 16, outstanding;
+	uint32_t *busy;
+	uint32_t nfree, size, phase = (uint32_t)h->phase << 16, outstanding, epoch1;
 	struct vnvme_cpl *out = cpl, *out_end;
 
 	/* An empty poll is this check alone. Acquire: as below. */
@@ -272,6 +281,8 @@ static inline int vnvme_hot_reap(struct vnvme_hot *h, struct vnvme_cpl *cpl, uns
 	end = &cq[h->size];
 	reqs = h->reqs;
 	free_cids = h->free_cids;
+	busy = h->busy;
+	epoch1 = h->epoch - 1;
 	nfree = h->nfree;
 	size = h->size;
 	outstanding = size - 1 - nfree;
@@ -294,6 +305,9 @@ static inline int vnvme_hot_reap(struct vnvme_hot *h, struct vnvme_cpl *cpl, uns
 		dw3 &= 0xffff; /* the CID */
 		if (__builtin_expect(dw3 >= size, 0))
 			continue; /* not ours: no slot to free */
+		if (__builtin_expect(busy[dw3] - 1 >= epoch1, 0))
+			continue; /* not outstanding: nothing to free */
+		busy[dw3] = 0;
 		out->arg = reqs[dw3].arg;
 		out++;
 		free_cids[nfree++] = (uint16_t)dw3;

@@ -38,12 +38,15 @@ int drv_qpair_alloc(struct vnvme_ctrl *c, uint16_t qid, uint16_t size, struct vn
 	mem = vnvme_dma_alloc(c, sq_bytes + cq_bytes + list_bytes);
 	q->h.reqs = calloc(size, sizeof(*q->h.reqs));
 	q->h.free_cids = calloc(size, sizeof(*q->h.free_cids));
+	q->h.busy = calloc(size, sizeof(*q->h.busy));
+	q->h.epoch = 1;
 	q->prp = calloc(size, sizeof(*q->prp));
-	if (!mem || !q->h.reqs || !q->h.free_cids || !q->prp) {
+	if (!mem || !q->h.reqs || !q->h.free_cids || !q->h.busy || !q->prp) {
 		if (mem)
 			vnvme_dma_free(c, mem);
 		free(q->h.reqs);
 		free(q->h.free_cids);
+		free(q->h.busy);
 		free(q->prp);
 		free(q);
 		return -ENOMEM;
@@ -82,6 +85,7 @@ void drv_qpair_free(struct vnvme_qpair *q)
 		close(q->efd);
 	free(q->h.reqs);
 	free(q->h.free_cids);
+	free(q->h.busy);
 	free(q->prp);
 	free(q);
 }
@@ -106,6 +110,15 @@ static inline void ring(uint32_t *db, uint32_t *shadow, uint32_t *ei, uint16_t v
 	vn_store_release(db, (uint32_t)val);
 }
 
+/* Once in 2^32 SQ doorbell writes: every outstanding CID was rung. */
+static __attribute__((cold, noinline)) void epoch_wrap(struct vnvme_hot *h)
+{
+	for (uint32_t i = 0; i < h->size; i++)
+		if (h->busy[i])
+			h->busy[i] = 1;
+	h->epoch = 2;
+}
+
 /* Inline in the poll functions: an exported function is not (-fPIC). */
 static inline void sq_flush(struct vnvme_qpair *q)
 {
@@ -113,6 +126,9 @@ static inline void sq_flush(struct vnvme_qpair *q)
 		return;
 	ring(q->sqdb, q->sq_shadow, q->sq_ei, q->h.sq_tail, q->h.sq_rung);
 	q->h.sq_rung = q->h.sq_tail;
+	/* The commands of this epoch may complete from now on. */
+	if (unlikely(++q->h.epoch == 0))
+		epoch_wrap(&q->h);
 }
 
 /* The CQ doorbell for what was reaped since its last write. */
@@ -137,13 +153,15 @@ void vnvme_qpair_ring(struct vnvme_qpair *q)
 
 /* The layout applications compile in (vnvme.h): a change here is a new
  * VNVME_HOT_VERSION. */
-_Static_assert(VNVME_HOT_VERSION == 1, "check the layout below, then bump these");
-_Static_assert(sizeof(struct vnvme_hot) == 56, "vnvme_hot size");
+_Static_assert(VNVME_HOT_VERSION == 2, "check the layout below, then bump these");
+_Static_assert(sizeof(struct vnvme_hot) == 72, "vnvme_hot size");
 _Static_assert(offsetof(struct vnvme_hot, reqs) == 16, "vnvme_hot reqs");
 _Static_assert(offsetof(struct vnvme_hot, q) == 32, "vnvme_hot q");
-_Static_assert(offsetof(struct vnvme_hot, nfree) == 40, "vnvme_hot nfree");
-_Static_assert(offsetof(struct vnvme_hot, cq_rung) == 52, "vnvme_hot cq_rung");
-_Static_assert(offsetof(struct vnvme_hot, phase) == 54, "vnvme_hot phase");
+_Static_assert(offsetof(struct vnvme_hot, busy) == 40, "vnvme_hot busy");
+_Static_assert(offsetof(struct vnvme_hot, nfree) == 48, "vnvme_hot nfree");
+_Static_assert(offsetof(struct vnvme_hot, epoch) == 52, "vnvme_hot epoch");
+_Static_assert(offsetof(struct vnvme_hot, cq_rung) == 64, "vnvme_hot cq_rung");
+_Static_assert(offsetof(struct vnvme_hot, phase) == 66, "vnvme_hot phase");
 _Static_assert(sizeof(struct vnvme_req) == 16, "vnvme_req size");
 _Static_assert(offsetof(struct vnvme_req, arg) == 8, "vnvme_req arg");
 /* vnvme_hot_rw_submit() copies cb and arg as one vnvme_req. */
@@ -184,6 +202,7 @@ int vnvme_submit(struct vnvme_qpair *q, struct vnvme_sqe *sqe, void *buf, size_t
 		}
 	}
 	cid = q->h.free_cids[--q->h.nfree];
+	q->h.busy[cid] = q->h.epoch;
 	r = &q->h.reqs[cid];
 	r->cb = cb;
 	r->arg = arg;
@@ -221,10 +240,11 @@ int vnvme_qpair_poll(struct vnvme_qpair *q, unsigned max)
 			q->h.cq_head = 0;
 			q->h.phase ^= 1;
 		}
-		/* A broken controller's CQE (a CID beyond the ring, or more
-		 * completions than commands): nothing of ours. */
-		if (unlikely(cqe.cid >= size || q->h.nfree >= size - 1u))
+		/* A broken controller's CQE (a CID beyond the ring, or one
+		 * not outstanding: see vnvme_hot.busy): nothing of ours. */
+		if (unlikely(cqe.cid >= size || q->h.busy[cqe.cid] - 1 >= q->h.epoch - 1))
 			continue;
+		q->h.busy[cqe.cid] = 0;
 		r = &reqs[cqe.cid];
 		free_cids[q->h.nfree++] = cqe.cid;
 		if (r->cb)
@@ -308,6 +328,7 @@ submit_rw(struct vnvme_qpair *q, uint8_t opc, uint32_t nsid, const void *buf, ui
 		}
 	}
 	q->h.nfree = nfree - 1;
+	q->h.busy[cid] = q->h.epoch;
 	r = &q->h.reqs[cid];
 	r->cb = cb;
 	r->arg = arg;
@@ -397,6 +418,7 @@ int vnvme_rw_submit(struct vnvme_qpair *q, const struct vnvme_rw *rw, uint64_t s
 		return -EBUSY;
 	cid = q->h.free_cids[--nfree];
 	q->h.nfree = nfree;
+	q->h.busy[cid] = q->h.epoch;
 	q->h.reqs[cid].cb = rw->cb;
 	q->h.reqs[cid].arg = rw->arg;
 	tail = q->h.sq_tail;

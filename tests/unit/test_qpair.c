@@ -22,6 +22,7 @@ struct fake {
 	struct vnvme_cqe cq[SIZE];
 	struct vnvme_req reqs[SIZE];
 	uint16_t free_cids[SIZE + 4]; /* canaries past the end */
+	uint32_t busy[SIZE];
 	int tags[SIZE];
 	struct vnvme_rw rw;
 };
@@ -33,6 +34,8 @@ static void fake_init(struct fake *f)
 	f->h.cq = f->cq;
 	f->h.reqs = f->reqs;
 	f->h.free_cids = f->free_cids;
+	f->h.busy = f->busy;
+	f->h.epoch = 1;
 	f->h.size = SIZE;
 	f->h.phase = 1;
 	for (unsigned i = 0; i < SIZE - 1; i++)
@@ -42,6 +45,14 @@ static void fake_init(struct fake *f)
 		f->free_cids[i] = 0xdead;
 	f->rw.sqe.opc = VNVME_NVM_READ;
 	f->rw.sqe.nsid = 1;
+}
+
+/* What vnvme_qpair_ring() does to the hot state for the SQ doorbell: the
+ * commands queued so far may complete from now on. */
+static void rung(struct fake *f)
+{
+	f->h.sq_rung = f->h.sq_tail;
+	f->h.epoch++;
 }
 
 /* The controller posts a CQE at slot `slot` with the given phase. */
@@ -77,6 +88,7 @@ static void test_hot_ready_sees_only_the_current_phase(void **state)
 	fake_init(&f);
 	assert_false(vnvme_hot_ready(&f.h));
 	assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, 0), 0);
+	rung(&f);
 	post(&f, 0, f.sq[0].cid, 0, 1);
 	assert_true(vnvme_hot_ready(&f.h));
 	assert_int_equal(vnvme_hot_reap(&f.h, cpl, SIZE), 1);
@@ -92,6 +104,7 @@ static void test_hot_reap_skips_a_cid_beyond_the_ring(void **state)
 	fake_init(&f);
 	f.rw.arg = &f.tags[0];
 	assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, 0), 0);
+	rung(&f);
 	post(&f, 0, 0xffff, 0, 1);
 	post(&f, 1, SIZE, 0, 1);
 	post(&f, 2, f.sq[0].cid, 2, 1);
@@ -112,6 +125,7 @@ static void test_hot_reap_ignores_more_completions_than_commands(void **state)
 
 	fake_init(&f);
 	assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, 0), 0);
+	rung(&f);
 	/* The same CID completed again and again, over several laps of the
 	 * ring: the free-CID stack never grows past its size. */
 	for (unsigned lap = 0; lap < 3; lap++) {
@@ -125,6 +139,51 @@ static void test_hot_reap_ignores_more_completions_than_commands(void **state)
 		assert_int_equal(f.free_cids[i], 0xdead);
 }
 
+static void test_hot_reap_skips_a_cid_completed_twice_or_never_submitted(void **state)
+{
+	struct fake f;
+	struct vnvme_cpl cpl[SIZE];
+	uint16_t a, b;
+
+	fake_init(&f);
+	f.rw.arg = &f.tags[0];
+	assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, 0), 0);
+	f.rw.arg = &f.tags[1];
+	assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, 1), 0);
+	a = f.sq[0].cid;
+	b = f.sq[1].cid;
+	rung(&f);
+	/* a twice while b is still outstanding; then the one CID never handed
+	 * out; then b. */
+	post(&f, 0, a, 0, 1);
+	post(&f, 1, a, 0, 1);
+	post(&f, 2, f.free_cids[0], 0, 1);
+	assert_int_equal(vnvme_hot_reap(&f.h, cpl, SIZE), 1);
+	assert_ptr_equal(cpl[0].arg, &f.tags[0]);
+	assert_int_equal(f.h.nfree, SIZE - 2);
+	post(&f, 3, b, 0, 1);
+	assert_int_equal(vnvme_hot_reap(&f.h, cpl, SIZE), 1);
+	assert_ptr_equal(cpl[0].arg, &f.tags[1]);
+	assert_int_equal(f.h.nfree, SIZE - 1);
+	/* Every CID once on the stack. */
+	assert_int_not_equal(f.free_cids[0], f.free_cids[1]);
+	assert_int_not_equal(f.free_cids[1], f.free_cids[2]);
+	assert_int_not_equal(f.free_cids[0], f.free_cids[2]);
+}
+
+static void test_hot_reap_skips_a_cid_before_its_doorbell(void **state)
+{
+	struct fake f;
+	struct vnvme_cpl cpl[SIZE];
+
+	fake_init(&f);
+	assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, 0), 0);
+	/* Completed before the SQ doorbell told the controller about it. */
+	post(&f, 0, f.sq[0].cid, 0, 1);
+	assert_int_equal(vnvme_hot_reap(&f.h, cpl, SIZE), 0);
+	assert_int_equal(f.h.nfree, SIZE - 2);
+}
+
 static void test_hot_reap_stops_at_max_and_at_the_phase(void **state)
 {
 	struct fake f;
@@ -136,6 +195,7 @@ static void test_hot_reap_stops_at_max_and_at_the_phase(void **state)
 		assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, i), 0);
 		post(&f, i, f.sq[i].cid, 0, 1);
 	}
+	rung(&f);
 	assert_int_equal(vnvme_hot_reap(&f.h, cpl, 0), 0);
 	assert_int_equal(vnvme_hot_reap(&f.h, cpl, 2), 2);
 	assert_ptr_equal(cpl[0].arg, &f.tags[0]);
@@ -146,6 +206,7 @@ static void test_hot_reap_stops_at_max_and_at_the_phase(void **state)
 	/* The wrap: slot 3, then slot 0 with the phase flipped. */
 	assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, 0), 0);
 	assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, 0), 0);
+	rung(&f);
 	post(&f, 3, f.sq[3].cid, 0, 1);
 	post(&f, 0, f.sq[0].cid, 0, 0);
 	assert_int_equal(vnvme_hot_reap(&f.h, cpl, SIZE), 2);
@@ -161,6 +222,8 @@ int main(void)
 	    cmocka_unit_test(test_hot_ready_sees_only_the_current_phase),
 	    cmocka_unit_test(test_hot_reap_skips_a_cid_beyond_the_ring),
 	    cmocka_unit_test(test_hot_reap_ignores_more_completions_than_commands),
+	    cmocka_unit_test(test_hot_reap_skips_a_cid_completed_twice_or_never_submitted),
+	    cmocka_unit_test(test_hot_reap_skips_a_cid_before_its_doorbell),
 	    cmocka_unit_test(test_hot_reap_stops_at_max_and_at_the_phase),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
