@@ -186,11 +186,19 @@ int vnvme_qpair_reap(struct vnvme_qpair *q, struct vnvme_cpl *cpl, unsigned max)
  * thread.
  */
 #define VNVME_HOT_VERSION 2
+#define VNVME_CID_FREE    UINT32_MAX /* vnvme_req.busy of a free CID */
 
 /* What a command slot (CID) keeps until its completion. */
 struct vnvme_req {
 	vnvme_cb cb;
 	void *arg;
+	/* The epoch of its submission, VNVME_CID_FREE while it is free. A
+	 * CQE is taken only for a CID with busy < vnvme_hot.epoch (one
+	 * compare): submitted before the last SQ doorbell write and not
+	 * completed since, so a broken controller's CQE for a CID it never
+	 * got, or got once and completes again, is skipped. */
+	uint32_t busy;
+	uint32_t rsvd[3];
 };
 
 struct vnvme_hot {
@@ -199,14 +207,8 @@ struct vnvme_hot {
 	struct vnvme_req *reqs; /* by CID */
 	uint16_t *free_cids;    /* a stack of nfree CIDs */
 	struct vnvme_qpair *q;
-	/* By CID: the epoch of its submission, 0 while it is free. A CQE is
-	 * taken only for a CID with 0 < busy[cid] < epoch: submitted, and
-	 * before the last SQ doorbell write, so a broken controller's CQE
-	 * for a CID it never got, or got once and completes again, is
-	 * skipped. */
-	uint32_t *busy;
 	uint32_t nfree;
-	uint32_t epoch; /* 1 + SQ doorbell writes (renumbered when it wraps) */
+	uint32_t epoch; /* SQ doorbell writes (renumbered before it wraps) */
 	uint16_t size;  /* entries of each ring; CIDs are below it */
 	uint16_t sq_tail;
 	uint16_t sq_rung; /* sq_tail at the last SQ doorbell write */
@@ -236,10 +238,10 @@ static inline int vnvme_hot_rw_submit(struct vnvme_hot *h, const struct vnvme_rw
 		return -EBUSY;
 	cid = h->free_cids[--nfree];
 	h->nfree = nfree;
-	h->busy[cid] = h->epoch;
+	h->reqs[cid].busy = h->epoch;
 	/* cb and arg in one copy: they follow each other in both structs. */
 	memcpy(&h->reqs[cid], (const char *)rw + offsetof(struct vnvme_rw, cb),
-	       sizeof(struct vnvme_req));
+	       offsetof(struct vnvme_req, busy));
 	s = &h->sq[tail];
 	*s = rw->sqe;
 	s->cid = cid;
@@ -263,16 +265,15 @@ static inline bool vnvme_hot_ready(const struct vnvme_hot *h)
  * entries go back to the controller at vnvme_hot_ring(). A CQE whose CID is
  * not below the ring size is a broken controller's: it is consumed and
  * skipped, never used as an index; so is one whose CID is not outstanding
- * (never submitted, or completed already: see vnvme_hot.busy), which
+ * (never submitted, or completed already: see vnvme_req.busy), which
  * therefore cannot be freed twice.
  */
 static inline int vnvme_hot_reap(struct vnvme_hot *h, struct vnvme_cpl *cpl, unsigned max)
 {
 	const struct vnvme_cqe *cq = h->cq, *e = &cq[h->cq_head], *end;
-	const struct vnvme_req *reqs;
+	struct vnvme_req *reqs;
 	uint16_t *free_cids;
-	uint32_t *busy;
-	uint32_t nfree, size, phase = (uint32_t)h->phase << 16, outstanding, epoch1;
+	uint32_t nfree, size, phase = (uint32_t)h->phase << 16, outstanding, epoch;
 	struct vnvme_cpl *out = cpl, *out_end;
 
 	/* An empty poll is this check alone. Acquire: as below. */
@@ -281,8 +282,7 @@ static inline int vnvme_hot_reap(struct vnvme_hot *h, struct vnvme_cpl *cpl, uns
 	end = &cq[h->size];
 	reqs = h->reqs;
 	free_cids = h->free_cids;
-	busy = h->busy;
-	epoch1 = h->epoch - 1;
+	epoch = h->epoch;
 	nfree = h->nfree;
 	size = h->size;
 	outstanding = size - 1 - nfree;
@@ -305,9 +305,9 @@ static inline int vnvme_hot_reap(struct vnvme_hot *h, struct vnvme_cpl *cpl, uns
 		dw3 &= 0xffff; /* the CID */
 		if (__builtin_expect(dw3 >= size, 0))
 			continue; /* not ours: no slot to free */
-		if (__builtin_expect(busy[dw3] - 1 >= epoch1, 0))
+		if (__builtin_expect(reqs[dw3].busy >= epoch, 0))
 			continue; /* not outstanding: nothing to free */
-		busy[dw3] = 0;
+		reqs[dw3].busy = VNVME_CID_FREE;
 		out->arg = reqs[dw3].arg;
 		out++;
 		free_cids[nfree++] = (uint16_t)dw3;
@@ -324,6 +324,171 @@ static inline void vnvme_hot_ring(struct vnvme_hot *h)
 {
 	if (h->sq_tail != h->sq_rung || h->cq_head != h->cq_rung)
 		vnvme_qpair_ring(h->q);
+}
+
+/*
+ * A batch in the caller's own locals, for a loop that resubmits what
+ * completes: the CID of a completion goes straight to its resubmission
+ * (no trip through the free-CID stack), and the queue state stays in
+ * registers while the SQEs are written.
+ *
+ *	struct vnvme_hot_batch b;
+ *	unsigned n = vnvme_hot_batch_begin(&b, h, max);  // counts, takes none
+ *	t = clock();  // later than every completion counted
+ *	while (n--) {
+ *		struct vnvme_hot_cpl c;
+ *		if (!vnvme_hot_batch_take(&b, &c))
+ *			continue;  // a broken controller's CQE, consumed
+ *		... c.arg, c.status ...
+ *		vnvme_hot_batch_resubmit(&b, c.cid, rw, lba);
+ *		// or: vnvme_hot_batch_release(&b, c.cid);
+ *	}
+ *	vnvme_hot_batch_end(&b);
+ *	vnvme_hot_ring(h);  // both doorbells
+ *
+ * Between begin and end, use no other function on the queue pair. Every
+ * CID taken must be resubmitted or released before the end.
+ */
+struct vnvme_hot_batch {
+	struct vnvme_hot *h;
+	struct vnvme_sqe *sq;
+	const struct vnvme_cqe *e; /* the next CQE to take */
+	const struct vnvme_cqe *cq, *end;
+	struct vnvme_req *reqs;
+	uint32_t epoch, size, sq_tail;
+	unsigned taken; /* the count vnvme_hot_batch_begin() returned */
+};
+
+/* A completion taken from a batch. status is the CQE's dword 3 bits 31:16
+ * (phase in bit 0; vnvme_cqe_sf() of it: status >> 1). */
+struct vnvme_hot_cpl {
+	void *arg; /* the arg given at submission */
+	uint16_t cid;
+	uint16_t status;
+};
+
+/* Count the completions at the CQ head: up to max, and no more than
+ * commands are outstanding. Only their phase tags are read; they are
+ * consumed (the CQ doorbell goes with the next ring), to be taken one by one
+ * with vnvme_hot_batch_take(). Returns the count; 0 leaves nothing to end. */
+static inline unsigned vnvme_hot_batch_begin(struct vnvme_hot_batch *b, struct vnvme_hot *h,
+					     unsigned max)
+{
+	const struct vnvme_cqe *cq = h->cq, *e = &cq[h->cq_head], *end = &cq[h->size];
+	uint32_t outstanding = h->size - 1u - h->nfree;
+	uint16_t phase = h->phase;
+	unsigned n = 0;
+
+	if (max > outstanding)
+		max = outstanding;
+	b->e = e;
+	/* Up to the end of the ring, then (max < size) once more from its
+	 * start with the other phase. */
+	for (int lap = 0; lap < 2; lap++) {
+		const struct vnvme_cqe *from = e, *lim = end;
+
+		if (max - n < (size_t)(end - e))
+			lim = e + (max - n);
+		/* Acquire: pairs with the controller's write of the phase,
+		 * made last (NVMe Base 2.0c §3.3.3.2 "Completion Queue
+		 * Entry"); the takes read the rest of each CQE after it. */
+		while (e < lim &&
+		       (__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) & VNVME_CQE_P) == phase)
+			e++;
+		n += (unsigned)(e - from);
+		if (e != end)
+			break;
+		e = cq;
+		phase ^= VNVME_CQE_P;
+	}
+	h->cq_head = (uint16_t)(e - cq);
+	h->phase = (uint8_t)phase;
+	b->h = h;
+	b->sq = h->sq;
+	b->cq = cq;
+	b->end = end;
+	b->reqs = h->reqs;
+	b->epoch = h->epoch;
+	b->size = h->size;
+	b->sq_tail = h->sq_tail;
+	b->taken = n;
+	return n;
+}
+
+/*
+ * The next counted completion: true and *c filled in, or false for a CQE
+ * that is not ours (a CID beyond the ring, or one not outstanding: never
+ * submitted, completed already, or completed twice in this batch), which is
+ * skipped. CID and status are read once, in one load, and checked before
+ * use. Call it once per count vnvme_hot_batch_begin() returned.
+ */
+static inline bool vnvme_hot_batch_take(struct vnvme_hot_batch *b, struct vnvme_hot_cpl *c)
+{
+	/* Ordered after begin's acquire load of this CQE's phase. */
+	uint32_t dw3 =
+	    __atomic_load_n((const uint32_t *)(const void *)&b->e->cid, __ATOMIC_RELAXED);
+	uint32_t cid = dw3 & 0xffff;
+
+	if (++b->e == b->end)
+		b->e = b->cq;
+	if (__builtin_expect(cid >= b->size, 0))
+		return false;
+	if (__builtin_expect(b->reqs[cid].busy >= b->epoch, 0))
+		return false;
+	/* Taken: as if submitted in this epoch, so a second CQE for it in
+	 * this batch is refused, and it stays out of the free-CID stack. */
+	b->reqs[cid].busy = b->epoch;
+	c->arg = b->reqs[cid].arg;
+	c->cid = (uint16_t)cid;
+	c->status = (uint16_t)(dw3 >> 16);
+	return true;
+}
+
+/* The PRP list of a prepared command that has one, for CID cid into SQE s:
+ * the uncommon case of vnvme_hot_batch_resubmit(), out of line. */
+void vnvme_hot_prp_list(struct vnvme_qpair *q, uint16_t cid, const struct vnvme_rw *rw,
+			struct vnvme_sqe *s);
+
+/* Queue a prepared command on the CID of a completion just taken; no
+ * doorbell, no -EBUSY (the CID is the caller's). 0, or -EINVAL for a CID
+ * beyond the ring. */
+static inline int vnvme_hot_batch_resubmit(struct vnvme_hot_batch *b, uint16_t cid,
+					   const struct vnvme_rw *rw, uint64_t slba)
+{
+	uint32_t tail = b->sq_tail;
+	struct vnvme_sqe *s = &b->sq[tail];
+
+	if (__builtin_expect(cid >= b->size, 0))
+		return -EINVAL;
+	/* cb and arg in one copy, as in vnvme_hot_rw_submit(). */
+	memcpy(&b->reqs[cid], (const char *)rw + offsetof(struct vnvme_rw, cb),
+	       offsetof(struct vnvme_req, busy));
+	*s = rw->sqe;
+	s->cid = cid;
+	memcpy(&s->cdw10, &slba, sizeof(slba)); /* cdw10, cdw11 */
+	if (rw->prp_n)                          /* a PRP list to write: the uncommon case */
+		vnvme_hot_prp_list(b->h->q, cid, rw, s);
+	b->sq_tail = ++tail == b->size ? 0 : tail;
+	return 0;
+}
+
+/* Give the CID of a completion taken back to the free-CID stack. 0, or
+ * -EINVAL for a CID not taken in this batch. */
+static inline int vnvme_hot_batch_release(struct vnvme_hot_batch *b, uint16_t cid)
+{
+	struct vnvme_hot *h = b->h;
+
+	if (__builtin_expect(cid >= b->size || b->reqs[cid].busy != b->epoch, 0))
+		return -EINVAL;
+	b->reqs[cid].busy = VNVME_CID_FREE;
+	h->free_cids[h->nfree++] = cid;
+	return 0;
+}
+
+/* Put the batch's state back; then vnvme_hot_ring() rings for it. */
+static inline void vnvme_hot_batch_end(struct vnvme_hot_batch *b)
+{
+	b->h->sq_tail = (uint16_t)b->sq_tail;
 }
 
 /* The specification's name of a CQE status (the Status Field, phase dropped). */

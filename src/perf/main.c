@@ -403,9 +403,9 @@ static inline uint64_t gen_below(struct lba_gen *g, uint64_t n)
 	return (uint64_t)(((unsigned __int128)g->rng * n) >> 64);
 }
 
-/* Queue the next I/O of the slot; its start is t. 0 or the driver's -errno. */
-static inline __attribute__((always_inline)) int io_next(struct qp *qp, struct io *io, enum rw rw,
-							 uint64_t t, struct lba_gen *g)
+/* The next I/O of the slot, its start t: io->lba, and the command to queue. */
+static inline __attribute__((always_inline)) const struct vnvme_rw *
+io_next(struct io *io, enum rw rw, uint64_t t, struct lba_gen *g)
 {
 	uint64_t lba;
 
@@ -420,7 +420,7 @@ static inline __attribute__((always_inline)) int io_next(struct qp *qp, struct i
 		io->write = gen_below(g, 100) >= O.mix;
 	io->lba = lba;
 	io->start = t;
-	return vnvme_hot_rw_submit(qp->h, &io->rw[rw_writes(rw, io)], lba);
+	return &io->rw[rw_writes(rw, io)];
 }
 
 /* Every 1024 turns of the loop: the deadline, signals and stalled devices.
@@ -446,15 +446,15 @@ static int io_check(struct job *j, uint64_t deadline_ns)
 	return stop_flag ? 1 : 0;
 }
 
-/* Account a completion that arrived by t. */
-static inline __attribute__((always_inline)) void
-io_done(struct job *j, const struct io *io, enum rw rw, const struct vnvme_cqe *cqe, uint64_t t)
+/* Account a completion (status: the CQE's, phase in bit 0) that arrived by t. */
+static inline __attribute__((always_inline)) void io_done(struct job *j, const struct io *io,
+							  enum rw rw, uint16_t status, uint64_t t)
 {
 	bool write = rw_writes(rw, io);
 
 	/* The Status Field is non-zero: bits 15:1, above the phase. */
-	if (unlikely(cqe->status > VNVME_CQE_P))
-		io_failed(j, io, write, vnvme_cqe_sf(cqe));
+	if (unlikely(status > VNVME_CQE_P))
+		io_failed(j, io, write, (uint16_t)(status >> 1));
 	/* In TSC ticks; converted to ns once, at the end. */
 	hist_add(write ? &j->wr : &j->rd, t - io->start);
 }
@@ -474,43 +474,76 @@ struct run {
  * perf_batch_* (callgrind's --toggle-collect='perf_batch_*', see
  * docs/perf.md) measures the per-I/O cost without the empty polls.
  */
+/* A completion taken: account it, then queue the slot's next I/O. */
+static inline __attribute__((always_inline)) void again(struct job *j, struct qp *qp, struct run *r,
+							struct vnvme_hot_batch *b,
+							const struct vnvme_hot_cpl *c, enum rw rw,
+							uint64_t t, struct lba_gen *g)
+{
+	struct io *io = c->arg;
+	const struct vnvme_rw *cmd;
+	int ret;
+
+	io_done(j, io, rw, c->status, t);
+	cmd = io_next(io, rw, t, g);
+	ret = vnvme_hot_batch_resubmit(b, c->cid, cmd, io->lba);
+	if (unlikely(ret)) {
+		submit_failed(j, io, ret);
+		r->inflight--;
+	}
+}
+
 static inline __attribute__((always_inline)) void batch(struct job *j, struct qp *qp, struct run *r,
 							enum rw rw)
 {
-	struct vnvme_cpl *cpl = j->cpl;
-	struct vnvme_hot *h = qp->h;
-	unsigned n = (unsigned)vnvme_hot_reap(h, cpl, O.qd), i = 0, again;
-	uint64_t t;
+	struct vnvme_hot_batch b;
+	unsigned n = vnvme_hot_batch_begin(&b, qp->h, O.qd), k;
+	uint64_t skipped = 0, t;
 	struct lba_gen g;
 
-	if (!n) {
-		vnvme_hot_ring(h); /* CQEs a broken controller wrote */
+	/* Nothing counted: a CQE with the phase, but no command outstanding
+	 * (a broken controller's); nothing consumed either. */
+	if (unlikely(!n))
 		return;
-	}
 	t = now_ticks(); /* the batch's completion time, see above */
-	/* The first `again` completions resubmit their slot. */
-	again = r->left < n ? (unsigned)r->left : n;
-	r->left -= again;
-	r->inflight -= n - again;
 	gen_load(&g, j, qp);
-	for (; i < again; i++) {
-		struct io *io = cpl[i].arg;
-		int ret;
+	/* The first `k` completions resubmit their slot: no check per I/O
+	 * but the CQE's. One that is skipped leaves its I/O to be issued. */
+	k = r->left < n ? (unsigned)r->left : n;
+	r->left -= k;
+	n -= k;
+	while (k--) {
+		struct vnvme_hot_cpl c;
 
-		io_done(j, io, rw, &cpl[i].cqe, t);
-		ret = io_next(qp, io, rw, t, &g);
-		if (unlikely(ret)) {
-			submit_failed(j, io, ret);
+		if (unlikely(!vnvme_hot_batch_take(&b, &c))) {
+			skipped++;
+			r->left++;
+			continue; /* a broken controller's CQE */
+		}
+		again(j, qp, r, &b, &c, rw, t, &g);
+	}
+	while (n--) {
+		struct vnvme_hot_cpl c;
+
+		if (unlikely(!vnvme_hot_batch_take(&b, &c))) {
+			skipped++;
+			continue;
+		}
+		if (r->left) {
+			r->left--;
+			again(j, qp, r, &b, &c, rw, t, &g);
+		} else {
+			io_done(j, c.arg, rw, c.status, t);
+			vnvme_hot_batch_release(&b, c.cid);
 			r->inflight--;
 		}
 	}
 	gen_store(&g, j, qp);
-	for (; i < n; i++)
-		io_done(j, cpl[i].arg, rw, &cpl[i].cqe, t);
+	vnvme_hot_batch_end(&b);
 	/* One doorbell write each for the batch. */
-	vnvme_hot_ring(h);
+	vnvme_hot_ring(qp->h);
+	r->done += b.taken - skipped;
 	qp->last_progress = t;
-	r->done += n;
 	/* Read by the progress thread, relaxed: once per batch. */
 	__atomic_store_n(&j->done_ios, r->done, __ATOMIC_RELAXED);
 }
@@ -575,7 +608,9 @@ static inline __attribute__((always_inline)) void run_io(struct job *j, uint64_t
 		qp->last_progress = t;
 		gen_load(&g, j, qp);
 		for (uint32_t k = 0; k < O.qd && r.left && !stop_flag; k++, r.left--) {
-			int ret = io_next(qp, &qp->ios[k], rw, now_ticks(), &g);
+			struct io *io = &qp->ios[k];
+			const struct vnvme_rw *cmd = io_next(io, rw, now_ticks(), &g);
+			int ret = vnvme_hot_rw_submit(qp->h, cmd, io->lba);
 			if (unlikely(ret))
 				submit_failed(j, &qp->ios[k], ret);
 			else

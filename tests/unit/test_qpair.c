@@ -22,7 +22,6 @@ struct fake {
 	struct vnvme_cqe cq[SIZE];
 	struct vnvme_req reqs[SIZE];
 	uint16_t free_cids[SIZE + 4]; /* canaries past the end */
-	uint32_t busy[SIZE];
 	int tags[SIZE];
 	struct vnvme_rw rw;
 };
@@ -34,8 +33,8 @@ static void fake_init(struct fake *f)
 	f->h.cq = f->cq;
 	f->h.reqs = f->reqs;
 	f->h.free_cids = f->free_cids;
-	f->h.busy = f->busy;
-	f->h.epoch = 1;
+	for (unsigned i = 0; i < SIZE; i++)
+		f->reqs[i].busy = VNVME_CID_FREE;
 	f->h.size = SIZE;
 	f->h.phase = 1;
 	for (unsigned i = 0; i < SIZE - 1; i++)
@@ -184,6 +183,91 @@ static void test_hot_reap_skips_a_cid_before_its_doorbell(void **state)
 	assert_int_equal(f.h.nfree, SIZE - 2);
 }
 
+static void test_hot_batch_resubmits_on_the_cid_it_took(void **state)
+{
+	struct fake f;
+	struct vnvme_hot_batch b;
+	struct vnvme_hot_cpl c = {0};
+	uint16_t cid;
+
+	fake_init(&f);
+	f.rw.arg = &f.tags[0];
+	assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, 7), 0);
+	cid = f.sq[0].cid;
+	rung(&f);
+	post(&f, 0, cid, 0, 1);
+	assert_int_equal(vnvme_hot_batch_begin(&b, &f.h, SIZE), 1);
+	assert_true(vnvme_hot_batch_take(&b, &c));
+	assert_ptr_equal(c.arg, &f.tags[0]);
+	assert_int_equal(c.cid, cid);
+	assert_int_equal(c.status, 1);
+	f.rw.arg = &f.tags[1];
+	assert_int_equal(vnvme_hot_batch_resubmit(&b, c.cid, &f.rw, 8), 0);
+	vnvme_hot_batch_end(&b);
+	assert_int_equal(f.h.sq_tail, 2);
+	assert_int_equal(f.sq[1].cid, cid);
+	assert_int_equal(f.sq[1].cdw10, 8);
+	assert_ptr_equal(f.reqs[cid].arg, &f.tags[1]);
+	assert_int_equal(f.h.nfree, SIZE - 2); /* the CID never went back */
+	assert_int_equal(f.h.cq_head, 1);
+	/* Released at the next completion. */
+	rung(&f);
+	post(&f, 1, cid, 3, 1);
+	assert_int_equal(vnvme_hot_batch_begin(&b, &f.h, SIZE), 1);
+	assert_true(vnvme_hot_batch_take(&b, &c));
+	assert_ptr_equal(c.arg, &f.tags[1]);
+	assert_int_equal(vnvme_cqe_sf(&(struct vnvme_cqe){.status = c.status}), 3);
+	assert_int_equal(vnvme_hot_batch_release(&b, c.cid), 0);
+	assert_int_equal(vnvme_hot_batch_release(&b, c.cid), -EINVAL); /* twice */
+	vnvme_hot_batch_end(&b);
+	assert_int_equal(f.h.nfree, SIZE - 1);
+}
+
+static void test_hot_batch_skips_a_cid_completed_twice_or_never_submitted(void **state)
+{
+	struct fake f;
+	struct vnvme_hot_batch b;
+	struct vnvme_hot_cpl c = {0};
+	uint16_t a, x;
+	unsigned n, got = 0;
+
+	fake_init(&f);
+	f.rw.arg = &f.tags[0];
+	assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, 0), 0);
+	assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, 1), 0);
+	a = f.sq[0].cid;
+	x = f.free_cids[0]; /* never handed out */
+	rung(&f);
+	/* a, then a again (after it was resubmitted in this batch, before
+	 * any doorbell), the CID never submitted, one beyond the ring. */
+	post(&f, 0, a, 0, 1);
+	post(&f, 1, a, 0, 1);
+	post(&f, 2, x, 0, 1);
+	n = vnvme_hot_batch_begin(&b, &f.h, SIZE);
+	assert_int_equal(n, 2); /* no more than the 2 outstanding */
+	while (n--) {
+		if (!vnvme_hot_batch_take(&b, &c))
+			continue;
+		got++;
+		assert_int_equal(c.cid, a);
+		assert_int_equal(vnvme_hot_batch_resubmit(&b, c.cid, &f.rw, 2), 0);
+	}
+	vnvme_hot_batch_end(&b);
+	assert_int_equal(got, 1);
+	rung(&f);
+	post(&f, 3, SIZE, 0, 1);
+	n = vnvme_hot_batch_begin(&b, &f.h, SIZE);
+	assert_int_equal(n, 2);                     /* slots 2 and 3, up to the wrap */
+	assert_false(vnvme_hot_batch_take(&b, &c)); /* never submitted */
+	assert_false(vnvme_hot_batch_take(&b, &c)); /* beyond the ring */
+	vnvme_hot_batch_end(&b);
+	assert_int_equal(f.h.cq_head, 0);
+	assert_int_equal(f.h.phase, 0);
+	assert_int_equal(f.h.nfree, SIZE - 3);
+	for (unsigned i = SIZE; i < SIZE + 4; i++)
+		assert_int_equal(f.free_cids[i], 0xdead);
+}
+
 static void test_hot_reap_stops_at_max_and_at_the_phase(void **state)
 {
 	struct fake f;
@@ -224,6 +308,8 @@ int main(void)
 	    cmocka_unit_test(test_hot_reap_ignores_more_completions_than_commands),
 	    cmocka_unit_test(test_hot_reap_skips_a_cid_completed_twice_or_never_submitted),
 	    cmocka_unit_test(test_hot_reap_skips_a_cid_before_its_doorbell),
+	    cmocka_unit_test(test_hot_batch_resubmits_on_the_cid_it_took),
+	    cmocka_unit_test(test_hot_batch_skips_a_cid_completed_twice_or_never_submitted),
 	    cmocka_unit_test(test_hot_reap_stops_at_max_and_at_the_phase),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
