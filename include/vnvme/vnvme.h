@@ -351,11 +351,12 @@ static inline void vnvme_hot_ring(struct vnvme_hot *h)
  */
 struct vnvme_hot_batch {
 	struct vnvme_hot *h;
-	struct vnvme_sqe *sq;
+	struct vnvme_sqe *s; /* the SQ slot of the next command */
+	struct vnvme_sqe *sq, *sq_end;
 	const struct vnvme_cqe *e; /* the next CQE to take */
 	const struct vnvme_cqe *cq, *end;
 	struct vnvme_req *reqs;
-	uint32_t epoch, size, sq_tail;
+	uint32_t epoch, size;
 	unsigned taken; /* the count vnvme_hot_batch_begin() returned */
 };
 
@@ -405,12 +406,13 @@ static inline unsigned vnvme_hot_batch_begin(struct vnvme_hot_batch *b, struct v
 	h->phase = (uint8_t)phase;
 	b->h = h;
 	b->sq = h->sq;
+	b->sq_end = &h->sq[h->size];
+	b->s = &h->sq[h->sq_tail];
 	b->cq = cq;
 	b->end = end;
 	b->reqs = h->reqs;
 	b->epoch = h->epoch;
 	b->size = h->size;
-	b->sq_tail = h->sq_tail;
 	b->taken = n;
 	return n;
 }
@@ -449,26 +451,23 @@ static inline bool vnvme_hot_batch_take(struct vnvme_hot_batch *b, struct vnvme_
 void vnvme_hot_prp_list(struct vnvme_qpair *q, uint16_t cid, const struct vnvme_rw *rw,
 			struct vnvme_sqe *s);
 
-/* Queue a prepared command on the CID of a completion just taken; no
- * doorbell, no -EBUSY (the CID is the caller's). 0, or -EINVAL for a CID
+/* Queue a prepared command on the CID of a completion just taken, for the
+ * same request: it keeps that completion's cb and arg (rw's are not used).
+ * No doorbell, no -EBUSY (the CID is the caller's). 0, or -EINVAL for a CID
  * beyond the ring. */
 static inline int vnvme_hot_batch_resubmit(struct vnvme_hot_batch *b, uint16_t cid,
 					   const struct vnvme_rw *rw, uint64_t slba)
 {
-	uint32_t tail = b->sq_tail;
-	struct vnvme_sqe *s = &b->sq[tail];
+	struct vnvme_sqe *s = b->s;
 
 	if (__builtin_expect(cid >= b->size, 0))
 		return -EINVAL;
-	/* cb and arg in one copy, as in vnvme_hot_rw_submit(). */
-	memcpy(&b->reqs[cid], (const char *)rw + offsetof(struct vnvme_rw, cb),
-	       offsetof(struct vnvme_req, busy));
 	*s = rw->sqe;
 	s->cid = cid;
 	memcpy(&s->cdw10, &slba, sizeof(slba)); /* cdw10, cdw11 */
 	if (rw->prp_n)                          /* a PRP list to write: the uncommon case */
 		vnvme_hot_prp_list(b->h->q, cid, rw, s);
-	b->sq_tail = ++tail == b->size ? 0 : tail;
+	b->s = ++s == b->sq_end ? b->sq : s;
 	return 0;
 }
 
@@ -488,7 +487,7 @@ static inline int vnvme_hot_batch_release(struct vnvme_hot_batch *b, uint16_t ci
 /* Put the batch's state back; then vnvme_hot_ring() rings for it. */
 static inline void vnvme_hot_batch_end(struct vnvme_hot_batch *b)
 {
-	b->h->sq_tail = (uint16_t)b->sq_tail;
+	b->h->sq_tail = (uint16_t)(b->s - b->sq);
 }
 
 /* The specification's name of a CQE status (the Status Field, phase dropped). */

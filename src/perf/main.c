@@ -512,7 +512,7 @@ static inline __attribute__((always_inline)) void batch(struct job *j, struct qp
 	k = r->left < n ? (unsigned)r->left : n;
 	r->left -= k;
 	n -= k;
-	while (k--) {
+	for (; k; k--) {
 		struct vnvme_hot_cpl c;
 
 		if (unlikely(!vnvme_hot_batch_take(&b, &c))) {

@@ -201,13 +201,13 @@ static void test_hot_batch_resubmits_on_the_cid_it_took(void **state)
 	assert_ptr_equal(c.arg, &f.tags[0]);
 	assert_int_equal(c.cid, cid);
 	assert_int_equal(c.status, 1);
-	f.rw.arg = &f.tags[1];
+	f.rw.arg = &f.tags[1]; /* not used: the CID keeps its arg */
 	assert_int_equal(vnvme_hot_batch_resubmit(&b, c.cid, &f.rw, 8), 0);
 	vnvme_hot_batch_end(&b);
 	assert_int_equal(f.h.sq_tail, 2);
 	assert_int_equal(f.sq[1].cid, cid);
 	assert_int_equal(f.sq[1].cdw10, 8);
-	assert_ptr_equal(f.reqs[cid].arg, &f.tags[1]);
+	assert_ptr_equal(f.reqs[cid].arg, &f.tags[0]);
 	assert_int_equal(f.h.nfree, SIZE - 2); /* the CID never went back */
 	assert_int_equal(f.h.cq_head, 1);
 	/* Released at the next completion. */
@@ -215,7 +215,7 @@ static void test_hot_batch_resubmits_on_the_cid_it_took(void **state)
 	post(&f, 1, cid, 3, 1);
 	assert_int_equal(vnvme_hot_batch_begin(&b, &f.h, SIZE), 1);
 	assert_true(vnvme_hot_batch_take(&b, &c));
-	assert_ptr_equal(c.arg, &f.tags[1]);
+	assert_ptr_equal(c.arg, &f.tags[0]);
 	assert_int_equal(vnvme_cqe_sf(&(struct vnvme_cqe){.status = c.status}), 3);
 	assert_int_equal(vnvme_hot_batch_release(&b, c.cid), 0);
 	assert_int_equal(vnvme_hot_batch_release(&b, c.cid), -EINVAL); /* twice */
