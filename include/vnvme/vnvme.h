@@ -351,10 +351,9 @@ static inline void vnvme_hot_ring(struct vnvme_hot *h)
  */
 struct vnvme_hot_batch {
 	struct vnvme_hot *h;
-	struct vnvme_sqe *s; /* the SQ slot of the next command */
-	struct vnvme_sqe *sq, *sq_end;
+	struct vnvme_sqe *s;       /* the SQ slot of the next command */
 	const struct vnvme_cqe *e; /* the next CQE to take */
-	const struct vnvme_cqe *cq, *end;
+	struct vnvme_sqe *sq;
 	struct vnvme_req *reqs;
 	uint32_t epoch, size;
 	unsigned taken; /* the count vnvme_hot_batch_begin() returned */
@@ -368,51 +367,54 @@ struct vnvme_hot_cpl {
 	uint16_t status;
 };
 
-/* Count the completions at the CQ head: up to max, and no more than
- * commands are outstanding. Only their phase tags are read; they are
- * consumed (the CQ doorbell goes with the next ring), to be taken one by one
- * with vnvme_hot_batch_take(). Returns the count; 0 leaves nothing to end. */
+/*
+ * Count the completions at the CQ head: up to max, no more than commands
+ * are outstanding, and neither ring wraps within the batch (the CQ up to
+ * its last entry, the SQ up to its last slot; the rest is the next
+ * batch's), so that a take and a resubmission only step a pointer. Only
+ * the phase tags are read; the CQEs counted are consumed (the CQ doorbell
+ * goes with the next ring), to be taken one by one with
+ * vnvme_hot_batch_take(). Returns the count; 0 leaves nothing to end.
+ */
 static inline unsigned vnvme_hot_batch_begin(struct vnvme_hot_batch *b, struct vnvme_hot *h,
 					     unsigned max)
 {
-	const struct vnvme_cqe *cq = h->cq, *e = &cq[h->cq_head], *end = &cq[h->size];
-	uint32_t outstanding = h->size - 1u - h->nfree;
-	uint16_t phase = h->phase;
-	unsigned n = 0;
+	const struct vnvme_cqe *cq = h->cq, *e = &cq[h->cq_head], *lim;
+	uint32_t size = h->size, head = h->cq_head, tail = h->sq_tail;
+	uint32_t outstanding = size - 1u - h->nfree;
+	unsigned n;
 
 	if (max > outstanding)
 		max = outstanding;
+	if (max > size - head)
+		max = size - head;
+	if (max > size - tail)
+		max = size - tail;
 	b->e = e;
-	/* Up to the end of the ring, then (max < size) once more from its
-	 * start with the other phase. */
-	for (int lap = 0; lap < 2; lap++) {
-		const struct vnvme_cqe *from = e, *lim = end;
-
-		if (max - n < (size_t)(end - e))
-			lim = e + (max - n);
-		/* Acquire: pairs with the controller's write of the phase,
-		 * made last (NVMe Base 2.0c §3.3.3.2 "Completion Queue
-		 * Entry"); the takes read the rest of each CQE after it. */
-		while (e < lim &&
-		       (__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) & VNVME_CQE_P) == phase)
+	lim = e + max;
+	/* Acquire: pairs with the controller's write of the phase, made last
+	 * (NVMe Base 2.0c §3.3.3.2 "Completion Queue Entry"); the takes read
+	 * the rest of each CQE after it. One loop per phase: a test of the
+	 * bit, no compare. */
+	if (h->phase)
+		while (e < lim && (__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) & 1))
 			e++;
-		n += (unsigned)(e - from);
-		if (e != end)
-			break;
-		e = cq;
-		phase ^= VNVME_CQE_P;
+	else
+		while (e < lim && !(__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) & 1))
+			e++;
+	n = (unsigned)(e - b->e);
+	head += n;
+	if (head == size) {
+		head = 0;
+		h->phase ^= VNVME_CQE_P;
 	}
-	h->cq_head = (uint16_t)(e - cq);
-	h->phase = (uint8_t)phase;
+	h->cq_head = (uint16_t)head;
 	b->h = h;
 	b->sq = h->sq;
-	b->sq_end = &h->sq[h->size];
-	b->s = &h->sq[h->sq_tail];
-	b->cq = cq;
-	b->end = end;
+	b->s = &h->sq[tail];
 	b->reqs = h->reqs;
 	b->epoch = h->epoch;
-	b->size = h->size;
+	b->size = size;
 	b->taken = n;
 	return n;
 }
@@ -431,8 +433,7 @@ static inline bool vnvme_hot_batch_take(struct vnvme_hot_batch *b, struct vnvme_
 	    __atomic_load_n((const uint32_t *)(const void *)&b->e->cid, __ATOMIC_RELAXED);
 	uint32_t cid = dw3 & 0xffff;
 
-	if (++b->e == b->end)
-		b->e = b->cq;
+	b->e++; /* within the ring: see vnvme_hot_batch_begin() */
 	if (__builtin_expect(cid >= b->size, 0))
 		return false;
 	if (__builtin_expect(b->reqs[cid].busy >= b->epoch, 0))
@@ -467,7 +468,7 @@ static inline int vnvme_hot_batch_resubmit(struct vnvme_hot_batch *b, uint16_t c
 	memcpy(&s->cdw10, &slba, sizeof(slba)); /* cdw10, cdw11 */
 	if (rw->prp_n)                          /* a PRP list to write: the uncommon case */
 		vnvme_hot_prp_list(b->h->q, cid, rw, s);
-	b->s = ++s == b->sq_end ? b->sq : s;
+	b->s = s + 1; /* within the ring: see vnvme_hot_batch_begin() */
 	return 0;
 }
 
@@ -487,7 +488,9 @@ static inline int vnvme_hot_batch_release(struct vnvme_hot_batch *b, uint16_t ci
 /* Put the batch's state back; then vnvme_hot_ring() rings for it. */
 static inline void vnvme_hot_batch_end(struct vnvme_hot_batch *b)
 {
-	b->h->sq_tail = (uint16_t)(b->s - b->sq);
+	uint32_t tail = (uint32_t)(b->s - b->sq);
+
+	b->h->sq_tail = (uint16_t)(tail == b->size ? 0 : tail);
 }
 
 /* The specification's name of a CQE status (the Status Field, phase dropped). */

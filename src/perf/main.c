@@ -343,9 +343,12 @@ static void run_phase(struct job *j, uint64_t deadline_ns)
  * the latency longer, never shorter.
  */
 
+/* status: the CQE's, phase in bit 0. */
 static __attribute__((cold, noinline)) void io_failed(struct job *j, const struct io *io,
-						      bool write, uint16_t sf)
+						      bool write, uint16_t status)
 {
+	uint16_t sf = (uint16_t)(status >> 1);
+
 	if (!j->errors)
 		snprintf(j->first_error, sizeof(j->first_error), "%s at LBA %llu: %s",
 			 write ? "write" : "read", (unsigned long long)io->lba,
@@ -454,7 +457,7 @@ static inline __attribute__((always_inline)) void io_done(struct job *j, const s
 
 	/* The Status Field is non-zero: bits 15:1, above the phase. */
 	if (unlikely(status > VNVME_CQE_P))
-		io_failed(j, io, write, (uint16_t)(status >> 1));
+		io_failed(j, io, write, status);
 	/* In TSC ticks; converted to ns once, at the end. */
 	hist_add(write ? &j->wr : &j->rd, t - io->start);
 }
@@ -540,10 +543,14 @@ static inline __attribute__((always_inline)) void batch(struct job *j, struct qp
 	}
 	gen_store(&g, j, qp);
 	vnvme_hot_batch_end(&b);
-	/* One doorbell write each for the batch. */
-	vnvme_hot_ring(qp->h);
+	/* One doorbell write each for the batch; the CQ head moved, so
+	 * without vnvme_hot_ring()'s check. */
+	vnvme_qpair_ring(qp->q);
 	r->done += b.taken - skipped;
-	qp->last_progress = t;
+	/* Progress is a completion of ours: a broken controller that only
+	 * posts CQEs nobody asked for still looks stalled. */
+	if (b.taken != skipped)
+		qp->last_progress = t;
 	/* Read by the progress thread, relaxed: once per batch. */
 	__atomic_store_n(&j->done_ios, r->done, __ATOMIC_RELAXED);
 }

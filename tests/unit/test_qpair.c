@@ -256,9 +256,12 @@ static void test_hot_batch_skips_a_cid_completed_twice_or_never_submitted(void *
 	assert_int_equal(got, 1);
 	rung(&f);
 	post(&f, 3, SIZE, 0, 1);
-	n = vnvme_hot_batch_begin(&b, &f.h, SIZE);
-	assert_int_equal(n, 2);                     /* slots 2 and 3, up to the wrap */
+	/* Two CQEs ready (slots 2 and 3), but one SQ slot left before the SQ
+	 * wraps (tail 3): one per batch. */
+	assert_int_equal(vnvme_hot_batch_begin(&b, &f.h, SIZE), 1);
 	assert_false(vnvme_hot_batch_take(&b, &c)); /* never submitted */
+	vnvme_hot_batch_end(&b);
+	assert_int_equal(vnvme_hot_batch_begin(&b, &f.h, SIZE), 1);
 	assert_false(vnvme_hot_batch_take(&b, &c)); /* beyond the ring */
 	vnvme_hot_batch_end(&b);
 	assert_int_equal(f.h.cq_head, 0);
@@ -266,6 +269,38 @@ static void test_hot_batch_skips_a_cid_completed_twice_or_never_submitted(void *
 	assert_int_equal(f.h.nfree, SIZE - 3);
 	for (unsigned i = SIZE; i < SIZE + 4; i++)
 		assert_int_equal(f.free_cids[i], 0xdead);
+}
+
+static void test_hot_batch_stops_where_a_ring_wraps(void **state)
+{
+	struct fake f;
+	struct vnvme_hot_batch b;
+	struct vnvme_hot_cpl c = {0};
+
+	fake_init(&f);
+	for (unsigned i = 0; i < 3; i++) {
+		f.rw.arg = &f.tags[i];
+		assert_int_equal(vnvme_hot_rw_submit(&f.h, &f.rw, i), 0);
+		post(&f, i, f.sq[i].cid, 0, 1);
+	}
+	rung(&f);
+	/* SQ tail 3: one slot before it wraps. */
+	assert_int_equal(vnvme_hot_batch_begin(&b, &f.h, SIZE), 1);
+	assert_true(vnvme_hot_batch_take(&b, &c));
+	assert_int_equal(vnvme_hot_batch_resubmit(&b, c.cid, &f.rw, 9), 0);
+	vnvme_hot_batch_end(&b);
+	assert_int_equal(f.h.sq_tail, 0);
+	assert_int_equal(f.sq[3].cid, c.cid);
+	assert_int_equal(f.h.cq_head, 1);
+	/* Then the other two. */
+	assert_int_equal(vnvme_hot_batch_begin(&b, &f.h, SIZE), 2);
+	for (int i = 0; i < 2; i++) {
+		assert_true(vnvme_hot_batch_take(&b, &c));
+		assert_int_equal(vnvme_hot_batch_release(&b, c.cid), 0);
+	}
+	vnvme_hot_batch_end(&b);
+	assert_int_equal(f.h.cq_head, 3);
+	assert_int_equal(f.h.nfree, SIZE - 2);
 }
 
 static void test_hot_reap_stops_at_max_and_at_the_phase(void **state)
@@ -310,6 +345,7 @@ int main(void)
 	    cmocka_unit_test(test_hot_reap_skips_a_cid_before_its_doorbell),
 	    cmocka_unit_test(test_hot_batch_resubmits_on_the_cid_it_took),
 	    cmocka_unit_test(test_hot_batch_skips_a_cid_completed_twice_or_never_submitted),
+	    cmocka_unit_test(test_hot_batch_stops_where_a_ring_wraps),
 	    cmocka_unit_test(test_hot_reap_stops_at_max_and_at_the_phase),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
