@@ -359,13 +359,20 @@ struct vnvme_hot_batch {
 	unsigned taken; /* the count vnvme_hot_batch_begin() returned */
 };
 
-/* A completion taken from a batch. status is the CQE's dword 3 bits 31:16
- * (phase in bit 0; vnvme_cqe_sf() of it: status >> 1). */
+/* A completion taken from a batch. dw3 is the CQE's dword 3 as read:
+ * the CID in bits 15:0, the phase in bit 16, the Status Field above
+ * (vnvme_hot_cpl_sf()); a test of dw3 >> 17 needs no other shift. */
 struct vnvme_hot_cpl {
 	void *arg; /* the arg given at submission */
+	uint32_t dw3;
 	uint16_t cid;
-	uint16_t status;
 };
+
+/* The Status Field of a completion taken (0: success). */
+static inline uint16_t vnvme_hot_cpl_sf(const struct vnvme_hot_cpl *c)
+{
+	return (uint16_t)(c->dw3 >> 17);
+}
 
 /*
  * Count the completions at the CQ head: up to max, no more than commands
@@ -443,7 +450,7 @@ static inline bool vnvme_hot_batch_take(struct vnvme_hot_batch *b, struct vnvme_
 	b->reqs[cid].busy = b->epoch;
 	c->arg = b->reqs[cid].arg;
 	c->cid = (uint16_t)cid;
-	c->status = (uint16_t)(dw3 >> 16);
+	c->dw3 = dw3;
 	return true;
 }
 

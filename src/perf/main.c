@@ -343,11 +343,11 @@ static void run_phase(struct job *j, uint64_t deadline_ns)
  * the latency longer, never shorter.
  */
 
-/* status: the CQE's, phase in bit 0. */
+/* dw3: the CQE's dword 3 (struct vnvme_hot_cpl). */
 static __attribute__((cold, noinline)) void io_failed(struct job *j, const struct io *io,
-						      bool write, uint16_t status)
+						      bool write, uint32_t dw3)
 {
-	uint16_t sf = (uint16_t)(status >> 1);
+	uint16_t sf = (uint16_t)(dw3 >> 17);
 
 	if (!j->errors)
 		snprintf(j->first_error, sizeof(j->first_error), "%s at LBA %llu: %s",
@@ -449,15 +449,15 @@ static int io_check(struct job *j, uint64_t deadline_ns)
 	return stop_flag ? 1 : 0;
 }
 
-/* Account a completion (status: the CQE's, phase in bit 0) that arrived by t. */
+/* Account a completion (dw3: its CQE's dword 3) that arrived by t. */
 static inline __attribute__((always_inline)) void io_done(struct job *j, const struct io *io,
-							  enum rw rw, uint16_t status, uint64_t t)
+							  enum rw rw, uint32_t dw3, uint64_t t)
 {
 	bool write = rw_writes(rw, io);
 
-	/* The Status Field is non-zero: bits 15:1, above the phase. */
-	if (unlikely(status > VNVME_CQE_P))
-		io_failed(j, io, write, status);
+	/* The Status Field is non-zero: bits 31:17, above the phase. */
+	if (unlikely(dw3 >> 17))
+		io_failed(j, io, write, dw3);
 	/* In TSC ticks; converted to ns once, at the end. */
 	hist_add(write ? &j->wr : &j->rd, t - io->start);
 }
@@ -487,7 +487,7 @@ static inline __attribute__((always_inline)) void again(struct job *j, struct qp
 	const struct vnvme_rw *cmd;
 	int ret;
 
-	io_done(j, io, rw, c->status, t);
+	io_done(j, io, rw, c->dw3, t);
 	cmd = io_next(io, rw, t, g);
 	ret = vnvme_hot_batch_resubmit(b, c->cid, cmd, io->lba);
 	if (unlikely(ret)) {
@@ -536,7 +536,7 @@ static inline __attribute__((always_inline)) void batch(struct job *j, struct qp
 			r->left--;
 			again(j, qp, r, &b, &c, rw, t, &g);
 		} else {
-			io_done(j, c.arg, rw, c.status, t);
+			io_done(j, c.arg, rw, c.dw3, t);
 			vnvme_hot_batch_release(&b, c.cid);
 			r->inflight--;
 		}
