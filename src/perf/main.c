@@ -333,12 +333,13 @@ static void run_phase(struct job *j, uint64_t deadline_ns)
  * The I/O loop without --verify, instantiated once per --rw mode: rw is a
  * constant in every instance, so the mode's switches fold away.
  *
- * Timestamps: the TSC is read once per reaped batch, right after
- * vnvme_qpair_reap() returned it. That read is the completion time of every
- * I/O in the batch and the submit time of the I/Os resubmitted from it. So a
- * latency runs from the TSC read of the poll whose batch submitted the I/O
- * (taken before its SQE is written; the doorbell follows at the next reap) to
- * the TSC read just after the reap that saw its completion. Both ends are off
+ * Timestamps: the TSC is read once per batch, right after
+ * vnvme_hot_batch_begin() counted the completions ready (before any is
+ * taken). That read is the completion time of every I/O in the batch and the
+ * submit time of the I/Os resubmitted from it. So a latency runs from the TSC
+ * read of the batch that submitted the I/O (taken before its SQE is written;
+ * the doorbell follows at the end of the batch) to the TSC read just after the
+ * batch that saw its completion counted it. Both ends are off
  * by at most the time it takes to process one batch, and both errors make
  * the latency longer, never shorter.
  */
