@@ -185,12 +185,20 @@ int vnvme_qpair_reap(struct vnvme_qpair *q, struct vnvme_cpl *cpl, unsigned max)
  * pair (vnvme_rw_submit(), vnvme_qpair_poll(), ...), all from its one
  * thread.
  */
-#define VNVME_HOT_VERSION 1
+#define VNVME_HOT_VERSION 2
+#define VNVME_CID_FREE    UINT32_MAX /* vnvme_req.busy of a free CID */
 
 /* What a command slot (CID) keeps until its completion. */
 struct vnvme_req {
 	vnvme_cb cb;
 	void *arg;
+	/* The epoch of its submission, VNVME_CID_FREE while it is free. A
+	 * CQE is taken only for a CID with busy < vnvme_hot.epoch (one
+	 * compare): submitted before the last SQ doorbell write and not
+	 * completed since, so a broken controller's CQE for a CID it never
+	 * got, or got once and completes again, is skipped. */
+	uint32_t busy;
+	uint32_t rsvd[3];
 };
 
 struct vnvme_hot {
@@ -200,7 +208,8 @@ struct vnvme_hot {
 	uint16_t *free_cids;    /* a stack of nfree CIDs */
 	struct vnvme_qpair *q;
 	uint32_t nfree;
-	uint16_t size; /* entries of each ring; CIDs are below it */
+	uint32_t epoch; /* SQ doorbell writes (renumbered before it wraps) */
+	uint16_t size;  /* entries of each ring; CIDs are below it */
 	uint16_t sq_tail;
 	uint16_t sq_rung; /* sq_tail at the last SQ doorbell write */
 	uint16_t cq_head;
@@ -229,9 +238,10 @@ static inline int vnvme_hot_rw_submit(struct vnvme_hot *h, const struct vnvme_rw
 		return -EBUSY;
 	cid = h->free_cids[--nfree];
 	h->nfree = nfree;
+	h->reqs[cid].busy = h->epoch;
 	/* cb and arg in one copy: they follow each other in both structs. */
 	memcpy(&h->reqs[cid], (const char *)rw + offsetof(struct vnvme_rw, cb),
-	       sizeof(struct vnvme_req));
+	       offsetof(struct vnvme_req, busy));
 	s = &h->sq[tail];
 	*s = rw->sqe;
 	s->cid = cid;
@@ -240,21 +250,30 @@ static inline int vnvme_hot_rw_submit(struct vnvme_hot *h, const struct vnvme_rw
 	return 0;
 }
 
+/* Is a completion waiting at the CQ head? The phase check an empty
+ * vnvme_hot_reap() makes, alone: for a loop that polls in one place and
+ * handles a batch in another. Acquire: as in vnvme_hot_reap(). */
+static inline bool vnvme_hot_ready(const struct vnvme_hot *h)
+{
+	return (__atomic_load_n(&h->cq[h->cq_head].status, __ATOMIC_ACQUIRE) & VNVME_CQE_P) ==
+	       h->phase;
+}
+
 /*
  * As vnvme_qpair_reap() without the doorbells: up to max completions into
  * cpl[] (their callbacks are not called), the count returned. The consumed
  * entries go back to the controller at vnvme_hot_ring(). A CQE whose CID is
  * not below the ring size is a broken controller's: it is consumed and
- * skipped, never used as an index. No more completions are handed out than
- * commands are outstanding, so a CID completed twice cannot overfill the
- * free-CID stack either.
+ * skipped, never used as an index; so is one whose CID is not outstanding
+ * (never submitted, or completed already: see vnvme_req.busy), which
+ * therefore cannot be freed twice.
  */
 static inline int vnvme_hot_reap(struct vnvme_hot *h, struct vnvme_cpl *cpl, unsigned max)
 {
 	const struct vnvme_cqe *cq = h->cq, *e = &cq[h->cq_head], *end;
-	const struct vnvme_req *reqs;
+	struct vnvme_req *reqs;
 	uint16_t *free_cids;
-	uint32_t nfree, size, phase = (uint32_t)h->phase << 16, outstanding;
+	uint32_t nfree, size, phase = (uint32_t)h->phase << 16, outstanding, epoch;
 	struct vnvme_cpl *out = cpl, *out_end;
 
 	/* An empty poll is this check alone. Acquire: as below. */
@@ -263,6 +282,7 @@ static inline int vnvme_hot_reap(struct vnvme_hot *h, struct vnvme_cpl *cpl, uns
 	end = &cq[h->size];
 	reqs = h->reqs;
 	free_cids = h->free_cids;
+	epoch = h->epoch;
 	nfree = h->nfree;
 	size = h->size;
 	outstanding = size - 1 - nfree;
@@ -285,6 +305,9 @@ static inline int vnvme_hot_reap(struct vnvme_hot *h, struct vnvme_cpl *cpl, uns
 		dw3 &= 0xffff; /* the CID */
 		if (__builtin_expect(dw3 >= size, 0))
 			continue; /* not ours: no slot to free */
+		if (__builtin_expect(reqs[dw3].busy >= epoch, 0))
+			continue; /* not outstanding: nothing to free */
+		reqs[dw3].busy = VNVME_CID_FREE;
 		out->arg = reqs[dw3].arg;
 		out++;
 		free_cids[nfree++] = (uint16_t)dw3;
@@ -301,6 +324,180 @@ static inline void vnvme_hot_ring(struct vnvme_hot *h)
 {
 	if (h->sq_tail != h->sq_rung || h->cq_head != h->cq_rung)
 		vnvme_qpair_ring(h->q);
+}
+
+/*
+ * A batch in the caller's own locals, for a loop that resubmits what
+ * completes: the CID of a completion goes straight to its resubmission
+ * (no trip through the free-CID stack), and the queue state stays in
+ * registers while the SQEs are written.
+ *
+ *	struct vnvme_hot_batch b;
+ *	unsigned n = vnvme_hot_batch_begin(&b, h, max);  // counts, takes none
+ *	t = clock();  // later than every completion counted
+ *	while (n--) {
+ *		struct vnvme_hot_cpl c;
+ *		if (!vnvme_hot_batch_take(&b, &c))
+ *			continue;  // a broken controller's CQE, consumed
+ *		... c.arg, c.status ...
+ *		vnvme_hot_batch_resubmit(&b, c.cid, rw, lba);
+ *		// or: vnvme_hot_batch_release(&b, c.cid);
+ *	}
+ *	vnvme_hot_batch_end(&b);
+ *	vnvme_hot_ring(h);  // both doorbells
+ *
+ * Between begin and end, use no other function on the queue pair. Every
+ * CID taken must be resubmitted or released before the end.
+ */
+struct vnvme_hot_batch {
+	struct vnvme_hot *h;
+	struct vnvme_sqe *s;       /* the SQ slot of the next command */
+	const struct vnvme_cqe *e; /* the next CQE to take */
+	struct vnvme_sqe *sq;
+	struct vnvme_req *reqs;
+	uint32_t epoch, size;
+	unsigned taken; /* the count vnvme_hot_batch_begin() returned */
+};
+
+/* A completion taken from a batch. dw3 is the CQE's dword 3 as read:
+ * the CID in bits 15:0, the phase in bit 16, the Status Field above
+ * (vnvme_hot_cpl_sf()); a test of dw3 >> 17 needs no other shift. */
+struct vnvme_hot_cpl {
+	void *arg; /* the arg given at submission */
+	uint32_t dw3;
+	uint16_t cid;
+};
+
+/* The Status Field of a completion taken (0: success). */
+static inline uint16_t vnvme_hot_cpl_sf(const struct vnvme_hot_cpl *c)
+{
+	return (uint16_t)(c->dw3 >> 17);
+}
+
+/*
+ * Count the completions at the CQ head: up to max, no more than commands
+ * are outstanding, and neither ring wraps within the batch (the CQ up to
+ * its last entry, the SQ up to its last slot; the rest is the next
+ * batch's), so that a take and a resubmission only step a pointer. Only
+ * the phase tags are read; the CQEs counted are consumed (the CQ doorbell
+ * goes with the next ring), to be taken one by one with
+ * vnvme_hot_batch_take(). Returns the count; 0 leaves nothing to end.
+ */
+static inline unsigned vnvme_hot_batch_begin(struct vnvme_hot_batch *b, struct vnvme_hot *h,
+					     unsigned max)
+{
+	const struct vnvme_cqe *cq = h->cq, *e = &cq[h->cq_head], *lim;
+	uint32_t size = h->size, head = h->cq_head, tail = h->sq_tail;
+	uint32_t outstanding = size - 1u - h->nfree;
+	unsigned n;
+
+	if (max > outstanding)
+		max = outstanding;
+	if (max > size - head)
+		max = size - head;
+	if (max > size - tail)
+		max = size - tail;
+	b->e = e;
+	lim = e + max;
+	/* Acquire: pairs with the controller's write of the phase, made last
+	 * (NVMe Base 2.0c §3.3.3.2 "Completion Queue Entry"); the takes read
+	 * the rest of each CQE after it. One loop per phase: a test of the
+	 * bit, no compare. */
+	if (h->phase)
+		while (e < lim && (__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) & 1))
+			e++;
+	else
+		while (e < lim && !(__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) & 1))
+			e++;
+	n = (unsigned)(e - b->e);
+	head += n;
+	if (head == size) {
+		head = 0;
+		h->phase ^= VNVME_CQE_P;
+	}
+	h->cq_head = (uint16_t)head;
+	b->h = h;
+	b->sq = h->sq;
+	b->s = &h->sq[tail];
+	b->reqs = h->reqs;
+	b->epoch = h->epoch;
+	b->size = size;
+	b->taken = n;
+	return n;
+}
+
+/*
+ * The next counted completion: true and *c filled in, or false for a CQE
+ * that is not ours (a CID beyond the ring, or one not outstanding: never
+ * submitted, completed already, or completed twice in this batch), which is
+ * skipped. CID and status are read once, in one load, and checked before
+ * use. Call it once per count vnvme_hot_batch_begin() returned.
+ */
+static inline bool vnvme_hot_batch_take(struct vnvme_hot_batch *b, struct vnvme_hot_cpl *c)
+{
+	/* Ordered after begin's acquire load of this CQE's phase. */
+	uint32_t dw3 =
+	    __atomic_load_n((const uint32_t *)(const void *)&b->e->cid, __ATOMIC_RELAXED);
+	uint32_t cid = dw3 & 0xffff;
+
+	b->e++; /* within the ring: see vnvme_hot_batch_begin() */
+	if (__builtin_expect(cid >= b->size, 0))
+		return false;
+	if (__builtin_expect(b->reqs[cid].busy >= b->epoch, 0))
+		return false;
+	/* Taken: as if submitted in this epoch, so a second CQE for it in
+	 * this batch is refused, and it stays out of the free-CID stack. */
+	b->reqs[cid].busy = b->epoch;
+	c->arg = b->reqs[cid].arg;
+	c->cid = (uint16_t)cid;
+	c->dw3 = dw3;
+	return true;
+}
+
+/* The PRP list of a prepared command that has one, for CID cid into SQE s:
+ * the uncommon case of vnvme_hot_batch_resubmit(), out of line. */
+void vnvme_hot_prp_list(struct vnvme_qpair *q, uint16_t cid, const struct vnvme_rw *rw,
+			struct vnvme_sqe *s);
+
+/* Queue a prepared command on the CID of a completion just taken, for the
+ * same request: it keeps that completion's cb and arg (rw's are not used).
+ * No doorbell, no -EBUSY (the CID is the caller's). 0, or -EINVAL for a CID
+ * beyond the ring. */
+static inline int vnvme_hot_batch_resubmit(struct vnvme_hot_batch *b, uint16_t cid,
+					   const struct vnvme_rw *rw, uint64_t slba)
+{
+	struct vnvme_sqe *s = b->s;
+
+	if (__builtin_expect(cid >= b->size, 0))
+		return -EINVAL;
+	*s = rw->sqe;
+	s->cid = cid;
+	memcpy(&s->cdw10, &slba, sizeof(slba)); /* cdw10, cdw11 */
+	if (rw->prp_n)                          /* a PRP list to write: the uncommon case */
+		vnvme_hot_prp_list(b->h->q, cid, rw, s);
+	b->s = s + 1; /* within the ring: see vnvme_hot_batch_begin() */
+	return 0;
+}
+
+/* Give the CID of a completion taken back to the free-CID stack. 0, or
+ * -EINVAL for a CID not taken in this batch. */
+static inline int vnvme_hot_batch_release(struct vnvme_hot_batch *b, uint16_t cid)
+{
+	struct vnvme_hot *h = b->h;
+
+	if (__builtin_expect(cid >= b->size || b->reqs[cid].busy != b->epoch, 0))
+		return -EINVAL;
+	b->reqs[cid].busy = VNVME_CID_FREE;
+	h->free_cids[h->nfree++] = cid;
+	return 0;
+}
+
+/* Put the batch's state back; then vnvme_hot_ring() rings for it. */
+static inline void vnvme_hot_batch_end(struct vnvme_hot_batch *b)
+{
+	uint32_t tail = (uint32_t)(b->s - b->sq);
+
+	b->h->sq_tail = (uint16_t)(tail == b->size ? 0 : tail);
 }
 
 /* The specification's name of a CQE status (the Status Field, phase dropped). */

@@ -57,6 +57,7 @@ int drv_qpair_alloc(struct vnvme_ctrl *c, uint16_t qid, uint16_t size, struct vn
 		q->prp[i].list = (uint64_t *)(void *)l;
 		q->prp[i].iova = drv_iova(c, l);
 		q->h.free_cids[i] = (uint16_t)(size - 1 - i);
+		q->h.reqs[i].busy = VNVME_CID_FREE;
 	}
 	/* A ring of `size` entries holds size - 1 commands: a full ring would
 	 * look empty (head == tail). The last slot is never handed out. */
@@ -106,6 +107,16 @@ static inline void ring(uint32_t *db, uint32_t *shadow, uint32_t *ei, uint16_t v
 	vn_store_release(db, (uint32_t)val);
 }
 
+/* Once in 2^32 - 1 SQ doorbell writes, before the epoch reaches
+ * VNVME_CID_FREE: every outstanding CID was rung. */
+static __attribute__((cold, noinline)) void epoch_wrap(struct vnvme_hot *h)
+{
+	for (uint32_t i = 0; i < h->size; i++)
+		if (h->reqs[i].busy != VNVME_CID_FREE)
+			h->reqs[i].busy = 0;
+	h->epoch = 1;
+}
+
 /* Inline in the poll functions: an exported function is not (-fPIC). */
 static inline void sq_flush(struct vnvme_qpair *q)
 {
@@ -113,6 +124,9 @@ static inline void sq_flush(struct vnvme_qpair *q)
 		return;
 	ring(q->sqdb, q->sq_shadow, q->sq_ei, q->h.sq_tail, q->h.sq_rung);
 	q->h.sq_rung = q->h.sq_tail;
+	/* The commands of this epoch may complete from now on. */
+	if (unlikely(++q->h.epoch == VNVME_CID_FREE))
+		epoch_wrap(&q->h);
 }
 
 /* The CQ doorbell for what was reaped since its last write. */
@@ -137,15 +151,17 @@ void vnvme_qpair_ring(struct vnvme_qpair *q)
 
 /* The layout applications compile in (vnvme.h): a change here is a new
  * VNVME_HOT_VERSION. */
-_Static_assert(VNVME_HOT_VERSION == 1, "check the layout below, then bump these");
-_Static_assert(sizeof(struct vnvme_hot) == 56, "vnvme_hot size");
+_Static_assert(VNVME_HOT_VERSION == 2, "check the layout below, then bump these");
+_Static_assert(sizeof(struct vnvme_hot) == 64, "vnvme_hot size");
 _Static_assert(offsetof(struct vnvme_hot, reqs) == 16, "vnvme_hot reqs");
 _Static_assert(offsetof(struct vnvme_hot, q) == 32, "vnvme_hot q");
 _Static_assert(offsetof(struct vnvme_hot, nfree) == 40, "vnvme_hot nfree");
-_Static_assert(offsetof(struct vnvme_hot, cq_rung) == 52, "vnvme_hot cq_rung");
-_Static_assert(offsetof(struct vnvme_hot, phase) == 54, "vnvme_hot phase");
-_Static_assert(sizeof(struct vnvme_req) == 16, "vnvme_req size");
+_Static_assert(offsetof(struct vnvme_hot, epoch) == 44, "vnvme_hot epoch");
+_Static_assert(offsetof(struct vnvme_hot, cq_rung) == 56, "vnvme_hot cq_rung");
+_Static_assert(offsetof(struct vnvme_hot, phase) == 58, "vnvme_hot phase");
+_Static_assert(sizeof(struct vnvme_req) == 32, "vnvme_req size");
 _Static_assert(offsetof(struct vnvme_req, arg) == 8, "vnvme_req arg");
+_Static_assert(offsetof(struct vnvme_req, busy) == 16, "vnvme_req busy");
 /* vnvme_hot_rw_submit() copies cb and arg as one vnvme_req. */
 _Static_assert(offsetof(struct vnvme_rw, arg) == offsetof(struct vnvme_rw, cb) + 8, "rw cb, arg");
 
@@ -184,6 +200,7 @@ int vnvme_submit(struct vnvme_qpair *q, struct vnvme_sqe *sqe, void *buf, size_t
 		}
 	}
 	cid = q->h.free_cids[--q->h.nfree];
+	q->h.reqs[cid].busy = q->h.epoch;
 	r = &q->h.reqs[cid];
 	r->cb = cb;
 	r->arg = arg;
@@ -221,10 +238,11 @@ int vnvme_qpair_poll(struct vnvme_qpair *q, unsigned max)
 			q->h.cq_head = 0;
 			q->h.phase ^= 1;
 		}
-		/* A broken controller's CQE (a CID beyond the ring, or more
-		 * completions than commands): nothing of ours. */
-		if (unlikely(cqe.cid >= size || q->h.nfree >= size - 1u))
+		/* A broken controller's CQE (a CID beyond the ring, or one
+		 * not outstanding: see vnvme_req.busy): nothing of ours. */
+		if (unlikely(cqe.cid >= size || q->h.reqs[cqe.cid].busy >= q->h.epoch))
 			continue;
+		q->h.reqs[cqe.cid].busy = VNVME_CID_FREE;
 		r = &reqs[cqe.cid];
 		free_cids[q->h.nfree++] = cqe.cid;
 		if (r->cb)
@@ -308,6 +326,7 @@ submit_rw(struct vnvme_qpair *q, uint8_t opc, uint32_t nsid, const void *buf, ui
 		}
 	}
 	q->h.nfree = nfree - 1;
+	q->h.reqs[cid].busy = q->h.epoch;
 	r = &q->h.reqs[cid];
 	r->cb = cb;
 	r->arg = arg;
@@ -397,6 +416,7 @@ int vnvme_rw_submit(struct vnvme_qpair *q, const struct vnvme_rw *rw, uint64_t s
 		return -EBUSY;
 	cid = q->h.free_cids[--nfree];
 	q->h.nfree = nfree;
+	q->h.reqs[cid].busy = q->h.epoch;
 	q->h.reqs[cid].cb = rw->cb;
 	q->h.reqs[cid].arg = rw->arg;
 	tail = q->h.sq_tail;
@@ -405,17 +425,23 @@ int vnvme_rw_submit(struct vnvme_qpair *q, const struct vnvme_rw *rw, uint64_t s
 	s->cid = cid;
 	s->cdw10 = (uint32_t)slba;
 	s->cdw11 = (uint32_t)(slba >> 32);
-	if (rw->prp_n) {
-		const struct drv_prp *p = &q->prp[cid];
-		uint64_t page = (rw->sqe.dptr.prp1 & ~(uint64_t)(DRV_PAGE - 1)) + DRV_PAGE;
-		for (uint32_t i = 0; i < rw->prp_n; i++)
-			p->list[i] = page + (uint64_t)i * DRV_PAGE;
-		s->dptr.prp2 = p->iova;
-	}
+	if (rw->prp_n)
+		vnvme_hot_prp_list(q, cid, rw, s);
 	if (++tail == q->h.size)
 		tail = 0;
 	q->h.sq_tail = tail;
 	return 0;
+}
+
+void vnvme_hot_prp_list(struct vnvme_qpair *q, uint16_t cid, const struct vnvme_rw *rw,
+			struct vnvme_sqe *s)
+{
+	const struct drv_prp *p = &q->prp[cid];
+	uint64_t page = (rw->sqe.dptr.prp1 & ~(uint64_t)(DRV_PAGE - 1)) + DRV_PAGE;
+
+	for (uint32_t i = 0; i < rw->prp_n; i++)
+		p->list[i] = page + (uint64_t)i * DRV_PAGE;
+	s->dptr.prp2 = p->iova;
 }
 
 int vnvme_flush(struct vnvme_qpair *q, uint32_t nsid, vnvme_cb cb, void *arg)

@@ -35,17 +35,19 @@ struct hist {
  * (never 0) puts 0 in bucket 0, and from v = 16 on (e >= 5) bucket 16e + k
  * holds the 2^(e-5) integers from (16 + k) << (e - 5): the same buckets as
  * a bit scan would give. Below, some buckets hold no integer. The conversion
- * is exact for v below 2^52; above, v may round into the next bucket, at
- * most into the last one (2^64). v from 2^63 on (a clock that went back)
- * wraps into a small bucket; it stays in range, and max still shows it.
+ * is exact for v below 2^52; above, v may round into the next bucket. The
+ * conversion is signed (no test for the top bit, as an unsigned one has):
+ * v from 2^62 ticks on (a clock that went back: decades ahead otherwise)
+ * wraps to a negative w, whose magnitude picks a bucket once the sign bit
+ * is masked off; it stays in range, and max still shows it.
  */
 static inline unsigned hist_index(uint64_t v)
 {
-	double d = (double)(2 * v + 1);
+	double d = (double)(int64_t)(2 * v + 1);
 	uint64_t bits;
 
 	memcpy(&bits, &d, sizeof(bits));
-	return (unsigned)(bits >> (52 - HIST_SUB_BITS)) - (1023u << HIST_SUB_BITS);
+	return (unsigned)((bits >> (52 - HIST_SUB_BITS)) & 0x7fff) - (1023u << HIST_SUB_BITS);
 }
 
 static inline void hist_add(struct hist *h, uint64_t v)

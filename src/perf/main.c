@@ -2,9 +2,10 @@
 /*
  * vnvme-perf: a load generator that keeps up with the device. Each job is a
  * thread with its own queue pair on every device. The I/O loop is specialised
- * per --rw mode at compile time (run_io); it reaps completions in batches and
- * reads the TSC once per batch. Per I/O it costs one SQE write and a
- * histogram update: no allocation, syscall, lock or mode switch. --verify
+ * per --rw mode at compile time (run_io); it reaps completions in batches
+ * (perf_batch_<mode>, out of line) and reads the TSC once per batch. Per I/O
+ * it costs one SQE write and a histogram update: no allocation, syscall, lock
+ * or mode switch. --verify
  * takes a simpler path with callbacks and a TSC read per event.
  */
 #include <errno.h>
@@ -332,19 +333,23 @@ static void run_phase(struct job *j, uint64_t deadline_ns)
  * The I/O loop without --verify, instantiated once per --rw mode: rw is a
  * constant in every instance, so the mode's switches fold away.
  *
- * Timestamps: the TSC is read once per reaped batch, right after
- * vnvme_qpair_reap() returned it. That read is the completion time of every
- * I/O in the batch and the submit time of the I/Os resubmitted from it. So a
- * latency runs from the TSC read of the poll whose batch submitted the I/O
- * (taken before its SQE is written; the doorbell follows at the next reap) to
- * the TSC read just after the reap that saw its completion. Both ends are off
+ * Timestamps: the TSC is read once per batch, right after
+ * vnvme_hot_batch_begin() counted the completions ready (before any is
+ * taken). That read is the completion time of every I/O in the batch and the
+ * submit time of the I/Os resubmitted from it. So a latency runs from the TSC
+ * read of the batch that submitted the I/O (taken before its SQE is written;
+ * the doorbell follows at the end of the batch) to the TSC read just after the
+ * batch that saw its completion counted it. Both ends are off
  * by at most the time it takes to process one batch, and both errors make
  * the latency longer, never shorter.
  */
 
+/* dw3: the CQE's dword 3 (struct vnvme_hot_cpl). */
 static __attribute__((cold, noinline)) void io_failed(struct job *j, const struct io *io,
-						      bool write, uint16_t sf)
+						      bool write, uint32_t dw3)
 {
+	uint16_t sf = (uint16_t)(dw3 >> 17);
+
 	if (!j->errors)
 		snprintf(j->first_error, sizeof(j->first_error), "%s at LBA %llu: %s",
 			 write ? "write" : "read", (unsigned long long)io->lba,
@@ -402,9 +407,9 @@ static inline uint64_t gen_below(struct lba_gen *g, uint64_t n)
 	return (uint64_t)(((unsigned __int128)g->rng * n) >> 64);
 }
 
-/* Queue the next I/O of the slot; its start is t. 0 or the driver's -errno. */
-static inline __attribute__((always_inline)) int io_next(struct qp *qp, struct io *io, enum rw rw,
-							 uint64_t t, struct lba_gen *g)
+/* The next I/O of the slot, its start t: io->lba, and the command to queue. */
+static inline __attribute__((always_inline)) const struct vnvme_rw *
+io_next(struct io *io, enum rw rw, uint64_t t, struct lba_gen *g)
 {
 	uint64_t lba;
 
@@ -419,7 +424,7 @@ static inline __attribute__((always_inline)) int io_next(struct qp *qp, struct i
 		io->write = gen_below(g, 100) >= O.mix;
 	io->lba = lba;
 	io->start = t;
-	return vnvme_hot_rw_submit(qp->h, &io->rw[rw_writes(rw, io)], lba);
+	return &io->rw[rw_writes(rw, io)];
 }
 
 /* Every 1024 turns of the loop: the deadline, signals and stalled devices.
@@ -445,25 +450,164 @@ static int io_check(struct job *j, uint64_t deadline_ns)
 	return stop_flag ? 1 : 0;
 }
 
-/* Account a completion that arrived by t. */
-static inline __attribute__((always_inline)) void
-io_done(struct job *j, const struct io *io, enum rw rw, const struct vnvme_cqe *cqe, uint64_t t)
+/* Account a completion (dw3: its CQE's dword 3) that arrived by t. */
+static inline __attribute__((always_inline)) void io_done(struct job *j, const struct io *io,
+							  enum rw rw, uint32_t dw3, uint64_t t)
 {
 	bool write = rw_writes(rw, io);
 
-	/* The Status Field is non-zero: bits 15:1, above the phase. */
-	if (unlikely(cqe->status > VNVME_CQE_P))
-		io_failed(j, io, write, vnvme_cqe_sf(cqe));
+	/* The Status Field is non-zero: bits 31:17, above the phase. */
+	if (unlikely(dw3 >> 17))
+		io_failed(j, io, write, dw3);
 	/* In TSC ticks; converted to ns once, at the end. */
 	hist_add(write ? &j->wr : &j->rd, t - io->start);
+}
+
+/* The loop's counters, shared by its batches. */
+struct run {
+	uint64_t left;     /* I/Os still to submit */
+	uint64_t inflight; /* submitted and not completed */
+	uint64_t done;     /* completed */
+};
+
+/*
+ * One batch on one queue pair, called once vnvme_hot_ready() saw a
+ * completion there: reap, record the latencies, resubmit, ring both
+ * doorbells, and count. Everything per I/O happens here and nothing while
+ * the loop waits for the target, so a profiler that counts only inside
+ * perf_batch_* (callgrind's --toggle-collect='perf_batch_*', see
+ * docs/perf.md) measures the per-I/O cost without the empty polls.
+ */
+/* A completion taken: account it, then queue the slot's next I/O. */
+static inline __attribute__((always_inline)) void again(struct job *j, struct qp *qp, struct run *r,
+							struct vnvme_hot_batch *b,
+							const struct vnvme_hot_cpl *c, enum rw rw,
+							uint64_t t, struct lba_gen *g)
+{
+	struct io *io = c->arg;
+	const struct vnvme_rw *cmd;
+	int ret;
+
+	io_done(j, io, rw, c->dw3, t);
+	cmd = io_next(io, rw, t, g);
+	ret = vnvme_hot_batch_resubmit(b, c->cid, cmd, io->lba);
+	if (unlikely(ret)) {
+		submit_failed(j, io, ret);
+		r->inflight--;
+	}
+}
+
+static inline __attribute__((always_inline)) void batch(struct job *j, struct qp *qp, struct run *r,
+							enum rw rw)
+{
+	struct vnvme_hot_batch b;
+	unsigned n = vnvme_hot_batch_begin(&b, qp->h, O.qd), k;
+	uint64_t skipped = 0, t;
+	struct lba_gen g;
+
+	/* Nothing counted: a CQE with the phase, but no command outstanding
+	 * (a broken controller's); nothing consumed either. */
+	if (unlikely(!n))
+		return;
+	t = now_ticks(); /* the batch's completion time, see above */
+	gen_load(&g, j, qp);
+	/* The first `k` completions resubmit their slot: no check per I/O
+	 * but the CQE's. One that is skipped leaves its I/O to be issued. */
+	k = r->left < n ? (unsigned)r->left : n;
+	r->left -= k;
+	n -= k;
+	for (; k; k--) {
+		struct vnvme_hot_cpl c;
+
+		if (unlikely(!vnvme_hot_batch_take(&b, &c))) {
+			skipped++;
+			r->left++;
+			continue; /* a broken controller's CQE */
+		}
+		again(j, qp, r, &b, &c, rw, t, &g);
+	}
+	while (n--) {
+		struct vnvme_hot_cpl c;
+
+		if (unlikely(!vnvme_hot_batch_take(&b, &c))) {
+			skipped++;
+			continue;
+		}
+		if (r->left) {
+			r->left--;
+			again(j, qp, r, &b, &c, rw, t, &g);
+		} else {
+			io_done(j, c.arg, rw, c.dw3, t);
+			vnvme_hot_batch_release(&b, c.cid);
+			r->inflight--;
+		}
+	}
+	gen_store(&g, j, qp);
+	vnvme_hot_batch_end(&b);
+	/* One doorbell write each for the batch; the CQ head moved, so
+	 * without vnvme_hot_ring()'s check. */
+	vnvme_qpair_ring(qp->q);
+	r->done += b.taken - skipped;
+	/* Progress is a completion of ours: a broken controller that only
+	 * posts CQEs nobody asked for still looks stalled. */
+	if (b.taken != skipped)
+		qp->last_progress = t;
+	/* Read by the progress thread, relaxed: once per batch. */
+	__atomic_store_n(&j->done_ios, r->done, __ATOMIC_RELAXED);
+}
+
+/* One instance per mode, out of line: the unit a profiler counts. */
+static __attribute__((noinline)) void perf_batch_randread(struct job *j, struct qp *qp,
+							  struct run *r)
+{
+	batch(j, qp, r, RW_RANDREAD);
+}
+static __attribute__((noinline)) void perf_batch_randwrite(struct job *j, struct qp *qp,
+							   struct run *r)
+{
+	batch(j, qp, r, RW_RANDWRITE);
+}
+static __attribute__((noinline)) void perf_batch_read(struct job *j, struct qp *qp, struct run *r)
+{
+	batch(j, qp, r, RW_READ);
+}
+static __attribute__((noinline)) void perf_batch_write(struct job *j, struct qp *qp, struct run *r)
+{
+	batch(j, qp, r, RW_WRITE);
+}
+static __attribute__((noinline)) void perf_batch_randrw(struct job *j, struct qp *qp, struct run *r)
+{
+	batch(j, qp, r, RW_RANDRW);
+}
+
+/* rw is a constant in every run_io instance: the switch folds away. */
+static inline __attribute__((always_inline)) void perf_batch(struct job *j, struct qp *qp,
+							     struct run *r, enum rw rw)
+{
+	switch (rw) {
+	case RW_RANDREAD:
+		perf_batch_randread(j, qp, r);
+		break;
+	case RW_RANDWRITE:
+		perf_batch_randwrite(j, qp, r);
+		break;
+	case RW_READ:
+		perf_batch_read(j, qp, r);
+		break;
+	case RW_WRITE:
+		perf_batch_write(j, qp, r);
+		break;
+	case RW_RANDRW:
+		perf_batch_randrw(j, qp, r);
+		break;
+	}
 }
 
 static inline __attribute__((always_inline)) void run_io(struct job *j, uint64_t deadline_ns,
 							 enum rw rw)
 {
-	struct vnvme_cpl *cpl = j->cpl;
-	uint64_t left = O.ios ? O.ios : UINT64_MAX; /* I/Os still to submit */
-	uint64_t inflight = 0, done = 0, t = now_ticks();
+	struct run r = {.left = O.ios ? O.ios : UINT64_MAX};
+	uint64_t t = now_ticks();
 
 	for (unsigned d = 0; d < O.nr_devs; d++) {
 		struct qp *qp = &j->qps[d];
@@ -471,61 +615,33 @@ static inline __attribute__((always_inline)) void run_io(struct job *j, uint64_t
 
 		qp->last_progress = t;
 		gen_load(&g, j, qp);
-		for (uint32_t k = 0; k < O.qd && left && !stop_flag; k++, left--) {
-			int ret = io_next(qp, &qp->ios[k], rw, now_ticks(), &g);
+		for (uint32_t k = 0; k < O.qd && r.left && !stop_flag; k++, r.left--) {
+			struct io *io = &qp->ios[k];
+			const struct vnvme_rw *cmd = io_next(io, rw, now_ticks(), &g);
+			int ret = vnvme_hot_rw_submit(qp->h, cmd, io->lba);
 			if (unlikely(ret))
 				submit_failed(j, &qp->ios[k], ret);
 			else
-				inflight++;
+				r.inflight++;
 		}
 		gen_store(&g, j, qp);
 	}
 	for (unsigned d = 0; d < O.nr_devs; d++)
 		vnvme_hot_ring(j->qps[d].h);
-	for (unsigned iter = 1; inflight; iter++) {
+	for (unsigned iter = 1; r.inflight; iter++) {
 		for (unsigned d = 0; d < O.nr_devs; d++) {
 			struct qp *qp = &j->qps[d];
-			struct vnvme_hot *h = qp->h;
-			unsigned n = (unsigned)vnvme_hot_reap(h, cpl, O.qd), i = 0, again;
-			struct lba_gen g;
 
-			if (!n) {
-				vnvme_hot_ring(h); /* CQEs a broken controller wrote */
-				continue;
-			}
-			t = now_ticks(); /* the batch's completion time, see above */
-			/* The first `again` completions resubmit their slot. */
-			again = left < n ? (unsigned)left : n;
-			left -= again;
-			inflight -= n - again;
-			gen_load(&g, j, qp);
-			for (; i < again; i++) {
-				struct io *io = cpl[i].arg;
-				int ret;
-
-				io_done(j, io, rw, &cpl[i].cqe, t);
-				ret = io_next(qp, io, rw, t, &g);
-				if (unlikely(ret)) {
-					submit_failed(j, io, ret);
-					inflight--;
-				}
-			}
-			gen_store(&g, j, qp);
-			for (; i < n; i++)
-				io_done(j, cpl[i].arg, rw, &cpl[i].cqe, t);
-			/* One doorbell write each for the batch. */
-			vnvme_hot_ring(h);
-			qp->last_progress = t;
-			done += n;
-			/* Read by the progress thread, relaxed: once per batch. */
-			__atomic_store_n(&j->done_ios, done, __ATOMIC_RELAXED);
+			/* An empty poll is this check alone. */
+			if (vnvme_hot_ready(qp->h))
+				perf_batch(j, qp, &r, rw);
 		}
 		if ((iter & 1023) == 0) {
-			int r = io_check(j, deadline_ns);
-			if (r < 0)
+			int ret = io_check(j, deadline_ns);
+			if (ret < 0)
 				return;
-			if (r)
-				left = 0;
+			if (ret)
+				r.left = 0;
 		}
 	}
 }

@@ -404,6 +404,66 @@ static void test_the_inline_hot_path_reaps_and_resubmits(void **state)
 	vnvme_dma_free(f->c, w);
 }
 
+/* The batch path against a real target: each completion's CID goes
+ * straight to the slot's next command (with a PRP list for one slot), the
+ * rest are released at the end; nothing is left outstanding. */
+static void test_a_batch_resubmits_on_the_cids_it_takes(void **state)
+{
+	struct dfx *f = *state;
+	struct vnvme_qpair_opts o = {.depth = 8};
+	struct vnvme_rw rw[7];
+	struct vnvme_hot *h;
+	uint8_t *buf = vnvme_dma_alloc(f->c, 7 * 16384);
+	int tags[7], got[7] = {0}, done = 0, submitted = 0;
+
+	assert_int_equal(vnvme_qpair_create(f->c, &o, &f->q), 0);
+	h = vnvme_qpair_hot(f->q, VNVME_HOT_VERSION);
+	assert_non_null(h);
+	for (int i = 0; i < 7; i++) {
+		tags[i] = i;
+		/* Slot 6: 16 KiB, a PRP list. */
+		assert_int_equal(vnvme_rw_prep(f->c, &rw[i], VNVME_NVM_READ, 1, buf + i * 16384,
+					       i == 6 ? 32 : 8, 512, NULL, &tags[i]),
+				 0);
+		assert_int_equal(vnvme_hot_rw_submit(h, &rw[i], (uint64_t)i * 32), 0);
+	}
+	submitted = 7;
+	vnvme_hot_ring(h);
+	for (long spin = 0; spin < 50000000 && done < 200; spin++) {
+		struct vnvme_hot_batch b;
+		unsigned n;
+
+		if (!vnvme_hot_ready(h))
+			continue;
+		n = vnvme_hot_batch_begin(&b, h, 8);
+		while (n--) {
+			struct vnvme_hot_cpl c = {0};
+			int k;
+
+			assert_true(vnvme_hot_batch_take(&b, &c));
+			assert_int_equal(vnvme_hot_cpl_sf(&c), 0);
+			k = *(int *)c.arg;
+			got[k]++;
+			done++;
+			if (submitted < 200) {
+				assert_int_equal(
+				    vnvme_hot_batch_resubmit(&b, c.cid, &rw[k], (uint64_t)k * 32),
+				    0);
+				submitted++;
+			} else {
+				assert_int_equal(vnvme_hot_batch_release(&b, c.cid), 0);
+			}
+		}
+		vnvme_hot_batch_end(&b);
+		vnvme_hot_ring(h);
+	}
+	assert_int_equal(done, 200);
+	assert_int_equal(vnvme_qpair_outstanding(f->q), 0);
+	for (int i = 0; i < 7; i++)
+		assert_true(got[i] > 0);
+	vnvme_dma_free(f->c, buf);
+}
+
 static void test_open_errors_say_what_to_do(void **state)
 {
 	struct dfx *f = *state;
@@ -428,6 +488,7 @@ int main(void)
 	    T(test_reap_hands_out_a_batch_without_callbacks),
 	    T(test_prepared_reads_and_writes_need_only_the_lba),
 	    T(test_the_inline_hot_path_reaps_and_resubmits),
+	    T(test_a_batch_resubmits_on_the_cids_it_takes),
 	    T(test_open_errors_say_what_to_do),
 	};
 	signal(SIGPIPE, SIG_IGN);
