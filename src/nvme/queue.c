@@ -317,6 +317,8 @@ static VN_INLINE int io_fast_dir(struct nvme_sq *sq, const struct vnvme_sqe *s, 
 	}
 	*cid = vn_load_relaxed(&s->cid); /* not in the kind: read once, here */
 	if (ns->mem) {
+		/* Loaded again here: the test above is then one compare. */
+		uint8_t *mem = vn_load_relaxed(&ns->mem);
 		uint64_t at = slba << ns->lbads;
 
 		/* In bytes as well: a Format NVM on another thread may change
@@ -325,7 +327,7 @@ static VN_INLINE int io_fast_dir(struct nvme_sq *sq, const struct vnvme_sqe *s, 
 			return FAST_NO;
 		sq->dir_cmds[w]++;
 		sq->dir_bytes[w] += len;
-		sq_stage(sq, sq->dc_vaddr + off, ns->mem + at, prp1, (uint32_t)len, (uint16_t)*cid,
+		sq_stage(sq, sq->dc_vaddr + off, mem + at, prp1, (uint32_t)len, (uint16_t)*cid,
 			 w == NVME_DIR_WRITE);
 		return FAST_STAGED;
 	}
@@ -354,7 +356,9 @@ static VN_INLINE int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint
 	_Static_assert(VNVME_NVM_WRITE == (VNVME_NVM_READ ^ 3), "Write's kind is Read's ^ 3");
 	if (likely(key == sq->fk_read))
 		return io_fast_dir(sq, s, cid, NVME_DIR_READ);
-	if (key == (sq->fk_read ^ 3))
+	/* A load of its own (relaxed: only this thread writes it), so that
+	 * the compiler compares Reads against memory, one instruction. */
+	if ((key ^ 3) == vn_load_relaxed(&sq->fk_read))
 		return io_fast_dir(sq, s, cid, NVME_DIR_WRITE);
 	if (!sq_fast_kind(sq, key))
 		return FAST_NO;
@@ -372,22 +376,22 @@ static VN_INLINE int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint
  */
 static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t k)
 {
-	uint32_t head = sq->head, tail = cq->tail, cid, posted;
+	uint32_t head = sq->head, tail = cq->tail, cid, posted, used;
 	const struct vnvme_sqe *s = &sq->ring[head], *const s0 = s, *const stop = s + k;
 	vn_u64_alias *e = (vn_u64_alias *)(void *)&cq->ring[tail], *const e0 = e;
 	/* SQHD in the low 16 bits: head + k < size, so it never carries. */
 	uint64_t hi = cqe_tag(sq, cq) | head;
 
 	for (; s != stop; s++) {
-		int f = io_fast(sq, s, &cid);
+		int f;
 
+		hi++; /* SQHD once this command is consumed */
+		f = io_fast(sq, s, &cid);
 		if (unlikely(f != FAST_DONE)) {
 			if (f == FAST_NO)
 				break;
-			hi++; /* FAST_STAGED: the CQE comes from sq_drain */
-			continue;
+			continue; /* FAST_STAGED: the CQE comes from sq_drain */
 		}
-		hi++;
 		cqe_store_ok(e, hi | (uint64_t)cid << 32);
 		e += 2;
 	}
@@ -400,8 +404,9 @@ static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_
 		cq->phase ^= 1;
 	}
 	cq->tail = (uint16_t)tail;
-	sq->head = (uint16_t)hi;
-	return (uint32_t)(((uintptr_t)s - (uintptr_t)s0) / sizeof(*s));
+	used = (uint32_t)(((uintptr_t)s - (uintptr_t)s0) / sizeof(*s));
+	sq->head = (uint16_t)(head + used);
+	return used;
 }
 
 /* One command of an I/O SQ, at any slot: the fast path's, or the general

@@ -22,6 +22,7 @@ struct msg {
 struct vn_poller {
 	/* Poller-owned, hot. */
 	VN_CACHE_ALIGNED struct vn_pollable *list;
+	struct vn_pollable *slow;   /* the slow pollables, on a list of their own */
 	struct vn_pollable *cursor; /* next to poll; removal-safe iteration */
 	struct vn_qsbr *qsbr;
 	struct vn_qsbr_reader rd;
@@ -103,17 +104,22 @@ static void *poller_main(void *arg)
 	while (!vn_load_acquire(&p->stop)) {
 		unsigned work = 0;
 		uint64_t now;
-		/* Slow pollables wait this round: the last one found work. */
-		bool skip_slow = !idle_since && (p->st.rounds & (VN_POLLER_SLOW_EVERY - 1));
 
 		if (vn_load_acquire(&p->has_msgs))
 			run_msgs(p);
 		for (p->cursor = p->list; p->cursor;) {
 			struct vn_pollable *pl = p->cursor;
 			p->cursor = pl->next; /* pl may remove itself */
-			if (pl->slow && skip_slow)
-				continue;
 			work += pl->poll(pl);
+		}
+		/* Slow pollables wait while the rounds find work, but every
+		 * VN_POLLER_SLOW_EVERY-th. */
+		if (p->slow && (idle_since || !(p->st.rounds & (VN_POLLER_SLOW_EVERY - 1)))) {
+			for (p->cursor = p->slow; p->cursor;) {
+				struct vn_pollable *pl = p->cursor;
+				p->cursor = pl->next;
+				work += pl->poll(pl);
+			}
 		}
 		if (p->qsbr)
 			vn_qsbr_quiescent(p->qsbr, &p->rd);
@@ -266,14 +272,16 @@ bool vn_poller_is_current(const struct vn_poller *p)
 
 void vn_poller_add(struct vn_poller *p, struct vn_pollable *pl)
 {
+	struct vn_pollable **head = pl->slow ? &p->slow : &p->list;
+
 	pl->owner = p;
-	pl->next = p->list;
-	p->list = pl;
+	pl->next = *head;
+	*head = pl;
 }
 
 void vn_poller_remove(struct vn_poller *p, struct vn_pollable *pl)
 {
-	for (struct vn_pollable **pp = &p->list; *pp; pp = &(*pp)->next) {
+	for (struct vn_pollable **pp = pl->slow ? &p->slow : &p->list; *pp; pp = &(*pp)->next) {
 		if (*pp == pl) {
 			*pp = pl->next;
 			break;
