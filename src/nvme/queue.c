@@ -170,7 +170,6 @@ static inline void sq_stage(struct nvme_sq *sq, uint8_t *host, uint8_t *mem, uin
 			    uint32_t len, uint16_t cid, bool write)
 {
 	struct nvme_stage *e = &sq->stage[(sq->st_head + sq->st_n) & (NVME_STAGE_MAX - 1)];
-	const uint8_t *src = write ? host : mem;
 
 	e->host = host;
 	e->mem = mem;
@@ -181,9 +180,13 @@ static inline void sq_stage(struct nvme_sq *sq, uint8_t *host, uint8_t *mem, uin
 	sq->st_n++;
 	sq->inflight++;
 	sq->cq->inflight++;
-	/* The source's first 512 bytes (len >= 512: whole LBAs). */
+	/* The namespace's first 512 bytes (len >= 512: whole LBAs): the far
+	 * side, for a Write as for a Read (the host's buffer was just written
+	 * or is reused). A Write's destination fetched ahead spares the copy
+	 * the wait for each line; a read prefetch measured faster here than
+	 * PREFETCHW. */
 	for (unsigned k = 0; k < 512; k += VN_CACHELINE)
-		__builtin_prefetch(src + k);
+		__builtin_prefetch(mem + k);
 }
 
 /* The second qword of a successful CQE but its SQHD and CID: SQID and the
