@@ -159,13 +159,18 @@ struct job {
 static struct job jobs[MAX_JOBS];
 
 /*
- * A 64-bit LCG (Knuth's MMIX constants): one multiply and one add. Its high
- * bits are good and its low bits are not, so every use takes the high bits
- * by multiply-shift (rnd_below), never a remainder.
+ * A 64-bit LCG: Knuth's MMIX multiplier, and an odd increment small enough
+ * for an instruction's immediate (any odd one gives the full 2^64 period;
+ * the increment only shifts the sequence). One multiply and one add. Its
+ * high bits are good and its low bits are not, so every use takes the high
+ * bits by multiply-shift (rnd_below), never a remainder.
  */
+#define LCG_MUL 6364136223846793005ull
+#define LCG_INC 0x2545f491ull
+
 static inline uint64_t rnd(struct job *j)
 {
-	j->rng = j->rng * 6364136223846793005ull + 1442695040888963407ull;
+	j->rng = j->rng * LCG_MUL + LCG_INC;
 	return j->rng;
 }
 
@@ -403,7 +408,7 @@ static inline __attribute__((always_inline)) void gen_store(const struct lba_gen
 /* The rnd_below() of a copy of the job's generator. */
 static inline uint64_t gen_below(struct lba_gen *g, uint64_t n)
 {
-	g->rng = g->rng * 6364136223846793005ull + 1442695040888963407ull;
+	g->rng = g->rng * LCG_MUL + LCG_INC;
 	return (uint64_t)(((unsigned __int128)g->rng * n) >> 64);
 }
 
@@ -457,7 +462,7 @@ static inline __attribute__((always_inline)) void io_done(struct job *j, const s
 	bool write = rw_writes(rw, io);
 
 	/* The Status Field is non-zero: bits 31:17, above the phase. */
-	if (unlikely(dw3 >> 17))
+	if (unlikely(dw3 & 0xfffe0000u)) /* one test, no shift */
 		io_failed(j, io, write, dw3);
 	/* In TSC ticks; converted to ns once, at the end. */
 	hist_add(write ? &j->wr : &j->rd, t - io->start);
