@@ -182,19 +182,20 @@ static int check_keys(struct json_object *o, const char *const *known, const cha
 {
 	json_object_object_foreach(o, key, val)
 	{
+		const char *const *k = known;
 		char list[256] = "";
 		size_t at = 0;
-		bool ok = false;
 
 		(void)val;
-		for (const char *const *k = known; *k; k++) {
-			ok |= !strcmp(key, *k);
+		while (*k && strcmp(key, *k))
+			k++;
+		if (*k)
+			continue;
+		for (k = known; *k; k++)
 			at += (size_t)snprintf(list + at, at < sizeof(list) ? sizeof(list) - at : 0,
 					       "%s%s", k == known ? "" : ", ", *k);
-		}
-		if (!ok)
-			return jerr(err, len, "unknown key \"%s\" in %s: the keys are %s", key,
-				    where, list);
+		return jerr(err, len, "unknown key \"%s\" in %s: the keys are %s", key, where,
+			    list);
 	}
 	return 0;
 }

@@ -82,6 +82,25 @@ static void sleep_idle(struct vn_poller *p, unsigned us)
 	p->st.sleeps++;
 }
 
+/* Poll every pollable of one list; each may remove itself (p->cursor). */
+static inline unsigned poll_list(struct vn_poller *p, struct vn_pollable *head)
+{
+	unsigned work = 0;
+
+	for (p->cursor = head; p->cursor;) {
+		struct vn_pollable *pl = p->cursor;
+		p->cursor = pl->next; /* pl may remove itself */
+		work += pl->poll(pl);
+	}
+	return work;
+}
+
+/* The list a pollable is on: slow ones have their own. */
+static inline struct vn_pollable **list_of(struct vn_poller *p, const struct vn_pollable *pl)
+{
+	return pl->slow ? &p->slow : &p->list;
+}
+
 static void *poller_main(void *arg)
 {
 	struct vn_poller *p = arg;
@@ -102,25 +121,16 @@ static void *poller_main(void *arg)
 
 	_Static_assert((VN_POLLER_SLOW_EVERY & (VN_POLLER_SLOW_EVERY - 1)) == 0, "a power of 2");
 	while (!vn_load_acquire(&p->stop)) {
-		unsigned work = 0;
+		unsigned work;
 		uint64_t now;
 
 		if (vn_load_acquire(&p->has_msgs))
 			run_msgs(p);
-		for (p->cursor = p->list; p->cursor;) {
-			struct vn_pollable *pl = p->cursor;
-			p->cursor = pl->next; /* pl may remove itself */
-			work += pl->poll(pl);
-		}
+		work = poll_list(p, p->list);
 		/* Slow pollables wait while the rounds find work, but every
 		 * VN_POLLER_SLOW_EVERY-th. */
-		if (p->slow && (idle_since || !(p->st.rounds & (VN_POLLER_SLOW_EVERY - 1)))) {
-			for (p->cursor = p->slow; p->cursor;) {
-				struct vn_pollable *pl = p->cursor;
-				p->cursor = pl->next;
-				work += pl->poll(pl);
-			}
-		}
+		if (p->slow && (idle_since || !(p->st.rounds & (VN_POLLER_SLOW_EVERY - 1))))
+			work += poll_list(p, p->slow);
 		if (p->qsbr)
 			vn_qsbr_quiescent(p->qsbr, &p->rd);
 		p->st.rounds++;
@@ -272,7 +282,7 @@ bool vn_poller_is_current(const struct vn_poller *p)
 
 void vn_poller_add(struct vn_poller *p, struct vn_pollable *pl)
 {
-	struct vn_pollable **head = pl->slow ? &p->slow : &p->list;
+	struct vn_pollable **head = list_of(p, pl);
 
 	pl->owner = p;
 	pl->next = *head;
@@ -281,7 +291,7 @@ void vn_poller_add(struct vn_poller *p, struct vn_pollable *pl)
 
 void vn_poller_remove(struct vn_poller *p, struct vn_pollable *pl)
 {
-	for (struct vn_pollable **pp = pl->slow ? &p->slow : &p->list; *pp; pp = &(*pp)->next) {
+	for (struct vn_pollable **pp = list_of(p, pl); *pp; pp = &(*pp)->next) {
 		if (*pp == pl) {
 			*pp = pl->next;
 			break;
