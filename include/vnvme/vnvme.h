@@ -223,17 +223,20 @@ struct vnvme_hot *vnvme_qpair_hot(struct vnvme_qpair *q, unsigned version);
 /* Ring the SQ doorbell for the commands queued, and the CQ doorbell for the
  * completions reaped, since the last ring; vnvme_hot_ring() checks first. */
 void vnvme_qpair_ring(struct vnvme_qpair *q);
+/* The PRP list of a prepared command that has one, for CID cid into SQE s:
+ * the uncommon case of the hot submissions, out of line. */
+void vnvme_hot_prp_list(struct vnvme_qpair *q, uint16_t cid, const struct vnvme_rw *rw,
+			struct vnvme_sqe *s);
 
-/* As vnvme_rw_submit(): 0 or -EBUSY when the queue is full. No doorbell:
- * vnvme_hot_ring() (or any flush or poll) rings it for the batch. */
+/* vnvme_rw_submit(), inline (that is this): 0 or -EBUSY when the queue is
+ * full. No doorbell: vnvme_hot_ring() (or any flush or poll) rings it for
+ * the batch. */
 static inline int vnvme_hot_rw_submit(struct vnvme_hot *h, const struct vnvme_rw *rw, uint64_t slba)
 {
 	struct vnvme_sqe *s;
 	uint32_t nfree = h->nfree;
 	uint16_t cid, tail = h->sq_tail;
 
-	if (rw->prp_n) /* a PRP list to write: the uncommon case */
-		return vnvme_rw_submit(h->q, rw, slba);
 	if (__builtin_expect(!nfree, 0))
 		return -EBUSY;
 	cid = h->free_cids[--nfree];
@@ -246,6 +249,8 @@ static inline int vnvme_hot_rw_submit(struct vnvme_hot *h, const struct vnvme_rw
 	*s = rw->sqe;
 	s->cid = cid;
 	memcpy(&s->cdw10, &slba, sizeof(slba)); /* cdw10, cdw11 */
+	if (rw->prp_n)                          /* a PRP list to write: the uncommon case */
+		vnvme_hot_prp_list(h->q, cid, rw, s);
 	h->sq_tail = ++tail == h->size ? 0 : tail;
 	return 0;
 }
@@ -276,8 +281,7 @@ static inline int vnvme_hot_reap(struct vnvme_hot *h, struct vnvme_cpl *cpl, uns
 	uint32_t nfree, size, phase = (uint32_t)h->phase << 16, outstanding, epoch;
 	struct vnvme_cpl *out = cpl, *out_end;
 
-	/* An empty poll is this check alone. Acquire: as below. */
-	if ((__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) & VNVME_CQE_P) != h->phase)
+	if (!vnvme_hot_ready(h)) /* an empty poll is this check alone */
 		return 0;
 	end = &cq[h->size];
 	reqs = h->reqs;
@@ -468,11 +472,6 @@ static inline bool vnvme_hot_batch_take(struct vnvme_hot_batch *b, struct vnvme_
 	c->dw3 = dw3;
 	return true;
 }
-
-/* The PRP list of a prepared command that has one, for CID cid into SQE s:
- * the uncommon case of vnvme_hot_batch_resubmit(), out of line. */
-void vnvme_hot_prp_list(struct vnvme_qpair *q, uint16_t cid, const struct vnvme_rw *rw,
-			struct vnvme_sqe *s);
 
 /* Queue a prepared command on the CID of a completion just taken, for the
  * same request: it keeps that completion's cb and arg (rw's are not used).

@@ -257,11 +257,7 @@ int vnvme_qpair_reap(struct vnvme_qpair *q, struct vnvme_cpl *cpl, unsigned max)
 	int n;
 
 	sq_flush(q);
-	/* An empty poll is this check alone. Pairs with the controller's
-	 * phase write, made last. */
-	if ((vn_load_acquire(&q->h.cq[q->h.cq_head].status) & 1) != q->h.phase || !max)
-		return 0;
-	n = vnvme_hot_reap(&q->h, cpl, max);
+	n = vnvme_hot_reap(&q->h, cpl, max); /* an empty poll: its phase check */
 	cq_ring(q);
 	return n;
 }
@@ -403,34 +399,13 @@ int vnvme_rw_prep(struct vnvme_ctrl *c, struct vnvme_rw *rw, uint8_t opc, uint32
 /*
  * A copy of the prepared SQE with the CID and the SLBA put in: no input to
  * check but the free slot. PRP lists are the uncommon case (more than two
- * pages): the entries are written into the slot's list page here. The
- * inline vnvme_hot_rw_submit() is the same without the PRP list case.
+ * pages): the entries are written into the slot's list page. The same code
+ * as the inline vnvme_hot_rw_submit(), for callers that do not use vnvme.h's
+ * inline functions.
  */
 int vnvme_rw_submit(struct vnvme_qpair *q, const struct vnvme_rw *rw, uint64_t slba)
 {
-	uint32_t nfree = q->h.nfree;
-	struct vnvme_sqe *s;
-	uint16_t cid, tail;
-
-	if (unlikely(!nfree))
-		return -EBUSY;
-	cid = q->h.free_cids[--nfree];
-	q->h.nfree = nfree;
-	q->h.reqs[cid].busy = q->h.epoch;
-	q->h.reqs[cid].cb = rw->cb;
-	q->h.reqs[cid].arg = rw->arg;
-	tail = q->h.sq_tail;
-	s = &q->h.sq[tail];
-	memcpy(s, &rw->sqe, sizeof(*s));
-	s->cid = cid;
-	s->cdw10 = (uint32_t)slba;
-	s->cdw11 = (uint32_t)(slba >> 32);
-	if (rw->prp_n)
-		vnvme_hot_prp_list(q, cid, rw, s);
-	if (++tail == q->h.size)
-		tail = 0;
-	q->h.sq_tail = tail;
-	return 0;
+	return vnvme_hot_rw_submit(&q->h, rw, slba);
 }
 
 void vnvme_hot_prp_list(struct vnvme_qpair *q, uint16_t cid, const struct vnvme_rw *rw,

@@ -163,21 +163,22 @@ static struct job jobs[MAX_JOBS];
  * for an instruction's immediate (any odd one gives the full 2^64 period;
  * the increment only shifts the sequence). One multiply and one add. Its
  * high bits are good and its low bits are not, so every use takes the high
- * bits by multiply-shift (rnd_below), never a remainder.
+ * bits by multiply-shift (lcg_below), never a remainder.
  */
 #define LCG_MUL 6364136223846793005ull
 #define LCG_INC 0x2545f491ull
 
-static inline uint64_t rnd(struct job *j)
+/* The next state of generator *x, uniform in [0, n) from its high bits,
+ * without a division. */
+static inline uint64_t lcg_below(uint64_t *x, uint64_t n)
 {
-	j->rng = j->rng * LCG_MUL + LCG_INC;
-	return j->rng;
+	*x = *x * LCG_MUL + LCG_INC;
+	return (uint64_t)(((unsigned __int128)*x * n) >> 64);
 }
 
-/* Uniform in [0, n), from the high bits, without a division. */
 static inline uint64_t rnd_below(struct job *j, uint64_t n)
 {
-	return (uint64_t)(((unsigned __int128)rnd(j) * n) >> 64);
+	return lcg_below(&j->rng, n);
 }
 
 static void fill_pattern(void *buf, uint64_t lba, uint32_t lbas, uint32_t lba_size, uint64_t gen)
@@ -408,8 +409,7 @@ static inline __attribute__((always_inline)) void gen_store(const struct lba_gen
 /* The rnd_below() of a copy of the job's generator. */
 static inline uint64_t gen_below(struct lba_gen *g, uint64_t n)
 {
-	g->rng = g->rng * LCG_MUL + LCG_INC;
-	return (uint64_t)(((unsigned __int128)g->rng * n) >> 64);
+	return lcg_below(&g->rng, n);
 }
 
 /* The next I/O of the slot, its start t: io->lba, and the command to queue. */
