@@ -143,8 +143,9 @@ int be_file_create(struct vn_be *be, const struct vn_be_opts *o, const char **er
 	}
 	be->file.fd = fd;
 	be->file.qdepth = o->qdepth ? o->qdepth : QDEPTH_DEFAULT;
-	vn_info("be file %s: %" PRIu64 " bytes%s%s", o->path, be->size,
-		be->file.blk ? ", block device" : "", o->direct ? ", O_DIRECT" : "");
+	vn_info("be file %s: %" PRIu64 " bytes%s%s, io_uring of %u per thread", o->path, be->size,
+		be->file.blk ? ", block device" : "", o->direct ? ", O_DIRECT" : "",
+		be->file.qdepth);
 	return 0;
 
 err_close:
