@@ -38,6 +38,38 @@ static bool wait_flag(struct nvme_ctrl *c, uint32_t *flag, unsigned poller)
 	return false;
 }
 
+static void fence_fn(void *arg)
+{
+	vn_store_release((uint32_t *)arg, 1u);
+}
+
+/*
+ * Wait until every message posted to the controller's pollers so far has
+ * run: a poller runs its messages in order, so once one more posted now has
+ * run, the earlier ones have. False if a poller did not answer (then what
+ * the messages name must not be freed, nor the flags they set).
+ */
+static bool fence_pollers(struct nvme_ctrl *c)
+{
+	uint32_t *done = calloc(c->o.nr_pollers, sizeof(*done));
+	bool ok = true;
+
+	if (!done)
+		return false;
+	for (unsigned p = 0; p < c->o.nr_pollers; p++) {
+		if (vn_poller_post(c->o.pollers[p], fence_fn, &done[p])) {
+			done[p] = 1; /* nothing of ours to wait for there ... */
+			ok = false;  /* ... but no fence either */
+		}
+	}
+	for (unsigned p = 0; p < c->o.nr_pollers; p++) {
+		if (!wait_flag(c, &done[p], p))
+			return false; /* leak: a queued message still names done */
+	}
+	free(done);
+	return ok;
+}
+
 /* Stop every queue; admin first, so no admin command creates more meanwhile. */
 static void stop_queues(struct nvme_ctrl *c)
 {
@@ -64,8 +96,8 @@ static void stop_queues(struct nvme_ctrl *c)
 	 * that we wait for, on each poller, runs after all of them: only then
 	 * is nothing queued that names these queues.
 	 */
-	for (unsigned p = 0; p < c->o.nr_pollers; p++)
-		vn_poller_call(c->o.pollers[p], wake_noop, NULL);
+	if (!fence_pollers(c))
+		return; /* leak rather than free what a message may still use */
 	for (uint32_t q = 0; q <= c->o.max_ioqpairs; q++) {
 		struct nvme_sq *sq = c->sqs[q];
 		struct nvme_cq *cq = c->cqs[q];
