@@ -1543,8 +1543,9 @@ static uint32_t g_size(uint64_t *x)
  * than their CQ, several SQs on one CQ), random commands on them (valid
  * ones, whose success is checked, and hostile ones: random opcodes, flags,
  * namespaces and fields, data pointers in the data area), some batches
- * larger than a CQ can hold, then deletion in random order (a CQ before
- * its SQs is refused). Every CQE names a live SQ, an outstanding CID and an
+ * larger than a CQ can hold, random Create/Delete commands beside the live
+ * queues (any QID, size, flags, vector, CQ), then deletion in random order
+ * (a CQ before its SQs is refused). Every CQE names a live SQ, an outstanding CID and an
  * SQHD inside the SQ; nothing is written outside the rings and buffers.
  */
 static void test_random_queue_geometries_never_hurt_the_controller(void **state)
@@ -1612,6 +1613,36 @@ static void test_random_queue_geometries_never_hurt_the_controller(void **state)
 			}
 			g_reap_all(cqs, ncq, sqs, nsq);
 		}
+		/* Random queue admin commands beside the live queues: any
+		 * QID (1..5; 4 are granted), size, flags, vector and CQ, rings
+		 * in the data area, some misaligned. What they create is
+		 * deleted below, SQs first. */
+		bool xsq[6] = {false}, xcq[6] = {false};
+		for (unsigned k = 0; k < 6; k++) {
+			bool is_cq = rng_next(&x) % 2;
+			uint32_t qid = 1 + (uint32_t)(rng_next(&x) % 5);
+			uint32_t size = rng_next(&x) % 8 ? g_size(&x) : 1;
+			uint32_t cdw11 = (uint32_t)rng_next(&x);
+			uint64_t prp1 = H_IOVA + G_DATA + 0xa0000 + (rng_next(&x) % 16) * 4096 +
+					(rng_next(&x) % 8 ? 0 : 8);
+			uint16_t st;
+
+			if (is_cq) {
+				cdw11 = (cdw11 & ~0xffff0000u) | (uint32_t)(rng_next(&x) % 8) << 16;
+				st = create_cq_raw(h, qid, size, cdw11, prp1);
+			} else {
+				st = create_sq_raw(h, qid, size, 1 + (uint32_t)(rng_next(&x) % 5),
+						   cdw11 & 0xffff, prp1);
+			}
+			if ((st & 0x7ff) == 0)
+				(is_cq ? xcq : xsq)[qid] = true;
+		}
+		for (uint32_t qid = 1; qid <= 5; qid++)
+			if (xsq[qid])
+				assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, qid), 0);
+		for (uint32_t qid = 1; qid <= 5; qid++)
+			if (xcq[qid])
+				assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, qid), 0);
 		/* Delete: maybe a CQ that still has SQs first (refused). */
 		if (rng_next(&x) % 2)
 			assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, sqs[0].cq->qid),
