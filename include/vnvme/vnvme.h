@@ -82,7 +82,7 @@ int vnvme_admin(struct vnvme_ctrl *c, struct vnvme_sqe *sqe, void *buf, size_t l
 typedef void (*vnvme_cb)(void *arg, const struct vnvme_cqe *cqe);
 
 struct vnvme_qpair_opts {
-	uint32_t depth;  /* entries; 0: 256; at most CAP.MQES + 1 */
+	uint32_t depth;  /* entries; 0: 256; at most CAP.MQES + 1 and 65535 */
 	bool interrupts; /* MSI-X to an eventfd (vnvme_qpair_eventfd) */
 };
 

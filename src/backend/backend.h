@@ -33,14 +33,15 @@ enum vn_be_op {
 };
 
 struct vn_be_io {
-	uint8_t op;     /* enum vn_be_op */
-	uint8_t iovcnt; /* <= VN_BE_MAX_IOV */
-	uint16_t rsvd;
-	int32_t result; /* 0 or -errno, set by the backend */
+	uint8_t op;      /* enum vn_be_op */
+	uint8_t iovcnt;  /* <= VN_BE_MAX_IOV */
+	uint16_t be_tag; /* the backend's: a file request's kind while it waits */
+	int32_t result;  /* 0 or -errno, set by the backend */
 	uint64_t off;
 	uint64_t len;
 	struct iovec *iov;
-	void *ctx; /* the caller's */
+	void *ctx;             /* the caller's */
+	struct vn_be_io *next; /* the backend's: a file channel's backlog */
 };
 
 enum vn_be_type {
@@ -86,7 +87,13 @@ enum vn_be_direct vn_be_direct(const struct vn_be *be, uint8_t **mem);
 int vn_be_chan_open(struct vn_be *be, struct vn_be_chan **out);
 void vn_be_chan_close(struct vn_be_chan *ch);
 
-/* Returns 1: completed inline (io->result set); 0: queued; -errno: refused. */
+/*
+ * Returns 1: completed inline (io->result set); 0: queued; -errno: refused
+ * (a request the backend can never serve). A busy backend never refuses: the
+ * file backend keeps what its io_uring has no room for on a backlog and
+ * submits it as room comes back (back-pressure, bounded by the caller's
+ * requests).
+ */
 int vn_be_submit(struct vn_be_chan *ch, struct vn_be_io *io);
 /* Push queued requests to the kernel (one syscall for all); no-op inline. */
 int vn_be_flush(struct vn_be_chan *ch);

@@ -44,8 +44,10 @@ struct vn_be {
 
 struct vn_be_chan {
 	struct vn_be *be;
-	unsigned inflight; /* file: queued and not yet reaped */
+	unsigned inflight; /* file: accepted and not yet reaped, backlog included */
 	/* file backend only */
+	unsigned ring_n;                     /* in the io_uring (at most qdepth), not yet reaped */
+	struct vn_be_io *bl_head, **bl_tail; /* accepted, waiting for ring room, FIFO */
 	struct io_uring ring;
 	uint8_t *bounce; /* VN_BE_CMP_SLOTS * VN_BE_CMP_MAX */
 	struct vn_be_io *cmp[VN_BE_CMP_SLOTS];

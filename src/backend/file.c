@@ -24,8 +24,14 @@
  *   VN_BE_CMP_MAX bytes each, memcmp when it completes. Longer compares are
  *   refused with -E2BIG; with every slot in flight, -EBUSY.
  *
- * At most qdepth requests are in flight per channel (then -EAGAIN): the CQ
- * ring, twice the SQ ring, can then never overflow.
+ * At most qdepth requests are in the io_uring per channel: the CQ ring,
+ * twice the SQ ring, can then never overflow. A request that finds the ring
+ * at qdepth, or (COMPARE) every bounce slot taken, is accepted all the same
+ * and waits on the channel's backlog, in order; vn_be_poll and vn_be_flush
+ * move it into the ring as completions make room. A busy device applies
+ * back-pressure, it never fails a command it would serve when idle; the
+ * backlog is bounded by the caller's requests (the controller's request
+ * slots).
  */
 #include <assert.h>
 #include <errno.h>
@@ -137,8 +143,9 @@ int be_file_create(struct vn_be *be, const struct vn_be_opts *o, const char **er
 	}
 	be->file.fd = fd;
 	be->file.qdepth = o->qdepth ? o->qdepth : QDEPTH_DEFAULT;
-	vn_info("be file %s: %" PRIu64 " bytes%s%s", o->path, be->size,
-		be->file.blk ? ", block device" : "", o->direct ? ", O_DIRECT" : "");
+	vn_info("be file %s: %" PRIu64 " bytes%s%s, io_uring of %u per thread", o->path, be->size,
+		be->file.blk ? ", block device" : "", o->direct ? ", O_DIRECT" : "",
+		be->file.qdepth);
 	return 0;
 
 err_close:
@@ -170,6 +177,8 @@ int be_file_chan_open(struct vn_be_chan *ch)
 		io_uring_queue_exit(&ch->ring);
 		return rc;
 	}
+	ch->bl_head = NULL;
+	ch->bl_tail = &ch->bl_head;
 	return 0;
 }
 
@@ -184,16 +193,20 @@ void be_file_chan_close(struct vn_be_chan *ch)
 	 */
 	if (ch->inflight) {
 		vn_err("be file: channel closed with %u requests in flight; waiting", ch->inflight);
+		/* The backlog never reached the kernel: nothing to wait for. */
+		ch->bl_head = NULL;
+		ch->bl_tail = &ch->bl_head;
 		io_uring_submit(&ch->ring);
-		while (ch->inflight) {
+		while (ch->ring_n) {
 			rc = io_uring_wait_cqe(&ch->ring, &cqe);
 			if (rc == -EINTR)
 				continue;
 			if (rc < 0)
 				break;
 			io_uring_cqe_seen(&ch->ring, cqe);
-			ch->inflight--;
+			ch->ring_n--;
 		}
+		ch->inflight = 0;
 	}
 	munmap(ch->bounce, VN_BE_CMP_SLOTS * VN_BE_CMP_MAX);
 	io_uring_queue_exit(&ch->ring);
@@ -260,14 +273,57 @@ static void file_prep(struct vn_be_chan *ch, struct vn_be_io *io, struct io_urin
 	io_uring_sqe_set_data64(sqe, (uintptr_t)io | (unsigned)tag);
 }
 
-int be_file_submit(struct vn_be_chan *ch, struct vn_be_io *io)
+/* Into the ring if it has room (and a bounce slot for a COMPARE); false if not. */
+static bool file_start(struct vn_be_chan *ch, struct vn_be_io *io, int tag)
 {
 	struct io_uring_sqe *sqe;
 	unsigned slot = 0;
+
+	if (unlikely(ch->ring_n >= ch->be->file.qdepth))
+		return false;
+	if (tag == TAG_COMPARE) {
+		while (slot < VN_BE_CMP_SLOTS && ch->cmp[slot])
+			slot++;
+		if (slot == VN_BE_CMP_SLOTS)
+			return false;
+	}
+	/* With ring_n below the ring's entries there is always a free SQE. */
+	sqe = file_sqe(ch);
+	if (unlikely(!sqe))
+		return false;
+	if (tag == TAG_COMPARE)
+		ch->cmp[slot] = io;
+	file_prep(ch, io, sqe, tag, slot);
+	ch->ring_n++;
+	return true;
+}
+
+/* Move what waits on the backlog into the ring, in order, while it has room. */
+static VN_COLD bool file_backlog_push(struct vn_be_chan *ch)
+{
+	bool moved = false;
+
+	while (ch->bl_head && file_start(ch, ch->bl_head, ch->bl_head->be_tag)) {
+		ch->bl_head = ch->bl_head->next;
+		moved = true;
+	}
+	if (!ch->bl_head)
+		ch->bl_tail = &ch->bl_head;
+	return moved;
+}
+
+static VN_COLD void file_backlog_add(struct vn_be_chan *ch, struct vn_be_io *io, int tag)
+{
+	io->be_tag = (uint16_t)tag;
+	io->next = NULL;
+	*ch->bl_tail = io;
+	ch->bl_tail = &io->next;
+}
+
+int be_file_submit(struct vn_be_chan *ch, struct vn_be_io *io)
+{
 	int tag = TAG_RW;
 
-	if (unlikely(ch->inflight >= ch->be->file.qdepth))
-		return -EAGAIN;
 	/* Everything that can refuse goes first: an SQE once taken must be filled. */
 	switch (io->op) {
 	case VN_BE_READ:
@@ -282,10 +338,6 @@ int be_file_submit(struct vn_be_chan *ch, struct vn_be_io *io)
 			return -EINVAL;
 		if (unlikely(io->len > VN_BE_CMP_MAX))
 			return -E2BIG;
-		while (slot < VN_BE_CMP_SLOTS && ch->cmp[slot])
-			slot++;
-		if (unlikely(slot == VN_BE_CMP_SLOTS))
-			return -EBUSY;
 		tag = TAG_COMPARE;
 		break;
 	case VN_BE_WRITE_ZEROES:
@@ -303,18 +355,17 @@ int be_file_submit(struct vn_be_chan *ch, struct vn_be_io *io)
 	default:
 		return -EINVAL;
 	}
-	sqe = file_sqe(ch);
-	if (unlikely(!sqe))
-		return -EAGAIN;
-	if (tag == TAG_COMPARE)
-		ch->cmp[slot] = io;
-	file_prep(ch, io, sqe, tag, slot);
 	ch->inflight++;
+	/* Behind the backlog, never past it: requests start in order. */
+	if (unlikely(ch->bl_head) || unlikely(!file_start(ch, io, tag)))
+		file_backlog_add(ch, io, tag);
 	return 0;
 }
 
 int be_file_flush(struct vn_be_chan *ch)
 {
+	if (unlikely(ch->bl_head))
+		file_backlog_push(ch);
 	/*
 	 * Whatever the kernel did not take (-EAGAIN, -EBUSY) stays in the SQ
 	 * ring and goes with the next flush.
@@ -400,10 +451,14 @@ int be_file_poll(struct vn_be_chan *ch, struct vn_be_io **done, int max)
 			}
 			io->result = res;
 			ch->inflight--;
+			ch->ring_n--;
 			done[n++] = io;
 		}
 		io_uring_cq_advance(&ch->ring, got);
 	}
+	/* The completions made room for what waits. */
+	if (unlikely(ch->bl_head) && file_backlog_push(ch))
+		requeued = true;
 	/* Rare, and the caller may not flush again before it sees progress. */
 	if (unlikely(requeued))
 		io_uring_submit(&ch->ring);

@@ -429,8 +429,11 @@ int vnvme_qpair_create(struct vnvme_ctrl *c, const struct vnvme_qpair_opts *opts
 
 	if (!o.depth)
 		o.depth = 256;
-	if (o.depth < 2 || o.depth > mqes || o.depth > 65536) {
-		drv_err(c, "queue depth %u: the controller takes 2..%u", o.depth, mqes);
+	/* 65535 at most here: the rings' indices and size are 16 bits in
+	 * struct vnvme_hot (a 65536-entry ring would be size 0). */
+	if (o.depth < 2 || o.depth > mqes || o.depth > 65535) {
+		drv_err(c, "queue depth %u: the controller takes 2..%u, this driver 2..65535",
+			o.depth, mqes);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&c->admin_lock);

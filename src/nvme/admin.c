@@ -529,13 +529,16 @@ static vnvme_status create_cq(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
 		return nvme_sc(VNVME_SC_INVALID_FIELD);
 	if (VNVME_FIELD_GET(c->cc, VNVME_CC_IOCQES) != VNVME_CQES_LOG2)
 		return nvme_sc(VNVME_SC_INVALID_FIELD);
-	ret = nvme_cq_create(c, (uint16_t)qid, sqe->dptr.prp1, (uint16_t)qsize, ien, (uint16_t)iv,
-			     &cq);
+	ret = nvme_cq_create(c, (uint16_t)qid, sqe->dptr.prp1, qsize, ien, (uint16_t)iv, &cq);
 	if (ret)
 		return nvme_sc(ret == -EFAULT ? VNVME_SC_DATA_XFER_ERROR : VNVME_SC_INTERNAL);
+	pthread_mutex_lock(&c->qlock);
 	c->cqs[qid] = cq;
+	pthread_mutex_unlock(&c->qlock);
 	if (nvme_cq_start(cq)) {
+		pthread_mutex_lock(&c->qlock);
 		c->cqs[qid] = NULL;
+		pthread_mutex_unlock(&c->qlock);
 		nvme_cq_free(cq);
 		return nvme_sc(VNVME_SC_INTERNAL);
 	}
@@ -562,13 +565,17 @@ static vnvme_status create_sq(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
 		return nvme_sc(VNVME_SC_INVALID_FIELD);
 	if (VNVME_FIELD_GET(c->cc, VNVME_CC_IOSQES) != VNVME_SQES_LOG2)
 		return nvme_sc(VNVME_SC_INVALID_FIELD);
-	ret = nvme_sq_create(c, (uint16_t)qid, sqe->dptr.prp1, (uint16_t)qsize, c->cqs[cqid], &sq);
+	ret = nvme_sq_create(c, (uint16_t)qid, sqe->dptr.prp1, qsize, c->cqs[cqid], &sq);
 	if (ret)
 		return nvme_sc(ret == -EFAULT ? VNVME_SC_DATA_XFER_ERROR : VNVME_SC_INTERNAL);
 	sq->qprio = (uint16_t)VNVME_FIELD_GET(sqe->cdw11, VNVME_CREATE_SQ_QPRIO);
+	pthread_mutex_lock(&c->qlock);
 	c->sqs[qid] = sq;
+	pthread_mutex_unlock(&c->qlock);
 	if (nvme_sq_start(sq)) {
+		pthread_mutex_lock(&c->qlock);
 		c->sqs[qid] = NULL;
+		pthread_mutex_unlock(&c->qlock);
 		nvme_sq_free(sq);
 		return nvme_sc(VNVME_SC_INTERNAL);
 	}
@@ -651,13 +658,19 @@ void nvme_admin_poll_pending(struct nvme_ctrl *c, struct nvme_sq *asq)
 		aen_deliver(c, asq);
 	if (!p->active)
 		return;
+	/* Unpublished under qlock: a statistics reader on the control thread
+	 * holds it while it reads the queue. */
 	if (p->sq && vn_load_acquire(&p->sq->gone)) {
+		pthread_mutex_lock(&c->qlock);
 		nvme_queue_retire(c, p->sq, NULL);
 		c->sqs[p->sq->qid] = NULL;
+		pthread_mutex_unlock(&c->qlock);
 		nvme_sq_free(p->sq);
 	} else if (p->cq && vn_load_acquire(&p->cq->gone)) {
+		pthread_mutex_lock(&c->qlock);
 		nvme_queue_retire(c, NULL, p->cq);
 		c->cqs[p->cq->qid] = NULL;
+		pthread_mutex_unlock(&c->qlock);
 		nvme_cq_free(p->cq);
 	} else {
 		return;

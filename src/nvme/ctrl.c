@@ -38,6 +38,38 @@ static bool wait_flag(struct nvme_ctrl *c, uint32_t *flag, unsigned poller)
 	return false;
 }
 
+static void fence_fn(void *arg)
+{
+	vn_store_release((uint32_t *)arg, 1u);
+}
+
+/*
+ * Wait until every message posted to the controller's pollers so far has
+ * run: a poller runs its messages in order, so once one more posted now has
+ * run, the earlier ones have. False if a poller did not answer (then what
+ * the messages name must not be freed, nor the flags they set).
+ */
+static bool fence_pollers(struct nvme_ctrl *c)
+{
+	uint32_t *done = calloc(c->o.nr_pollers, sizeof(*done));
+	bool ok = true;
+
+	if (!done)
+		return false;
+	for (unsigned p = 0; p < c->o.nr_pollers; p++) {
+		if (vn_poller_post(c->o.pollers[p], fence_fn, &done[p])) {
+			done[p] = 1; /* nothing of ours to wait for there ... */
+			ok = false;  /* ... but no fence either */
+		}
+	}
+	for (unsigned p = 0; p < c->o.nr_pollers; p++) {
+		if (!wait_flag(c, &done[p], p))
+			return false; /* leak: a queued message still names done */
+	}
+	free(done);
+	return ok;
+}
+
 /* Stop every queue; admin first, so no admin command creates more meanwhile. */
 static void stop_queues(struct nvme_ctrl *c)
 {
@@ -56,12 +88,29 @@ static void stop_queues(struct nvme_ctrl *c)
 		if (c->cqs[q] && !wait_flag(c, &c->cqs[q]->gone, c->cqs[q]->poller))
 			return;
 	}
+	/*
+	 * A CQ that let go may still have messages queued on its poller: an
+	 * SQ's attach (sq_attach_fn) posted by a Create I/O SQ just before
+	 * CC.EN = 0, behind the CQ's own attach that saw `stopping` and set
+	 * `gone`. A poller runs its messages in order, so one more message
+	 * that we wait for, on each poller, runs after all of them: only then
+	 * is nothing queued that names these queues.
+	 */
+	if (!fence_pollers(c))
+		return; /* leak rather than free what a message may still use */
 	for (uint32_t q = 0; q <= c->o.max_ioqpairs; q++) {
-		nvme_queue_retire(c, c->sqs[q], c->cqs[q]);
-		nvme_sq_free(c->sqs[q]);
-		nvme_cq_free(c->cqs[q]);
+		struct nvme_sq *sq = c->sqs[q];
+		struct nvme_cq *cq = c->cqs[q];
+
+		if (!sq && !cq)
+			continue;
+		pthread_mutex_lock(&c->qlock); /* the statistics may be reading them */
+		nvme_queue_retire(c, sq, cq);
 		c->sqs[q] = NULL;
 		c->cqs[q] = NULL;
+		pthread_mutex_unlock(&c->qlock);
+		nvme_sq_free(sq);
+		nvme_cq_free(cq);
 	}
 	memset(c->o.doorbells, 0, nvme_doorbell_bytes(c->o.max_ioqpairs));
 	nvme_admin_reset_state(c);
@@ -90,19 +139,21 @@ static bool enable(struct nvme_ctrl *c, uint32_t cc)
 		return false;
 	}
 	nvme_admin_reset_state(c);
-	if (nvme_cq_create(c, 0, c->acq, (uint16_t)acqs, true, 0, &cq)) {
+	if (nvme_cq_create(c, 0, c->acq, acqs, true, 0, &cq)) {
 		vn_warn("%s: guest: ACQ 0x%llx (%u entries) is not in the DMA map", c->name,
 			(unsigned long long)c->acq, acqs);
 		return false;
 	}
-	if (nvme_sq_create(c, 0, c->asq, (uint16_t)asqs, cq, &sq)) {
+	if (nvme_sq_create(c, 0, c->asq, asqs, cq, &sq)) {
 		vn_warn("%s: guest: ASQ 0x%llx (%u entries) is not in the DMA map", c->name,
 			(unsigned long long)c->asq, asqs);
 		nvme_cq_free(cq);
 		return false;
 	}
+	pthread_mutex_lock(&c->qlock);
 	c->cqs[0] = cq;
 	c->sqs[0] = sq;
+	pthread_mutex_unlock(&c->qlock);
 	nvme_cq_start(cq);
 	nvme_sq_start(sq);
 	return true;
@@ -386,6 +437,7 @@ int nvme_ctrl_create(const struct nvme_ctrl_opts *o, struct nvme_ctrl **out, con
 	if (posix_memalign((void **)&c, VN_CACHELINE, sizeof(*c)))
 		return -ENOMEM;
 	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->qlock, NULL);
 	c->o = *o;
 	snprintf(c->name, sizeof(c->name), "%s", o->name ? o->name : "nvme");
 	snprintf(c->serial, sizeof(c->serial), "%s", o->serial ? o->serial : "VNVME0000");
@@ -421,6 +473,7 @@ err:
 	free(c->sqs);
 	free(c->cqs);
 	free(c->feat.ivc);
+	pthread_mutex_destroy(&c->qlock);
 	free(c);
 	return ret;
 }
@@ -440,13 +493,32 @@ void nvme_ctrl_destroy(struct nvme_ctrl *c)
 	free(c->sqs);
 	free(c->cqs);
 	free(c->feat.ivc);
+	pthread_mutex_destroy(&c->qlock);
 	free(c);
 }
 
-void nvme_ctrl_get_stats(struct nvme_ctrl *c, struct nvme_ctrl_stats *out)
+/* One I/O SQ's counters, copied under qlock (nvme_ctrl_print_stats). */
+struct sq_snap {
+	uint16_t qid, cqid;
+	unsigned poller;
+	uint64_t cmds, errors, bytes_read, bytes_written, polls, busy_polls, irqs;
+};
+
+/*
+ * The controller's totals, and up to max per-SQ snapshots into snap (may be
+ * NULL) whose count goes to *nsnap. Runs on the control thread while the
+ * admin poller creates and deletes queues: qlock keeps every queue it finds
+ * alive while it reads; the counters themselves are single-writer, read
+ * racily (a snapshot, not a transaction).
+ */
+static void stats_collect(struct nvme_ctrl *c, struct nvme_ctrl_stats *out, struct sq_snap *snap,
+			  uint32_t *nsnap)
 {
+	uint32_t n = 0;
+
 	memset(out, 0, sizeof(*out));
-	out->admin_cmds = c->admin_cmds;
+	pthread_mutex_lock(&c->qlock);
+	out->admin_cmds = vn_load_relaxed(&c->admin_cmds);
 	out->io_cmds = c->gone_cmds;
 	out->io_errors = c->gone_errors;
 	out->bytes_read = c->gone_bytes_read;
@@ -455,25 +527,60 @@ void nvme_ctrl_get_stats(struct nvme_ctrl *c, struct nvme_ctrl_stats *out)
 	out->csts = vn_load_acquire(&c->csts);
 	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++) {
 		struct nvme_sq *sq = c->sqs[q];
+		struct nvme_cq *cq = c->cqs[q];
+
 		if (sq) {
+			uint64_t cmds = vn_load_relaxed(&sq->cmds);
+			uint64_t errors = vn_load_relaxed(&sq->errors);
+			uint64_t rd = vn_load_relaxed(&sq->dir_bytes[NVME_DIR_READ]);
+			uint64_t wr = vn_load_relaxed(&sq->dir_bytes[NVME_DIR_WRITE]);
+
 			out->nr_io_sq++;
-			out->io_cmds += vn_load_relaxed(&sq->cmds);
-			out->io_errors += vn_load_relaxed(&sq->errors);
-			out->bytes_read += vn_load_relaxed(&sq->dir_bytes[NVME_DIR_READ]);
-			out->bytes_written += vn_load_relaxed(&sq->dir_bytes[NVME_DIR_WRITE]);
+			out->io_cmds += cmds;
+			out->io_errors += errors;
+			out->bytes_read += rd;
+			out->bytes_written += wr;
+			if (snap) {
+				struct nvme_cq *scq = sq->cq;
+
+				snap[n++] = (struct sq_snap){
+				    .qid = (uint16_t)q,
+				    .cqid = sq->cqid,
+				    .poller = scq->poller,
+				    .cmds = cmds,
+				    .errors = errors,
+				    .bytes_read = rd,
+				    .bytes_written = wr,
+				    .polls = vn_load_relaxed(&scq->polls),
+				    .busy_polls = vn_load_relaxed(&scq->busy_polls),
+				    .irqs = vn_load_relaxed(&scq->irqs),
+				};
+			}
 		}
-		if (c->cqs[q]) {
+		if (cq) {
 			out->nr_io_cq++;
-			out->irqs += vn_load_relaxed(&c->cqs[q]->irqs);
+			out->irqs += vn_load_relaxed(&cq->irqs);
 		}
 	}
+	pthread_mutex_unlock(&c->qlock);
+	if (nsnap)
+		*nsnap = n;
+}
+
+void nvme_ctrl_get_stats(struct nvme_ctrl *c, struct nvme_ctrl_stats *out)
+{
+	stats_collect(c, out, NULL, NULL);
 }
 
 void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 {
 	struct nvme_ctrl_stats st;
+	/* Printed after qlock is released: a slow stdout never holds up the
+	 * admin poller. */
+	struct sq_snap *snap = calloc(c->o.max_ioqpairs, sizeof(*snap));
+	uint32_t n = 0;
 
-	nvme_ctrl_get_stats(c, &st);
+	stats_collect(c, &st, snap, &n);
 	fprintf(f,
 		"%s: csts 0x%x admin %llu io %llu errors %llu read %llu B written %llu B irqs "
 		"%llu queues %u/%u\n",
@@ -481,22 +588,17 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 		(unsigned long long)st.io_errors, (unsigned long long)st.bytes_read,
 		(unsigned long long)st.bytes_written, (unsigned long long)st.irqs, st.nr_io_sq,
 		st.nr_io_cq);
-	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++) {
-		struct nvme_sq *sq = c->sqs[q];
-		if (!sq)
-			continue;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct sq_snap *q = &snap[i];
+
 		fprintf(f,
 			"%s sq%u: cq%u poller %u cmds %llu errors %llu read %llu B written %llu B "
 			"polls %llu busy %.1f%% irqs %llu\n",
-			c->name, q, sq->cqid, sq->cq->poller,
-			(unsigned long long)vn_load_relaxed(&sq->cmds),
-			(unsigned long long)vn_load_relaxed(&sq->errors),
-			(unsigned long long)vn_load_relaxed(&sq->dir_bytes[NVME_DIR_READ]),
-			(unsigned long long)vn_load_relaxed(&sq->dir_bytes[NVME_DIR_WRITE]),
-			(unsigned long long)vn_load_relaxed(&sq->cq->polls),
-			sq->cq->polls ? 100.0 * (double)vn_load_relaxed(&sq->cq->busy_polls) /
-					    (double)sq->cq->polls
-				      : 0.0,
-			(unsigned long long)vn_load_relaxed(&sq->cq->irqs));
+			c->name, q->qid, q->cqid, q->poller, (unsigned long long)q->cmds,
+			(unsigned long long)q->errors, (unsigned long long)q->bytes_read,
+			(unsigned long long)q->bytes_written, (unsigned long long)q->polls,
+			q->polls ? 100.0 * (double)q->busy_polls / (double)q->polls : 0.0,
+			(unsigned long long)q->irqs);
 	}
+	free(snap);
 }

@@ -79,8 +79,10 @@ struct nvme_sq {
 	uint32_t *db;     /* tail doorbell */
 	uint32_t *shadow; /* shadow tail doorbell (Doorbell Buffer Config), or NULL */
 	uint32_t *ei;     /* its EventIdx */
-	uint16_t head;
-	uint16_t size;
+	/* Sizes up to 65536 entries (CAP.MQES 0xffff): 32 bits, as are the
+	 * indices, so that every legal size fits and no ring is 0 bytes. */
+	uint32_t head;
+	uint32_t size;
 	uint16_t qid;
 	uint16_t cqid;
 	uint32_t inflight; /* fetched, not yet completed */
@@ -131,9 +133,9 @@ struct nvme_cq {
 	uint32_t *shadow; /* shadow head doorbell, or NULL */
 	uint32_t *ei;
 	uint32_t dbbuf_gen; /* ctrl->dbbuf_gen this CQ's shadows follow */
-	uint16_t tail;
-	uint16_t head; /* cached; re-read only when the ring looks full */
-	uint16_t size;
+	uint32_t tail;
+	uint32_t head; /* cached; re-read only when the ring looks full */
+	uint32_t size; /* 2..65536: 32 bits (see nvme_sq) */
 	uint16_t qid;
 	uint8_t phase;
 	bool ien;
@@ -210,7 +212,12 @@ struct nvme_ctrl {
 	struct nvme_ns *fast_ns[NVME_MAX_NS + 1];
 
 	/* Queues: created and deleted by the admin poller (or the control
-	 * thread while the admin queue is stopped). */
+	 * thread while the admin queue is stopped). Whoever stores or clears a
+	 * pointer here, or folds a deleted queue's counters into gone_*, holds
+	 * qlock; so does a reader on another thread (the statistics), which
+	 * then may dereference what it finds until it lets go. Never taken on
+	 * the I/O path, and held only for copies, never while waiting. */
+	pthread_mutex_t qlock;
 	struct nvme_sq **sqs; /* by qid, 0 = admin */
 	struct nvme_cq **cqs;
 	uint32_t next_poller;
@@ -249,18 +256,21 @@ struct nvme_ctrl {
 /* status.c */
 const char *nvme_status_name(vnvme_status s);
 vnvme_status nvme_status_from_errno(int err);
+/* A status with DNR decided per status (status.c: set only where a retry
+ * cannot succeed). Errors only: cold. */
+vnvme_status nvme_status(unsigned sct, unsigned sc);
 #define NVME_OK ((vnvme_status){0})
 static inline vnvme_status nvme_sc(unsigned sc)
 {
-	return vnvme_status_make(VNVME_SCT_GENERIC, sc, sc != 0);
+	return nvme_status(VNVME_SCT_GENERIC, sc);
 }
 static inline vnvme_status nvme_sc_cmd(unsigned sc)
 {
-	return vnvme_status_make(VNVME_SCT_CMD_SPECIFIC, sc, true);
+	return nvme_status(VNVME_SCT_CMD_SPECIFIC, sc);
 }
 static inline vnvme_status nvme_sc_media(unsigned sc)
 {
-	return vnvme_status_make(VNVME_SCT_MEDIA, sc, true);
+	return nvme_status(VNVME_SCT_MEDIA, sc);
 }
 /* A status handler return that means "completes later". */
 #define NVME_PENDING ((vnvme_status){0xffff})
@@ -284,9 +294,9 @@ unsigned nvme_cq_poll(struct vn_pollable *pl);
 void nvme_cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_status st,
 		  uint32_t dw0);
 void nvme_req_complete(struct nvme_req *r, vnvme_status st, uint32_t dw0);
-int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint16_t size,
+int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t size,
 		   struct nvme_cq *cq, struct nvme_sq **out);
-int nvme_cq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint16_t size, bool ien,
+int nvme_cq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t size, bool ien,
 		   uint16_t iv, struct nvme_cq **out);
 /* Hand a CQ to its poller / an SQ to its CQ's poller (asynchronous). */
 int nvme_cq_start(struct nvme_cq *cq);

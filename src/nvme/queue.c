@@ -57,7 +57,7 @@ static inline uint32_t cq_room(struct nvme_cq *cq)
 					  __ATOMIC_RELAXED);
 			return room;
 		}
-		cq->head = (uint16_t)h;
+		cq->head = h;
 		if (cq->ei) /* EventIdx one behind: the host need not ring MMIO */
 			vn_store_release(cq->ei, (h - 1) & 0xffffu);
 		room = cq->size - 1u - ring_dist(cq->head, cq->tail, cq->size);
@@ -72,7 +72,7 @@ void nvme_cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_st
 
 	e->dw0 = dw0;
 	e->dw1 = 0;
-	e->sqhd = sq->head;
+	e->sqhd = (uint16_t)sq->head; /* < 65536 */
 	e->sqid = sq->qid;
 	e->cid = cid;
 	/* The phase dword last: the host polls it, then reads the rest (after
@@ -406,9 +406,9 @@ static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_
 		tail = 0;
 		cq->phase ^= 1;
 	}
-	cq->tail = (uint16_t)tail;
+	cq->tail = tail;
 	used = (uint32_t)(((uintptr_t)s - (uintptr_t)s0) / sizeof(*s));
-	sq->head = (uint16_t)(head + used);
+	sq->head = head + used;
 	return used;
 }
 
@@ -454,6 +454,12 @@ static VN_INLINE uint32_t sq_take(struct nvme_sq *sq, struct nvme_cq *cq, uint32
 	}
 	n = cq_room(cq);
 	n = n > cq->inflight ? n - cq->inflight : 0;
+	/* And the free request slots (as QEMU's nvme_process_sq stops when
+	 * sq->req_list is empty): fetched commands can outnumber the SQ's
+	 * entries, since the host refills the entries we consumed while
+	 * earlier commands are still in flight. What stays in the ring is
+	 * fetched later (back-pressure, not an error). */
+	n = VN_MIN(n, sq->nfree);
 	return VN_MIN(VN_MIN(ring_dist(sq->head, tail, sq->size), n), budget);
 }
 
@@ -473,8 +479,7 @@ static VN_NOINLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq
 	do {
 		total += n;
 		do {
-			uint32_t k = VN_MIN((uint32_t)sq->size - 1u - sq->head,
-					    (uint32_t)cq->size - cq->tail);
+			uint32_t k = VN_MIN(sq->size - 1u - sq->head, cq->size - cq->tail);
 
 			k = VN_MIN(k, n);
 			if (likely(k)) {
@@ -738,7 +743,7 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 /* ------------------------------------------------------------------------ */
 /* Creation and hand-over (admin poller or control thread) */
 
-int nvme_cq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint16_t size, bool ien,
+int nvme_cq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t size, bool ien,
 		   uint16_t iv, struct nvme_cq **out)
 {
 	struct nvme_cq *cq;
@@ -767,7 +772,7 @@ int nvme_cq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint16_t si
 	return 0;
 }
 
-int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint16_t size,
+int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t size,
 		   struct nvme_cq *cq, struct nvme_sq **out)
 {
 	struct nvme_sq *sq;
@@ -799,6 +804,9 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint16_t si
 			sq->free[i] = (uint16_t)(size - 1 - i);
 		}
 		sq->nfree = size;
+	} else {
+		/* The admin queue takes no request slot (sq_take's bound). */
+		sq->nfree = UINT32_MAX;
 	}
 	if (!sq_translate(sq, vn_dma_table_get(c->o.dma))) {
 		nvme_sq_free(sq);

@@ -213,7 +213,18 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 	cfg_setup(d, pba_off);
 
 	for (uint32_t i = 0; i < conf->nr_ns; i++) {
-		ret = vn_be_create(&conf->ns[i].be, &d->be[i], &e);
+		struct vn_be_opts bo = conf->ns[i].be;
+
+		/* The file backend's io_uring per polling thread: room for all
+		 * the controller's queues on one thread can have in flight
+		 * (one per entry), 256..4096; past that, requests wait on its
+		 * backlog (back-pressure, never an error). */
+		if (bo.type == VN_BE_FILE && !bo.qdepth) {
+			uint64_t per =
+			    (uint64_t)((conf->queues + nr_pollers - 1) / nr_pollers) * conf->qdepth;
+			bo.qdepth = (unsigned)VN_MIN(VN_MAX(per, 256u), 4096u);
+		}
+		ret = vn_be_create(&bo, &d->be[i], &e);
 		if (ret) {
 			snprintf(err, errlen, "namespace %u: %s", i + 1, e ? e : strerror(-ret));
 			goto err;

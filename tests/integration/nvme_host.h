@@ -40,7 +40,8 @@
 #define H_QDEPTH 64
 
 struct hq {
-	uint16_t qid, size, tail, head;
+	uint16_t qid;
+	uint32_t size, tail, head; /* up to 65536 entries */
 	uint8_t phase;
 	struct vnvme_sqe *sq;
 	struct vnvme_cqe *cq;
@@ -80,7 +81,7 @@ static inline void h_wreg64(struct host *h, uint32_t off, uint64_t v)
 	assert_int_equal(vu_client_region_write(h->c, 0, off, &v, 8), 0);
 }
 
-static inline void hq_init(struct host *h, struct hq *q, uint16_t qid, uint16_t size, void *sq,
+static inline void hq_init(struct host *h, struct hq *q, uint16_t qid, uint32_t size, void *sq,
 			   void *cq)
 {
 	memset(q, 0, sizeof(*q));

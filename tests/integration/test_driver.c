@@ -41,6 +41,7 @@ static int setup(void **state)
 	vn_dev_conf_defaults(&conf);
 	memcpy(conf.socket, f->path, strlen(f->path) + 1);
 	conf.queues = 4;
+	conf.qdepth = 65536; /* MQES 0xffff: the driver must refuse what it cannot hold */
 	conf.ns[0].be.size = 8u << 20;
 	assert_int_equal(vnvme_dev_create(&conf, 0, f->e.loop, &f->e.qsbr, f->e.pollers, 1, &f->dev,
 					  err, sizeof(err)),
@@ -216,6 +217,10 @@ static void test_queue_pairs_run_out_and_come_back(void **state)
 	for (int i = 0; i < 4; i++)
 		vnvme_qpair_destroy(qs[i]);
 	struct vnvme_qpair_opts o = {.depth = 100000};
+	assert_int_equal(vnvme_qpair_create(f->c, &o, &qs[0]), -EINVAL);
+	/* The controller takes 65536 entries; the driver's 16-bit ring
+	 * indices do not (its ring would have been size 0). */
+	o.depth = 65536;
 	assert_int_equal(vnvme_qpair_create(f->c, &o, &qs[0]), -EINVAL);
 }
 

@@ -5,6 +5,7 @@
 #include "nvme_host.h"
 #include "target_env.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,6 +17,9 @@ struct tfx {
 	char path[100];
 	struct vnvme_dev *dev;
 	struct host h;
+	uint32_t qdepth;    /* the controller's MQES + 1; 0: 256 */
+	char file[120];     /* the file backend's image, for VN_BE_FILE */
+	unsigned be_qdepth; /* the file backend's io_uring entries; 0: its default */
 };
 
 static int make_target(struct tfx *f, enum vn_be_type type, uint32_t nr_ns)
@@ -25,30 +29,54 @@ static int make_target(struct tfx *f, enum vn_be_type type, uint32_t nr_ns)
 
 	vn_dev_conf_defaults(&c);
 	memcpy(c.socket, f->path, strlen(f->path) + 1); /* < 108: see setup() */
-	c.queues = 4;
-	c.qdepth = 256;
+	c.queues = type == VN_BE_FILE ? 8 : 4;
+	c.qdepth = f->qdepth ? f->qdepth : 256;
 	c.nr_ns = nr_ns;
 	for (uint32_t i = 0; i < nr_ns; i++) {
 		c.ns[i].be.type = type;
 		c.ns[i].be.size = 16u << 20;
 		c.ns[i].lba_size = 512;
+		if (type == VN_BE_FILE) {
+			snprintf(f->file, sizeof(f->file), "%s/ns1.img", f->e.dir);
+			c.ns[i].be.path = f->file;
+			c.ns[i].be.qdepth = f->be_qdepth;
+		}
 	}
 	return vnvme_dev_create(&c, 0, f->e.loop, &f->e.qsbr, f->e.pollers, 2, &f->dev, err,
 				sizeof(err));
 }
 
-static int setup(void **state)
+static int setup_be(void **state, uint32_t qdepth, enum vn_be_type type, unsigned be_qdepth)
 {
 	struct tfx *f = calloc(1, sizeof(*f));
 
+	f->qdepth = qdepth;
+	f->be_qdepth = be_qdepth;
 	tenv_init(&f->e, "nvme", 2);
 	snprintf(f->path, sizeof(f->path), "%s/nvme0", f->e.dir);
-	assert_int_equal(make_target(f, VN_BE_RAM, 2), 0);
+	assert_int_equal(make_target(f, type, type == VN_BE_FILE ? 1 : 2), 0);
 	tenv_run(&f->e);
 	assert_int_equal(h_connect(&f->h, f->path), 0);
 	h_enable(&f->h, 32);
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_be(state, 0, VN_BE_RAM, 0);
+}
+
+/* A controller whose queues may have the largest legal size: MQES 0xffff. */
+static int setup_mqes_max(void **state)
+{
+	return setup_be(state, 65536, VN_BE_RAM, 0);
+}
+
+/* One namespace on the file backend, whose io_uring takes 8 requests. */
+static int setup_file(void **state)
+{
+	return setup_be(state, 0, VN_BE_FILE, 8);
 }
 
 static int teardown(void **state)
@@ -1262,6 +1290,655 @@ static void test_random_commands_never_hurt_the_controller(void **state)
 	assert_int_equal(buf[511], 0x3c);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Queues of any geometry: sizes up to 65536, SQ and CQ sizes apart, several
+ * SQs on one CQ, anywhere in the host's memory. */
+
+#define G_DATA 0x800000  /* data buffers: 1 MiB */
+#define G_CQS  0x900000  /* 4 CQ slots of 1 MiB (65536 x 16 bytes) */
+#define G_SQS  0xd00000  /* 4 SQ slots of 4 MiB (65536 x 64 bytes) */
+#define G_END  0x1d00000 /* canary bytes from here */
+
+struct gcq {
+	uint16_t qid;
+	uint32_t size, head;
+	uint8_t phase;
+	struct vnvme_cqe *ring;
+	uint32_t *db;
+};
+
+struct gsq {
+	uint16_t qid;
+	uint32_t size, tail, head; /* head: as the last CQE's SQHD says */
+	struct vnvme_sqe *ring;
+	uint32_t *db;
+	struct gcq *cq;
+	uint16_t cid;
+	uint32_t out;     /* submitted, not completed */
+	uint16_t *expect; /* by CID: the status expected (0xffff: any) */
+	uint8_t *busy;    /* by CID: outstanding */
+};
+
+/* Where the large layout puts a queue: a slot per qid 1..4 for any size. */
+#define G_CQ_OFF(qid) (G_CQS + (uint64_t)((qid)-1) * 0x100000)
+#define G_SQ_OFF(qid) (G_SQS + (uint64_t)((qid)-1) * 0x400000)
+/* And the small one (h_create_ioq's): up to 8 pairs of at most 128 entries. */
+#define S_SQ_OFF(qid) (H_IOQ + (uint64_t)((qid)-1) * 0x10000)
+#define S_CQ_OFF(qid) (S_SQ_OFF(qid) + 0x8000)
+
+static void gcq_create(struct host *h, struct gcq *q, uint16_t qid, uint32_t size, uint64_t off)
+{
+	q->qid = qid;
+	q->size = size;
+	q->head = 0;
+	q->phase = 1;
+	q->ring = (void *)(h->mem + off);
+	q->db = (uint32_t *)(void *)(h->bar + 8 * qid + 4);
+	memset(q->ring, 0, (size_t)size * 16);
+	assert_sc(create_cq_raw(h, qid, size, VNVME_CREATE_Q_PC, H_IOVA + off), 0);
+}
+
+static void gsq_create(struct host *h, struct gsq *q, uint16_t qid, uint32_t size, struct gcq *cq,
+		       uint64_t off)
+{
+	q->qid = qid;
+	q->size = size;
+	q->tail = q->head = 0;
+	q->ring = (void *)(h->mem + off);
+	q->db = (uint32_t *)(void *)(h->bar + 8 * qid);
+	q->cq = cq;
+	q->out = 0;
+	if (!q->expect) {
+		q->expect = calloc(65536, sizeof(*q->expect));
+		q->busy = calloc(65536, 1);
+		assert_non_null(q->expect);
+		assert_non_null(q->busy);
+	}
+	assert_sc(create_sq_raw(h, qid, size, cq->qid, VNVME_CREATE_Q_PC, H_IOVA + off), 0);
+}
+
+static void gsq_free(struct gsq *q)
+{
+	free(q->expect);
+	free(q->busy);
+	q->expect = NULL;
+	q->busy = NULL;
+}
+
+/* Free entries in the SQ, as far as the host knows (SQHD of the last CQE). */
+static uint32_t gsq_room(const struct gsq *q)
+{
+	uint32_t used = q->tail >= q->head ? q->tail - q->head : q->tail + q->size - q->head;
+
+	return q->size - 1 - used;
+}
+
+static void gsq_queue(struct gsq *q, struct vnvme_sqe *s, uint16_t expect)
+{
+	s->cid = q->cid++;
+	assert_false(q->busy[s->cid]);
+	q->busy[s->cid] = 1;
+	q->expect[s->cid] = expect;
+	q->ring[q->tail] = *s;
+	if (++q->tail == q->size)
+		q->tail = 0;
+	q->out++;
+}
+
+static void gsq_ring(struct gsq *q)
+{
+	/* Release: the SQEs before the doorbell. */
+	__atomic_store_n(q->db, q->tail, __ATOMIC_RELEASE);
+}
+
+/* The next CQE of cq, if there is one: 1, else 0. */
+static int gcq_peek(struct gcq *q, struct vnvme_cqe *out)
+{
+	struct vnvme_cqe *e = &q->ring[q->head];
+	uint16_t st = __atomic_load_n(&e->status, __ATOMIC_ACQUIRE);
+
+	if ((st & 1) != q->phase)
+		return 0;
+	*out = *e;
+	if (++q->head == q->size) {
+		q->head = 0;
+		q->phase ^= 1;
+	}
+	__atomic_store_n(q->db, q->head, __ATOMIC_RELEASE);
+	return 1;
+}
+
+/* Check a CQE against the SQ it names (one of sqs[0..n)); returns that SQ. */
+static struct gsq *gcq_account(struct gcq *cq, struct gsq *sqs, unsigned n,
+			       const struct vnvme_cqe *e)
+{
+	struct gsq *q = NULL;
+
+	for (unsigned i = 0; i < n; i++)
+		if (sqs[i].qid == e->sqid && sqs[i].cq == cq)
+			q = &sqs[i];
+	if (!q)
+		fail_msg("cq%u: a completion for sq%u, which does not post here", cq->qid, e->sqid);
+	if (e->sqhd >= q->size)
+		fail_msg("sq%u: SQHD %u beyond its %u entries", q->qid, e->sqhd, q->size);
+	if (!q->busy[e->cid])
+		fail_msg("sq%u: CID %u completed but not outstanding", q->qid, e->cid);
+	if (q->expect[e->cid] != 0xffff && (vnvme_cqe_status(e).v & 0x7ff) != q->expect[e->cid])
+		fail_msg("sq%u CID %u: status 0x%x, expected 0x%x", q->qid, e->cid,
+			 vnvme_cqe_status(e).v, q->expect[e->cid]);
+	q->busy[e->cid] = 0;
+	q->head = e->sqhd;
+	q->out--;
+	return q;
+}
+
+/* Reap from every CQ until no SQ has a command outstanding. */
+static void g_reap_all(struct gcq *cqs, unsigned ncq, struct gsq *sqs, unsigned nsq)
+{
+	uint64_t deadline = h_now_ms() + 10000;
+
+	for (;;) {
+		unsigned out = 0, got = 0;
+		struct vnvme_cqe e;
+
+		for (unsigned i = 0; i < nsq; i++)
+			out += sqs[i].out;
+		if (!out)
+			return;
+		for (unsigned i = 0; i < ncq; i++)
+			while (gcq_peek(&cqs[i], &e)) {
+				gcq_account(&cqs[i], sqs, nsq, &e);
+				got++;
+			}
+		if (!got) {
+			if (h_now_ms() > deadline) {
+				for (unsigned i = 0; i < nsq; i++)
+					printf("# sq%u size %u on cq%u size %u: %u outstanding, "
+					       "tail %u head %u\n",
+					       sqs[i].qid, sqs[i].size, sqs[i].cq->qid,
+					       sqs[i].cq->size, sqs[i].out, sqs[i].tail,
+					       sqs[i].head);
+				fail_msg("%u commands never completed", out);
+			}
+			usleep(10);
+		}
+	}
+}
+
+static void canary_set(struct host *h)
+{
+	memset(h->mem + G_END, 0xa5, 0x10000);
+}
+
+static void canary_check(struct host *h)
+{
+	for (unsigned i = 0; i < 0x10000; i++)
+		if (h->mem[G_END + i] != 0xa5)
+			fail_msg("the controller wrote at 0x%x, past every queue", G_END + i);
+}
+
+/*
+ * MQES 0xffff: an I/O queue pair of 65536 entries (4 MiB of SQ, 1 MiB of
+ * CQ), filled to the last entry at once, then wrapped: every completion
+ * arrives, in the CQ's memory and nowhere else (the sizes once lived in 16
+ * bits: a 65536-entry ring was checked for 0 bytes and written past).
+ */
+static void test_queues_of_65536_entries_fill_wrap_and_stay_in_their_memory(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct gcq cq = {0};
+	struct gsq sq = {0};
+	uint64_t cap = (uint64_t)h_reg32(h, VNVME_REG_CAP) | (uint64_t)h_reg32(h, 4) << 32;
+
+	assert_int_equal(cap & 0xffff, 0xffff);
+	/* Canaries right after the CQ slot and the SQ slot of qid 1. */
+	memset(h->mem + G_CQS + 0x100000, 0xa5, 4096);
+	canary_set(h);
+	gcq_create(h, &cq, 1, 65536, G_CQ_OFF(1));
+	/* SQ slot 4 ends where the canary begins (G_END). */
+	gsq_create(h, &sq, 4, 65536, &cq, G_SQ_OFF(4));
+	for (unsigned round = 0; round < 2; round++) {
+		/* 65535 (the whole ring), then 1000 more: both rings wrap. */
+		uint32_t n = round ? 1000 : 65535;
+
+		for (uint32_t i = 0; i < n; i++) {
+			struct vnvme_sqe s = h_rw(VNVME_NVM_READ, 1, i % 64, 1);
+			s.dptr.prp1 = H_IOVA + G_DATA + (i % 8) * 512;
+			gsq_queue(&sq, &s, 0);
+		}
+		gsq_ring(&sq);
+		g_reap_all(&cq, 1, &sq, 1);
+	}
+	assert_int_equal(cq.phase, 0); /* the CQ wrapped once */
+	assert_int_equal(sq.head, (65535 + 1000) % 65536);
+	for (unsigned i = 0; i < 4096; i++)
+		assert_int_equal(h->mem[G_CQS + 0x100000 + i], 0xa5);
+	canary_check(h);
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS) & (VNVME_CSTS_RDY | VNVME_CSTS_CFS),
+			 VNVME_CSTS_RDY);
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, 4), 0);
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, 1), 0);
+	gsq_free(&sq);
+}
+
+/* Random sizes, skewed to the edges: 2, 65536, small, anything. */
+static uint32_t g_size(uint64_t *x)
+{
+	switch (rng_next(x) % 4) {
+	case 0:
+		return 2;
+	case 1:
+		return 65536;
+	case 2:
+		return 2 + (uint32_t)(rng_next(x) % 64);
+	default:
+		return 2 + (uint32_t)(rng_next(x) % 65535);
+	}
+}
+
+/*
+ * Random queue geometries: in each round 1..4 CQs and 1..4 SQs of random
+ * legal sizes (2 to 65536, SQ and CQ sizes apart, SQs smaller and larger
+ * than their CQ, several SQs on one CQ), random commands on them (valid
+ * ones, whose success is checked, and hostile ones: random opcodes, flags,
+ * namespaces and fields, data pointers in the data area), some batches
+ * larger than a CQ can hold, random Create/Delete commands beside the live
+ * queues (any QID, size, flags, vector, CQ), then deletion in random order
+ * (a CQ before its SQs is refused). Every CQE names a live SQ, an outstanding CID and an
+ * SQHD inside the SQ; nothing is written outside the rings and buffers.
+ */
+static void test_random_queue_geometries_never_hurt_the_controller(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	uint64_t x = getenv("VNVME_SEED") ? strtoull(getenv("VNVME_SEED"), NULL, 0) : 0x9e0c0de5;
+	struct gcq cqs[4];
+	struct gsq sqs[4];
+
+	printf("# seed 0x%llx\n", (unsigned long long)x);
+	memset(sqs, 0, sizeof(sqs));
+	canary_set(h);
+	for (unsigned round = 0; round < 24; round++) {
+		unsigned ncq = 1 + (unsigned)(rng_next(&x) % 4);
+		unsigned nsq = 1 + (unsigned)(rng_next(&x) % 4);
+
+		memset(cqs, 0, sizeof(cqs));
+		for (unsigned i = 0; i < ncq; i++)
+			gcq_create(h, &cqs[i], (uint16_t)(i + 1), g_size(&x), G_CQ_OFF(i + 1));
+		for (unsigned i = 0; i < nsq; i++)
+			gsq_create(h, &sqs[i], (uint16_t)(i + 1), g_size(&x),
+				   &cqs[rng_next(&x) % ncq], G_SQ_OFF(i + 1));
+		for (unsigned batch = 0; batch < 6; batch++) {
+			for (unsigned i = 0; i < nsq; i++) {
+				struct gsq *q = &sqs[i];
+				/* Up to 3 times the CQ: the controller must wait for
+				 * room, never overrun. */
+				uint32_t n = (uint32_t)(rng_next(&x) % (3 * q->cq->size + 1));
+				uint32_t room = gsq_room(q);
+
+				n = VN_MIN(VN_MIN(n, room), 2000u);
+				for (uint32_t k = 0; k < n; k++) {
+					uint64_t r = rng_next(&x);
+					struct vnvme_sqe s;
+					uint16_t expect = 0;
+
+					if (r % 4 == 0) {
+						/* Hostile: any fields, PRPs into the data area,
+						 * at most 4 KiB (no PRP list to follow). */
+						uint64_t *w = (uint64_t *)(void *)&s;
+						for (unsigned j = 0; j < 8; j++)
+							w[j] = rng_next(&x);
+						s.flags &= (uint8_t) ~(VNVME_SQE_PSDT_MASK
+								       << VNVME_SQE_PSDT_SHIFT);
+						s.nsid = (uint32_t)(rng_next(&x) % 4);
+						s.cdw12 &= 0xffff0007u;
+						s.dptr.prp1 =
+						    H_IOVA + G_DATA + (rng_next(&x) % 0x80000);
+						s.dptr.prp2 = H_IOVA + G_DATA + 0x80000;
+						expect = 0xffff;
+					} else {
+						static const uint8_t ops[] = {
+						    VNVME_NVM_READ, VNVME_NVM_WRITE,
+						    VNVME_NVM_FLUSH, VNVME_NVM_WRITE_ZEROES};
+						s = h_rw(ops[r / 4 % 4], 1 + (uint32_t)(r / 16 % 2),
+							 rng_next(&x) % 1000,
+							 1 + (uint32_t)(r / 32 % 8));
+						s.dptr.prp1 =
+						    H_IOVA + G_DATA + (r / 256 % 64) * 4096;
+					}
+					gsq_queue(q, &s, expect);
+				}
+				gsq_ring(q);
+			}
+			g_reap_all(cqs, ncq, sqs, nsq);
+		}
+		/* Random queue admin commands beside the live queues: any
+		 * QID (1..5; 4 are granted), size, flags, vector and CQ, rings
+		 * in the data area, some misaligned. What they create is
+		 * deleted below, SQs first. */
+		bool xsq[6] = {false}, xcq[6] = {false};
+		for (unsigned k = 0; k < 6; k++) {
+			bool is_cq = rng_next(&x) % 2;
+			uint32_t qid = 1 + (uint32_t)(rng_next(&x) % 5);
+			uint32_t size = rng_next(&x) % 8 ? g_size(&x) : 1;
+			uint32_t cdw11 = (uint32_t)rng_next(&x);
+			uint64_t prp1 = H_IOVA + G_DATA + 0xa0000 + (rng_next(&x) % 16) * 4096 +
+					(rng_next(&x) % 8 ? 0 : 8);
+			uint16_t st;
+
+			if (is_cq) {
+				cdw11 = (cdw11 & ~0xffff0000u) | (uint32_t)(rng_next(&x) % 8) << 16;
+				st = create_cq_raw(h, qid, size, cdw11, prp1);
+			} else {
+				st = create_sq_raw(h, qid, size, 1 + (uint32_t)(rng_next(&x) % 5),
+						   cdw11 & 0xffff, prp1);
+			}
+			if ((st & 0x7ff) == 0)
+				(is_cq ? xcq : xsq)[qid] = true;
+		}
+		for (uint32_t qid = 1; qid <= 5; qid++)
+			if (xsq[qid])
+				assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, qid), 0);
+		for (uint32_t qid = 1; qid <= 5; qid++)
+			if (xcq[qid])
+				assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, qid), 0);
+		/* Delete: maybe a CQ that still has SQs first (refused). */
+		if (rng_next(&x) % 2)
+			assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, sqs[0].cq->qid),
+				  SC(1, VNVME_SC_INVALID_QUEUE_DELETION));
+		for (unsigned i = 0; i < nsq; i++)
+			assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, sqs[(i + round) % nsq].qid), 0);
+		for (unsigned i = 0; i < ncq; i++)
+			assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, cqs[(i + round) % ncq].qid), 0);
+	}
+	for (unsigned i = 0; i < 4; i++)
+		gsq_free(&sqs[i]);
+	canary_check(h);
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS) & (VNVME_CSTS_RDY | VNVME_CSTS_CFS),
+			 VNVME_CSTS_RDY);
+	/* And still correct. */
+	h_create_ioq(h, 1, 64, false, 0);
+	uint8_t *buf = h->mem + H_DATA;
+	memset(buf, 0x3c, 512);
+	struct vnvme_sqe w = h_rw(VNVME_NVM_WRITE, 1, 3, 1);
+	w.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(&h->io[0], &w, NULL), 0);
+	memset(buf, 0, 512);
+	w.opc = VNVME_NVM_READ;
+	assert_sc(hq_cmd(&h->io[0], &w, NULL), 0);
+	assert_int_equal(buf[0], 0x3c);
+}
+
+/*
+ * Do Not Retry only where a retry cannot succeed (as QEMU's hw/nvme decides
+ * it): the host's own errors carry it, a transfer that met unmapped memory
+ * (QEMU unmaps and maps again) and an internal error do not. It was once set
+ * for every generic status.
+ */
+static void test_dnr_is_set_only_where_a_retry_cannot_help(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	uint8_t *buf = h->mem + H_DATA;
+	struct vnvme_sqe s;
+	uint16_t st;
+
+	h_create_ioq(h, 1, 16, false, 0);
+	s = (struct vnvme_sqe){.opc = 0x7f, .nsid = 1}; /* no such opcode */
+	st = hq_cmd(q, &s, NULL);
+	assert_sc(st, VNVME_SC_INVALID_OPCODE);
+	assert_true(st & VNVME_SF_DNR);
+	s = h_rw(VNVME_NVM_READ, 1, (16u << 20) / 512, 1); /* past the end */
+	s.dptr.prp1 = h_iova(h, buf);
+	st = hq_cmd(q, &s, NULL);
+	assert_sc(st, VNVME_SC_LBA_OUT_OF_RANGE);
+	assert_true(st & VNVME_SF_DNR);
+	s = h_rw(VNVME_NVM_READ, 9, 0, 1); /* no such namespace */
+	s.dptr.prp1 = h_iova(h, buf);
+	st = hq_cmd(q, &s, NULL);
+	assert_sc(st, VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_true(st & VNVME_SF_DNR);
+	/* Compare that does not match: DNR (media and data integrity). */
+	memset(buf, 0x11, 512);
+	s = h_rw(VNVME_NVM_WRITE, 1, 5, 1);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	buf[7] = 0x12;
+	s.opc = VNVME_NVM_COMPARE;
+	st = hq_cmd(q, &s, NULL);
+	assert_sc(st, SC(2, VNVME_SC_COMPARE_FAILURE));
+	assert_true(st & VNVME_SF_DNR);
+	/* Memory that is not mapped (now): no DNR, the host may retry. */
+	s = h_rw(VNVME_NVM_READ, 1, 0, 1);
+	s.dptr.prp1 = 0x7000000000ull;
+	st = hq_cmd(q, &s, NULL);
+	assert_sc(st, VNVME_SC_DATA_XFER_ERROR);
+	assert_false(st & VNVME_SF_DNR);
+	/* Command specific: an invalid queue ID, DNR. */
+	st = create_cq_raw(h, 9, 16, VNVME_CREATE_Q_PC, H_IOVA + H_IOQ);
+	assert_sc(st, SC(1, VNVME_SC_INVALID_QID));
+	assert_true(st & VNVME_SF_DNR);
+}
+
+/* A message a test posts to a poller: it holds the poller until opened. */
+struct gate {
+	uint32_t open;
+};
+
+static void gate_wait(void *arg)
+{
+	struct gate *g = arg;
+
+	/* Bounded: 10 s, whatever happens to the test. */
+	for (int i = 0; i < 100000 && !__atomic_load_n(&g->open, __ATOMIC_ACQUIRE); i++)
+		usleep(100);
+}
+
+struct gates {
+	struct gate a, b;
+};
+
+static void *gates_open(void *arg)
+{
+	struct gates *g = arg;
+
+	usleep(20000);
+	__atomic_store_n(&g->a.open, 1u, __ATOMIC_RELEASE);
+	usleep(20000);
+	__atomic_store_n(&g->b.open, 1u, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * CC.EN = 0 right after Create I/O SQ, while the SQ's attach is still queued
+ * on its poller, behind the CQ's own attach: the reset must not free the SQ
+ * before that message has run (a use-after-free that ASan reports). The
+ * second poller is held by gates so the messages run in the order that hurt:
+ * the CQ's attach (which sees the reset and lets go), then, 20 ms later, the
+ * SQ's.
+ */
+static void test_disable_right_after_create_sq_waits_for_the_pollers(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	uint64_t q = H_IOVA + H_IOQ;
+	const uint32_t PC = VNVME_CREATE_Q_PC;
+
+	for (unsigned i = 0; i < 4; i++) {
+		struct gates g = {{0}, {0}};
+		pthread_t t;
+
+		/* I/O CQs go round robin over the two pollers, from the first
+		 * (the admin poller's): qid 1 on it, qid 2 on the other. */
+		assert_sc(create_cq_raw(h, 1, 16, PC, q), 0);
+		assert_int_equal(vn_poller_post(f->e.pollers[1], gate_wait, &g.a), 0);
+		assert_sc(create_cq_raw(h, 2, 16, PC, q + 0x1000), 0);
+		assert_int_equal(vn_poller_post(f->e.pollers[1], gate_wait, &g.b), 0);
+		assert_sc(create_sq_raw(h, 2, 16, 2, PC, q + 0x2000), 0);
+		assert_int_equal(pthread_create(&t, NULL, gates_open, &g), 0);
+		h_wreg32(h, VNVME_REG_CC, 0);
+		assert_int_equal(h_wait_rdy(h, 0), 0);
+		assert_int_equal(pthread_join(t, NULL), 0);
+		h_enable(h, 32);
+	}
+	h_create_ioq(h, 1, 16, false, 0);
+	uint8_t *buf = h->mem + H_DATA;
+	struct vnvme_sqe r = h_rw(VNVME_NVM_READ, 1, 0, 1);
+	r.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(&h->io[0], &r, NULL), 0);
+}
+
+/*
+ * An SQ of 2 entries on a CQ of 64, on the file backend, with DSMs of 256
+ * ranges (each range one fallocate: they stay in flight for a while). The
+ * host moves the tail again as soon as it can (the controller fetched the
+ * entry it wrote), so more commands are in flight than the SQ has entries:
+ * request slots, sized by the SQ, once ran out and underflowed the pool (a
+ * crash). The controller must leave the SQE in the ring until a slot is
+ * free, and complete everything it fetched, successfully.
+ */
+static void test_an_sq_smaller_than_its_cq_waits_for_request_slots(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct vnvme_dsm_range *r = (void *)(h->mem + G_DATA + 0x90000);
+	struct gcq cq = {0};
+	struct gsq sq = {0};
+	struct vnvme_cqe e;
+	unsigned done = 0, idle = 0;
+
+	for (unsigned i = 0; i < 256; i++)
+		r[i] = (struct vnvme_dsm_range){.nlb = 1, .slba = 2 * i};
+	gcq_create(h, &cq, 1, 64, S_CQ_OFF(1));
+	gsq_create(h, &sq, 1, 2, &cq, S_SQ_OFF(1));
+	/* 40 DSMs; the host does not wait for room (it cannot see the head),
+	 * it rewrites the one free entry and rings again. */
+	for (unsigned k = 0; k < 40; k++) {
+		struct vnvme_sqe s = {.opc = VNVME_NVM_DSM, .nsid = 1, .cdw11 = VNVME_DSM_AD};
+
+		s.cdw10 = 255;
+		s.dptr.prp1 = h_iova(h, r);
+		s.cid = sq.cid++;
+		sq.ring[sq.tail] = s;
+		sq.tail ^= 1;
+		gsq_ring(&sq);
+		usleep(200);
+		while (gcq_peek(&cq, &e)) {
+			assert_int_equal(e.sqid, 1);
+			assert_sc(vnvme_cqe_status(&e).v, 0);
+			assert_true(e.sqhd < 2);
+			sq.head = e.sqhd;
+			done++;
+		}
+	}
+	/* Reap what remains: until nothing comes for 2 s (a bound on liveness). */
+	while (idle < 2000) {
+		if (gcq_peek(&cq, &e)) {
+			assert_sc(vnvme_cqe_status(&e).v, 0);
+			sq.head = e.sqhd;
+			done++;
+			idle = 0;
+		} else {
+			usleep(1000);
+			idle++;
+		}
+	}
+	printf("# %u DSMs completed\n", done);
+	assert_true(done >= 1);
+	assert_int_equal(sq.head, sq.tail); /* everything the host rang was consumed */
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS) & (VNVME_CSTS_RDY | VNVME_CSTS_CFS),
+			 VNVME_CSTS_RDY);
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, 1), 0);
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, 1), 0);
+	gsq_free(&sq);
+}
+
+/*
+ * Eight queues issuing sixty Flushes each (two SQs on each of four CQs) on a
+ * file namespace whose io_uring takes 8: a busy device applies
+ * back-pressure, it never fails a command it would serve when idle (they
+ * once completed with Internal Error and DNR, 0x4006).
+ */
+static void test_eight_queues_of_sixty_flushes_all_succeed_on_a_busy_file(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct gcq cqs[4];
+	struct gsq sqs[8];
+
+	memset(cqs, 0, sizeof(cqs));
+	memset(sqs, 0, sizeof(sqs));
+	for (unsigned i = 0; i < 4; i++)
+		gcq_create(h, &cqs[i], (uint16_t)(i + 1), 128, S_CQ_OFF(i + 1));
+	for (unsigned i = 0; i < 8; i++)
+		gsq_create(h, &sqs[i], (uint16_t)(i + 1), 64, &cqs[i % 4], S_SQ_OFF(i + 1));
+	for (unsigned i = 0; i < 8; i++) {
+		for (unsigned k = 0; k < 60; k++) {
+			struct vnvme_sqe s = {.opc = VNVME_NVM_FLUSH, .nsid = 1};
+			gsq_queue(&sqs[i], &s, 0);
+		}
+	}
+	for (unsigned i = 0; i < 8; i++)
+		gsq_ring(&sqs[i]);
+	g_reap_all(cqs, 4, sqs, 8);
+	for (unsigned i = 0; i < 8; i++) {
+		assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, (uint16_t)(i + 1)), 0);
+		gsq_free(&sqs[i]);
+	}
+	for (unsigned i = 0; i < 4; i++)
+		assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, (uint16_t)(i + 1)), 0);
+}
+
+struct dumper {
+	struct vnvme_dev *dev;
+	FILE *out;
+	uint32_t stop;
+	unsigned dumps;
+};
+
+static void *dump_loop(void *arg)
+{
+	struct dumper *d = arg;
+
+	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
+		vnvme_dev_print_stats(d->dev, d->out);
+		d->dumps++;
+	}
+	return NULL;
+}
+
+/*
+ * The SIGUSR1 counter dump (vnvme_dev_print_stats, on the control thread)
+ * while the admin poller creates and deletes queues: it must never read a
+ * queue the admin path has freed (ASan reports a use-after-free).
+ */
+static void test_counter_dumps_race_queue_creation_and_deletion(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct dumper d = {.dev = f->dev};
+	pthread_t t;
+
+	d.out = fopen("/dev/null", "w");
+	assert_non_null(d.out);
+	assert_int_equal(pthread_create(&t, NULL, dump_loop, &d), 0);
+	for (unsigned i = 0; i < 150; i++) {
+		for (uint16_t qid = 1; qid <= 4; qid++)
+			h_create_ioq(h, qid, 16, false, 0);
+		for (uint16_t qid = 1; qid <= 4; qid++) {
+			assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, qid), 0);
+			assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, qid), 0);
+		}
+	}
+	__atomic_store_n(&d.stop, 1u, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	fclose(d.out);
+	printf("# %u dumps\n", d.dumps);
+	assert_true(d.dumps > 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1289,9 +1966,24 @@ int main(void)
 	    T(test_format_switches_lba_size_and_erases),
 	    T(test_shadow_doorbells_replace_mmio_doorbells),
 	    T(test_random_commands_never_hurt_the_controller),
+	    cmocka_unit_test_setup_teardown(
+		test_queues_of_65536_entries_fill_wrap_and_stay_in_their_memory, setup_mqes_max,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_random_queue_geometries_never_hurt_the_controller,
+					    setup_mqes_max, teardown),
+	    T(test_dnr_is_set_only_where_a_retry_cannot_help),
+	    T(test_disable_right_after_create_sq_waits_for_the_pollers),
+	    T(test_counter_dumps_race_queue_creation_and_deletion),
+	    cmocka_unit_test_setup_teardown(test_an_sq_smaller_than_its_cq_waits_for_request_slots,
+					    setup_file, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_eight_queues_of_sixty_flushes_all_succeed_on_a_busy_file, setup_file,
+		teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	if (!getenv("VNVME_LOG"))
 		vn_log_set_level(VN_LOG_ERR);
+	if (getenv("VNVME_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("VNVME_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -520,9 +520,12 @@ static void test_file_keeps_64_requests_in_flight(void **state)
 		assert_int_equal(vn_be_submit(ch, &ios[i]), 0);
 	}
 	assert_int_equal(vn_be_inflight(ch), 64);
-	/* qdepth reached: refused until something is reaped. */
-	assert_int_equal(vn_be_submit(ch, &extra), -EAGAIN);
-	assert_int_equal(drain(ch), 64);
+	/* qdepth reached: accepted all the same, it waits for room (back-pressure). */
+	extra.result = 1;
+	assert_int_equal(vn_be_submit(ch, &extra), 0);
+	assert_int_equal(vn_be_inflight(ch), 65);
+	assert_int_equal(drain(ch), 65);
+	assert_int_equal(extra.result, 0);
 	for (unsigned i = 0; i < 64; i++) {
 		assert_int_equal(ios[i].result, 0);
 		iov[i] = (struct iovec){r[i], sizeof(r[i])};
@@ -634,7 +637,7 @@ static void test_file_compare_matches_mismatches_and_limits_itself(void **state)
 				 .len = sizeof(big),
 				 .iov = &(struct iovec){big, sizeof(big)}};
 	assert_int_equal(vn_be_submit(ch, &bigio), -E2BIG);
-	/* Four compares in flight at once; the fifth waits for a slot. */
+	/* Four compares in flight at once; the fifth waits for a slot, accepted. */
 	for (unsigned i = 0; i < 5; i++) {
 		iov[i] = (struct iovec){w, sizeof(w)};
 		ios[i] = (struct vn_be_io){.op = VN_BE_COMPARE,
@@ -644,12 +647,9 @@ static void test_file_compare_matches_mismatches_and_limits_itself(void **state)
 					   .iov = &iov[i],
 					   .result = 1};
 	}
-	for (unsigned i = 0; i < 4; i++)
+	for (unsigned i = 0; i < 5; i++)
 		assert_int_equal(vn_be_submit(ch, &ios[i]), 0);
-	assert_int_equal(vn_be_submit(ch, &ios[4]), -EBUSY);
-	assert_int_equal(drain(ch), 4);
-	assert_int_equal(vn_be_submit(ch, &ios[4]), 0);
-	assert_int_equal(drain(ch), 1);
+	assert_int_equal(drain(ch), 5);
 	for (unsigned i = 0; i < 5; i++)
 		assert_int_equal(ios[i].result, 0);
 	vn_be_chan_close(ch);
@@ -805,6 +805,53 @@ static void test_file_channel_close_waits_for_requests_in_flight(void **state)
 	vn_be_destroy(be);
 }
 
+/*
+ * Far more requests than the io_uring takes (qdepth 4): every one is
+ * accepted and completes, writes and flushes alike, none fails for want of
+ * room (the controller would have failed the command with Internal Error).
+ */
+static void test_file_accepts_requests_beyond_its_ring_and_completes_them_all(void **state)
+{
+	struct tmp *t = *state;
+	struct vn_be_opts o = {.type = VN_BE_FILE, .path = t->path, .size = MiB, .qdepth = 4};
+	enum { N = 200 };
+	static uint8_t w[N][512], r[512];
+	static struct vn_be_io ios[N];
+	static struct iovec iov[N];
+	struct vn_be_chan *ch;
+	struct vn_be *be;
+	int fd;
+
+	be = create_ok(&o);
+	assert_int_equal(vn_be_chan_open(be, &ch), 0);
+	for (unsigned i = 0; i < N; i++) {
+		pattern(w[i], sizeof(w[i]), i, 11);
+		iov[i] = (struct iovec){w[i], sizeof(w[i])};
+		/* Every fifth a flush, the others writes. */
+		ios[i] = (struct vn_be_io){.op = i % 5 == 4 ? VN_BE_FLUSH : VN_BE_WRITE,
+					   .iovcnt = i % 5 == 4 ? 0 : 1,
+					   .off = i * 512ull,
+					   .len = i % 5 == 4 ? 0 : 512,
+					   .iov = &iov[i],
+					   .result = 1};
+		assert_int_equal(vn_be_submit(ch, &ios[i]), 0);
+	}
+	assert_int_equal(vn_be_inflight(ch), N);
+	assert_int_equal(drain(ch), N);
+	fd = open(t->path, O_RDONLY);
+	assert_true(fd >= 0);
+	for (unsigned i = 0; i < N; i++) {
+		assert_int_equal(ios[i].result, 0);
+		if (i % 5 == 4)
+			continue;
+		assert_int_equal(pread(fd, r, sizeof(r), i * 512), (ssize_t)sizeof(r));
+		assert_memory_equal(r, w[i], sizeof(r));
+	}
+	close(fd);
+	vn_be_chan_close(ch);
+	vn_be_destroy(be);
+}
+
 #define FILE_TEST(f) cmocka_unit_test_setup_teardown(f, tmp_setup, tmp_teardown)
 
 int main(void)
@@ -821,6 +868,7 @@ int main(void)
 	    FILE_TEST(test_file_is_created_or_extended_to_the_size_given),
 	    FILE_TEST(test_file_reads_back_writes_through_io_uring),
 	    FILE_TEST(test_file_keeps_64_requests_in_flight),
+	    FILE_TEST(test_file_accepts_requests_beyond_its_ring_and_completes_them_all),
 	    FILE_TEST(test_file_discard_and_write_zeroes_read_back_zeroes),
 	    cmocka_unit_test(test_file_zeroes_fall_back_to_punch_hole_on_tmpfs),
 	    FILE_TEST(test_file_compare_matches_mismatches_and_limits_itself),
