@@ -121,14 +121,13 @@ static unsigned long log_lines(void)
 	return n;
 }
 
+/* The socket exists once it listens (connecting to test it would take the
+ * controller's one client slot for a moment). */
 static bool sock_ready(const char *path)
 {
-	int fd = vu_sock_connect(path);
+	struct stat st;
 
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
 static void target_start(void)
