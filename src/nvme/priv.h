@@ -24,6 +24,16 @@
 #define NVME_ERRLOG_ENTRIES    64
 #define NVME_PAGE_SHIFT        12 /* CAP.MPSMIN = MPSMAX = 0: 4 KiB pages */
 #define NVME_PAGE_SIZE         (1u << NVME_PAGE_SHIFT)
+/*
+ * The work one SGL may cost (dptr.c): descriptors read, of every type and
+ * the SQE's included, and segments entered. A segment list longer than the
+ * descriptors left is refused before it is read, so a command reads at most
+ * NVME_SGL_MAX_DESC x 16 bytes of lists. Linux puts up to 128 data
+ * descriptors in one segment, SPDK up to 250: both fit. Beyond either
+ * bound: Invalid Number of SGL Descriptors.
+ */
+#define NVME_SGL_MAX_DESC 512
+#define NVME_SGL_MAX_SEGS 64
 
 struct nvme_ctrl;
 struct nvme_cq;

@@ -804,7 +804,74 @@ static void test_io_sgl_data_block_segments_and_bit_bucket(void **state)
 	seg[0] = (struct vnvme_sgl_desc){
 	    .addr = h_iova(h, seg), .length = 16, .type = VNVME_SGL_TYPE_SEGMENT << 4};
 	s.dptr.sgl1 = seg[0];
-	assert_true(hq_cmd(q, &s, NULL) != 0);
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_NUM_SGL_DESC);
+}
+
+/*
+ * The work one SGL may cost is bounded (NVME_SGL_MAX_DESC = 512 descriptors,
+ * the SQE's included): zero-length Data Blocks move nothing, yet each
+ * counts. A list of 511 (510 empty, then the data) is served; one more
+ * descriptor is refused, as is a 16 MiB segment of empty descriptors that
+ * chains back to itself (which kept the polling thread walking 256 times
+ * through a million descriptors). Each ends with Invalid Number of SGL
+ * Descriptors.
+ */
+static void test_io_sgl_walks_are_bounded(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	uint8_t *src = h->mem + H_DATA, *dst = h->mem + H_DATA + 0x10000;
+	struct vnvme_sgl_desc *seg = (void *)(h->mem + H_DATA + 0x20000);
+	struct vnvme_sgl_desc *big = (void *)(h->mem + H_DATA + 0x400000);
+	const size_t big_n = (16u << 20) / sizeof(*big);
+	const uint8_t SGL = VNVME_PSDT_SGL_MPTR_CONTIG << VNVME_SQE_PSDT_SHIFT;
+	struct vnvme_sqe s;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	pattern(src, 80, 4096, 4);
+	s = h_rw(VNVME_NVM_WRITE, 1, 80, 8);
+	s.dptr.prp1 = h_iova(h, src);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+
+	/* 510 empty descriptors, then the data: 512 with the SQE's. */
+	memset(seg, 0, 512 * sizeof(*seg));
+	seg[510] = (struct vnvme_sgl_desc){.addr = h_iova(h, dst), .length = 4096};
+	memset(dst, 0, 4096);
+	s = h_rw(VNVME_NVM_READ, 1, 80, 8);
+	s.flags = SGL;
+	s.dptr.sgl1 = (struct vnvme_sgl_desc){
+	    .addr = h_iova(h, seg), .length = 511 * 16, .type = VNVME_SGL_TYPE_LAST_SEGMENT << 4};
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	pattern_check(dst, 80, 4096, 4);
+	/* One more empty descriptor: 513. */
+	seg[510] = (struct vnvme_sgl_desc){.length = 0};
+	seg[511] = (struct vnvme_sgl_desc){.addr = h_iova(h, dst), .length = 4096};
+	s.dptr.sgl1.length = 512 * 16;
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_NUM_SGL_DESC);
+	/* The same across a chain: 300 + 300 descriptors. */
+	memset(seg, 0, 600 * sizeof(*seg));
+	seg[299] = (struct vnvme_sgl_desc){.addr = h_iova(h, seg + 300),
+					   .length = 300 * 16,
+					   .type = VNVME_SGL_TYPE_LAST_SEGMENT << 4};
+	seg[599] = (struct vnvme_sgl_desc){.addr = h_iova(h, dst), .length = 4096};
+	s.dptr.sgl1 = (struct vnvme_sgl_desc){
+	    .addr = h_iova(h, seg), .length = 300 * 16, .type = VNVME_SGL_TYPE_SEGMENT << 4};
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_NUM_SGL_DESC);
+	/* A 16 MiB segment of empty descriptors chaining back to itself. */
+	memset(big, 0, big_n * sizeof(*big));
+	big[big_n - 1] = (struct vnvme_sgl_desc){.addr = h_iova(h, big),
+						 .length = (uint32_t)(big_n * sizeof(*big)),
+						 .type = VNVME_SGL_TYPE_SEGMENT << 4};
+	s.dptr.sgl1 = big[big_n - 1];
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_NUM_SGL_DESC);
+	/* Small self-chaining segments of empty descriptors: the same. */
+	memset(seg, 0, 8 * sizeof(*seg));
+	seg[7] = (struct vnvme_sgl_desc){
+	    .addr = h_iova(h, seg), .length = 8 * 16, .type = VNVME_SGL_TYPE_SEGMENT << 4};
+	s.dptr.sgl1 = seg[7];
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_NUM_SGL_DESC);
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_RDY);
 }
 
 static void test_compare_write_zeroes_dsm_flush(void **state)
@@ -1306,6 +1373,7 @@ int main(void)
 	    T(test_io_batches_complete_once_with_their_data),
 	    T(test_io_mixed_batches_on_a_small_ring),
 	    T(test_io_sgl_data_block_segments_and_bit_bucket),
+	    T(test_io_sgl_walks_are_bounded),
 	    T(test_compare_write_zeroes_dsm_flush),
 	    T(test_interrupts_on_msix_eventfds),
 	    T(test_interrupt_coalescing_holds_then_delivers),
