@@ -173,7 +173,7 @@ static vnvme_status identify(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 	default:
 		return nvme_sc(VNVME_SC_INVALID_FIELD);
 	}
-	return nvme_dptr_copy_out(t, sqe, buf, sizeof(buf));
+	return nvme_dptr_copy_out(t, sqe, buf, sizeof(buf), false);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -292,7 +292,7 @@ static vnvme_status get_log(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 	/* Bytes past the log read as zero. */
 	memmove(buf, buf + off, size - off);
 	memset(buf + (size - off), 0, (len > size ? len : size) - (size - off));
-	st = nvme_dptr_copy_out(t, sqe, buf, len);
+	st = nvme_dptr_copy_out(t, sqe, buf, len, false);
 	if (vnvme_status_ok(st) && !(sqe->cdw10 & VNVME_GET_LOG_RAE))
 		c->aen_masked &= ~clear_aen;
 out:
@@ -377,7 +377,7 @@ static vnvme_status set_features(struct nvme_ctrl *c, const struct vnvme_sqe *sq
 		break;
 	case VNVME_FID_TIMESTAMP: {
 		uint64_t ts = 0;
-		vnvme_status st = nvme_dptr_copy_in(t, sqe, &ts, 8);
+		vnvme_status st = nvme_dptr_copy_in(t, sqe, &ts, 8, false);
 		if (!vnvme_status_ok(st))
 			return st;
 		f->timestamp_ms = ts & 0xffffffffffffull;
@@ -481,7 +481,7 @@ static vnvme_status get_features(struct nvme_ctrl *c, const struct vnvme_sqe *sq
 		}
 		for (int i = 0; i < 6; i++)
 			ts[i] = (uint8_t)(ms >> (8 * i));
-		return nvme_dptr_copy_out(t, sqe, ts, sizeof(ts));
+		return nvme_dptr_copy_out(t, sqe, ts, sizeof(ts), false);
 	}
 	case VNVME_FID_SW_PROGRESS_MARKER:
 		*dw0 = f->sw_progress;

@@ -6,7 +6,13 @@
  * PRP list pages by the transfer length (itself bounded by MDTS) and 64
  * list pages, SGLs by NVME_SGL_MAX_DESC descriptors and NVME_SGL_MAX_SEGS
  * segments per command, and both by the iovec count.
-
+ *
+ * One routine, nvme_dptr_map(), maps every data pointer: Read, Write and
+ * Compare through it directly, the rest (Dataset Management's range list,
+ * admin data) through nvme_dptr_copy_in/out. sgl_ok says whether the
+ * command may use SGLs: I/O commands may, admin commands may not (NVMe Base
+ * 2.0c §4.1 "Submission Queue Entry": PSDT, "PRPs shall be used for all
+ * Admin commands for NVMe over PCIe").
  */
 #include <string.h>
 
@@ -241,14 +247,13 @@ vnvme_status nvme_dptr_map(const struct vn_dma_table *t, const struct vnvme_sqe 
 }
 
 static vnvme_status copy(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, void *buf,
-			 uint64_t len, bool out)
+			 uint64_t len, bool out, bool sgl_ok)
 {
 	struct iovec iov[NVME_MAX_IOV];
 	unsigned n;
 	uint8_t *b = buf;
-	/* Admin commands use PRPs only (NVMe Base 2.0c §4.1.2). */
 	vnvme_status st = nvme_dptr_map(t, sqe, len, out ? VN_DMA_WRITE : VN_DMA_READ, iov, &n,
-					NVME_MAX_IOV, false);
+					NVME_MAX_IOV, sgl_ok);
 
 	if (!vnvme_status_ok(st))
 		return st;
@@ -263,13 +268,13 @@ static vnvme_status copy(const struct vn_dma_table *t, const struct vnvme_sqe *s
 }
 
 vnvme_status nvme_dptr_copy_out(const struct vn_dma_table *t, const struct vnvme_sqe *sqe,
-				const void *buf, uint64_t len)
+				const void *buf, uint64_t len, bool sgl_ok)
 {
-	return copy(t, sqe, (void *)buf, len, true);
+	return copy(t, sqe, (void *)buf, len, true, sgl_ok);
 }
 
 vnvme_status nvme_dptr_copy_in(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, void *buf,
-			       uint64_t len)
+			       uint64_t len, bool sgl_ok)
 {
-	return copy(t, sqe, buf, len, false);
+	return copy(t, sqe, buf, len, false, sgl_ok);
 }

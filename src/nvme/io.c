@@ -55,15 +55,16 @@ static inline vnvme_status submit(struct nvme_sq *sq, struct nvme_req *r)
 	return nvme_status_from_errno(ret);
 }
 
-/* DSM: read the range list (at most 256 x 16 bytes) from the command's PRPs. */
+/* DSM: read the range list (at most 256 x 16 bytes) through the command's
+ * data pointer, PRPs or SGL, as every I/O command's data. */
 static vnvme_status dsm_ranges(struct nvme_req *r, const struct vn_dma_table *t,
 			       struct vnvme_dsm_range *ranges, uint32_t nr)
 {
-	struct vnvme_sqe sqe = {.flags = 0};
+	struct vnvme_sqe sqe = {.flags = r->dsm_flags};
 
-	sqe.dptr.prp1 = r->dsm_prp1;
-	sqe.dptr.prp2 = r->dsm_prp2;
-	return nvme_dptr_copy_in(t, &sqe, ranges, (uint64_t)nr * sizeof(*ranges));
+	sqe.dptr.prp1 = r->dsm_dptr[0];
+	sqe.dptr.prp2 = r->dsm_dptr[1];
+	return nvme_dptr_copy_in(t, &sqe, ranges, (uint64_t)nr * sizeof(*ranges), true);
 }
 
 /* Start deallocating the next range of a DSM command. */
@@ -107,10 +108,9 @@ static vnvme_status dsm(struct nvme_sq *sq, struct nvme_req *r, const struct vnv
 
 	if (!(sqe->cdw11 & VNVME_DSM_AD))
 		return NVME_OK; /* only hints: nothing to do */
-	if (vnvme_sqe_psdt(sqe) != VNVME_PSDT_PRP)
-		return nvme_sc(VNVME_SC_INVALID_FIELD);
-	r->dsm_prp1 = sqe->dptr.prp1;
-	r->dsm_prp2 = sqe->dptr.prp2;
+	r->dsm_flags = sqe->flags & (VNVME_SQE_PSDT_MASK << VNVME_SQE_PSDT_SHIFT);
+	r->dsm_dptr[0] = sqe->dptr.prp1;
+	r->dsm_dptr[1] = sqe->dptr.prp2;
 	r->dsm_nr = (uint16_t)nr;
 	r->dsm_left = (uint16_t)nr;
 	return dsm_next(sq, r, t);

@@ -58,11 +58,10 @@ struct nvme_req {
 	struct nvme_ns *ns;
 	uint16_t cid;
 	uint8_t opc;
-	uint8_t rsvd;
-	uint16_t dsm_nr;   /* DSM: ranges in the list */
-	uint16_t dsm_left; /* DSM: ranges still to deallocate */
-	uint64_t dsm_prp1; /* DSM: the range list's data pointer */
-	uint64_t dsm_prp2;
+	uint8_t dsm_flags;    /* DSM: the SQE's flags (PSDT: PRPs or SGL) */
+	uint16_t dsm_nr;      /* DSM: ranges in the list */
+	uint16_t dsm_left;    /* DSM: ranges still to deallocate */
+	uint64_t dsm_dptr[2]; /* DSM: the range list's data pointer (PRP1/2 or SGL1) */
 	struct iovec iov[NVME_MAX_IOV];
 };
 
@@ -283,11 +282,12 @@ static inline bool nvme_is_pending(vnvme_status s)
 vnvme_status nvme_dptr_map(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, uint64_t len,
 			   uint32_t prot, struct iovec *iov, unsigned *iovcnt, unsigned max_iov,
 			   bool sgl_ok);
-/* Copy between a flat buffer and the command's data (admin data in and out). */
+/* Copy between a flat buffer and the command's data (admin data in and out,
+ * DSM's range list); sgl_ok: an I/O command, which may use SGLs. */
 vnvme_status nvme_dptr_copy_out(const struct vn_dma_table *t, const struct vnvme_sqe *sqe,
-				const void *buf, uint64_t len);
+				const void *buf, uint64_t len, bool sgl_ok);
 vnvme_status nvme_dptr_copy_in(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, void *buf,
-			       uint64_t len);
+			       uint64_t len, bool sgl_ok);
 
 /* queue.c */
 unsigned nvme_cq_poll(struct vn_pollable *pl);
