@@ -83,6 +83,7 @@ static vnvme_status dsm_next(struct nvme_sq *sq, struct nvme_req *r, const struc
 		r->dsm_left--;
 		if (!d->nlb)
 			continue;
+		r->slba = d->slba; /* the range an error is about */
 		st = lba_check(r->ns, d->slba, d->nlb);
 		if (!vnvme_status_ok(st))
 			return st;
@@ -128,6 +129,8 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 	vnvme_status st;
 
 	r->opc = sqe->opc;
+	r->nsid = nsid;
+	r->slba = 0;
 	if (unlikely(nsid == 0 || nsid > c->nn || !(ns = c->ns[nsid])))
 		return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
 
@@ -143,6 +146,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 
 		slba = vnvme_sqe_slba(sqe);
 		nlb = (sqe->cdw12 & 0xffff) + 1u;
+		r->slba = slba;
 		if (unlikely(slba >= ns->nlb || nlb > ns->nlb - slba))
 			return nvme_sc(VNVME_SC_LBA_OUT_OF_RANGE);
 		len = nlb << ns->lbads;
@@ -211,6 +215,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 	case VNVME_NVM_WRITE_ZEROES:
 		slba = vnvme_sqe_slba(sqe);
 		nlb = vnvme_sqe_nlb(sqe);
+		r->slba = slba;
 		st = lba_check(ns, slba, nlb);
 		if (unlikely(!vnvme_status_ok(st)))
 			return st;
@@ -227,6 +232,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 
 	slba = vnvme_sqe_slba(sqe);
 	nlb = vnvme_sqe_nlb(sqe);
+	r->slba = slba;
 	st = lba_check(ns, slba, nlb);
 	if (unlikely(!vnvme_status_ok(st)))
 		return st;

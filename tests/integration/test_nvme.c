@@ -349,6 +349,61 @@ static void test_log_pages_and_error_log(void **state)
 	assert_int_equal((el[0].status >> 1) & 0xff, VNVME_SC_INVALID_OPCODE);
 }
 
+/*
+ * Error log entries of I/O commands name the namespace and the first LBA
+ * of the command (for DSM, the range) that failed; an admin command's, the
+ * namespace it named.
+ */
+static void test_error_log_entries_carry_namespace_and_lba(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	struct vnvme_error_log_entry *el = (void *)(h->mem + H_DATA);
+	struct vnvme_dsm_range *r = (void *)(h->mem + H_DATA + 0x100000);
+	uint8_t *buf = h->mem + H_DATA + 0x200000;
+	const uint64_t nlb = (16u << 20) / 512;
+	struct vnvme_sqe s;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	/* LBA out of range on namespace 2 (the general path and the fast one). */
+	s = h_rw(VNVME_NVM_READ, 2, nlb - 1, 2);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_LBA_OUT_OF_RANGE);
+	assert_sc(get_log(h, VNVME_LID_ERROR, 0, 4096, 0), 0);
+	assert_int_equal(el[0].sqid, 1);
+	assert_int_equal(el[0].cid, s.cid);
+	assert_int_equal(el[0].nsid, 2);
+	assert_int_equal(el[0].lba, nlb - 1);
+	/* A Compare that fails, from the backend's answer. */
+	memset(buf, 0x11, 512);
+	s = h_rw(VNVME_NVM_WRITE, 1, 4242, 1);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	buf[7] = 0x12;
+	s.opc = VNVME_NVM_COMPARE;
+	assert_sc(hq_cmd(q, &s, NULL), SC(2, VNVME_SC_COMPARE_FAILURE));
+	assert_sc(get_log(h, VNVME_LID_ERROR, 0, 4096, 0), 0);
+	assert_int_equal(el[0].cid, s.cid);
+	assert_int_equal(el[0].nsid, 1);
+	assert_int_equal(el[0].lba, 4242);
+	/* A DSM whose second range is out of bounds: that range's SLBA. */
+	r[0] = (struct vnvme_dsm_range){.nlb = 1, .slba = 10};
+	r[1] = (struct vnvme_dsm_range){.nlb = 8, .slba = nlb - 2};
+	s = (struct vnvme_sqe){.opc = VNVME_NVM_DSM, .nsid = 2, .cdw10 = 1, .cdw11 = VNVME_DSM_AD};
+	s.dptr.prp1 = h_iova(h, r);
+	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_LBA_OUT_OF_RANGE);
+	assert_sc(get_log(h, VNVME_LID_ERROR, 0, 4096, 0), 0);
+	assert_int_equal(el[0].nsid, 2);
+	assert_int_equal(el[0].lba, nlb - 2);
+	/* An admin command: the namespace it named, no LBA. */
+	assert_sc(h_identify(h, VNVME_CNS_NS, 7, 0, buf), VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_sc(get_log(h, VNVME_LID_ERROR, 0, 4096, 0), 0);
+	assert_int_equal(el[0].sqid, 0);
+	assert_int_equal(el[0].nsid, 7);
+	assert_int_equal(el[0].lba, 0);
+}
+
 /* Fill the data area with a pattern of the LBA. */
 static void pattern(uint8_t *p, uint64_t slba, uint32_t bytes, uint8_t seed)
 {
@@ -1431,6 +1486,7 @@ int main(void)
 	    T(test_queue_creation_errors),
 	    T(test_features),
 	    T(test_log_pages_and_error_log),
+	    T(test_error_log_entries_carry_namespace_and_lba),
 	    T(test_io_prp_variants_write_then_read_back),
 	    T(test_io_errors),
 	    T(test_io_fast_path_follows_dma_map_changes),
