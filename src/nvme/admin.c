@@ -12,6 +12,11 @@
 
 #include "nvme/priv.h"
 
+/* Firmware: the revision Identify and the firmware slot log report, and the
+ * slots there are (one, read-only: no firmware update). */
+#define NVME_FW_REV   "0.1"
+#define NVME_FW_SLOTS 1u
+
 static pthread_mutex_t errlog_lock = PTHREAD_MUTEX_INITIALIZER;
 
 VN_COLD void nvme_errlog_add(struct nvme_ctrl *c, uint16_t sqid, uint16_t cid, vnvme_status st,
@@ -50,7 +55,7 @@ static void id_ctrl(struct nvme_ctrl *c, struct vnvme_id_ctrl *id)
 	id->ssvid = c->o.ssvid;
 	pad(id->sn, sizeof(id->sn), c->serial);
 	pad(id->mn, sizeof(id->mn), c->model);
-	pad(id->fr, sizeof(id->fr), "0.1");
+	pad(id->fr, sizeof(id->fr), NVME_FW_REV);
 	id->rab = 6;
 	id->mdts = c->mdts;
 	id->cntlid = c->o.cntlid;
@@ -59,7 +64,10 @@ static void id_ctrl(struct nvme_ctrl *c, struct vnvme_id_ctrl *id)
 	id->oacs = VNVME_OACS_FORMAT | VNVME_OACS_DBBUF;
 	id->acl = 3;
 	id->aerl = NVME_AERL;
-	id->frmw = 0x3; /* slot 1 read-only, one slot */
+	/* One firmware slot, read-only, holding the running revision (the
+	 * Firmware Slot Information log says the same); no Firmware Image
+	 * Download or Commit (OACS bit 2 clear). */
+	id->frmw = VNVME_FRMW_SLOT1_RO | NVME_FW_SLOTS << VNVME_FRMW_NOFS_SHIFT;
 	id->lpa = VNVME_LPA_CMD_EFFECTS | VNVME_LPA_EXT_DATA;
 	id->elpe = NVME_ERRLOG_ENTRIES - 1;
 	id->npss = 0;
@@ -254,9 +262,11 @@ static vnvme_status get_log(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 		clear_aen = 1u << 1;
 		break;
 	case VNVME_LID_FW_SLOT: {
+		/* As Identify's FR and FRMW: slot 1 of NVME_FW_SLOTS is active
+		 * and holds FR; no revision is pending for the next reset. */
 		struct vnvme_fw_slot_log *fw = (void *)buf;
 		fw->afi = 1;
-		pad((char *)fw->frs[0], 8, "0.1");
+		pad((char *)fw->frs[0], 8, NVME_FW_REV);
 		size = sizeof(*fw);
 		break;
 	}
@@ -266,8 +276,7 @@ static vnvme_status get_log(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 		    VNVME_ADM_DELETE_SQ,       VNVME_ADM_CREATE_SQ,    VNVME_ADM_GET_LOG_PAGE,
 		    VNVME_ADM_DELETE_CQ,       VNVME_ADM_CREATE_CQ,    VNVME_ADM_IDENTIFY,
 		    VNVME_ADM_ABORT,           VNVME_ADM_SET_FEATURES, VNVME_ADM_GET_FEATURES,
-		    VNVME_ADM_ASYNC_EVENT_REQ, VNVME_ADM_KEEP_ALIVE,   VNVME_ADM_FORMAT_NVM,
-		    VNVME_ADM_DBBUF_CONFIG,
+		    VNVME_ADM_ASYNC_EVENT_REQ, VNVME_ADM_FORMAT_NVM,   VNVME_ADM_DBBUF_CONFIG,
 		};
 		for (unsigned i = 0; i < sizeof(admin); i++)
 			e->acs[admin[i]] = 1;                      /* CSUPP */
@@ -767,8 +776,6 @@ vnvme_status nvme_admin_exec(struct nvme_ctrl *c, struct nvme_sq *sq, const stru
 			return nvme_sc_cmd(VNVME_SC_AER_LIMIT_EXCEEDED);
 		c->aer_cids[c->aer_count++] = sqe->cid;
 		return NVME_PENDING;
-	case VNVME_ADM_KEEP_ALIVE:
-		return NVME_OK;
 	case VNVME_ADM_FORMAT_NVM:
 		return format(c, sqe);
 	case VNVME_ADM_DBBUF_CONFIG:

@@ -404,6 +404,83 @@ static void test_error_log_entries_carry_namespace_and_lba(void **state)
 	assert_int_equal(el[0].lba, 0);
 }
 
+/*
+ * The Commands Supported and Effects log lists exactly the commands the
+ * controller executes: every admin and I/O opcode is sent (with fields that
+ * fail harmlessly or do nothing), and Invalid Command Opcode comes back for
+ * exactly those the log leaves out. Keep Alive is not supported (KAS = 0).
+ */
+static void test_effects_log_lists_exactly_the_commands_executed(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct vnvme_effects_log ef;
+	struct vnvme_id_ctrl *ic = (void *)(h->mem + H_DATA + 0x100000);
+
+	h_create_ioq(h, 1, 64, false, 0);
+	assert_sc(get_log(h, VNVME_LID_CMD_EFFECTS, 0, 4096, 0), 0);
+	memcpy(&ef, h->mem + H_DATA, sizeof(ef));
+	assert_sc(h_identify(h, VNVME_CNS_CTRL, 0, 0, ic), 0);
+	assert_int_equal(ic->kas, 0);
+	assert_int_equal(ef.acs[VNVME_ADM_KEEP_ALIVE], 0);
+	for (unsigned opc = 0; opc < 256; opc++) {
+		struct vnvme_sqe s = {.opc = (uint8_t)opc};
+		uint16_t st;
+
+		if (opc == VNVME_ADM_ASYNC_EVENT_REQ) /* completes only on an event */
+			continue;
+		st = h_admin(h, &s, NULL);
+		if (ef.acs[opc] & 1)
+			assert_int_not_equal(st & 0x7ff, VNVME_SC_INVALID_OPCODE);
+		else
+			assert_int_equal(st & 0x7ff, VNVME_SC_INVALID_OPCODE);
+	}
+	assert_true(ef.acs[VNVME_ADM_ASYNC_EVENT_REQ] & 1);
+	for (unsigned opc = 0; opc < 256; opc++) {
+		/* NSID 1, LBA 0, one block, PRP1 0 (outside the map): data
+		 * commands fail on the data pointer, the others do nothing
+		 * or zero LBA 0. */
+		struct vnvme_sqe s = h_rw((uint8_t)opc, 1, 0, 1);
+		uint16_t st = hq_cmd(&h->io[0], &s, NULL);
+
+		if (ef.iocs[opc] & 1)
+			assert_int_not_equal(st & 0x7ff, VNVME_SC_INVALID_OPCODE);
+		else
+			assert_int_equal(st & 0x7ff, VNVME_SC_INVALID_OPCODE);
+	}
+}
+
+/*
+ * Firmware: Identify (FR, FRMW, OACS) and the Firmware Slot Information
+ * log agree: one read-only slot, active, holding the revision Identify
+ * reports; no update commands.
+ */
+static void test_firmware_slot_log_agrees_with_identify(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct vnvme_id_ctrl *ic = (void *)(h->mem + H_DATA + 0x100000);
+	struct vnvme_fw_slot_log *fw = (void *)(h->mem + H_DATA);
+	static const char zero[8];
+	unsigned nofs;
+
+	assert_sc(h_identify(h, VNVME_CNS_CTRL, 0, 0, ic), 0);
+	assert_sc(get_log(h, VNVME_LID_FW_SLOT, 0, 512, 0), 0);
+	nofs = VNVME_FIELD_GET(ic->frmw, VNVME_FRMW_NOFS);
+	assert_int_equal(nofs, 1);
+	assert_true(ic->frmw & VNVME_FRMW_SLOT1_RO);
+	assert_false(ic->oacs & VNVME_OACS_FW);
+	assert_int_equal(fw->afi & 0x7, 1);        /* running from slot 1 */
+	assert_int_equal((fw->afi >> 4) & 0x7, 0); /* nothing pending */
+	assert_memory_equal(fw->frs[0], ic->fr, 8);
+	for (unsigned i = nofs; i < 7; i++)
+		assert_memory_equal(fw->frs[i], zero, 8);
+	struct vnvme_sqe s = {.opc = VNVME_ADM_FW_COMMIT};
+	assert_sc(h_admin(h, &s, NULL), VNVME_SC_INVALID_OPCODE);
+	s = (struct vnvme_sqe){.opc = VNVME_ADM_FW_DOWNLOAD};
+	assert_sc(h_admin(h, &s, NULL), VNVME_SC_INVALID_OPCODE);
+}
+
 /* Fill the data area with a pattern of the LBA. */
 static void pattern(uint8_t *p, uint64_t slba, uint32_t bytes, uint8_t seed)
 {
@@ -1165,10 +1242,8 @@ static void test_disable_reenable_and_shutdown(void **state)
 	assert_sc(hq_cmd(&h->io[0], &s, NULL), 0);
 	assert_memory_equal(buf + 4096, buf, 512);
 	/* Admin queue wrap-around: more commands than entries. */
-	for (int i = 0; i < 20; i++) {
-		struct vnvme_sqe k = {.opc = VNVME_ADM_KEEP_ALIVE};
-		assert_sc(h_admin(h, &k, NULL), 0);
-	}
+	for (int i = 0; i < 20; i++)
+		assert_sc(feat(h, VNVME_ADM_GET_FEATURES, VNVME_FID_ARBITRATION, 0, NULL), 0);
 	/* Normal shutdown: SHST becomes "complete". */
 	h_wreg32(h, VNVME_REG_CC, VNVME_CC_EN | 6u << 16 | 4u << 20 | VNVME_CC_SHN_NORMAL << 14);
 	assert_int_equal(VNVME_FIELD_GET(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_SHST),
@@ -1199,8 +1274,7 @@ static void test_enable_with_bad_configuration_sets_cfs(void **state)
 	assert_true(h_reg32(h, VNVME_REG_CSTS) & VNVME_CSTS_CFS);
 	h_wreg32(h, VNVME_REG_CC, 0);
 	h_enable(h, 32);
-	struct vnvme_sqe k = {.opc = VNVME_ADM_KEEP_ALIVE};
-	assert_sc(h_admin(h, &k, NULL), 0);
+	assert_sc(feat(h, VNVME_ADM_GET_FEATURES, VNVME_FID_ARBITRATION, 0, NULL), 0);
 }
 
 static void test_invalid_doorbell_raises_an_async_event(void **state)
@@ -1446,7 +1520,7 @@ static void test_random_commands_never_hurt_the_controller(void **state)
 			    VNVME_ADM_ASYNC_EVENT_REQ};
 			for (unsigned k = 0; k < sizeof(keep); k++)
 				if (s.opc == keep[k])
-					s.opc = VNVME_ADM_KEEP_ALIVE;
+					s.opc = VNVME_ADM_ABORT;
 			if (s.opc == VNVME_ADM_SET_FEATURES &&
 			    (s.cdw10 & 0xff) == VNVME_FID_IRQ_COALESCING)
 				s.cdw10 = VNVME_FID_ARBITRATION;
@@ -1487,6 +1561,8 @@ int main(void)
 	    T(test_features),
 	    T(test_log_pages_and_error_log),
 	    T(test_error_log_entries_carry_namespace_and_lba),
+	    T(test_effects_log_lists_exactly_the_commands_executed),
+	    T(test_firmware_slot_log_agrees_with_identify),
 	    T(test_io_prp_variants_write_then_read_back),
 	    T(test_io_errors),
 	    T(test_io_fast_path_follows_dma_map_changes),
