@@ -660,6 +660,11 @@ void nvme_admin_poll_pending(struct nvme_ctrl *c, struct nvme_sq *asq)
 		aen_deliver(c, asq);
 	if (!p->active)
 		return;
+	if (p->done) {
+		p->active = false;
+		nvme_cq_post(asq->cq, asq, p->cid, p->st, 0);
+		return;
+	}
 	if (p->sq && vn_load_acquire(&p->sq->gone)) {
 		nvme_queue_retire(c, p->sq, NULL);
 		c->sqs[p->sq->qid] = NULL;
@@ -678,10 +683,68 @@ void nvme_admin_poll_pending(struct nvme_ctrl *c, struct nvme_sq *asq)
 /* ------------------------------------------------------------------------ */
 /* Format NVM (§5.23) */
 
+/*
+ * The next steps of a Format NVM: for each namespace left, erase it (SES
+ * 001b: deallocate everything, reads return zeroes) and switch its LBA
+ * format. An erase the backend completes later (file: an io_uring
+ * fallocate) returns NVME_PENDING; nvme_admin_io_done() goes on from there
+ * when it is reaped, with the poller's other I/O. The admin poller never
+ * waits on a channel it shares with I/O queues. The host has stopped I/O
+ * to the namespaces (§5.23).
+ */
+static vnvme_status format_next(struct nvme_ctrl *c)
+{
+	struct nvme_format *fm = &c->fmt;
+
+	for (; fm->nsid <= fm->last; fm->nsid++, fm->erased = false) {
+		struct nvme_ns *ns = c->ns[fm->nsid];
+
+		if (!ns)
+			continue;
+		if (fm->erase && !fm->erased) {
+			struct nvme_req *r = &c->admin_req;
+			int ret;
+
+			r->io = (struct vn_be_io){
+			    .op = VN_BE_DISCARD, .len = vn_be_size(ns->be), .ctx = r};
+			fm->erased = true;
+			ret = vn_be_submit(ns->chan[0], &r->io);
+			if (ret == 0) {
+				c->admin_io_inflight++;
+				return NVME_PENDING;
+			}
+			if (ret < 0 || r->io.result)
+				return nvme_sc_media(VNVME_SC_WRITE_FAULT);
+		}
+		ns->lbads = fm->lbads;
+		ns->lba_size = 1u << ns->lbads;
+		ns->nlb = vn_be_size(ns->be) >> ns->lbads;
+	}
+	return NVME_OK;
+}
+
+void nvme_admin_io_done(struct nvme_req *r)
+{
+	struct nvme_ctrl *c = vn_container_of(r, struct nvme_ctrl, admin_req);
+	struct nvme_pending *p = &c->pending;
+	vnvme_status st;
+
+	c->admin_io_inflight--;
+	/* A reset stops the admin queue: nobody waits for the rest. */
+	if (!p->active || vn_load_relaxed(&c->cqs[0]->stopping))
+		return;
+	st = r->io.result ? nvme_sc_media(VNVME_SC_WRITE_FAULT) : format_next(c);
+	if (nvme_is_pending(st))
+		return;
+	p->st = st;
+	p->done = true; /* posted by nvme_admin_poll_pending, in order */
+}
+
 static vnvme_status format(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
 {
 	unsigned lbaf = sqe->cdw10 & 0xf, ses = (sqe->cdw10 >> 9) & 0x7;
 	uint32_t first = sqe->nsid, last = sqe->nsid;
+	vnvme_status st;
 
 	if (lbaf > 1 || (sqe->cdw10 & ~(0xfu | 0x7u << 9)))
 		return nvme_sc_cmd(VNVME_SC_INVALID_FORMAT); /* no metadata, no PI */
@@ -693,29 +756,13 @@ static vnvme_status format(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
 	} else if (!active_ns(c, sqe->nsid)) {
 		return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
 	}
-	for (uint32_t i = first; i <= last; i++) {
-		struct nvme_ns *ns = c->ns[i];
-		if (!ns)
-			continue;
-		if (ses) {
-			/* Erase: deallocate everything (reads return zeroes). The
-			 * host has stopped I/O to the namespace (§5.23). */
-			struct vn_be_io io = {.op = VN_BE_DISCARD, .len = vn_be_size(ns->be)};
-			int ret = vn_be_submit(ns->chan[0], &io);
-			if (ret == 0) { /* an asynchronous backend: wait for it */
-				struct vn_be_io *done;
-				vn_be_flush(ns->chan[0]);
-				while (vn_be_poll(ns->chan[0], &done, 1) == 0)
-					vn_cpu_relax();
-			}
-			if (ret < 0 || io.result)
-				return nvme_sc_media(VNVME_SC_WRITE_FAULT);
-		}
-		ns->lbads = lbaf ? 12 : 9;
-		ns->lba_size = 1u << ns->lbads;
-		ns->nlb = vn_be_size(ns->be) >> ns->lbads;
-	}
-	return NVME_OK;
+	c->fmt = (struct nvme_format){
+	    .nsid = first, .last = last, .lbads = lbaf ? 12 : 9, .erase = ses != 0};
+	st = format_next(c);
+	if (nvme_is_pending(st))
+		c->pending =
+		    (struct nvme_pending){.active = true, .cid = sqe->cid, .opc = sqe->opc};
+	return st;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -252,7 +252,13 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 void nvme_io_done(struct nvme_req *r)
 {
 	struct nvme_sq *sq = r->sq;
-	vnvme_status st = be_result(r);
+	vnvme_status st;
+
+	if (unlikely(!sq)) { /* an admin command's (Format NVM's erase) */
+		nvme_admin_io_done(r);
+		return;
+	}
+	st = be_result(r);
 
 	if (r->opc == VNVME_NVM_DSM && vnvme_status_ok(st) && r->dsm_left &&
 	    !vn_load_relaxed(&sq->cq->stopping)) {

@@ -168,13 +168,24 @@ struct nvme_cq {
 	uint32_t gone;
 };
 
-/* An admin command whose completion waits for another thread. */
+/* An admin command whose completion waits for another thread, or for its
+ * backend I/O (Format NVM's erase). */
 struct nvme_pending {
 	bool active;
+	bool done; /* Format NVM: finished, with status st */
 	uint16_t cid;
 	uint8_t opc;
+	vnvme_status st;
 	struct nvme_sq *sq; /* Delete SQ */
 	struct nvme_cq *cq; /* Delete CQ */
+};
+
+/* Format NVM between its steps (admin.c): the namespaces still to do. */
+struct nvme_format {
+	uint32_t nsid, last;
+	uint8_t lbads; /* the new LBA format */
+	bool erase;    /* Secure Erase Settings: user data erase */
+	bool erased;   /* nsid's erase is done */
 };
 
 struct nvme_features {
@@ -229,6 +240,15 @@ struct nvme_ctrl {
 	/* Admin state: admin poller only. */
 	struct nvme_features feat;
 	struct nvme_pending pending;
+	struct nvme_format fmt;
+	/*
+	 * The backend I/O of an admin command (Format's erase), on the admin
+	 * poller's channel: reaped with that poller's other I/O and told apart
+	 * by its NULL sq (nvme_io_done). The admin CQ stops only once none is
+	 * in flight.
+	 */
+	struct nvme_req admin_req;
+	uint32_t admin_io_inflight;
 	uint16_t aer_cids[NVME_AERL + 1];
 	unsigned aer_count;
 	uint32_t aen_pending[8]; /* queued events (dw0), FIFO */
@@ -316,6 +336,8 @@ void nvme_admin_poll_pending(struct nvme_ctrl *c, struct nvme_sq *asq);
 void nvme_admin_reset_state(struct nvme_ctrl *c);
 void nvme_errlog_add(struct nvme_ctrl *c, uint16_t sqid, uint16_t cid, vnvme_status st,
 		     uint32_t nsid, uint64_t lba);
+/* A backend completion for c->admin_req (admin poller). */
+void nvme_admin_io_done(struct nvme_req *r);
 
 /* io.c: start an I/O command; NVME_PENDING when the backend completes it later. */
 vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct vnvme_sqe *sqe,

@@ -666,6 +666,8 @@ static VN_COLD unsigned cq_stop(struct nvme_cq *cq)
 		if (sq->qid)
 			io_inflight += sq->inflight;
 	}
+	if (!cq->qid)
+		io_inflight += c->admin_io_inflight; /* Format NVM's erase */
 	if (io_inflight)
 		return 1;
 	vn_poller_remove(cq->pl.owner, &cq->pl);

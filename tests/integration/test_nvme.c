@@ -14,6 +14,7 @@
 struct tfx {
 	struct target_env e; /* two polling threads */
 	char path[100];
+	char file[2][100]; /* file namespaces' backing files */
 	struct vnvme_dev *dev;
 	struct host h;
 };
@@ -32,6 +33,10 @@ static int make_target(struct tfx *f, enum vn_be_type type, uint32_t nr_ns)
 		c.ns[i].be.type = type;
 		c.ns[i].be.size = 16u << 20;
 		c.ns[i].lba_size = 512;
+		if (type == VN_BE_FILE) {
+			snprintf(f->file[i], sizeof(f->file[i]), "%s/ns%u.img", f->e.dir, i + 1);
+			c.ns[i].be.path = f->file[i];
+		}
 	}
 	return vnvme_dev_create(&c, 0, f->e.loop, &f->e.qsbr, f->e.pollers, 2, &f->dev, err,
 				sizeof(err));
@@ -44,6 +49,21 @@ static int setup(void **state)
 	tenv_init(&f->e, "nvme", 2);
 	snprintf(f->path, sizeof(f->path), "%s/nvme0", f->e.dir);
 	assert_int_equal(make_target(f, VN_BE_RAM, 2), 0);
+	tenv_run(&f->e);
+	assert_int_equal(h_connect(&f->h, f->path), 0);
+	h_enable(&f->h, 32);
+	*state = f;
+	return 0;
+}
+
+/* The same, with file namespaces (io_uring: completions come later). */
+static int setup_file(void **state)
+{
+	struct tfx *f = calloc(1, sizeof(*f));
+
+	tenv_init(&f->e, "nvme", 2);
+	snprintf(f->path, sizeof(f->path), "%s/nvme0", f->e.dir);
+	assert_int_equal(make_target(f, VN_BE_FILE, 2), 0);
 	tenv_run(&f->e);
 	assert_int_equal(h_connect(&f->h, f->path), 0);
 	h_enable(&f->h, 32);
@@ -1434,6 +1454,80 @@ static void test_format_switches_lba_size_and_erases(void **state)
 	assert_sc(h_admin(h, &s, NULL), VNVME_SC_INVALID_NS_OR_FORMAT);
 }
 
+/*
+ * Format NVM with a user data erase on file namespaces, whose erase (an
+ * io_uring fallocate) completes later, on the channel the admin poller
+ * shares with I/O queue 1: with Flushes of that queue in flight, every
+ * Flush completes once and well, the Format completes after its erase, and
+ * the namespaces read zeroes. (The admin handler used to busy-poll the
+ * channel for any completion: it took a Flush's, which then never
+ * completed, and returned with its erase still in flight.)
+ */
+static void test_format_erase_completes_later_without_taking_io_completions(void **state)
+{
+	enum { FLUSHES = 48, ROUNDS = 4 };
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	uint8_t *buf = h->mem + H_DATA;
+	struct vnvme_cqe cqe = {0};
+	struct vnvme_sqe s;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	for (int round = 0; round < ROUNDS; round++) {
+		uint16_t first, fcid;
+		bool seen[FLUSHES] = {false};
+
+		for (uint32_t ns = 1; ns <= 2; ns++) {
+			memset(buf, 0x5a, 65536);
+			s = h_rw(VNVME_NVM_WRITE, ns, 0, 128);
+			s.dptr.prp1 = h_iova(h, buf);
+			uint64_t *list = (void *)(buf + 0x20000);
+			for (int i = 1; i < 16; i++)
+				list[i - 1] = h_iova(h, buf + i * 4096);
+			s.dptr.prp2 = h_iova(h, list);
+			assert_sc(hq_cmd(q, &s, NULL), 0);
+		}
+		first = q->cid;
+		for (int i = 0; i < FLUSHES; i++) {
+			s = (struct vnvme_sqe){.opc = VNVME_NVM_FLUSH,
+					       .nsid = 1 + (uint32_t)(i & 1)};
+			hq_queue(q, &s);
+		}
+		hq_ring(q);
+		s = (struct vnvme_sqe){
+		    .opc = VNVME_ADM_FORMAT_NVM, .nsid = VNVME_NSID_ALL, .cdw10 = 1u << 9};
+		fcid = hq_submit(&h->admin, &s);
+		for (int i = 0; i < FLUSHES; i++) {
+			assert_int_equal(hq_reap(q, &cqe, 5000), 0);
+			assert_int_equal(vnvme_cqe_status(&cqe).v, 0);
+			uint16_t k = (uint16_t)(cqe.cid - first);
+			assert_true(k < FLUSHES && !seen[k]);
+			seen[k] = true;
+		}
+		assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+		assert_int_equal(cqe.cid, fcid);
+		assert_int_equal(vnvme_cqe_status(&cqe).v, 0);
+		for (uint32_t ns = 1; ns <= 2; ns++) {
+			memset(buf, 0xee, 4096);
+			s = h_rw(VNVME_NVM_READ, ns, 0, 8);
+			s.dptr.prp1 = h_iova(h, buf);
+			assert_sc(hq_cmd(q, &s, NULL), 0);
+			for (int i = 0; i < 4096; i++)
+				assert_int_equal(buf[i], 0);
+		}
+	}
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_RDY);
+	/* A reset while an erase may be in flight: the controller comes back. */
+	s = (struct vnvme_sqe){
+	    .opc = VNVME_ADM_FORMAT_NVM, .nsid = VNVME_NSID_ALL, .cdw10 = 1u << 9};
+	hq_submit(&h->admin, &s);
+	h_wreg32(h, VNVME_REG_CC, 0);
+	assert_int_equal(h_wait_rdy(h, 0), 0);
+	h_enable(h, 32);
+	assert_sc(feat(h, VNVME_ADM_GET_FEATURES, VNVME_FID_ARBITRATION, 0, NULL), 0);
+}
+
 static void test_shadow_doorbells_replace_mmio_doorbells(void **state)
 {
 	struct tfx *f = *state;
@@ -1581,6 +1675,9 @@ int main(void)
 	    T(test_a_queue_waits_for_its_memory_to_be_mapped_again),
 	    T(test_killed_host_then_the_next_one_connects),
 	    T(test_format_switches_lba_size_and_erases),
+	    cmocka_unit_test_setup_teardown(
+		test_format_erase_completes_later_without_taking_io_completions, setup_file,
+		teardown),
 	    T(test_shadow_doorbells_replace_mmio_doorbells),
 	    T(test_random_commands_never_hurt_the_controller),
 	};
