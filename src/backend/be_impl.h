@@ -45,6 +45,7 @@ struct vn_be {
 struct vn_be_chan {
 	struct vn_be *be;
 	unsigned inflight; /* file: queued and not yet reaped */
+	struct vn_be_chan_stats stats;
 	/* file backend only */
 	struct io_uring ring;
 	uint8_t *bounce; /* VN_BE_CMP_SLOTS * VN_BE_CMP_MAX */

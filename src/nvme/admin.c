@@ -49,6 +49,15 @@ static void pad(char *dst, size_t n, const char *src)
 /* ------------------------------------------------------------------------ */
 /* Identify (NVMe Base 2.0c §5.17) */
 
+/* Whether a namespace has a volatile write cache (Identify VWC, Feature 06h). */
+static bool has_vwc(const struct nvme_ctrl *c)
+{
+	for (uint32_t i = 1; i <= c->nn; i++)
+		if (c->ns[i] && vn_be_volatile_cache(c->ns[i]->be))
+			return true;
+	return false;
+}
+
 static void id_ctrl(struct nvme_ctrl *c, struct vnvme_id_ctrl *id)
 {
 	id->vid = c->o.vid;
@@ -78,8 +87,13 @@ static void id_ctrl(struct nvme_ctrl *c, struct vnvme_id_ctrl *id)
 	id->nn = c->nn;
 	id->oncs = VNVME_ONCS_COMPARE | VNVME_ONCS_DSM | VNVME_ONCS_WRITE_ZEROES |
 		   VNVME_ONCS_SAVE_SELECT | VNVME_ONCS_TIMESTAMP;
-	/* A volatile write cache; Flush with NSID FFFFFFFFh not supported (10b). */
-	id->vwc = VNVME_VWC_PRESENT | (0x2 << 1);
+	/*
+	 * A volatile write cache when a namespace has one (file: the page
+	 * cache); Flush with NSID FFFFFFFFh not supported (10b). null and ram
+	 * have none: a completed write is in their medium, so they need no
+	 * Flush (which still succeeds) and no Feature 06h.
+	 */
+	id->vwc = has_vwc(c) ? VNVME_VWC_PRESENT | 0x2u << VNVME_VWC_FLUSH_BC_SHIFT : 0;
 	/* SGLs without alignment requirement, and the Bit Bucket descriptor. */
 	id->sgls = 0x1 | (1u << 16);
 	snprintf(id->subnqn, sizeof(id->subnqn), "nqn.2026-11.io.vnvme:%s", c->serial);
@@ -355,7 +369,11 @@ static vnvme_status set_features(struct nvme_ctrl *c, const struct vnvme_sqe *sq
 		f->error_recovery = v & 0xffff; /* DULBE not supported */
 		break;
 	case VNVME_FID_VOLATILE_WC:
-		f->vwc = v & VNVME_FEAT_VWC_WCE;
+		/* Cleared: every later write is durable at completion (io.c);
+		 * what earlier writes left in the cache needs a Flush. */
+		if (!has_vwc(c))
+			return nvme_sc(VNVME_SC_INVALID_FIELD);
+		vn_store_relaxed(&f->vwc, v & VNVME_FEAT_VWC_WCE);
 		break;
 	case VNVME_FID_NUM_QUEUES: {
 		uint32_t nsq = v & 0xffff, ncq = v >> 16, max = c->o.max_ioqpairs - 1;
@@ -413,6 +431,8 @@ static vnvme_status get_features(struct nvme_ctrl *c, const struct vnvme_sqe *sq
 
 	if (sel > VNVME_FEAT_SEL_SUPPORTED)
 		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	if (fid == VNVME_FID_VOLATILE_WC && !has_vwc(c))
+		return nvme_sc(VNVME_SC_INVALID_FIELD); /* no volatile write cache */
 	switch (fid) {
 	case VNVME_FID_ARBITRATION:
 	case VNVME_FID_POWER_MGMT:

@@ -41,6 +41,24 @@ static inline void account(struct nvme_sq *sq, const struct nvme_req *r)
 	}
 }
 
+/*
+ * VN_BE_FUA for a write of this command (NVMe Base 2.0c §5.27.1.4 "Volatile
+ * Write Cache", NVM Command Set 1.0c §3.2.6 "Write command", FUA): when it
+ * asks for Force Unit Access, or the volatile write cache is disabled (then
+ * every write is durable at completion). Only namespaces with a volatile
+ * cache (file) need it: on null and ram a completed write is in the medium.
+ * Controllers without one (c->async_ns clear) pay one predictable branch.
+ */
+static inline uint16_t write_flags(const struct nvme_ctrl *c, const struct nvme_ns *ns,
+				   uint32_t cdw12)
+{
+	if (likely(!c->async_ns) || !vn_be_volatile_cache(ns->be))
+		return 0;
+	if ((cdw12 & VNVME_RW_FUA) || !(vn_load_relaxed(&c->feat.vwc) & VNVME_FEAT_VWC_WCE))
+		return VN_BE_FUA;
+	return 0;
+}
+
 /* Submit r->io; the status if it finished inline, NVME_PENDING otherwise. */
 static inline vnvme_status submit(struct nvme_sq *sq, struct nvme_req *r)
 {
@@ -88,6 +106,7 @@ static vnvme_status dsm_next(struct nvme_sq *sq, struct nvme_req *r, const struc
 		if (!vnvme_status_ok(st))
 			return st;
 		r->io.op = VN_BE_DISCARD;
+		r->io.flags = r->dsm_fua;
 		r->io.off = d->slba << r->ns->lbads;
 		r->io.len = (uint64_t)d->nlb << r->ns->lbads;
 		r->io.iovcnt = 0;
@@ -114,6 +133,8 @@ static vnvme_status dsm(struct nvme_sq *sq, struct nvme_req *r, const struct vnv
 	r->dsm_dptr[1] = sqe->dptr.prp2;
 	r->dsm_nr = (uint16_t)nr;
 	r->dsm_left = (uint16_t)nr;
+	/* A deallocation is a write: durable at completion without the cache. */
+	r->dsm_fua = (uint8_t)write_flags(sq->ctrl, r->ns, 0);
 	return dsm_next(sq, r, t);
 }
 
@@ -155,6 +176,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 			bool rd = sqe->opc == VNVME_NVM_READ;
 			prot = rd ? VN_DMA_WRITE : VN_DMA_READ;
 			r->io.op = rd ? VN_BE_READ : VN_BE_WRITE;
+			r->io.flags = rd ? 0 : write_flags(c, ns, sqe->cdw12);
 			if (len <= first) {
 				p1 = vn_dma_find(t, prp1, len, prot);
 				if (unlikely(!p1))
@@ -192,6 +214,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 	if (unlikely(vnvme_sqe_fuse(sqe)))
 		return nvme_sc(VNVME_SC_INVALID_FIELD); /* no fused operations (FUSES = 0) */
 	r->ns = ns;
+	r->io.flags = 0;
 
 	switch (sqe->opc) {
 	case VNVME_NVM_READ:
@@ -200,6 +223,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 		break;
 	case VNVME_NVM_WRITE:
 		r->io.op = VN_BE_WRITE;
+		r->io.flags = write_flags(c, ns, sqe->cdw12);
 		prot = VN_DMA_READ;
 		break;
 	case VNVME_NVM_COMPARE:
@@ -220,6 +244,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 		if (unlikely(!vnvme_status_ok(st)))
 			return st;
 		r->io.op = (sqe->cdw12 & VNVME_WZ_DEAC) ? VN_BE_DISCARD : VN_BE_WRITE_ZEROES;
+		r->io.flags = write_flags(c, ns, sqe->cdw12);
 		r->io.off = slba << ns->lbads;
 		r->io.len = nlb << ns->lbads;
 		r->io.iovcnt = 0;

@@ -62,6 +62,7 @@ struct nvme_req {
 	uint16_t dsm_nr;      /* DSM: ranges in the list */
 	uint16_t dsm_left;    /* DSM: ranges still to deallocate */
 	uint64_t dsm_dptr[2]; /* DSM: the range list's data pointer (PRP1/2 or SGL1) */
+	uint8_t dsm_fua;      /* DSM: VN_BE_FUA for each deallocation */
 	uint32_t nsid;        /* the command's, and the LBA it failed at: for the error log */
 	uint64_t slba;
 	struct iovec iov[NVME_MAX_IOV];
