@@ -418,6 +418,10 @@ void vn_dma_fini(struct vn_dma *d)
 	if (!d->cur)
 		return;
 	fault_unregister(d);
+	/* A SIGBUS handler that loaded us from the registry is done with our
+	 * tables after a grace period (remove_all waits only if it has maps). */
+	if (d->qsbr)
+		vn_qsbr_synchronize(d->qsbr);
 	vn_dma_remove_all(d);
 	free(d->cur);
 	d->cur = NULL;
