@@ -50,7 +50,7 @@ void conn_close(struct vu_server *s, const char *why)
 {
 	if (!s->connected)
 		return;
-	vn_info("vu %s: client disconnected (%s)", s->name, why);
+	vn_info_rl(&s->rl_info, "vu %s: client disconnected (%s)", s->name, why);
 	vn_evloop_del(s->loop, s->conn_ev);
 	s->conn_ev = NULL;
 	close(s->conn_fd);
@@ -83,9 +83,10 @@ static int txq_push(struct vu_server *s, const uint8_t *p, size_t len, int fd)
 
 	if (s->txq_msgs >= s->txq_max_msgs || len > s->txq_max_bytes - s->txq_bytes) {
 		s->stats.slow_disconnects++;
-		vn_warn("vu %s: guest: the client does not read its replies (%u replies, %zu "
-			"bytes queued; at most %u and %zu): disconnecting it",
-			s->name, s->txq_msgs, s->txq_bytes, s->txq_max_msgs, s->txq_max_bytes);
+		vn_warn_rl(&s->rl,
+			   "vu %s: guest: the client does not read its replies (%u replies, %zu "
+			   "bytes queued; at most %u and %zu): disconnecting it",
+			   s->name, s->txq_msgs, s->txq_bytes, s->txq_max_msgs, s->txq_max_bytes);
 		return -ENOBUFS;
 	}
 	e = malloc(sizeof(*e) + len);
@@ -130,8 +131,8 @@ int conn_reply(struct vu_server *s, const struct vu_hdr *req, uint32_t flags, ui
 	if (!s->txq_head) {
 		sent = vu_sock_send_some(s->conn_fd, s->txbuf, len, &fd, fd >= 0);
 		if (sent < 0) {
-			vn_warn("vu %s: sending %s reply: %s", s->name, vu_cmd_name(req->cmd),
-				strerror((int)-sent));
+			vn_warn_rl(&s->rl, "vu %s: sending %s reply: %s", s->name,
+				   vu_cmd_name(req->cmd), strerror((int)-sent));
 			return (int)sent;
 		}
 		if ((size_t)sent == len)
@@ -186,9 +187,10 @@ static void tx_timer_event(void *arg, uint32_t events)
 	if (read(s->tx_timer_fd, &n, sizeof(n)) != sizeof(n) || !s->connected || !s->txq_head)
 		return;
 	s->stats.slow_disconnects++;
-	vn_warn("vu %s: guest: the client read none of its %u queued replies for %d ms: "
-		"disconnecting it",
-		s->name, s->txq_msgs, s->reply_timeout_ms);
+	vn_warn_rl(&s->rl,
+		   "vu %s: guest: the client read none of its %u queued replies for %d ms: "
+		   "disconnecting it",
+		   s->name, s->txq_msgs, s->reply_timeout_ms);
 	conn_close(s, "replies not read");
 }
 
@@ -332,7 +334,7 @@ void conn_listen_event(void *arg, uint32_t events)
 	(void)events;
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != EINTR)
-			vn_warn("vu %s: accept: %s", s->name, strerror(errno));
+			vn_warn_rl(&s->rl, "vu %s: accept: %s", s->name, strerror(errno));
 		return;
 	}
 	if (s->connected) {
@@ -344,11 +346,11 @@ void conn_listen_event(void *arg, uint32_t events)
 		return;
 	}
 	if (conn_attach(s, fd)) {
-		vn_warn("vu %s: cannot serve new client: %s", s->name, strerror(errno));
+		vn_warn_rl(&s->rl, "vu %s: cannot serve new client: %s", s->name, strerror(errno));
 		close(fd);
 		return;
 	}
-	vn_info("vu %s: client connected", s->name);
+	vn_info_rl(&s->rl_info, "vu %s: client connected", s->name);
 }
 
 int conn_init(struct vu_server *s)

@@ -49,8 +49,8 @@ static int h_version(struct vu_server *s, struct req *r)
 		return ret;
 	}
 	if (major != VU_VERSION_MAJOR) {
-		vn_warn("vu %s: client speaks vfio-user %u.%u, we speak %u.x", s->name, major,
-			minor, VU_VERSION_MAJOR);
+		vn_warn_rl(&s->rl, "vu %s: client speaks vfio-user %u.%u, we speak %u.x", s->name,
+			   major, minor, VU_VERSION_MAJOR);
 		return -ENOTSUP;
 	}
 	vu_caps_defaults(&ours);
@@ -63,9 +63,10 @@ static int h_version(struct vu_server *s, struct req *r)
 	if (ret < 0)
 		return ret;
 	s->negotiated = true;
-	vn_info("vu %s: client negotiated vfio-user %u.%u (max_msg_fds %u, max_data_xfer %llu)",
-		s->name, major, VN_MIN(minor, (uint16_t)VU_VERSION_MINOR), s->peer_caps.max_msg_fds,
-		(unsigned long long)s->peer_caps.max_data_xfer_size);
+	vn_info_rl(&s->rl_info,
+		   "vu %s: client negotiated vfio-user %u.%u (max_msg_fds %u, max_data_xfer %llu)",
+		   s->name, major, VN_MIN(minor, (uint16_t)VU_VERSION_MINOR),
+		   s->peer_caps.max_msg_fds, (unsigned long long)s->peer_caps.max_data_xfer_size);
 	return ret;
 }
 
@@ -103,10 +104,12 @@ static int h_dma_map(struct vu_server *s, struct req *r)
 		return ret;
 	}
 	if (!r->nfds && !s->fdless_noted++)
-		vn_info("vu %s: DMA_MAP iova 0x%llx size 0x%llx without fd: recorded, but the "
-			"device cannot reach it (guest RAM must be memory-backend-memfd,share=on; "
-			"ROM and VGA maps are expected)",
-			s->name, (unsigned long long)m.addr, (unsigned long long)m.size);
+		vn_info_rl(
+		    &s->rl_info,
+		    "vu %s: DMA_MAP iova 0x%llx size 0x%llx without fd: recorded, but the "
+		    "device cannot reach it (guest RAM must be memory-backend-memfd,share=on; "
+		    "ROM and VGA maps are expected)",
+		    s->name, (unsigned long long)m.addr, (unsigned long long)m.size);
 	else if (r->nfds)
 		vn_debug("vu %s: DMA_MAP iova 0x%llx size 0x%llx offset 0x%llx prot %u", s->name,
 			 (unsigned long long)m.addr, (unsigned long long)m.size,
@@ -590,10 +593,11 @@ static void fault_one(void *arg, uint64_t iova, uint64_t len)
 	struct vu_server *s = arg;
 
 	s->stats.dma_faults++;
-	vn_warn("vu %s: guest: the memory behind DMA map iova 0x%llx size 0x%llx was truncated "
-		"while the device used it (SIGBUS contained): the mapping is gone, the device "
-		"fails",
-		s->name, (unsigned long long)iova, (unsigned long long)len);
+	vn_warn_rl(&s->rl,
+		   "vu %s: guest: the memory behind DMA map iova 0x%llx size 0x%llx was truncated "
+		   "while the device used it (SIGBUS contained): the mapping is gone, the device "
+		   "fails",
+		   s->name, (unsigned long long)iova, (unsigned long long)len);
 	if (s->dev.dma_fault)
 		s->dev.dma_fault(s->dev.opaque, iova, len);
 }

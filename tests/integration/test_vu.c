@@ -917,6 +917,41 @@ static void test_a_reset_loop_does_not_flood_the_log(void **state)
 	assert_true(reset_lines < 1000);
 }
 
+static unsigned lifecycle_lines;
+
+static void count_lifecycle_lines(enum vn_log_level level, const char *line, void *arg)
+{
+	(void)arg;
+	if (level == VN_LOG_INFO && strstr(line, "vu testdev: client"))
+		__atomic_fetch_add(&lifecycle_lines, 1, __ATOMIC_RELAXED);
+}
+
+static void test_a_reconnect_loop_does_not_flood_the_log(void **state)
+{
+	struct fx *f = *state;
+	enum vn_log_level lvl = vn_log_get_level();
+
+	vu_client_close(f->c);
+	f->c = NULL;
+	fx_wait_disconnected(f);
+	lifecycle_lines = 0;
+	vn_log_set_level(VN_LOG_INFO);
+	vn_log_set_sink(count_lifecycle_lines, NULL);
+	/* connected, negotiated, disconnected: three lines a cycle. */
+	for (int i = 0; i < 300; i++) {
+		assert_int_equal(vu_client_connect(f->path, 5000, &f->c), 0);
+		vu_client_close(f->c);
+		f->c = NULL;
+		fx_wait_disconnected(f);
+	}
+	vn_log_set_sink(NULL, NULL);
+	vn_log_set_level(lvl);
+	/* 10 a second: 300 cycles would have to take 45 s to print 450. */
+	assert_true(lifecycle_lines >= 1);
+	assert_true(lifecycle_lines < 450);
+	assert_int_equal(vu_client_connect(f->path, 5000, &f->c), 0);
+}
+
 static void test_set_irqs_holds_at_most_one_eventfd_per_vector(void **state)
 {
 	struct fx *f = *state;
@@ -1034,6 +1069,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dma_map_bytes_are_capped_per_client, fx_setup,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_a_reset_loop_does_not_flood_the_log, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_a_reconnect_loop_does_not_flood_the_log, fx_setup,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_set_irqs_holds_at_most_one_eventfd_per_vector,
 					    fx_setup, fx_teardown),
