@@ -343,7 +343,11 @@ static int h_set_irqs(struct vu_server *s, struct req *r)
 				return -errno;
 		}
 		if (action == VU_IRQ_SET_ACTION_UNMASK) {
-			/* vfio: the eventfd unmasks when signalled (KVM INTx resample). */
+			/* vfio: the eventfd unmasks when signalled (KVM INTx resample).
+			 * INTx only, as in Linux VFIO: a client cannot make us hold
+			 * a second descriptor per MSI-X vector. */
+			if (is.index != VU_PCI_INTX_IRQ)
+				return -EINVAL;
 			for (uint32_t i = 0; i < is.count; i++) {
 				int fd = r->nfds ? r->fds[i] : -1;
 				if (r->nfds)

@@ -974,6 +974,12 @@ static void test_set_irqs_holds_at_most_one_eventfd_per_vector(void **state)
 	}
 	/* The server holds one duplicate per vector and one unmask fd. */
 	assert_true(count_open_fds() <= before + TD_MSIX_VECTORS + 1);
+	/* Unmask eventfds are for INTx (resample) only, as in Linux VFIO. */
+	assert_int_equal(vu_client_set_irqs(f->c, VU_PCI_MSIX_IRQ,
+					    VU_IRQ_SET_DATA_EVENTFD | VU_IRQ_SET_ACTION_UNMASK, 0,
+					    TD_MSIX_VECTORS, efds, NULL),
+			 -EINVAL);
+	assert_true(count_open_fds() <= before + TD_MSIX_VECTORS + 1);
 	/* More than the device has: refused, nothing kept. */
 	assert_int_equal(vu_client_set_irqs(f->c, VU_PCI_MSIX_IRQ,
 					    VU_IRQ_SET_DATA_EVENTFD | VU_IRQ_SET_ACTION_TRIGGER, 1,
