@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vu/codec.h"
@@ -37,13 +38,30 @@ static void txq_free(struct vu_server *s)
 	s->txq_msgs = 0;
 }
 
-/* (Re)start the no-progress timer, or stop it (ms == 0). */
+/* Accepting stops this long when the process is out of descriptors: the
+ * listening socket stays readable, and retrying at once would spin. */
+#define ACCEPT_PAUSE_MS 100
+
+/* Arm the timer for the earlier of the two deadlines, or disarm it. */
+static void timer_rearm(struct vu_server *s)
+{
+	uint64_t next = s->tx_deadline;
+	struct itimerspec its = {{0, 0}, {0, 0}};
+
+	if (s->listen_resume && (!next || s->listen_resume < next))
+		next = s->listen_resume;
+	if (next) {
+		its.it_value.tv_sec = (time_t)(next / 1000000000ull);
+		its.it_value.tv_nsec = (long)(next % 1000000000ull);
+	}
+	timerfd_settime(s->tx_timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* (Re)start the no-progress deadline, or stop it (ms == 0). */
 static void tx_timer_set(struct vu_server *s, int ms)
 {
-	struct itimerspec its = {
-	    .it_value = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L},
-	};
-	timerfd_settime(s->tx_timer_fd, 0, &its, NULL);
+	s->tx_deadline = ms ? vn_now_ns() + (uint64_t)ms * 1000000ull : 0;
+	timer_rearm(s);
 }
 
 void conn_close(struct vu_server *s, const char *why)
@@ -181,17 +199,29 @@ static void conn_flush(struct vu_server *s)
 static void tx_timer_event(void *arg, uint32_t events)
 {
 	struct vu_server *s = arg;
-	uint64_t n;
+	uint64_t n, now = vn_now_ns();
 
 	(void)events;
-	if (read(s->tx_timer_fd, &n, sizeof(n)) != sizeof(n) || !s->connected || !s->txq_head)
+	if (read(s->tx_timer_fd, &n, sizeof(n)) != sizeof(n))
 		return;
-	s->stats.slow_disconnects++;
-	vn_warn_rl(&s->rl,
-		   "vu %s: guest: the client read none of its %u queued replies for %d ms: "
-		   "disconnecting it",
-		   s->name, s->txq_msgs, s->reply_timeout_ms);
-	conn_close(s, "replies not read");
+	if (s->listen_resume && now >= s->listen_resume) {
+		s->listen_resume = 0;
+		if (vn_evloop_mod(s->loop, s->listen_ev, EPOLLIN))
+			s->listen_resume = now + ACCEPT_PAUSE_MS * 1000000ull;
+	}
+	if (s->tx_deadline && now >= s->tx_deadline) {
+		s->tx_deadline = 0;
+		if (s->connected && s->txq_head) {
+			s->stats.slow_disconnects++;
+			vn_warn_rl(
+			    &s->rl,
+			    "vu %s: guest: the client read none of its %u queued replies for "
+			    "%d ms: disconnecting it",
+			    s->name, s->txq_msgs, s->reply_timeout_ms);
+			conn_close(s, "replies not read");
+		}
+	}
+	timer_rearm(s);
 }
 
 static bool conn_read(struct vu_server *s)
@@ -333,8 +363,17 @@ void conn_listen_event(void *arg, uint32_t events)
 
 	(void)events;
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			vn_warn_rl(&s->rl, "vu %s: accept: %s", s->name, strerror(errno));
+		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+			return;
+		s->stats.accept_errors++;
+		vn_warn_rl(&s->rl, "vu %s: accept: %s%s", s->name, strerror(errno),
+			   errno == EMFILE || errno == ENFILE ? " (out of descriptors)" : "");
+		/* The connection stays in the backlog and the socket readable:
+		 * stop watching it for a while rather than spin. */
+		if (!vn_evloop_mod(s->loop, s->listen_ev, 0)) {
+			s->listen_resume = vn_now_ns() + ACCEPT_PAUSE_MS * 1000000ull;
+			timer_rearm(s);
+		}
 		return;
 	}
 	if (s->connected) {

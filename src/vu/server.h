@@ -95,6 +95,7 @@ struct vu_server_stats {
 	uint64_t errors;
 	uint64_t slow_disconnects; /* clients that did not read their replies */
 	uint64_t dma_faults;       /* mappings truncated under the device */
+	uint64_t accept_errors;    /* accept() failed (out of descriptors ...) */
 };
 
 struct vu_server;

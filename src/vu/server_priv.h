@@ -78,8 +78,11 @@ struct vu_server {
 	struct vu_txq_ent *txq_head, **txq_tail;
 	size_t txq_bytes;
 	uint32_t txq_msgs;
-	int tx_timer_fd; /* fires when the queue made no progress for reply_timeout_ms */
+	/* One timer for both deadlines below (CLOCK_MONOTONIC ns, 0: none). */
+	int tx_timer_fd;
 	struct vn_ev *tx_timer_ev;
+	uint64_t tx_deadline;   /* queued replies must have moved by then */
+	uint64_t listen_resume; /* accept paused (out of descriptors) until then */
 
 	/* SIGBUS in a mapping of this client's memory (util/dma.h). */
 	int fault_fd;

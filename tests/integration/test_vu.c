@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -990,6 +991,49 @@ static void test_set_irqs_holds_at_most_one_eventfd_per_vector(void **state)
 		close(efds[i]);
 }
 
+static void test_out_of_descriptors_the_server_pauses_accepting_rather_than_spin(void **state)
+{
+	struct fx *f = *state;
+	struct vu_server_stats st;
+	struct rlimit old, low;
+	struct timespec t0, t1;
+	char path[200];
+	struct testdev *td2 = second_dev(f, "nofd", NULL, false, path, sizeof(path));
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), probe;
+	uint64_t ms;
+
+	assert_true(fd >= 0);
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* No descriptor left: the lowest free number is the limit. */
+	probe = dup(0);
+	assert_true(probe >= 0);
+	close(probe);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)probe;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* In the backlog; the server's accept() fails with EMFILE. */
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	usleep(300000);
+	vu_server_get_stats(testdev_server(td2), &st);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
+	     (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000000;
+	/* One attempt per 100 ms pause at most (a busy retry makes millions). */
+	assert_true(st.accept_errors >= 1);
+	assert_true(st.accept_errors <= ms / 100 + 2);
+	/* Descriptors back: the waiting client is served. */
+	for (int i = 0; i < 10000 && !vu_server_connected(testdev_server(td2)); i++)
+		usleep(1000);
+	assert_true(vu_server_connected(testdev_server(td2)));
+	close(fd);
+	testdev_destroy(td2);
+}
+
 static void test_a_connection_flood_is_turned_away_and_holds_nothing(void **state)
 {
 	struct fx *f = *state;
@@ -1080,6 +1124,9 @@ int main(void)
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_set_irqs_holds_at_most_one_eventfd_per_vector,
 					    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_out_of_descriptors_the_server_pauses_accepting_rather_than_spin, fx_setup,
+		fx_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_a_connection_flood_is_turned_away_and_holds_nothing, fx_setup, fx_teardown),
 	};
