@@ -91,12 +91,20 @@ static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 		errno = saved;
 		return; /* the access is retried on the zero pages */
 	}
-	/* Not ours: the previous disposition handles the fault when the
-	 * instruction runs again (the default one ends the process). */
-	sigaction(SIGBUS, &sigbus_prev, NULL);
+	/* Not ours: the handler we replaced gets it, and ours stays in place
+	 * for the maps. With no handler before us, the default disposition
+	 * takes the fault when the instruction runs again (the process ends). */
 	errno = saved;
-	(void)sig;
-	(void)uc;
+	if (sigbus_prev.sa_flags & SA_SIGINFO) {
+		if (sigbus_prev.sa_sigaction) {
+			sigbus_prev.sa_sigaction(sig, si, uc);
+			return;
+		}
+	} else if (sigbus_prev.sa_handler != SIG_DFL && sigbus_prev.sa_handler != SIG_IGN) {
+		sigbus_prev.sa_handler(sig);
+		return;
+	}
+	signal(SIGBUS, SIG_DFL);
 }
 
 /*

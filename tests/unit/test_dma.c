@@ -382,6 +382,58 @@ static void test_a_sigbus_outside_every_map_still_ends_the_process(void **state)
 	close(fd);
 }
 
+static volatile sig_atomic_t prev_calls;
+
+/* A handler another component installed first: it recovers its own faults. */
+static void prev_handler(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t pg = (uintptr_t)si->si_addr & ~(uintptr_t)0xfff;
+
+	(void)sig;
+	(void)uc;
+	prev_calls++;
+	mmap((void *)pg, 0x1000, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+}
+
+static void test_a_foreign_sigbus_goes_to_the_handler_before_ours_which_stays(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sigaction sa = {.sa_sigaction = prev_handler, .sa_flags = SA_SIGINFO};
+		struct vn_dma d;
+		int fd = memfd_create("dma", MFD_CLOEXEC),
+		    stray = memfd_create("stray", MFD_CLOEXEC);
+		volatile uint8_t *q, *p;
+
+		sigemptyset(&sa.sa_mask);
+		if (fd < 0 || stray < 0 || ftruncate(fd, 0x1000) || ftruncate(stray, 0x1000) ||
+		    sigaction(SIGBUS, &sa, NULL) || vn_dma_init(&d, NULL, 0) ||
+		    vn_dma_add(&d, 0x0, 0x1000, RW, fd, 0))
+			_exit(1);
+		q = mmap(NULL, 0x1000, PROT_READ, MAP_SHARED, stray, 0);
+		if (q == MAP_FAILED || ftruncate(stray, 0))
+			_exit(2);
+		(void)q[0]; /* not a DMA map: the earlier handler's */
+		if (prev_calls != 1)
+			_exit(3);
+		p = vn_dma_find(vn_dma_table_get(&d), 0x0, 1, VN_DMA_READ);
+		if (!p || ftruncate(fd, 0))
+			_exit(4);
+		(void)p[0]; /* a DMA map: still ours */
+		if (prev_calls != 1 || vn_dma_reap_faults(&d, NULL, NULL) != 1)
+			_exit(5);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +448,7 @@ int main(void)
 	    cmocka_unit_test(test_a_memfd_that_allows_sealing_is_sealed_against_shrinking),
 	    cmocka_unit_test(test_a_truncated_map_faults_into_zero_pages_and_is_taken_away),
 	    cmocka_unit_test(test_a_sigbus_outside_every_map_still_ends_the_process),
+	    cmocka_unit_test(test_a_foreign_sigbus_goes_to_the_handler_before_ours_which_stays),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
