@@ -92,6 +92,11 @@ bool vn_be_can_format(const struct vn_be *be)
 	return true;
 }
 
+bool vn_be_volatile_cache(const struct vn_be *be)
+{
+	return be->type == VN_BE_FILE;
+}
+
 enum vn_be_direct vn_be_direct(const struct vn_be *be, uint8_t **mem)
 {
 	*mem = NULL;
@@ -178,4 +183,9 @@ int vn_be_poll(struct vn_be_chan *ch, struct vn_be_io **done, int max)
 unsigned vn_be_inflight(const struct vn_be_chan *ch)
 {
 	return ch->inflight;
+}
+
+void vn_be_chan_stats(const struct vn_be_chan *ch, struct vn_be_chan_stats *out)
+{
+	*out = ch->stats;
 }

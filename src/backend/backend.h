@@ -32,11 +32,21 @@ enum vn_be_op {
 	VN_BE_COMPARE,      /* result -EILSEQ on mismatch */
 };
 
+/*
+ * Flags of a request. VN_BE_FUA: a WRITE, WRITE_ZEROES or DISCARD is
+ * durable when it completes (file: RWF_DSYNC, or an fdatasync after the
+ * fallocate); null and ram have no cache between the request and their
+ * medium, so every request is as durable as it gets when it completes.
+ */
+#define VN_BE_FUA (1u << 0)
+
 struct vn_be_io {
 	uint8_t op;      /* enum vn_be_op */
 	uint8_t iovcnt;  /* <= VN_BE_MAX_IOV */
+	uint16_t flags;  /* VN_BE_FUA */
 	uint16_t be_tag; /* the backend's: a file request's kind while it waits */
-	int32_t result;  /* 0 or -errno, set by the backend */
+	uint16_t rsvd;
+	int32_t result; /* 0 or -errno, set by the backend */
 	uint64_t off;
 	uint64_t len;
 	struct iovec *iov;
@@ -69,6 +79,12 @@ uint64_t vn_be_size(const struct vn_be *be);
 const char *vn_be_name(const struct vn_be *be);
 /* Whether Format NVM may wipe it (ram, null: yes; file: yes, by discard). */
 bool vn_be_can_format(const struct vn_be *be);
+/*
+ * Whether completed writes may sit in a volatile cache until a FLUSH (file:
+ * the page cache, and the device's own cache under O_DIRECT). null and ram
+ * have none: what a request wrote is in their medium when it completes.
+ */
+bool vn_be_volatile_cache(const struct vn_be *be);
 
 /*
  * Backends whose reads and writes are plain memory operations: null (no data
@@ -101,5 +117,12 @@ int vn_be_flush(struct vn_be_chan *ch);
 int vn_be_poll(struct vn_be_chan *ch, struct vn_be_io **done, int max);
 /* Requests submitted and not yet reaped. */
 unsigned vn_be_inflight(const struct vn_be_chan *ch);
+
+/* What a channel asked of the kernel for durability (file; 0 otherwise). */
+struct vn_be_chan_stats {
+	uint64_t dsync_writes; /* writes with RWF_DSYNC (VN_BE_FUA) */
+	uint64_t syncs;        /* fdatasyncs: FLUSH, and after a VN_BE_FUA fallocate */
+};
+void vn_be_chan_stats(const struct vn_be_chan *ch, struct vn_be_chan_stats *out);
 
 #endif

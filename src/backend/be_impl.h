@@ -45,6 +45,7 @@ struct vn_be {
 struct vn_be_chan {
 	struct vn_be *be;
 	unsigned inflight; /* file: accepted and not yet reaped, backlog included */
+	struct vn_be_chan_stats stats;
 	/* file backend only */
 	unsigned ring_n;                     /* in the io_uring (at most qdepth), not yet reaped */
 	struct vn_be_io *bl_head, **bl_tail; /* accepted, waiting for ring room, FIFO */

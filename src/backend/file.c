@@ -10,6 +10,10 @@
  *   io->iov must stay valid until vn_be_flush, as the buffers must until the
  *   request completes. A transfer shorter than io->len fails with -EIO.
  * - FLUSH: fsync with IORING_FSYNC_DATASYNC.
+ * - VN_BE_FUA: a WRITE goes with RWF_DSYNC (durable when its CQE comes: the
+ *   kernel writes the pages back and flushes the device's cache); a
+ *   WRITE_ZEROES or DISCARD is followed, once its fallocate succeeded, by an
+ *   fsync with IORING_FSYNC_DATASYNC, and completes with that.
  * - WRITE_ZEROES and DISCARD: fallocate, asynchronous in io_uring for
  *   regular files and block devices alike. WRITE_ZEROES prefers
  *   FALLOC_FL_ZERO_RANGE (keeps the blocks allocated), DISCARD prefers
@@ -62,7 +66,8 @@ enum {
 	TAG_PUNCH,
 	TAG_ZERO_RANGE,
 	TAG_COMPARE,
-	TAG_MASK = 3,
+	TAG_SYNC, /* the fdatasync after a VN_BE_FUA fallocate */
+	TAG_MASK = 7,
 };
 _Static_assert(alignof(struct vn_be_io) > TAG_MASK, "vn_be_io too loosely aligned for tags");
 
@@ -255,19 +260,31 @@ static void file_prep(struct vn_be_chan *ch, struct vn_be_io *io, struct io_urin
 		io_uring_prep_read(sqe, fd, ch->bounce + (size_t)slot * VN_BE_CMP_MAX,
 				   (unsigned)io->len, io->off);
 		break;
+	case TAG_SYNC:
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+		ch->stats.syncs++;
+		break;
 	default:
-		if (io->op == VN_BE_FLUSH)
+		if (io->op == VN_BE_FLUSH) {
 			io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-		else if (io->iovcnt == 1 && io->op == VN_BE_READ)
+			ch->stats.syncs++;
+		} else if (io->iovcnt == 1 && io->op == VN_BE_READ) {
 			io_uring_prep_read(sqe, fd, io->iov[0].iov_base,
 					   (unsigned)io->iov[0].iov_len, io->off);
-		else if (io->iovcnt == 1)
+		} else if (io->iovcnt == 1) {
 			io_uring_prep_write(sqe, fd, io->iov[0].iov_base,
 					    (unsigned)io->iov[0].iov_len, io->off);
-		else if (io->op == VN_BE_READ)
+		} else if (io->op == VN_BE_READ) {
 			io_uring_prep_readv(sqe, fd, io->iov, io->iovcnt, io->off);
-		else
+		} else {
 			io_uring_prep_writev(sqe, fd, io->iov, io->iovcnt, io->off);
+		}
+		/* Force Unit Access: written back, the device's cache flushed,
+		 * before the CQE (pwritev2(2) RWF_DSYNC). */
+		if (io->op == VN_BE_WRITE && (io->flags & VN_BE_FUA)) {
+			sqe->rw_flags = RWF_DSYNC;
+			ch->stats.dsync_writes++;
+		}
 		break;
 	}
 	io_uring_sqe_set_data64(sqe, (uintptr_t)io | (unsigned)tag);
@@ -375,6 +392,17 @@ int be_file_flush(struct vn_be_chan *ch)
 	return io_uring_submit(&ch->ring);
 }
 
+/* A VN_BE_FUA fallocate succeeded: requeue the request as its fdatasync. */
+static bool file_requeue_sync(struct vn_be_chan *ch, struct vn_be_io *io)
+{
+	struct io_uring_sqe *sqe = file_sqe(ch);
+
+	if (!sqe)
+		return false;
+	file_prep(ch, io, sqe, TAG_SYNC, 0);
+	return true;
+}
+
 /* A fallocate mode the file system lacks: remember it and requeue with the other. */
 static VN_COLD bool file_retry_zero(struct vn_be_chan *ch, struct vn_be_io *io, int tag)
 {
@@ -438,11 +466,19 @@ int be_file_poll(struct vn_be_chan *ch, struct vn_be_io **done, int max)
 
 			if (tag == TAG_COMPARE) {
 				res = file_compare_done(ch, io, res);
-			} else if (unlikely(res == -EOPNOTSUPP && tag != TAG_RW)) {
+			} else if (unlikely(res == -EOPNOTSUPP &&
+					    (tag == TAG_PUNCH || tag == TAG_ZERO_RANGE))) {
 				if (file_retry_zero(ch, io, tag)) {
 					requeued = true;
 					continue;
 				}
+			} else if (res >= 0 && (tag == TAG_PUNCH || tag == TAG_ZERO_RANGE) &&
+				   (io->flags & VN_BE_FUA)) {
+				if (file_requeue_sync(ch, io)) {
+					requeued = true;
+					continue;
+				}
+				res = -EAGAIN; /* no SQE: cannot happen with qdepth in flight */
 			} else if (res >= 0) {
 				/* fallocate and fsync return 0; a transfer, its length. */
 				bool xfer = tag == TAG_RW && io->op != VN_BE_FLUSH;

@@ -12,6 +12,11 @@
 
 #include "nvme/priv.h"
 
+/* Firmware: the revision Identify and the firmware slot log report, and the
+ * slots there are (one, read-only: no firmware update). */
+#define NVME_FW_REV   "0.1"
+#define NVME_FW_SLOTS 1u
+
 static pthread_mutex_t errlog_lock = PTHREAD_MUTEX_INITIALIZER;
 
 VN_COLD void nvme_errlog_add(struct nvme_ctrl *c, uint16_t sqid, uint16_t cid, vnvme_status st,
@@ -44,13 +49,22 @@ static void pad(char *dst, size_t n, const char *src)
 /* ------------------------------------------------------------------------ */
 /* Identify (NVMe Base 2.0c §5.17) */
 
+/* Whether a namespace has a volatile write cache (Identify VWC, Feature 06h). */
+static bool has_vwc(const struct nvme_ctrl *c)
+{
+	for (uint32_t i = 1; i <= c->nn; i++)
+		if (c->ns[i] && vn_be_volatile_cache(c->ns[i]->be))
+			return true;
+	return false;
+}
+
 static void id_ctrl(struct nvme_ctrl *c, struct vnvme_id_ctrl *id)
 {
 	id->vid = c->o.vid;
 	id->ssvid = c->o.ssvid;
 	pad(id->sn, sizeof(id->sn), c->serial);
 	pad(id->mn, sizeof(id->mn), c->model);
-	pad(id->fr, sizeof(id->fr), "0.1");
+	pad(id->fr, sizeof(id->fr), NVME_FW_REV);
 	id->rab = 6;
 	id->mdts = c->mdts;
 	id->cntlid = c->o.cntlid;
@@ -59,7 +73,10 @@ static void id_ctrl(struct nvme_ctrl *c, struct vnvme_id_ctrl *id)
 	id->oacs = VNVME_OACS_FORMAT | VNVME_OACS_DBBUF;
 	id->acl = 3;
 	id->aerl = NVME_AERL;
-	id->frmw = 0x3; /* slot 1 read-only, one slot */
+	/* One firmware slot, read-only, holding the running revision (the
+	 * Firmware Slot Information log says the same); no Firmware Image
+	 * Download or Commit (OACS bit 2 clear). */
+	id->frmw = VNVME_FRMW_SLOT1_RO | NVME_FW_SLOTS << VNVME_FRMW_NOFS_SHIFT;
 	id->lpa = VNVME_LPA_CMD_EFFECTS | VNVME_LPA_EXT_DATA;
 	id->elpe = NVME_ERRLOG_ENTRIES - 1;
 	id->npss = 0;
@@ -70,8 +87,13 @@ static void id_ctrl(struct nvme_ctrl *c, struct vnvme_id_ctrl *id)
 	id->nn = c->nn;
 	id->oncs = VNVME_ONCS_COMPARE | VNVME_ONCS_DSM | VNVME_ONCS_WRITE_ZEROES |
 		   VNVME_ONCS_SAVE_SELECT | VNVME_ONCS_TIMESTAMP;
-	/* A volatile write cache; Flush with NSID FFFFFFFFh not supported (10b). */
-	id->vwc = VNVME_VWC_PRESENT | (0x2 << 1);
+	/*
+	 * A volatile write cache when a namespace has one (file: the page
+	 * cache); Flush with NSID FFFFFFFFh not supported (10b). null and ram
+	 * have none: a completed write is in their medium, so they need no
+	 * Flush (which still succeeds) and no Feature 06h.
+	 */
+	id->vwc = has_vwc(c) ? VNVME_VWC_PRESENT | 0x2u << VNVME_VWC_FLUSH_BC_SHIFT : 0;
 	/* SGLs without alignment requirement, and the Bit Bucket descriptor. */
 	id->sgls = 0x1 | (1u << 16);
 	snprintf(id->subnqn, sizeof(id->subnqn), "nqn.2026-11.io.vnvme:%s", c->serial);
@@ -173,7 +195,7 @@ static vnvme_status identify(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 	default:
 		return nvme_sc(VNVME_SC_INVALID_FIELD);
 	}
-	return nvme_dptr_copy_out(t, sqe, buf, sizeof(buf));
+	return nvme_dptr_copy_out(t, sqe, buf, sizeof(buf), false);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -254,9 +276,11 @@ static vnvme_status get_log(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 		clear_aen = 1u << 1;
 		break;
 	case VNVME_LID_FW_SLOT: {
+		/* As Identify's FR and FRMW: slot 1 of NVME_FW_SLOTS is active
+		 * and holds FR; no revision is pending for the next reset. */
 		struct vnvme_fw_slot_log *fw = (void *)buf;
 		fw->afi = 1;
-		pad((char *)fw->frs[0], 8, "0.1");
+		pad((char *)fw->frs[0], 8, NVME_FW_REV);
 		size = sizeof(*fw);
 		break;
 	}
@@ -266,8 +290,7 @@ static vnvme_status get_log(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 		    VNVME_ADM_DELETE_SQ,       VNVME_ADM_CREATE_SQ,    VNVME_ADM_GET_LOG_PAGE,
 		    VNVME_ADM_DELETE_CQ,       VNVME_ADM_CREATE_CQ,    VNVME_ADM_IDENTIFY,
 		    VNVME_ADM_ABORT,           VNVME_ADM_SET_FEATURES, VNVME_ADM_GET_FEATURES,
-		    VNVME_ADM_ASYNC_EVENT_REQ, VNVME_ADM_KEEP_ALIVE,   VNVME_ADM_FORMAT_NVM,
-		    VNVME_ADM_DBBUF_CONFIG,
+		    VNVME_ADM_ASYNC_EVENT_REQ, VNVME_ADM_FORMAT_NVM,   VNVME_ADM_DBBUF_CONFIG,
 		};
 		for (unsigned i = 0; i < sizeof(admin); i++)
 			e->acs[admin[i]] = 1;                      /* CSUPP */
@@ -292,7 +315,7 @@ static vnvme_status get_log(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 	/* Bytes past the log read as zero. */
 	memmove(buf, buf + off, size - off);
 	memset(buf + (size - off), 0, (len > size ? len : size) - (size - off));
-	st = nvme_dptr_copy_out(t, sqe, buf, len);
+	st = nvme_dptr_copy_out(t, sqe, buf, len, false);
 	if (vnvme_status_ok(st) && !(sqe->cdw10 & VNVME_GET_LOG_RAE))
 		c->aen_masked &= ~clear_aen;
 out:
@@ -346,7 +369,11 @@ static vnvme_status set_features(struct nvme_ctrl *c, const struct vnvme_sqe *sq
 		f->error_recovery = v & 0xffff; /* DULBE not supported */
 		break;
 	case VNVME_FID_VOLATILE_WC:
-		f->vwc = v & VNVME_FEAT_VWC_WCE;
+		/* Cleared: every later write is durable at completion (io.c);
+		 * what earlier writes left in the cache needs a Flush. */
+		if (!has_vwc(c))
+			return nvme_sc(VNVME_SC_INVALID_FIELD);
+		vn_store_relaxed(&f->vwc, v & VNVME_FEAT_VWC_WCE);
 		break;
 	case VNVME_FID_NUM_QUEUES: {
 		uint32_t nsq = v & 0xffff, ncq = v >> 16, max = c->o.max_ioqpairs - 1;
@@ -377,7 +404,7 @@ static vnvme_status set_features(struct nvme_ctrl *c, const struct vnvme_sqe *sq
 		break;
 	case VNVME_FID_TIMESTAMP: {
 		uint64_t ts = 0;
-		vnvme_status st = nvme_dptr_copy_in(t, sqe, &ts, 8);
+		vnvme_status st = nvme_dptr_copy_in(t, sqe, &ts, 8, false);
 		if (!vnvme_status_ok(st))
 			return st;
 		f->timestamp_ms = ts & 0xffffffffffffull;
@@ -404,6 +431,8 @@ static vnvme_status get_features(struct nvme_ctrl *c, const struct vnvme_sqe *sq
 
 	if (sel > VNVME_FEAT_SEL_SUPPORTED)
 		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	if (fid == VNVME_FID_VOLATILE_WC && !has_vwc(c))
+		return nvme_sc(VNVME_SC_INVALID_FIELD); /* no volatile write cache */
 	switch (fid) {
 	case VNVME_FID_ARBITRATION:
 	case VNVME_FID_POWER_MGMT:
@@ -481,7 +510,7 @@ static vnvme_status get_features(struct nvme_ctrl *c, const struct vnvme_sqe *sq
 		}
 		for (int i = 0; i < 6; i++)
 			ts[i] = (uint8_t)(ms >> (8 * i));
-		return nvme_dptr_copy_out(t, sqe, ts, sizeof(ts));
+		return nvme_dptr_copy_out(t, sqe, ts, sizeof(ts), false);
 	}
 	case VNVME_FID_SW_PROGRESS_MARKER:
 		*dw0 = f->sw_progress;
@@ -658,6 +687,11 @@ void nvme_admin_poll_pending(struct nvme_ctrl *c, struct nvme_sq *asq)
 		aen_deliver(c, asq);
 	if (!p->active)
 		return;
+	if (p->done) {
+		p->active = false;
+		nvme_cq_post(asq->cq, asq, p->cid, p->st, 0);
+		return;
+	}
 	/* Unpublished under qlock: a statistics reader on the control thread
 	 * holds it while it reads the queue. */
 	if (p->sq && vn_load_acquire(&p->sq->gone)) {
@@ -682,10 +716,68 @@ void nvme_admin_poll_pending(struct nvme_ctrl *c, struct nvme_sq *asq)
 /* ------------------------------------------------------------------------ */
 /* Format NVM (§5.23) */
 
+/*
+ * The next steps of a Format NVM: for each namespace left, erase it (SES
+ * 001b: deallocate everything, reads return zeroes) and switch its LBA
+ * format. An erase the backend completes later (file: an io_uring
+ * fallocate) returns NVME_PENDING; nvme_admin_io_done() goes on from there
+ * when it is reaped, with the poller's other I/O. The admin poller never
+ * waits on a channel it shares with I/O queues. The host has stopped I/O
+ * to the namespaces (§5.23).
+ */
+static vnvme_status format_next(struct nvme_ctrl *c)
+{
+	struct nvme_format *fm = &c->fmt;
+
+	for (; fm->nsid <= fm->last; fm->nsid++, fm->erased = false) {
+		struct nvme_ns *ns = c->ns[fm->nsid];
+
+		if (!ns)
+			continue;
+		if (fm->erase && !fm->erased) {
+			struct nvme_req *r = &c->admin_req;
+			int ret;
+
+			r->io = (struct vn_be_io){
+			    .op = VN_BE_DISCARD, .len = vn_be_size(ns->be), .ctx = r};
+			fm->erased = true;
+			ret = vn_be_submit(ns->chan[0], &r->io);
+			if (ret == 0) {
+				c->admin_io_inflight++;
+				return NVME_PENDING;
+			}
+			if (ret < 0 || r->io.result)
+				return nvme_sc_media(VNVME_SC_WRITE_FAULT);
+		}
+		ns->lbads = fm->lbads;
+		ns->lba_size = 1u << ns->lbads;
+		ns->nlb = vn_be_size(ns->be) >> ns->lbads;
+	}
+	return NVME_OK;
+}
+
+void nvme_admin_io_done(struct nvme_req *r)
+{
+	struct nvme_ctrl *c = vn_container_of(r, struct nvme_ctrl, admin_req);
+	struct nvme_pending *p = &c->pending;
+	vnvme_status st;
+
+	c->admin_io_inflight--;
+	/* A reset stops the admin queue: nobody waits for the rest. */
+	if (!p->active || vn_load_relaxed(&c->cqs[0]->stopping))
+		return;
+	st = r->io.result ? nvme_sc_media(VNVME_SC_WRITE_FAULT) : format_next(c);
+	if (nvme_is_pending(st))
+		return;
+	p->st = st;
+	p->done = true; /* posted by nvme_admin_poll_pending, in order */
+}
+
 static vnvme_status format(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
 {
 	unsigned lbaf = sqe->cdw10 & 0xf, ses = (sqe->cdw10 >> 9) & 0x7;
 	uint32_t first = sqe->nsid, last = sqe->nsid;
+	vnvme_status st;
 
 	if (lbaf > 1 || (sqe->cdw10 & ~(0xfu | 0x7u << 9)))
 		return nvme_sc_cmd(VNVME_SC_INVALID_FORMAT); /* no metadata, no PI */
@@ -697,29 +789,13 @@ static vnvme_status format(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
 	} else if (!active_ns(c, sqe->nsid)) {
 		return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
 	}
-	for (uint32_t i = first; i <= last; i++) {
-		struct nvme_ns *ns = c->ns[i];
-		if (!ns)
-			continue;
-		if (ses) {
-			/* Erase: deallocate everything (reads return zeroes). The
-			 * host has stopped I/O to the namespace (§5.23). */
-			struct vn_be_io io = {.op = VN_BE_DISCARD, .len = vn_be_size(ns->be)};
-			int ret = vn_be_submit(ns->chan[0], &io);
-			if (ret == 0) { /* an asynchronous backend: wait for it */
-				struct vn_be_io *done;
-				vn_be_flush(ns->chan[0]);
-				while (vn_be_poll(ns->chan[0], &done, 1) == 0)
-					vn_cpu_relax();
-			}
-			if (ret < 0 || io.result)
-				return nvme_sc_media(VNVME_SC_WRITE_FAULT);
-		}
-		ns->lbads = lbaf ? 12 : 9;
-		ns->lba_size = 1u << ns->lbads;
-		ns->nlb = vn_be_size(ns->be) >> ns->lbads;
-	}
-	return NVME_OK;
+	c->fmt = (struct nvme_format){
+	    .nsid = first, .last = last, .lbads = lbaf ? 12 : 9, .erase = ses != 0};
+	st = format_next(c);
+	if (nvme_is_pending(st))
+		c->pending =
+		    (struct nvme_pending){.active = true, .cid = sqe->cid, .opc = sqe->opc};
+	return st;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -780,8 +856,6 @@ vnvme_status nvme_admin_exec(struct nvme_ctrl *c, struct nvme_sq *sq, const stru
 			return nvme_sc_cmd(VNVME_SC_AER_LIMIT_EXCEEDED);
 		c->aer_cids[c->aer_count++] = sqe->cid;
 		return NVME_PENDING;
-	case VNVME_ADM_KEEP_ALIVE:
-		return NVME_OK;
 	case VNVME_ADM_FORMAT_NVM:
 		return format(c, sqe);
 	case VNVME_ADM_DBBUF_CONFIG:

@@ -2,8 +2,17 @@
 /*
  * Data pointers: PRP lists and SGLs, translated through the DMA map into host
  * iovecs. Every guest address goes through vn_dma_find(); a miss is a Data
- * Transfer Error, never an access. Loops the guest controls are bounded by
- * the transfer length (itself bounded by MDTS) and by the iovec count.
+ * Transfer Error, never an access. Loops the guest controls are bounded:
+ * PRP list pages by the transfer length (itself bounded by MDTS) and 64
+ * list pages, SGLs by NVME_SGL_MAX_DESC descriptors and NVME_SGL_MAX_SEGS
+ * segments per command, and both by the iovec count.
+ *
+ * One routine, nvme_dptr_map(), maps every data pointer: Read, Write and
+ * Compare through it directly, the rest (Dataset Management's range list,
+ * admin data) through nvme_dptr_copy_in/out. sgl_ok says whether the
+ * command may use SGLs: I/O commands may, admin commands may not (NVMe Base
+ * 2.0c §4.1 "Submission Queue Entry": PSDT, "PRPs shall be used for all
+ * Admin commands for NVMe over PCIe").
  */
 #include <string.h>
 
@@ -102,13 +111,29 @@ static vnvme_status prp_map(const struct vn_dma_table *t, uint64_t prp1, uint64_
 static __thread uint8_t bit_bucket[64 * 1024];
 
 /*
+ * One SGL walk: what is left of the command's transfer, and what is left of
+ * the work it may cost. Zero-length Data Block descriptors move no data and
+ * use no iovec, so the transfer length alone does not bound the walk: every
+ * descriptor read, of any type, counts against NVME_SGL_MAX_DESC, and every
+ * segment against NVME_SGL_MAX_SEGS.
+ */
+struct sgl_walk {
+	const struct vn_dma_table *t;
+	uint64_t left; /* bytes of the transfer not yet described */
+	uint32_t prot;
+	unsigned desc; /* descriptors used, the SQE's included */
+	unsigned segs; /* segments entered */
+	struct iovec *iov;
+	unsigned *n;
+	unsigned max;
+};
+
+/*
  * NVMe Base 2.0c §4.1.2 "Scatter Gather List (SGL)": the SQE holds one
  * descriptor; a (Last) Segment descriptor points to a list of descriptors in
  * host memory, whose last entry may chain to the next segment.
  */
-static vnvme_status sgl_desc(const struct vn_dma_table *t, const struct vnvme_sgl_desc *d,
-			     uint64_t *left, uint32_t prot, struct iovec *iov, unsigned *n,
-			     unsigned max)
+static vnvme_status sgl_desc(struct sgl_walk *w, const struct vnvme_sgl_desc *d)
 {
 	unsigned type = vnvme_sgl_type(d), sub = vnvme_sgl_subtype(d);
 	uint64_t len = d->length;
@@ -116,27 +141,27 @@ static vnvme_status sgl_desc(const struct vn_dma_table *t, const struct vnvme_sg
 	if (unlikely(sub != VNVME_SGL_SUBTYPE_ADDRESS))
 		return nvme_sc(VNVME_SC_SGL_DESC_TYPE_INVALID);
 	if (type == VNVME_SGL_TYPE_DATA_BLOCK) {
-		if (len > *left) /* more than the command transfers */
+		if (len > w->left) /* more than the command transfers */
 			return nvme_sc(VNVME_SC_DATA_SGL_LEN_INVALID);
 		if (!len)
 			return NVME_OK;
-		*left -= len;
-		return iov_add(t, d->addr, len, prot, iov, n, max);
+		w->left -= len;
+		return iov_add(w->t, d->addr, len, w->prot, w->iov, w->n, w->max);
 	}
 	if (type == VNVME_SGL_TYPE_BIT_BUCKET) {
 		/* Only meaningful when the controller writes to the host. */
-		if (unlikely(!(prot & VN_DMA_WRITE)))
+		if (unlikely(!(w->prot & VN_DMA_WRITE)))
 			return nvme_sc(VNVME_SC_SGL_DESC_TYPE_INVALID);
-		if (len > *left)
+		if (len > w->left)
 			return nvme_sc(VNVME_SC_DATA_SGL_LEN_INVALID);
-		*left -= len;
+		w->left -= len;
 		while (len) {
 			uint64_t c = VN_MIN(len, (uint64_t)sizeof(bit_bucket));
-			if (*n == max)
+			if (*w->n == w->max)
 				return nvme_sc(VNVME_SC_DATA_XFER_ERROR);
-			iov[*n].iov_base = bit_bucket;
-			iov[*n].iov_len = c;
-			(*n)++;
+			w->iov[*w->n].iov_base = bit_bucket;
+			w->iov[*w->n].iov_len = c;
+			(*w->n)++;
 			len -= c;
 		}
 		return NVME_OK;
@@ -148,16 +173,16 @@ static vnvme_status sgl_map(const struct vn_dma_table *t, const struct vnvme_sgl
 			    uint64_t len, uint32_t prot, struct iovec *iov, unsigned *n,
 			    unsigned max)
 {
+	struct sgl_walk w = {
+	    .t = t, .left = len, .prot = prot, .desc = 1, .iov = iov, .n = n, .max = max};
 	struct vnvme_sgl_desc d = *first;
-	uint64_t left = len;
-	unsigned segments = 0;
 	vnvme_status st;
 
 	for (;;) {
 		unsigned type = vnvme_sgl_type(&d);
 
 		if (type != VNVME_SGL_TYPE_SEGMENT && type != VNVME_SGL_TYPE_LAST_SEGMENT) {
-			st = sgl_desc(t, &d, &left, prot, iov, n, max);
+			st = sgl_desc(&w, &d);
 			if (unlikely(!vnvme_status_ok(st)))
 				return st;
 			break;
@@ -167,9 +192,11 @@ static vnvme_status sgl_map(const struct vn_dma_table *t, const struct vnvme_sgl
 			return nvme_sc(VNVME_SC_SGL_DESC_TYPE_INVALID);
 		if (unlikely(d.length == 0 || d.length % 16))
 			return nvme_sc(VNVME_SC_INVALID_SGL_SEG_DESC);
-		if (unlikely(++segments > 256))
-			return nvme_sc(VNVME_SC_INVALID_NUM_SGL_DESC);
 		unsigned cnt = d.length / 16;
+		/* The whole list must fit the budget: refused before it is read. */
+		if (unlikely(++w.segs > NVME_SGL_MAX_SEGS || cnt > NVME_SGL_MAX_DESC - w.desc))
+			return nvme_sc(VNVME_SC_INVALID_NUM_SGL_DESC);
+		w.desc += cnt;
 		const struct vnvme_sgl_desc *list = vn_dma_find(t, d.addr, d.length, VN_DMA_READ);
 		bool last_seg = type == VNVME_SGL_TYPE_LAST_SEGMENT;
 		bool chained = false;
@@ -190,7 +217,7 @@ static vnvme_status sgl_map(const struct vn_dma_table *t, const struct vnvme_sgl
 				chained = true;
 				break;
 			}
-			st = sgl_desc(t, &e, &left, prot, iov, n, max);
+			st = sgl_desc(&w, &e);
 			if (unlikely(!vnvme_status_ok(st)))
 				return st;
 		}
@@ -200,7 +227,7 @@ static vnvme_status sgl_map(const struct vn_dma_table *t, const struct vnvme_sgl
 			break;
 		}
 	}
-	if (unlikely(left))
+	if (unlikely(w.left))
 		return nvme_sc(VNVME_SC_DATA_SGL_LEN_INVALID);
 	return NVME_OK;
 }
@@ -220,14 +247,13 @@ vnvme_status nvme_dptr_map(const struct vn_dma_table *t, const struct vnvme_sqe 
 }
 
 static vnvme_status copy(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, void *buf,
-			 uint64_t len, bool out)
+			 uint64_t len, bool out, bool sgl_ok)
 {
 	struct iovec iov[NVME_MAX_IOV];
 	unsigned n;
 	uint8_t *b = buf;
-	/* Admin commands use PRPs only (NVMe Base 2.0c §4.1.2). */
 	vnvme_status st = nvme_dptr_map(t, sqe, len, out ? VN_DMA_WRITE : VN_DMA_READ, iov, &n,
-					NVME_MAX_IOV, false);
+					NVME_MAX_IOV, sgl_ok);
 
 	if (!vnvme_status_ok(st))
 		return st;
@@ -242,13 +268,13 @@ static vnvme_status copy(const struct vn_dma_table *t, const struct vnvme_sqe *s
 }
 
 vnvme_status nvme_dptr_copy_out(const struct vn_dma_table *t, const struct vnvme_sqe *sqe,
-				const void *buf, uint64_t len)
+				const void *buf, uint64_t len, bool sgl_ok)
 {
-	return copy(t, sqe, (void *)buf, len, true);
+	return copy(t, sqe, (void *)buf, len, true, sgl_ok);
 }
 
 vnvme_status nvme_dptr_copy_in(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, void *buf,
-			       uint64_t len)
+			       uint64_t len, bool sgl_ok)
 {
-	return copy(t, sqe, buf, len, false);
+	return copy(t, sqe, buf, len, false, sgl_ok);
 }

@@ -41,6 +41,24 @@ static inline void account(struct nvme_sq *sq, const struct nvme_req *r)
 	}
 }
 
+/*
+ * VN_BE_FUA for a write of this command (NVMe Base 2.0c §5.27.1.4 "Volatile
+ * Write Cache", NVM Command Set 1.0c §3.2.6 "Write command", FUA): when it
+ * asks for Force Unit Access, or the volatile write cache is disabled (then
+ * every write is durable at completion). Only namespaces with a volatile
+ * cache (file) need it: on null and ram a completed write is in the medium.
+ * Controllers without one (c->async_ns clear) pay one predictable branch.
+ */
+static inline uint16_t write_flags(const struct nvme_ctrl *c, const struct nvme_ns *ns,
+				   uint32_t cdw12)
+{
+	if (likely(!c->async_ns) || !vn_be_volatile_cache(ns->be))
+		return 0;
+	if ((cdw12 & VNVME_RW_FUA) || !(vn_load_relaxed(&c->feat.vwc) & VNVME_FEAT_VWC_WCE))
+		return VN_BE_FUA;
+	return 0;
+}
+
 /* Submit r->io; the status if it finished inline, NVME_PENDING otherwise. */
 static inline vnvme_status submit(struct nvme_sq *sq, struct nvme_req *r)
 {
@@ -55,15 +73,16 @@ static inline vnvme_status submit(struct nvme_sq *sq, struct nvme_req *r)
 	return nvme_status_from_errno(ret);
 }
 
-/* DSM: read the range list (at most 256 x 16 bytes) from the command's PRPs. */
+/* DSM: read the range list (at most 256 x 16 bytes) through the command's
+ * data pointer, PRPs or SGL, as every I/O command's data. */
 static vnvme_status dsm_ranges(struct nvme_req *r, const struct vn_dma_table *t,
 			       struct vnvme_dsm_range *ranges, uint32_t nr)
 {
-	struct vnvme_sqe sqe = {.flags = 0};
+	struct vnvme_sqe sqe = {.flags = r->dsm_flags};
 
-	sqe.dptr.prp1 = r->dsm_prp1;
-	sqe.dptr.prp2 = r->dsm_prp2;
-	return nvme_dptr_copy_in(t, &sqe, ranges, (uint64_t)nr * sizeof(*ranges));
+	sqe.dptr.prp1 = r->dsm_dptr[0];
+	sqe.dptr.prp2 = r->dsm_dptr[1];
+	return nvme_dptr_copy_in(t, &sqe, ranges, (uint64_t)nr * sizeof(*ranges), true);
 }
 
 /* Start deallocating the next range of a DSM command. */
@@ -82,10 +101,12 @@ static vnvme_status dsm_next(struct nvme_sq *sq, struct nvme_req *r, const struc
 		r->dsm_left--;
 		if (!d->nlb)
 			continue;
+		r->slba = d->slba; /* the range an error is about */
 		st = lba_check(r->ns, d->slba, d->nlb);
 		if (!vnvme_status_ok(st))
 			return st;
 		r->io.op = VN_BE_DISCARD;
+		r->io.flags = r->dsm_fua;
 		r->io.off = d->slba << r->ns->lbads;
 		r->io.len = (uint64_t)d->nlb << r->ns->lbads;
 		r->io.iovcnt = 0;
@@ -107,12 +128,13 @@ static vnvme_status dsm(struct nvme_sq *sq, struct nvme_req *r, const struct vnv
 
 	if (!(sqe->cdw11 & VNVME_DSM_AD))
 		return NVME_OK; /* only hints: nothing to do */
-	if (vnvme_sqe_psdt(sqe) != VNVME_PSDT_PRP)
-		return nvme_sc(VNVME_SC_INVALID_FIELD);
-	r->dsm_prp1 = sqe->dptr.prp1;
-	r->dsm_prp2 = sqe->dptr.prp2;
+	r->dsm_flags = sqe->flags & (VNVME_SQE_PSDT_MASK << VNVME_SQE_PSDT_SHIFT);
+	r->dsm_dptr[0] = sqe->dptr.prp1;
+	r->dsm_dptr[1] = sqe->dptr.prp2;
 	r->dsm_nr = (uint16_t)nr;
 	r->dsm_left = (uint16_t)nr;
+	/* A deallocation is a write: durable at completion without the cache. */
+	r->dsm_fua = (uint8_t)write_flags(sq->ctrl, r->ns, 0);
 	return dsm_next(sq, r, t);
 }
 
@@ -128,6 +150,8 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 	vnvme_status st;
 
 	r->opc = sqe->opc;
+	r->nsid = nsid;
+	r->slba = 0;
 	if (unlikely(nsid == 0 || nsid > c->nn || !(ns = c->ns[nsid])))
 		return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
 
@@ -143,6 +167,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 
 		slba = vnvme_sqe_slba(sqe);
 		nlb = (sqe->cdw12 & 0xffff) + 1u;
+		r->slba = slba;
 		if (unlikely(slba >= ns->nlb || nlb > ns->nlb - slba))
 			return nvme_sc(VNVME_SC_LBA_OUT_OF_RANGE);
 		len = nlb << ns->lbads;
@@ -151,6 +176,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 			bool rd = sqe->opc == VNVME_NVM_READ;
 			prot = rd ? VN_DMA_WRITE : VN_DMA_READ;
 			r->io.op = rd ? VN_BE_READ : VN_BE_WRITE;
+			r->io.flags = rd ? 0 : write_flags(c, ns, sqe->cdw12);
 			if (len <= first) {
 				p1 = vn_dma_find(t, prp1, len, prot);
 				if (unlikely(!p1))
@@ -188,6 +214,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 	if (unlikely(vnvme_sqe_fuse(sqe)))
 		return nvme_sc(VNVME_SC_INVALID_FIELD); /* no fused operations (FUSES = 0) */
 	r->ns = ns;
+	r->io.flags = 0;
 
 	switch (sqe->opc) {
 	case VNVME_NVM_READ:
@@ -196,6 +223,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 		break;
 	case VNVME_NVM_WRITE:
 		r->io.op = VN_BE_WRITE;
+		r->io.flags = write_flags(c, ns, sqe->cdw12);
 		prot = VN_DMA_READ;
 		break;
 	case VNVME_NVM_COMPARE:
@@ -211,10 +239,12 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 	case VNVME_NVM_WRITE_ZEROES:
 		slba = vnvme_sqe_slba(sqe);
 		nlb = vnvme_sqe_nlb(sqe);
+		r->slba = slba;
 		st = lba_check(ns, slba, nlb);
 		if (unlikely(!vnvme_status_ok(st)))
 			return st;
 		r->io.op = (sqe->cdw12 & VNVME_WZ_DEAC) ? VN_BE_DISCARD : VN_BE_WRITE_ZEROES;
+		r->io.flags = write_flags(c, ns, sqe->cdw12);
 		r->io.off = slba << ns->lbads;
 		r->io.len = nlb << ns->lbads;
 		r->io.iovcnt = 0;
@@ -227,6 +257,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 
 	slba = vnvme_sqe_slba(sqe);
 	nlb = vnvme_sqe_nlb(sqe);
+	r->slba = slba;
 	st = lba_check(ns, slba, nlb);
 	if (unlikely(!vnvme_status_ok(st)))
 		return st;
@@ -246,7 +277,13 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 void nvme_io_done(struct nvme_req *r)
 {
 	struct nvme_sq *sq = r->sq;
-	vnvme_status st = be_result(r);
+	vnvme_status st;
+
+	if (unlikely(!sq)) { /* an admin command's (Format NVM's erase) */
+		nvme_admin_io_done(r);
+		return;
+	}
+	st = be_result(r);
 
 	if (r->opc == VNVME_NVM_DSM && vnvme_status_ok(st) && r->dsm_left &&
 	    !vn_load_relaxed(&sq->cq->stopping)) {

@@ -88,6 +88,9 @@ int nvme_ctrl_reg_write(struct nvme_ctrl *c, uint64_t off, const void *buf, uint
 /* Back to the state after power-on: queues deleted, registers reset. For
  * vfio-user DEVICE_RESET and for a client that disconnected. */
 void nvme_ctrl_reset(struct nvme_ctrl *c);
+/* Controller Fatal Status (CSTS.CFS) until the next reset, from any thread:
+ * for a failure outside the controller (the host's memory vanished). */
+void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why);
 
 void nvme_ctrl_get_stats(struct nvme_ctrl *c, struct nvme_ctrl_stats *out);
 /* One line per I/O queue, for SIGUSR1 and exit reports. */

@@ -24,6 +24,16 @@
 #define NVME_ERRLOG_ENTRIES    64
 #define NVME_PAGE_SHIFT        12 /* CAP.MPSMIN = MPSMAX = 0: 4 KiB pages */
 #define NVME_PAGE_SIZE         (1u << NVME_PAGE_SHIFT)
+/*
+ * The work one SGL may cost (dptr.c): descriptors read, of every type and
+ * the SQE's included, and segments entered. A segment list longer than the
+ * descriptors left is refused before it is read, so a command reads at most
+ * NVME_SGL_MAX_DESC x 16 bytes of lists. Linux puts up to 128 data
+ * descriptors in one segment, SPDK up to 250: both fit. Beyond either
+ * bound: Invalid Number of SGL Descriptors.
+ */
+#define NVME_SGL_MAX_DESC 512
+#define NVME_SGL_MAX_SEGS 64
 
 struct nvme_ctrl;
 struct nvme_cq;
@@ -48,11 +58,13 @@ struct nvme_req {
 	struct nvme_ns *ns;
 	uint16_t cid;
 	uint8_t opc;
-	uint8_t rsvd;
-	uint16_t dsm_nr;   /* DSM: ranges in the list */
-	uint16_t dsm_left; /* DSM: ranges still to deallocate */
-	uint64_t dsm_prp1; /* DSM: the range list's data pointer */
-	uint64_t dsm_prp2;
+	uint8_t dsm_flags;    /* DSM: the SQE's flags (PSDT: PRPs or SGL) */
+	uint16_t dsm_nr;      /* DSM: ranges in the list */
+	uint16_t dsm_left;    /* DSM: ranges still to deallocate */
+	uint64_t dsm_dptr[2]; /* DSM: the range list's data pointer (PRP1/2 or SGL1) */
+	uint8_t dsm_fua;      /* DSM: VN_BE_FUA for each deallocation */
+	uint32_t nsid;        /* the command's, and the LBA it failed at: for the error log */
+	uint64_t slba;
 	struct iovec iov[NVME_MAX_IOV];
 };
 
@@ -159,13 +171,24 @@ struct nvme_cq {
 	uint32_t gone;
 };
 
-/* An admin command whose completion waits for another thread. */
+/* An admin command whose completion waits for another thread, or for its
+ * backend I/O (Format NVM's erase). */
 struct nvme_pending {
 	bool active;
+	bool done; /* Format NVM: finished, with status st */
 	uint16_t cid;
 	uint8_t opc;
+	vnvme_status st;
 	struct nvme_sq *sq; /* Delete SQ */
 	struct nvme_cq *cq; /* Delete CQ */
+};
+
+/* Format NVM between its steps (admin.c): the namespaces still to do. */
+struct nvme_format {
+	uint32_t nsid, last;
+	uint8_t lbads; /* the new LBA format */
+	bool erase;    /* Secure Erase Settings: user data erase */
+	bool erased;   /* nsid's erase is done */
 };
 
 struct nvme_features {
@@ -225,6 +248,15 @@ struct nvme_ctrl {
 	/* Admin state: admin poller only. */
 	struct nvme_features feat;
 	struct nvme_pending pending;
+	struct nvme_format fmt;
+	/*
+	 * The backend I/O of an admin command (Format's erase), on the admin
+	 * poller's channel: reaped with that poller's other I/O and told apart
+	 * by its NULL sq (nvme_io_done). The admin CQ stops only once none is
+	 * in flight.
+	 */
+	struct nvme_req admin_req;
+	uint32_t admin_io_inflight;
 	uint16_t aer_cids[NVME_AERL + 1];
 	unsigned aer_count;
 	uint32_t aen_pending[8]; /* queued events (dw0), FIFO */
@@ -283,11 +315,12 @@ static inline bool nvme_is_pending(vnvme_status s)
 vnvme_status nvme_dptr_map(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, uint64_t len,
 			   uint32_t prot, struct iovec *iov, unsigned *iovcnt, unsigned max_iov,
 			   bool sgl_ok);
-/* Copy between a flat buffer and the command's data (admin data in and out). */
+/* Copy between a flat buffer and the command's data (admin data in and out,
+ * DSM's range list); sgl_ok: an I/O command, which may use SGLs. */
 vnvme_status nvme_dptr_copy_out(const struct vn_dma_table *t, const struct vnvme_sqe *sqe,
-				const void *buf, uint64_t len);
+				const void *buf, uint64_t len, bool sgl_ok);
 vnvme_status nvme_dptr_copy_in(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, void *buf,
-			       uint64_t len);
+			       uint64_t len, bool sgl_ok);
 
 /* queue.c */
 unsigned nvme_cq_poll(struct vn_pollable *pl);
@@ -314,6 +347,8 @@ void nvme_admin_poll_pending(struct nvme_ctrl *c, struct nvme_sq *asq);
 void nvme_admin_reset_state(struct nvme_ctrl *c);
 void nvme_errlog_add(struct nvme_ctrl *c, uint16_t sqid, uint16_t cid, vnvme_status st,
 		     uint32_t nsid, uint64_t lba);
+/* A backend completion for c->admin_req (admin poller). */
+void nvme_admin_io_done(struct nvme_req *r);
 
 /* io.c: start an I/O command; NVME_PENDING when the backend completes it later. */
 vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct vnvme_sqe *sqe,

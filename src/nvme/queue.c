@@ -65,8 +65,10 @@ static inline uint32_t cq_room(struct nvme_cq *cq)
 	return room;
 }
 
-void nvme_cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_status st,
-		  uint32_t dw0)
+/* Post a CQE; an error also enters the error log, with the namespace and
+ * LBA it concerns (0 when none). */
+static void cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_status st,
+		    uint32_t dw0, uint32_t nsid, uint64_t lba)
 {
 	struct vnvme_cqe *e = &cq->ring[cq->tail];
 
@@ -87,8 +89,14 @@ void nvme_cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_st
 	sq->inflight--;
 	if (unlikely(!vnvme_status_ok(st))) {
 		sq->errors++;
-		nvme_errlog_add(sq->ctrl, sq->qid, cid, st, 0, 0);
+		nvme_errlog_add(sq->ctrl, sq->qid, cid, st, nsid, lba);
 	}
+}
+
+void nvme_cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_status st,
+		  uint32_t dw0)
+{
+	cq_post(cq, sq, cid, st, dw0, 0, 0);
 }
 
 static inline struct nvme_req *req_get(struct nvme_sq *sq)
@@ -111,7 +119,7 @@ void nvme_req_complete(struct nvme_req *r, vnvme_status st, uint32_t dw0)
 		cq->inflight--;
 		sq->inflight--;
 	} else {
-		nvme_cq_post(cq, sq, r->cid, st, dw0);
+		cq_post(cq, sq, r->cid, st, dw0, r->nsid, r->slba);
 	}
 	req_put(sq, r);
 }
@@ -132,7 +140,7 @@ static void sq_exec_one(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_
 	if (unlikely(sq->qid == 0)) {
 		st = nvme_admin_exec(sq->ctrl, sq, &sqe, &dw0);
 		if (!nvme_is_pending(st))
-			nvme_cq_post(cq, sq, sqe.cid, st, dw0);
+			cq_post(cq, sq, sqe.cid, st, dw0, sqe.nsid, 0);
 		return;
 	}
 	struct nvme_req *r = req_get(sq);
@@ -217,6 +225,26 @@ static inline void cq_post_ok(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t c
 	}
 }
 
+/* A staged I/O whose host memory went away: a Data Transfer Error, logged
+ * with the namespace and LBA its bytes belong to. */
+static VN_COLD void stage_post_error(struct nvme_sq *sq, struct nvme_cq *cq,
+				     const struct nvme_stage *e)
+{
+	struct nvme_ctrl *c = sq->ctrl;
+	uint32_t nsid = 0;
+	uint64_t lba = 0;
+
+	for (uint32_t i = 1; i <= c->nn; i++) {
+		const struct nvme_ns *ns = c->ns[i];
+		if (ns && ns->mem && e->mem >= ns->mem && e->mem < ns->mem + ns->mem_size) {
+			nsid = i;
+			lba = (uint64_t)(e->mem - ns->mem) >> ns->lbads;
+			break;
+		}
+	}
+	cq_post(cq, sq, e->cid, nvme_sc(VNVME_SC_DATA_XFER_ERROR), 0, nsid, lba);
+}
+
 /* Copy and complete staged I/Os, oldest first, until `keep` are left. */
 static VN_NOINLINE void sq_drain(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t keep)
 {
@@ -237,7 +265,7 @@ static VN_NOINLINE void sq_drain(struct nvme_sq *sq, struct nvme_cq *cq, uint32_
 			cq->irq_pending--;
 			cq->inflight++;
 			sq->inflight++;
-			nvme_cq_post(cq, sq, e->cid, nvme_sc(VNVME_SC_DATA_XFER_ERROR), 0);
+			stage_post_error(sq, cq, e);
 			continue;
 		}
 		if (e->write)
@@ -643,6 +671,8 @@ static VN_COLD unsigned cq_stop(struct nvme_cq *cq)
 		if (sq->qid)
 			io_inflight += sq->inflight;
 	}
+	if (!cq->qid)
+		io_inflight += c->admin_io_inflight; /* Format NVM's erase */
 	if (io_inflight)
 		return 1;
 	vn_poller_remove(cq->pl.owner, &cq->pl);

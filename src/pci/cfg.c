@@ -23,10 +23,15 @@ void pcicfg_init(struct pcicfg *c, const struct pcicfg_ids *ids)
 	pcicfg_put16(c, PCI_SUBSYS_VENDOR, ids->subsys_vendor);
 	pcicfg_put16(c, PCI_SUBSYS_ID, ids->subsys);
 	c->cfg[PCI_INTERRUPT_PIN] = ids->intx_pin;
-	/* Command: I/O, memory, bus master, INTx disable are writable. */
+	/*
+	 * Command: I/O, memory, bus master, Parity Error Response, SERR#
+	 * Enable and INTx disable are writable (PCIe Base 6.0 §7.5.1.1.3
+	 * "Command Register": Parity Error Response and SERR# Enable are RW
+	 * for every Function; the device never reports either error).
+	 */
 	pcicfg_set_wmask(c, PCI_COMMAND, 2,
 			 PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
-			     PCI_COMMAND_INTX_DISABLE);
+			     PCI_COMMAND_PARITY | PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE);
 	c->wmask[PCI_INTERRUPT_LINE] = 0xff;
 	/* Status error bits are RW1C (bits 8, 11..15). */
 	pcicfg_set_wmask(c, PCI_STATUS, 0, 0);

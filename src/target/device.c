@@ -104,6 +104,18 @@ static int region_access(void *opaque, uint32_t region, uint64_t off, void *buf,
 	}
 }
 
+/* The client truncated memory the controller used (SIGBUS, contained by the
+ * vfio-user server): this controller fails, the others carry on. */
+static void dev_dma_fault(void *opaque, uint64_t iova, uint64_t len)
+{
+	struct vnvme_dev *d = opaque;
+
+	(void)iova;
+	(void)len;
+	if (ctrl_of(d))
+		nvme_ctrl_fatal(d->ctrl, "the host truncated its memory under a DMA map");
+}
+
 static void dev_reset(void *opaque, enum vu_reset_reason why)
 {
 	struct vnvme_dev *d = opaque;
@@ -253,6 +265,7 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 	vd.num_irqs = VU_PCI_NUM_IRQS;
 	vd.region_access = region_access;
 	vd.reset = dev_reset;
+	vd.dma_fault = dev_dma_fault;
 	for (unsigned i = 0; i < VU_PCI_NUM_REGIONS; i++)
 		vd.regions[i].fd = -1;
 	vd.regions[0] = (struct vu_region){
@@ -273,6 +286,7 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 	so.loop = loop;
 	so.qsbr = qsbr;
 	so.dev = &vd;
+	so.max_dma_bytes = conf->max_dma_bytes;
 	ret = vu_server_create(&so, &d->srv);
 	if (ret) {
 		snprintf(err, errlen, "%s: %s%s", conf->socket, strerror(-ret),

@@ -26,7 +26,8 @@ struct vnvme_dev_conf {
 	uint32_t qdepth;         /* entries per I/O queue, at most */
 	uint32_t nr_ns;
 	struct vnvme_ns_conf ns[NVME_MAX_NS];
-	unsigned first_poller; /* this controller's queues start on this poller */
+	unsigned first_poller;  /* this controller's queues start on this poller */
+	uint64_t max_dma_bytes; /* the client's DMA maps, at most; 0: the default */
 };
 
 struct vnvme_dev;

@@ -43,6 +43,7 @@ static void usage(FILE *f)
 	    "  --direct           open files with O_DIRECT\n"
 	    "  --serial STR       serial number (default: unique per process and controller)\n"
 	    "  --pci-id VVVV:DDDD PCI vendor:device              (default 4e58:0001)\n"
+	    "  --max-dma-bytes SIZE  guest memory the client may map (default 128G)\n"
 	    "Many controllers:\n"
 	    "  --config FILE      JSON configuration (schema in docs/target.md)\n"
 	    "Both:\n"
@@ -139,6 +140,7 @@ int main(int argc, char **argv)
 		O_CONFIG,
 		O_CPUS,
 		O_LOG,
+		O_MAXDMA,
 	};
 	static const struct option opts[] = {
 	    {"socket", required_argument, NULL, O_SOCKET},
@@ -156,6 +158,7 @@ int main(int argc, char **argv)
 	    {"config", required_argument, NULL, O_CONFIG},
 	    {"cpus", required_argument, NULL, O_CPUS},
 	    {"log", required_argument, NULL, O_LOG},
+	    {"max-dma-bytes", required_argument, NULL, O_MAXDMA},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -234,6 +237,11 @@ int main(int argc, char **argv)
 			one.device = (uint16_t)d;
 			break;
 		}
+		case O_MAXDMA:
+			if (vn_parse_size(optarg, &one.max_dma_bytes) || !one.max_dma_bytes)
+				return die_usage("--max-dma-bytes wants a size such as 64G",
+						 optarg);
+			break;
 		case O_CONFIG:
 			config = optarg;
 			break;

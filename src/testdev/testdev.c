@@ -155,6 +155,15 @@ static void dev_dma_unmap(void *opaque, uint64_t iova, uint64_t len)
 	__atomic_fetch_add(&t->st.unmaps, 1, __ATOMIC_RELAXED);
 }
 
+static void dev_dma_fault(void *opaque, uint64_t iova, uint64_t len)
+{
+	struct testdev *t = opaque;
+
+	(void)iova;
+	(void)len;
+	__atomic_fetch_add(&t->st.failed, 1, __ATOMIC_RELAXED);
+}
+
 /* The doorbell poller: a stand-in for an NVMe queue poller. */
 static void *poll_thread(void *arg)
 {
@@ -240,6 +249,12 @@ static void cfg_setup(struct testdev *t)
 
 int testdev_create(const char *path, struct vn_evloop *loop, bool poller, struct testdev **out)
 {
+	return testdev_create_opts(path, loop, poller, NULL, out);
+}
+
+int testdev_create_opts(const char *path, struct vn_evloop *loop, bool poller,
+			const struct vu_server_opts *limits, struct testdev **out)
+{
 	struct testdev *t = calloc(1, sizeof(*t));
 	struct vu_device dev = {
 	    .name = "testdev",
@@ -249,9 +264,16 @@ int testdev_create(const char *path, struct vn_evloop *loop, bool poller, struct
 	    .region_access = region_access,
 	    .reset = dev_reset,
 	    .dma_unmap = dev_dma_unmap,
+	    .dma_fault = dev_dma_fault,
 	};
-	struct vu_server_opts o = {.path = path, .loop = loop, .dev = &dev};
+	struct vu_server_opts o = {0};
 	int ret;
+
+	if (limits)
+		o = *limits;
+	o.path = path;
+	o.loop = loop;
+	o.dev = &dev;
 
 	if (!t)
 		return -ENOMEM;
@@ -343,4 +365,5 @@ void testdev_get_stats(struct testdev *t, struct testdev_stats *out)
 	out->resets = __atomic_load_n(&t->st.resets, __ATOMIC_RELAXED);
 	out->unmaps = __atomic_load_n(&t->st.unmaps, __ATOMIC_RELAXED);
 	out->sleeps = __atomic_load_n(&t->st.sleeps, __ATOMIC_RELAXED);
+	out->failed = __atomic_load_n(&t->st.failed, __ATOMIC_RELAXED);
 }

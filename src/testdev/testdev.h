@@ -57,10 +57,15 @@ struct testdev_stats {
 	uint64_t resets;
 	uint64_t unmaps;
 	uint64_t sleeps;
+	uint64_t failed; /* dma_fault calls: the device would fail */
 };
 
 /* poller: run the doorbell polling thread. */
 int testdev_create(const char *path, struct vn_evloop *loop, bool poller, struct testdev **out);
+/* The same, with the limits of `limits` (its reply_timeout_ms, txq_*,
+ * max_dma_bytes; the other fields are ignored). */
+int testdev_create_opts(const char *path, struct vn_evloop *loop, bool poller,
+			const struct vu_server_opts *limits, struct testdev **out);
 void testdev_destroy(struct testdev *t);
 struct vu_server *testdev_server(struct testdev *t);
 void testdev_get_stats(struct testdev *t, struct testdev_stats *out);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,13 +20,164 @@ static struct vn_dma_table *table_alloc(uint32_t nr)
 	return t;
 }
 
+/* ------------------------------------------------------------------------ */
+/*
+ * SIGBUS containment. The registry is an array of vn_dma pointers the
+ * handler scans without a lock: a slot is published with a release store and
+ * cleared before the vn_dma goes away. The tables the handler reads are safe
+ * for the same reason they are safe for any reader: the faulting thread has
+ * not passed a quiescent state, so no table it can load is freed under it
+ * (publish() waits for it).
+ */
+static struct vn_dma *fault_reg[VN_DMA_MAX_DOMAINS];
+static pthread_mutex_t fault_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sigaction sigbus_prev;
+
+static void poison_note(struct vn_dma *d, uintptr_t base)
+{
+	for (uint32_t i = 0; i < VN_DMA_POISON_SLOTS; i++) {
+		uintptr_t exp = 0;
+		if (__atomic_load_n(&d->poison[i], __ATOMIC_ACQUIRE) == base)
+			return;
+		if (__atomic_compare_exchange_n(&d->poison[i], &exp, base, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return;
+		if (exp == base)
+			return;
+	}
+	__atomic_store_n(&d->poison_overflow, 1u, __ATOMIC_RELEASE);
+}
+
+static bool sigbus_contain(uintptr_t a)
+{
+	for (uint32_t i = 0; i < VN_DMA_MAX_DOMAINS; i++) {
+		struct vn_dma *d = vn_load_acquire(&fault_reg[i]);
+		struct vn_dma_table *t;
+
+		if (!d)
+			continue;
+		t = vn_load_acquire(&d->cur);
+		for (uint32_t j = 0; t && j < t->nr; j++) {
+			struct vn_dma_region *r = &t->r[j];
+			uintptr_t b = (uintptr_t)r->map_base;
+			uint64_t one = 1;
+
+			if (!b || a < b || a - b >= r->map_len)
+				continue;
+			/* The whole mapping: one fault, not one per page. Readers
+			 * see zeroes and their writes go nowhere until the
+			 * control thread takes the mapping away. */
+			if (mmap(r->map_base, r->map_len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+				 0) == MAP_FAILED)
+				return false;
+			/* Tell the control thread, through the vn_dma and not
+			 * the table: a table being copied now could lose a flag. */
+			poison_note(d, b);
+			if (d->fault_fd >= 0 && write(d->fault_fd, &one, sizeof(one)) < 0) {
+				/* a full counter already says "fault" */
+			}
+			return true;
+		}
+	}
+	return false;
+}
+
+static void sigbus_handler(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+
+	if (sigbus_contain((uintptr_t)si->si_addr)) {
+		errno = saved;
+		return; /* the access is retried on the zero pages */
+	}
+	/* Not ours: the handler we replaced gets it, and ours stays in place
+	 * for the maps. With no handler before us, the default disposition
+	 * takes the fault when the instruction runs again (the process ends). */
+	errno = saved;
+	if (sigbus_prev.sa_flags & SA_SIGINFO) {
+		if (sigbus_prev.sa_sigaction) {
+			sigbus_prev.sa_sigaction(sig, si, uc);
+			return;
+		}
+	} else if (sigbus_prev.sa_handler != SIG_DFL && sigbus_prev.sa_handler != SIG_IGN) {
+		sigbus_prev.sa_handler(sig);
+		return;
+	}
+	signal(SIGBUS, SIG_DFL);
+}
+
+/*
+ * Make sure our handler is the one installed: another component (a test
+ * framework, a library) may have replaced it since. What it replaced is
+ * what an unknown fault goes to. Called under fault_reg_lock.
+ */
+static int sigbus_ensure(void)
+{
+	struct sigaction cur, sa = {.sa_sigaction = sigbus_handler, .sa_flags = SA_SIGINFO};
+
+	if (sigaction(SIGBUS, NULL, &cur) < 0)
+		return -errno;
+	if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == sigbus_handler)
+		return 0;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &sigbus_prev) < 0)
+		return -errno;
+	return 0;
+}
+
+static int fault_register(struct vn_dma *d)
+{
+	int ret = -EMFILE;
+
+	pthread_mutex_lock(&fault_reg_lock);
+	for (uint32_t i = 0; i < VN_DMA_MAX_DOMAINS; i++) {
+		if (!fault_reg[i]) {
+			d->reg_idx = i;
+			vn_store_release(&fault_reg[i], d);
+			ret = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fault_reg_lock);
+	return ret;
+}
+
+static void fault_unregister(struct vn_dma *d)
+{
+	pthread_mutex_lock(&fault_reg_lock);
+	if (fault_reg[d->reg_idx] == d)
+		vn_store_release(&fault_reg[d->reg_idx], (struct vn_dma *)NULL);
+	pthread_mutex_unlock(&fault_reg_lock);
+}
+
 int vn_dma_init(struct vn_dma *d, struct vn_qsbr *qsbr, uint32_t max_maps)
 {
+	int ret;
+
 	memset(d, 0, sizeof(*d));
 	d->qsbr = qsbr;
 	d->max_maps = max_maps ? max_maps : 65535;
+	d->fault_fd = -1;
 	d->cur = table_alloc(0);
-	return d->cur ? 0 : -ENOMEM;
+	if (!d->cur)
+		return -ENOMEM;
+	ret = fault_register(d);
+	if (ret) {
+		free(d->cur);
+		d->cur = NULL;
+	}
+	return ret;
+}
+
+void vn_dma_set_max_bytes(struct vn_dma *d, uint64_t max_bytes)
+{
+	d->max_bytes = max_bytes;
+}
+
+void vn_dma_set_fault_fd(struct vn_dma *d, int efd)
+{
+	d->fault_fd = efd;
 }
 
 /* Publish `t`, wait for readers of the old table, then free the old table. */
@@ -54,6 +207,8 @@ static int insert(struct vn_dma *d, const struct vn_dma_region *nr)
 
 	if (cur->nr >= d->max_maps)
 		return -ENOSPC;
+	if (d->max_bytes && nr->len > d->max_bytes - VN_MIN(d->mapped_bytes, d->max_bytes))
+		return -EDQUOT;
 	while (pos < cur->nr && cur->r[pos].iova < nr->iova)
 		pos++;
 	/* Neighbours must not overlap: the one before ends at or before us, the
@@ -83,6 +238,25 @@ static int check_range(uint64_t iova, uint64_t len)
 	return 0;
 }
 
+/*
+ * A memfd that allows sealing: seal it against shrinking, so its pages
+ * cannot vanish under a mapping (QEMU's memory-backend-memfd is sealed
+ * already). Anything that cannot be sealed (a regular or hugetlbfs file, a
+ * memfd without MFD_ALLOW_SEALING) is left to the SIGBUS containment.
+ */
+static int seal_shrink(int fd)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals < 0 || (seals & F_SEAL_SHRINK))
+		return 0; /* not sealable (EINVAL), or sealed already */
+	if (seals & F_SEAL_SEAL)
+		return 0; /* cannot be sealed any more: contained */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
+		return -errno;
+	return 0;
+}
+
 int vn_dma_add(struct vn_dma *d, uint64_t iova, uint64_t len, uint32_t prot, int fd,
 	       uint64_t offset)
 {
@@ -105,6 +279,19 @@ int vn_dma_add(struct vn_dma *d, uint64_t iova, uint64_t len, uint32_t prot, int
 			return -EBADF; /* memfd, hugetlbfs and tmpfs files are regular */
 		if (offset + len < offset || offset + len > (uint64_t)st.st_size)
 			return -ERANGE; /* touching past the end would raise SIGBUS */
+		if (d->max_bytes && len > d->max_bytes - VN_MIN(d->mapped_bytes, d->max_bytes))
+			return -EDQUOT; /* before mmap: no address space spent on it */
+		ret = seal_shrink(fd);
+		if (ret)
+			return ret;
+		/* Sealed or not, a mapping can still fault (hugetlbfs out of
+		 * pages): the handler must be in place before the device can
+		 * touch it. */
+		pthread_mutex_lock(&fault_reg_lock);
+		ret = sigbus_ensure();
+		pthread_mutex_unlock(&fault_reg_lock);
+		if (ret)
+			return ret;
 		base = offset & ~(uint64_t)(pg - 1);
 		end = offset + len;
 		if (end > SIZE_MAX - (uint64_t)pg)
@@ -189,10 +376,60 @@ void vn_dma_remove_all(struct vn_dma *d)
 	free(old_copy);
 }
 
+int vn_dma_reap_faults(struct vn_dma *d, void (*cb)(void *arg, uint64_t iova, uint64_t len),
+		       void *arg)
+{
+	const struct vn_dma_table *cur = d->cur;
+	bool all = __atomic_exchange_n(&d->poison_overflow, 0u, __ATOMIC_ACQ_REL);
+	uintptr_t seen[VN_DMA_POISON_SLOTS];
+	struct vn_dma_table *t;
+	int n = 0;
+
+	/* The notes as of now; one the handler adds meanwhile stays for the
+	 * next call (its eventfd write is still to come or already counted). */
+	for (uint32_t i = 0; i < VN_DMA_POISON_SLOTS; i++)
+		seen[i] = __atomic_load_n(&d->poison[i], __ATOMIC_ACQUIRE);
+	t = table_alloc(cur->nr);
+	if (!t)
+		return -ENOMEM;
+	memcpy(t->r, cur->r, cur->nr * sizeof(t->r[0]));
+	for (uint32_t i = 0; i < t->nr; i++) {
+		struct vn_dma_region *r = &t->r[i];
+		bool hit = all && r->map_base;
+
+		for (uint32_t j = 0; j < VN_DMA_POISON_SLOTS && !hit; j++)
+			hit = r->map_base && seen[j] == (uintptr_t)r->map_base;
+		if (r->poisoned || !hit)
+			continue;
+		r->poisoned = 1;
+		r->vaddr = NULL; /* vn_dma_find() fails: the device reports it */
+		n++;
+		if (cb)
+			cb(arg, r->iova, r->len);
+	}
+	for (uint32_t i = 0; i < VN_DMA_POISON_SLOTS; i++) {
+		uintptr_t exp = seen[i];
+		if (exp)
+			__atomic_compare_exchange_n(&d->poison[i], &exp, (uintptr_t)0, false,
+						    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	}
+	if (!n) {
+		free(t);
+		return 0;
+	}
+	publish(d, t);
+	return n;
+}
+
 void vn_dma_fini(struct vn_dma *d)
 {
 	if (!d->cur)
 		return;
+	fault_unregister(d);
+	/* A SIGBUS handler that loaded us from the registry is done with our
+	 * tables after a grace period (remove_all waits only if it has maps). */
+	if (d->qsbr)
+		vn_qsbr_synchronize(d->qsbr);
 	vn_dma_remove_all(d);
 	free(d->cur);
 	d->cur = NULL;
@@ -204,6 +441,8 @@ const char *vn_dma_explain(const struct vn_dma_table *t, uint64_t iova, uint64_t
 
 	if (!r)
 		return "not mapped";
+	if (r->poisoned)
+		return "gone: the client truncated the memory behind it";
 	if (!r->vaddr)
 		return "shared without a file descriptor (guest RAM must be "
 		       "memory-backend-memfd,share=on)";

@@ -113,6 +113,15 @@ int vn_evloop_add(struct vn_evloop *l, int fd, uint32_t events, vn_ev_cb cb, voi
 	return 0;
 }
 
+int vn_evloop_mod(struct vn_evloop *l, struct vn_ev *ev, uint32_t events)
+{
+	struct epoll_event e = {.events = events, .data.ptr = ev};
+
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, ev->fd, &e) < 0)
+		return -errno;
+	return 0;
+}
+
 void vn_evloop_del(struct vn_evloop *l, struct vn_ev *ev)
 {
 	if (!ev)

@@ -24,6 +24,8 @@ void vn_evloop_destroy(struct vn_evloop *l);
 /* Watch fd for `events` (EPOLLIN ...). Returns 0 and a handle, or -errno. */
 int vn_evloop_add(struct vn_evloop *l, int fd, uint32_t events, vn_ev_cb cb, void *arg,
 		  struct vn_ev **out);
+/* Change the events watched for (EPOLLIN | EPOLLOUT ...). Returns 0 or -errno. */
+int vn_evloop_mod(struct vn_evloop *l, struct vn_ev *ev, uint32_t events);
 /* Stop watching; safe from within any callback of the same loop. */
 void vn_evloop_del(struct vn_evloop *l, struct vn_ev *ev);
 

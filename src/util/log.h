@@ -66,6 +66,17 @@ bool vn_ratelimit_ok(struct vn_ratelimit *rl, uint32_t burst, uint32_t *suppress
 		}                                                                                  \
 	} while (0)
 
+/* A lifecycle line a peer can cause at will (a reset): at most 10 a second. */
+#define vn_info_rl(rl, fmt, ...)                                                                   \
+	do {                                                                                       \
+		uint32_t sup_;                                                                     \
+		if (vn_log_get_level() >= VN_LOG_INFO && vn_ratelimit_ok((rl), 10, &sup_)) {       \
+			if (sup_)                                                                  \
+				vn_log(VN_LOG_INFO, "(%u similar lines suppressed)", sup_);        \
+			vn_log(VN_LOG_INFO, fmt, ##__VA_ARGS__);                                   \
+		}                                                                                  \
+	} while (0)
+
 uint64_t vn_now_ns(void);
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vfio-user server. Everything the client sends is untrusted: the header is
+ * vfio-user server, the message handlers. Everything the client sends is untrusted: the header is
  * checked once (size, flags), each payload is decoded by vu/codec.c into a
  * trusted local, descriptor counts must match exactly, and every descriptor
  * not kept is closed. A message we cannot frame ends the connection; any
@@ -13,275 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "util/log.h"
 #include "vu/codec.h"
-#include "vu/server.h"
+#include "vu/server_priv.h"
 #include "vu/sock.h"
-
-#define VEC_MASKED  1u
-#define VEC_PENDING 2u
-
-/* Messages handled per wake-up before other sockets get a turn. */
-#define MSGS_PER_WAKEUP 64
-
-struct vu_irq_vec {
-	int fd;         /* eventfd or -1; read by triggering threads */
-	uint32_t state; /* VEC_MASKED | VEC_PENDING */
-	/* Control thread only: an eventfd that unmasks when signalled (INTx
-	 * resample under KVM: the guest's EOI unmasks the line). */
-	int unmask_fd;
-	struct vn_ev *unmask_ev;
-	struct vu_server *srv;
-	uint32_t index;
-};
-
-enum rx_state { RX_HDR, RX_BODY, RX_DISCARD };
-
-struct vu_server {
-	char *path;
-	char name[64];
-	struct vn_evloop *loop;
-	struct vn_qsbr *qsbr;
-	struct vu_device dev;
-	int reply_timeout_ms;
-
-	int listen_fd;
-	struct vn_ev *listen_ev;
-
-	/* The one client. */
-	int conn_fd;
-	struct vn_ev *conn_ev;
-	bool connected;
-	bool negotiated;
-	unsigned fdless_noted; /* DMA maps without fd seen on this connection */
-	struct vu_caps peer_caps;
-	enum rx_state rx;
-	struct vu_hdr hdr;
-	size_t got;
-	uint64_t discard_left;
-	int fds[VU_MAX_MSG_FDS];
-	unsigned nfds;
-	int fd_overflow;
-
-	uint8_t *rxbuf; /* one request body */
-	uint8_t *txbuf; /* one reply, header included */
-
-	struct vn_dma dma;
-	struct vu_irq_vec *irqs[VU_PCI_NUM_IRQS];
-
-	struct vu_server_stats stats;
-	struct vn_ratelimit rl;
-};
-
-#define TX_PAYLOAD(s) ((s)->txbuf + sizeof(struct vu_hdr))
-#define TX_ROOM       (VU_MAX_MSG_SIZE - sizeof(struct vu_hdr))
-
-/* ------------------------------------------------------------------------ */
-/* Interrupts */
-
-static int fire(struct vu_irq_vec *v)
-{
-	/* Pairs with the release exchange in irq_set_fd(): a swapped-out fd is
-	 * closed only after a grace period, so this fd stays valid until our
-	 * next quiescent state. */
-	int fd = vn_load_acquire(&v->fd);
-	uint64_t one = 1;
-
-	if (fd < 0)
-		return 0;
-	/* The eventfd is non-blocking: a full counter (EAGAIN) already means
-	 * "interrupt pending" to the reader. */
-	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return 0;
-	return 1;
-}
-
-int vu_server_irq_trigger(struct vu_server *s, uint32_t index, uint32_t vec)
-{
-	struct vu_irq_vec *v;
-	uint32_t st;
-
-	if (unlikely(index >= VU_PCI_NUM_IRQS || vec >= s->dev.irq_count[index]))
-		return -EINVAL;
-	v = &s->irqs[index][vec];
-	st = vn_load_acquire(&v->state);
-	if (index == VU_PCI_INTX_IRQ) {
-		/* INTx is AUTOMASKED (as VFIO's): it masks itself when it fires
-		 * and stays masked until the client unmasks it (EOI). */
-		for (;;) {
-			uint32_t nst = (st & VEC_MASKED) ? st | VEC_PENDING : st | VEC_MASKED;
-			if (__atomic_compare_exchange_n(&v->state, &st, nst, false,
-							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-				return (st & VEC_MASKED) ? 0 : fire(v);
-		}
-	}
-	while (st & VEC_MASKED) {
-		/* Masked: remember it; unmasking fires it (see irq_unmask()). */
-		if (__atomic_compare_exchange_n(&v->state, &st, st | VEC_PENDING, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return 0;
-	}
-	return fire(v);
-}
-
-bool vu_server_irq_enabled(struct vu_server *s, uint32_t index, uint32_t vec)
-{
-	struct vu_irq_vec *v;
-
-	if (index >= VU_PCI_NUM_IRQS || vec >= s->dev.irq_count[index])
-		return false;
-	v = &s->irqs[index][vec];
-	return vn_load_acquire(&v->fd) >= 0 && !(vn_load_acquire(&v->state) & VEC_MASKED);
-}
-
-static void irq_unmask(struct vu_irq_vec *v)
-{
-	uint32_t old = __atomic_fetch_and(&v->state, ~(VEC_MASKED | VEC_PENDING), __ATOMIC_ACQ_REL);
-	if (old & VEC_PENDING)
-		vu_server_irq_trigger(v->srv, v->index, (uint32_t)(v - v->srv->irqs[v->index]));
-}
-
-static void unmask_event(void *arg, uint32_t events)
-{
-	struct vu_irq_vec *v = arg;
-	uint64_t cnt;
-
-	(void)events;
-	if (read(v->unmask_fd, &cnt, sizeof(cnt)) == sizeof(cnt))
-		irq_unmask(v);
-}
-
-/* Replace the unmask eventfd of one vector; fd < 0 removes it. Consumes fd. */
-static int irq_set_unmask_fd(struct vu_server *s, struct vu_irq_vec *v, int fd)
-{
-	int ret = 0;
-
-	if (v->unmask_ev) {
-		vn_evloop_del(s->loop, v->unmask_ev);
-		v->unmask_ev = NULL;
-	}
-	if (v->unmask_fd >= 0)
-		close(v->unmask_fd);
-	v->unmask_fd = fd;
-	if (fd >= 0) {
-		ret = vn_evloop_add(s->loop, fd, EPOLLIN, unmask_event, v, &v->unmask_ev);
-		if (ret) {
-			close(fd);
-			v->unmask_fd = -1;
-		}
-	}
-	return ret;
-}
-
-static void irq_mask(struct vu_irq_vec *v)
-{
-	__atomic_fetch_or(&v->state, VEC_MASKED, __ATOMIC_ACQ_REL);
-}
-
-/* Replace fds of vectors [start, start + n); fds == NULL de-assigns. The
- * old descriptors are closed after a grace period. Consumes fds. */
-static void irq_set_fds(struct vu_server *s, uint32_t index, uint32_t start, uint32_t n, int *fds)
-{
-	int old[VU_MAX_MSG_FDS];
-	unsigned nold = 0;
-
-	for (uint32_t i = 0; i < n; i++) {
-		struct vu_irq_vec *v = &s->irqs[index][start + i];
-		int nfd = fds ? fds[i] : -1;
-		int ofd = __atomic_exchange_n(&v->fd, nfd, __ATOMIC_ACQ_REL);
-
-		if (fds)
-			fds[i] = -1;
-		if (ofd >= 0) {
-			if (nold == VU_MAX_MSG_FDS) {
-				if (s->qsbr)
-					vn_qsbr_synchronize(s->qsbr);
-				vu_close_fds(old, nold);
-				nold = 0;
-			}
-			old[nold++] = ofd;
-		}
-	}
-	if (nold) {
-		if (s->qsbr)
-			vn_qsbr_synchronize(s->qsbr);
-		vu_close_fds(old, nold);
-	}
-}
-
-static void irq_disable_index(struct vu_server *s, uint32_t index)
-{
-	uint32_t cnt = s->dev.irq_count[index];
-
-	for (uint32_t start = 0; start < cnt; start += VU_MAX_MSG_FDS) {
-		uint32_t n = VN_MIN(cnt - start, (uint32_t)VU_MAX_MSG_FDS);
-		irq_set_fds(s, index, start, n, NULL);
-	}
-	for (uint32_t i = 0; i < cnt; i++) {
-		irq_set_unmask_fd(s, &s->irqs[index][i], -1);
-		vn_store_release(&s->irqs[index][i].state, 0u);
-	}
-}
-
-/* ------------------------------------------------------------------------ */
-/* Connection */
-
-static void conn_close(struct vu_server *s, const char *why)
-{
-	if (!s->connected)
-		return;
-	vn_info("vu %s: client disconnected (%s)", s->name, why);
-	vn_evloop_del(s->loop, s->conn_ev);
-	s->conn_ev = NULL;
-	close(s->conn_fd);
-	s->conn_fd = -1;
-	vu_close_fds(s->fds, s->nfds);
-	s->nfds = 0;
-
-	/* The device first (it may still complete work into DMA memory), then
-	 * interrupts, then the maps. */
-	if (s->dev.reset)
-		s->dev.reset(s->dev.opaque, VU_RESET_DISCONNECT);
-	for (uint32_t i = 0; i < s->dev.num_irqs; i++)
-		irq_disable_index(s, i);
-	if (s->dev.dma_unmap) {
-		const struct vn_dma_table *t = vn_dma_table_get(&s->dma);
-		for (uint32_t i = 0; i < t->nr; i++)
-			s->dev.dma_unmap(s->dev.opaque, t->r[i].iova, t->r[i].len);
-	}
-	vn_dma_remove_all(&s->dma);
-	__atomic_store_n(&s->connected, false, __ATOMIC_RELEASE);
-	s->negotiated = false;
-}
-
-static int send_msg(struct vu_server *s, const struct vu_hdr *req, uint32_t flags, uint32_t err,
-		    size_t payload_len, const int *fds, unsigned nfds)
-{
-	struct vu_hdr h = {
-	    .id = req->id,
-	    .cmd = req->cmd,
-	    .size = (uint32_t)(sizeof(h) + payload_len),
-	    .flags = VU_F_TYPE_REPLY | flags,
-	    .error = err,
-	};
-	struct iovec iov = {.iov_base = s->txbuf, .iov_len = sizeof(h) + payload_len};
-	int ret;
-
-	memcpy(s->txbuf, &h, sizeof(h));
-	ret = vu_sock_send(s->conn_fd, &iov, 1, fds, nfds, s->reply_timeout_ms);
-	if (ret)
-		vn_warn("vu %s: sending %s reply: %s", s->name, vu_cmd_name(req->cmd),
-			strerror(-ret));
-	return ret;
-}
-
-static int send_error(struct vu_server *s, const struct vu_hdr *req, int err)
-{
-	return send_msg(s, req, VU_F_ERROR, (uint32_t)err, 0, NULL, 0);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Command handlers: return the reply payload length (written to
@@ -311,8 +49,8 @@ static int h_version(struct vu_server *s, struct req *r)
 		return ret;
 	}
 	if (major != VU_VERSION_MAJOR) {
-		vn_warn("vu %s: client speaks vfio-user %u.%u, we speak %u.x", s->name, major,
-			minor, VU_VERSION_MAJOR);
+		vn_warn_rl(&s->rl, "vu %s: client speaks vfio-user %u.%u, we speak %u.x", s->name,
+			   major, minor, VU_VERSION_MAJOR);
 		return -ENOTSUP;
 	}
 	vu_caps_defaults(&ours);
@@ -325,9 +63,10 @@ static int h_version(struct vu_server *s, struct req *r)
 	if (ret < 0)
 		return ret;
 	s->negotiated = true;
-	vn_info("vu %s: client negotiated vfio-user %u.%u (max_msg_fds %u, max_data_xfer %llu)",
-		s->name, major, VN_MIN(minor, (uint16_t)VU_VERSION_MINOR), s->peer_caps.max_msg_fds,
-		(unsigned long long)s->peer_caps.max_data_xfer_size);
+	vn_info_rl(&s->rl_info,
+		   "vu %s: client negotiated vfio-user %u.%u (max_msg_fds %u, max_data_xfer %llu)",
+		   s->name, major, VN_MIN(minor, (uint16_t)VU_VERSION_MINOR),
+		   s->peer_caps.max_msg_fds, (unsigned long long)s->peer_caps.max_data_xfer_size);
 	return ret;
 }
 
@@ -347,16 +86,30 @@ static int h_dma_map(struct vu_server *s, struct req *r)
 		prot |= VN_DMA_WRITE;
 	ret = vn_dma_add(&s->dma, m.addr, m.size, prot, r->nfds ? r->fds[0] : -1, m.offset);
 	if (ret) {
-		vn_warn_rl(&s->rl, "vu %s: guest: DMA_MAP iova 0x%llx size 0x%llx refused: %s",
-			   s->name, (unsigned long long)m.addr, (unsigned long long)m.size,
-			   ret == -EEXIST ? "overlaps an existing map" : strerror(-ret));
+		if (ret == -EDQUOT)
+			vn_warn_rl(
+			    &s->rl,
+			    "vu %s: guest: DMA_MAP iova 0x%llx size 0x%llx refused: %llu bytes "
+			    "mapped already, the limit is %llu (max-dma-bytes)",
+			    s->name, (unsigned long long)m.addr, (unsigned long long)m.size,
+			    (unsigned long long)s->dma.mapped_bytes,
+			    (unsigned long long)s->dma.max_bytes);
+		else
+			vn_warn_rl(&s->rl,
+				   "vu %s: guest: DMA_MAP iova 0x%llx size 0x%llx refused: %s",
+				   s->name, (unsigned long long)m.addr, (unsigned long long)m.size,
+				   ret == -EEXIST   ? "overlaps an existing map"
+				   : ret == -ENOSPC ? "too many maps"
+						    : strerror(-ret));
 		return ret;
 	}
 	if (!r->nfds && !s->fdless_noted++)
-		vn_info("vu %s: DMA_MAP iova 0x%llx size 0x%llx without fd: recorded, but the "
-			"device cannot reach it (guest RAM must be memory-backend-memfd,share=on; "
-			"ROM and VGA maps are expected)",
-			s->name, (unsigned long long)m.addr, (unsigned long long)m.size);
+		vn_info_rl(
+		    &s->rl_info,
+		    "vu %s: DMA_MAP iova 0x%llx size 0x%llx without fd: recorded, but the "
+		    "device cannot reach it (guest RAM must be memory-backend-memfd,share=on; "
+		    "ROM and VGA maps are expected)",
+		    s->name, (unsigned long long)m.addr, (unsigned long long)m.size);
 	else if (r->nfds)
 		vn_debug("vu %s: DMA_MAP iova 0x%llx size 0x%llx offset 0x%llx prot %u", s->name,
 			 (unsigned long long)m.addr, (unsigned long long)m.size,
@@ -590,7 +343,11 @@ static int h_set_irqs(struct vu_server *s, struct req *r)
 				return -errno;
 		}
 		if (action == VU_IRQ_SET_ACTION_UNMASK) {
-			/* vfio: the eventfd unmasks when signalled (KVM INTx resample). */
+			/* vfio: the eventfd unmasks when signalled (KVM INTx resample).
+			 * INTx only, as in Linux VFIO: a client cannot make us hold
+			 * a second descriptor per MSI-X vector. */
+			if (is.index != VU_PCI_INTX_IRQ)
+				return -EINVAL;
 			for (uint32_t i = 0; i < is.count; i++) {
 				int fd = r->nfds ? r->fds[i] : -1;
 				if (r->nfds)
@@ -684,13 +441,14 @@ static int h_reset(struct vu_server *s, struct req *r)
 		return -EINVAL;
 	if (!s->dev.reset_supported)
 		return -ENOTSUP;
-	vn_info("vu %s: DEVICE_RESET", s->name);
+	/* A client may reset in a loop: one line per reset would flood the log. */
+	vn_info_rl(&s->rl_info, "vu %s: DEVICE_RESET", s->name);
 	if (s->dev.reset)
 		s->dev.reset(s->dev.opaque, VU_RESET_DEVICE_RESET);
 	return 0;
 }
 
-static void dispatch(struct vu_server *s)
+void server_dispatch(struct vu_server *s)
 {
 	struct req r = {
 	    .hdr = &s->hdr,
@@ -786,164 +544,11 @@ static void dispatch(struct vu_server *s)
 		return;
 	}
 	if (ret < 0)
-		ret = send_error(s, &s->hdr, -ret);
+		ret = conn_reply(s, &s->hdr, VU_F_ERROR, (uint32_t)-ret, 0, -1);
 	else
-		ret = send_msg(s, &s->hdr, 0, 0, (size_t)ret, &r.reply_fd, r.reply_fd >= 0);
+		ret = conn_reply(s, &s->hdr, 0, 0, (size_t)ret, r.reply_fd);
 	if (ret)
-		conn_close(s, "reply failed");
-}
-
-/* Read what is available; returns false when the connection was closed. */
-static bool conn_read(struct vu_server *s)
-{
-	for (int msgs = 0; msgs < MSGS_PER_WAKEUP;) {
-		void *dst;
-		size_t want;
-		ssize_t n;
-		uint8_t sink[4096];
-
-		switch (s->rx) {
-		case RX_HDR:
-			dst = (uint8_t *)&s->hdr + s->got;
-			want = sizeof(s->hdr) - s->got;
-			break;
-		case RX_BODY:
-			dst = s->rxbuf + s->got;
-			want = s->hdr.size - sizeof(s->hdr) - s->got;
-			break;
-		default:
-			dst = sink;
-			want = (size_t)VN_MIN(s->discard_left, (uint64_t)sizeof(sink));
-			break;
-		}
-		if (want) {
-			n = vu_sock_recv(s->conn_fd, dst, want, s->fds, &s->nfds, VU_MAX_MSG_FDS,
-					 &s->fd_overflow);
-			if (n == -EAGAIN)
-				return true;
-			if (n <= 0) {
-				conn_close(s, n == 0 ? (s->rx == RX_HDR && s->got == 0
-							    ? "EOF"
-							    : "EOF in the middle of a message")
-						     : strerror((int)-n));
-				return false;
-			}
-			s->got += (size_t)n;
-			if (s->rx == RX_DISCARD)
-				s->discard_left -= (uint64_t)n;
-			if ((size_t)n < want)
-				continue;
-		}
-
-		if (s->rx == RX_HDR) {
-			int ret = vu_hdr_check_request(&s->hdr, VU_MAX_MSG_SIZE);
-
-			s->got = 0;
-			if (ret == -EMSGSIZE && s->hdr.size > VU_MAX_MSG_SIZE) {
-				/* Framed but too big: skip the body, then refuse. */
-				vn_warn_rl(&s->rl, "vu %s: guest: %s of %u bytes exceeds %zu",
-					   s->name, vu_cmd_name(s->hdr.cmd), s->hdr.size,
-					   (size_t)VU_MAX_MSG_SIZE);
-				s->rx = RX_DISCARD;
-				s->discard_left = s->hdr.size - sizeof(s->hdr);
-				continue;
-			}
-			if (ret) {
-				/* Cannot frame it (size < header) or not a command:
-				 * answer once, then drop the connection. */
-				vn_warn_rl(&s->rl,
-					   "vu %s: guest: bad header (cmd %u size %u flags 0x%x)",
-					   s->name, s->hdr.cmd, s->hdr.size, s->hdr.flags);
-				s->stats.errors++;
-				if (!(s->hdr.flags & VU_F_NO_REPLY))
-					send_error(s, &s->hdr, -ret);
-				conn_close(s, "malformed header");
-				return false;
-			}
-			s->rx = RX_BODY;
-			if (s->hdr.size > sizeof(s->hdr))
-				continue;
-		} else if (s->rx == RX_DISCARD) {
-			if (s->discard_left)
-				continue;
-			s->stats.errors++;
-			vu_close_fds(s->fds, s->nfds);
-			s->nfds = 0;
-			s->fd_overflow = 0;
-			s->rx = RX_HDR;
-			s->got = 0;
-			msgs++;
-			if (!(s->hdr.flags & VU_F_NO_REPLY) && send_error(s, &s->hdr, EMSGSIZE)) {
-				conn_close(s, "reply failed");
-				return false;
-			}
-			continue;
-		}
-		/* A whole message. */
-		s->rx = RX_HDR;
-		s->got = 0;
-		msgs++;
-		dispatch(s);
-		if (!s->connected)
-			return false;
-	}
-	return true;
-}
-
-static void conn_event(void *arg, uint32_t events)
-{
-	struct vu_server *s = arg;
-
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		conn_read(s);
-}
-
-static int attach(struct vu_server *s, int fd)
-{
-	int fl = fcntl(fd, F_GETFL), ret;
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	s->conn_fd = fd;
-	s->rx = RX_HDR;
-	s->got = 0;
-	s->nfds = 0;
-	s->fd_overflow = 0;
-	s->negotiated = false;
-	s->fdless_noted = 0;
-	ret = vn_evloop_add(s->loop, fd, EPOLLIN, conn_event, s, &s->conn_ev);
-	if (ret)
-		return ret;
-	s->stats.connections++;
-	__atomic_store_n(&s->connected, true, __ATOMIC_RELEASE);
-	return 0;
-}
-
-static void listen_event(void *arg, uint32_t events)
-{
-	struct vu_server *s = arg;
-	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-
-	(void)events;
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			vn_warn("vu %s: accept: %s", s->name, strerror(errno));
-		return;
-	}
-	if (s->connected) {
-		/* One client per device: the newcomer sees EOF at once. */
-		s->stats.refused_busy++;
-		vn_warn_rl(&s->rl, "vu %s: refused a second client: one is connected already",
-			   s->name);
-		close(fd);
-		return;
-	}
-	if (attach(s, fd)) {
-		vn_warn("vu %s: cannot serve new client: %s", s->name, strerror(errno));
-		close(fd);
-		return;
-	}
-	vn_info("vu %s: client connected", s->name);
+		conn_close(s, ret == -ENOBUFS ? "replies not read" : "reply failed");
 }
 
 struct attach_call {
@@ -955,7 +560,7 @@ struct attach_call {
 static void attach_in_loop(void *arg)
 {
 	struct attach_call *c = arg;
-	c->ret = c->s->connected ? -EBUSY : attach(c->s, c->fd);
+	c->ret = c->s->connected ? -EBUSY : conn_attach(c->s, c->fd);
 }
 
 int vu_server_attach(struct vu_server *s, int fd)
@@ -987,6 +592,42 @@ static int check_device(const struct vu_device *d)
 	return 0;
 }
 
+static void fault_one(void *arg, uint64_t iova, uint64_t len)
+{
+	struct vu_server *s = arg;
+
+	s->stats.dma_faults++;
+	vn_warn_rl(&s->rl,
+		   "vu %s: guest: the memory behind DMA map iova 0x%llx size 0x%llx was truncated "
+		   "while the device used it (SIGBUS contained): the mapping is gone, the device "
+		   "fails",
+		   s->name, (unsigned long long)iova, (unsigned long long)len);
+	if (s->dev.dma_fault)
+		s->dev.dma_fault(s->dev.opaque, iova, len);
+}
+
+static void fault_event(void *arg, uint32_t events)
+{
+	struct vu_server *s = arg;
+	uint64_t n;
+
+	(void)events;
+	if (read(s->fault_fd, &n, sizeof(n)) == sizeof(n))
+		vn_dma_reap_faults(&s->dma, fault_one, s);
+}
+
+static void server_free(struct vu_server *s)
+{
+	vn_dma_fini(&s->dma);
+	if (s->fault_fd >= 0)
+		close(s->fault_fd);
+	irq_free(s);
+	free(s->rxbuf);
+	free(s->txbuf);
+	free(s->path);
+	free(s);
+}
+
 int vu_server_create(const struct vu_server_opts *o, struct vu_server **out)
 {
 	struct vu_server *s;
@@ -1002,34 +643,43 @@ int vu_server_create(const struct vu_server_opts *o, struct vu_server **out)
 		return -ENOMEM;
 	s->listen_fd = -1;
 	s->conn_fd = -1;
+	s->tx_timer_fd = -1;
+	s->fault_fd = -1;
 	s->loop = o->loop;
 	s->qsbr = o->qsbr;
 	s->dev = *o->dev;
-	s->reply_timeout_ms = o->reply_timeout_ms ? o->reply_timeout_ms : 5000;
+	s->reply_timeout_ms =
+	    o->reply_timeout_ms > 0 ? o->reply_timeout_ms : VU_DEFAULT_REPLY_TIMEOUT;
+	s->txq_max_msgs = o->txq_max_msgs ? o->txq_max_msgs : VU_DEFAULT_TXQ_MSGS;
+	s->txq_max_bytes = o->txq_max_bytes ? o->txq_max_bytes : VU_DEFAULT_TXQ_BYTES;
 	snprintf(s->name, sizeof(s->name), "%s", o->dev->name ? o->dev->name : "dev");
 	s->path = strdup(o->path);
 	s->rxbuf = malloc(VU_MAX_MSG_SIZE);
 	s->txbuf = malloc(VU_MAX_MSG_SIZE);
 	if (!s->path || !s->rxbuf || !s->txbuf) {
 		ret = -ENOMEM;
-		goto err;
+		goto err_free;
 	}
-	for (uint32_t i = 0; i < s->dev.num_irqs; i++) {
-		s->irqs[i] = calloc(s->dev.irq_count[i] + 1, sizeof(*s->irqs[i]));
-		if (!s->irqs[i]) {
-			ret = -ENOMEM;
-			goto err;
-		}
-		for (uint32_t v = 0; v < s->dev.irq_count[i]; v++) {
-			s->irqs[i][v].fd = -1;
-			s->irqs[i][v].unmask_fd = -1;
-			s->irqs[i][v].srv = s;
-			s->irqs[i][v].index = i;
-		}
-	}
+	ret = irq_init(s);
+	if (ret)
+		goto err_free;
 	ret = vn_dma_init(&s->dma, s->qsbr, VU_MAX_DMA_MAPS);
 	if (ret)
-		goto err;
+		goto err_free;
+	vn_dma_set_max_bytes(&s->dma,
+			     o->max_dma_bytes ? o->max_dma_bytes : VU_DEFAULT_MAX_DMA_BYTES);
+	s->fault_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->fault_fd < 0) {
+		ret = -errno;
+		goto err_free;
+	}
+	vn_dma_set_fault_fd(&s->dma, s->fault_fd);
+	ret = vn_evloop_add(s->loop, s->fault_fd, EPOLLIN, fault_event, s, &s->fault_ev);
+	if (ret)
+		goto err_free;
+	ret = conn_init(s);
+	if (ret)
+		goto err_fault;
 	s->listen_fd = vu_sock_listen(s->path);
 	if (s->listen_fd < 0) {
 		ret = s->listen_fd;
@@ -1038,26 +688,23 @@ int vu_server_create(const struct vu_server_opts *o, struct vu_server **out)
 		       ret == -EADDRINUSE ? " (another live process serves it)"
 		       : ret == -EEXIST   ? " (a file that is not a socket is in the way)"
 					  : "");
-		goto err;
+		goto err_conn;
 	}
-	ret = vn_evloop_add(s->loop, s->listen_fd, EPOLLIN, listen_event, s, &s->listen_ev);
+	ret = vn_evloop_add(s->loop, s->listen_fd, EPOLLIN, conn_listen_event, s, &s->listen_ev);
 	if (ret)
-		goto err;
+		goto err_listen;
 	vn_info("vu %s: listening on %s", s->name, s->path);
 	*out = s;
 	return 0;
-err:
-	if (s->listen_fd >= 0) {
-		close(s->listen_fd);
-		unlink(s->path);
-	}
-	vn_dma_fini(&s->dma);
-	for (uint32_t i = 0; i < VU_PCI_NUM_IRQS; i++)
-		free(s->irqs[i]);
-	free(s->rxbuf);
-	free(s->txbuf);
-	free(s->path);
-	free(s);
+err_listen:
+	close(s->listen_fd);
+	unlink(s->path);
+err_conn:
+	conn_fini(s);
+err_fault:
+	vn_evloop_del(s->loop, s->fault_ev);
+err_free:
+	server_free(s);
 	return ret;
 }
 
@@ -1066,6 +713,8 @@ static void destroy_in_loop(void *arg)
 	struct vu_server *s = arg;
 
 	conn_close(s, "server shutting down");
+	conn_fini(s);
+	vn_evloop_del(s->loop, s->fault_ev);
 	vn_evloop_del(s->loop, s->listen_ev);
 	close(s->listen_fd);
 	unlink(s->path);
@@ -1076,13 +725,7 @@ void vu_server_destroy(struct vu_server *s)
 	if (!s)
 		return;
 	vn_evloop_call(s->loop, destroy_in_loop, s);
-	vn_dma_fini(&s->dma);
-	for (uint32_t i = 0; i < VU_PCI_NUM_IRQS; i++)
-		free(s->irqs[i]);
-	free(s->rxbuf);
-	free(s->txbuf);
-	free(s->path);
-	free(s);
+	server_free(s);
 }
 
 bool vu_server_connected(struct vu_server *s)

@@ -2,7 +2,8 @@
 /*
  * vfio-user server: serves one emulated PCI device on one UNIX socket, one
  * client at a time, from a control event loop (util/evloop.h) that never runs
- * on a polling thread.
+ * on a polling thread. Many servers share one loop: nothing a client does
+ * blocks it (replies are queued, bounded, without blocking; see vu/conn.c).
  *
  * What the device model gets:
  *  - region access callbacks for REGION_READ/WRITE (already bounds-checked);
@@ -57,14 +58,34 @@ struct vu_device {
 	void (*dma_unmap)(void *opaque, uint64_t iova, uint64_t len);
 	/* Optional: SET_IRQS changed the eventfds or masks of `index`. */
 	void (*irqs_changed)(void *opaque, uint32_t index);
+	/* Optional, on the control thread: the client truncated the memory
+	 * behind [iova, iova + len) and the device touched it (SIGBUS,
+	 * contained: the mapping is now inaccessible). The device should fail
+	 * (NVMe: CSTS.CFS); the connection stays up. */
+	void (*dma_fault)(void *opaque, uint64_t iova, uint64_t len);
 };
+
+/* Defaults of struct vu_server_opts (docs/vfio-user.md "Limits"). */
+#define VU_DEFAULT_MAX_DMA_BYTES (128ull << 30) /* 256 controllers: 32 TiB of 128 */
+#define VU_DEFAULT_TXQ_BYTES     (4u << 20)     /* four of the largest replies */
+#define VU_DEFAULT_TXQ_MSGS      64
+#define VU_DEFAULT_REPLY_TIMEOUT 5000 /* ms without progress on queued replies */
 
 struct vu_server_opts {
 	const char *path;       /* UNIX socket path */
 	struct vn_evloop *loop; /* control loop that serves the socket */
 	struct vn_qsbr *qsbr;   /* domain of the device's polling threads; NULL: none */
 	const struct vu_device *dev;
-	int reply_timeout_ms; /* wait for socket room when replying; 0: 5000 */
+	/* A client whose queued replies make no progress for this long is
+	 * disconnected; 0: VU_DEFAULT_REPLY_TIMEOUT. */
+	int reply_timeout_ms;
+	/* Replies queued for a client that does not read, at most (0: the
+	 * VU_DEFAULT_TXQ_* values); beyond, the client is disconnected. */
+	uint32_t txq_max_msgs;
+	size_t txq_max_bytes;
+	/* Bytes the client may have DMA-mapped at once (0: the default,
+	 * VU_DEFAULT_MAX_DMA_BYTES); DMA_MAP beyond fails with EDQUOT. */
+	uint64_t max_dma_bytes;
 };
 
 struct vu_server_stats {
@@ -72,6 +93,9 @@ struct vu_server_stats {
 	uint64_t refused_busy;
 	uint64_t msgs;
 	uint64_t errors;
+	uint64_t slow_disconnects; /* clients that did not read their replies */
+	uint64_t dma_faults;       /* mappings truncated under the device */
+	uint64_t accept_errors;    /* accept() failed (out of descriptors ...) */
 };
 
 struct vu_server;

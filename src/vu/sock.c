@@ -177,6 +177,50 @@ int vu_sock_send(int fd, struct iovec *iov, int iovcnt, const int *fds, unsigned
 	return 0;
 }
 
+ssize_t vu_sock_send_some(int fd, const void *buf, size_t len, const int *fds, unsigned nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VU_MAX_MSG_FDS)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	size_t done = 0;
+
+	if (nfds > VU_MAX_MSG_FDS)
+		return -EINVAL;
+	if (nfds) {
+		struct cmsghdr *cm;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	while (done < len) {
+		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		/* Descriptors travel with the first byte only. */
+		mh.msg_control = NULL;
+		mh.msg_controllen = 0;
+		done += (size_t)n;
+		iov.iov_base = (char *)buf + done;
+		iov.iov_len = len - done;
+	}
+	return (ssize_t)done;
+}
+
 ssize_t vu_sock_recv(int fd, void *buf, size_t len, int *fds, unsigned *nfds, unsigned max_fds,
 		     int *overflow)
 {

@@ -29,6 +29,12 @@ int vu_sock_send(int fd, struct iovec *iov, int iovcnt, const int *fds, unsigned
 		 int timeout_ms);
 
 /*
+ * Send what the socket takes now (never waits), with `nfds` descriptors
+ * attached to the first byte. Returns the byte count (0: no room) or -errno.
+ */
+ssize_t vu_sock_send_some(int fd, const void *buf, size_t len, const int *fds, unsigned nfds);
+
+/*
  * One recvmsg() of at most `len` bytes. Received descriptors are appended to
  * fds[*nfds] up to max_fds; any beyond that are closed and *overflow is set.
  * Returns the byte count (0 at EOF) or -errno (-EAGAIN when non-blocking).

@@ -7,6 +7,7 @@
 #include "target_env.h"
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -494,6 +495,51 @@ static void test_a_misbehaving_host_stops_its_controller_only(void **state)
 	assert_int_equal(st.csts & VNVME_CSTS_CFS, 0);
 }
 
+static void test_a_host_that_truncates_its_memory_fails_its_controller_only(void **state)
+{
+	struct tgt *f = *state;
+	struct vnvme_dev_conf c;
+	struct host *bad, *good;
+	struct vnvme_cqe cqe = {0};
+	struct nvme_ctrl_stats st;
+	const uint64_t iova = H_IOVA + 2 * (uint64_t)H_MEMSZ;
+	/* No MFD_ALLOW_SEALING: it cannot be sealed (as a hugetlbfs file). */
+	int fd = memfd_create("unsealable", MFD_CLOEXEC);
+	unsigned round = 0;
+
+	conf_one(f, &c, VN_BE_RAM, 4u << 20, 1);
+	tgt_add(f, &c);
+	conf_one(f, &c, VN_BE_RAM, 4u << 20, 1);
+	tgt_add(f, &c);
+	tgt_start(f);
+	bad = host_up(f, 0, 1, 16);
+	good = host_up(f, 1, 1, 64);
+	good_round(good, round++);
+
+	/* A data buffer in memory the host then shrinks to nothing. */
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	assert_int_equal(
+	    vu_client_dma_map(bad->c, iova, 1 << 20, fd, 0, VU_DMA_MAP_F_READ | VU_DMA_MAP_F_WRITE),
+	    0);
+	assert_int_equal(ftruncate(fd, 0), 0);
+	struct vnvme_sqe s = h_rw(VNVME_NVM_READ, 1, 0, 8);
+	s.dptr.prp1 = iova;
+	hq_submit(&bad->io[0], &s);
+	/* The polling thread copies into it: SIGBUS, contained. */
+	assert_int_equal(hq_reap(&bad->io[0], &cqe, 5000), 0);
+	for (int i = 0; i < 5000 && !(h_reg32(bad, VNVME_REG_CSTS) & VNVME_CSTS_CFS); i++) {
+		good_round(good, round++ % 64);
+		usleep(1000);
+	}
+	assert_true(h_reg32(bad, VNVME_REG_CSTS) & VNVME_CSTS_CFS);
+	good_round(good, round++ % 64);
+	assert_int_equal(h_reg32(good, VNVME_REG_CSTS), VNVME_CSTS_RDY);
+	nvme_ctrl_get_stats(vnvme_dev_ctrl(f->devs[1]), &st);
+	assert_int_equal(st.io_errors, 0);
+	close(fd);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -503,6 +549,7 @@ int main(void)
 	    T(test_file_backend_deallocates_every_range_of_one_dsm),
 	    T(test_null_backend_of_1_tib_reports_its_size_and_bounds),
 	    T(test_a_misbehaving_host_stops_its_controller_only),
+	    T(test_a_host_that_truncates_its_memory_fails_its_controller_only),
 	};
 	if (getenv("VNVME_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("VNVME_TEST_FILTER"));

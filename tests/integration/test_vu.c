@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -668,6 +669,395 @@ static void test_socket_path_rules(void **state)
 	assert_int_equal(testdev_create(p, f->loop, false, &td2), -ENAMETOOLONG);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A hostile client hurts only itself (issue 11). */
+
+/* A second test device on the fixture's control loop, and its socket path. */
+static struct testdev *second_dev(struct fx *f, const char *name, const struct vu_server_opts *o,
+				  bool poller, char *path, size_t room)
+{
+	struct testdev *td;
+
+	snprintf(path, room, "%s/%s.sock", f->dir, name);
+	assert_int_equal(testdev_create_opts(path, f->loop, poller, o, &td), 0);
+	return td;
+}
+
+/* Queue `n` REGION_READs of 4 KiB of config space, reading no reply. */
+static int flood(int fd, unsigned n)
+{
+	struct {
+		struct vu_hdr h;
+		struct vu_region_rw rw;
+	} m = {
+	    .h = {.cmd = VU_CMD_REGION_READ, .size = sizeof(m)},
+	    .rw = {.region = VU_PCI_CONFIG_REGION, .count = 4096},
+	};
+
+	for (unsigned i = 0; i < n; i++) {
+		int ret;
+		m.h.id = (uint16_t)i;
+		ret = raw_send(fd, &m, sizeof(m), NULL, 0);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void wait_disconnected(struct testdev *td)
+{
+	for (int i = 0; i < 10000 && vu_server_connected(testdev_server(td)); i++)
+		usleep(1000);
+	assert_false(vu_server_connected(testdev_server(td)));
+}
+
+static void test_a_client_that_reads_no_reply_delays_no_other_device(void **state)
+{
+	struct fx *f = *state;
+	/* Long enough that a control loop blocked on this client's socket
+	 * would make the other client's requests time out (5 s). */
+	struct vu_server_opts o = {.reply_timeout_ms = 60000, .txq_max_msgs = 1000};
+	struct vu_server_stats st;
+	struct vu_device_info di;
+	char path[200];
+	struct testdev *td2 = second_dev(f, "flood", &o, false, path, sizeof(path));
+	int fd = raw_connect(path);
+	uint32_t v;
+
+	/* 200 replies of 4 KiB: more than the socket holds (208 KiB by default),
+	 * fewer than the queue's bound. */
+	assert_int_equal(flood(fd, 200), 0);
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(vu_client_device_info(f->c, &di), 0);
+		assert_int_equal(vu_client_region_read(f->c, 0, TD_REG_ID, &v, 4), 0);
+		assert_int_equal(v, TD_ID);
+	}
+	/* All 200 were handled, their replies wait in the queue. */
+	for (int i = 0; i < 10000; i++) {
+		vu_server_get_stats(testdev_server(td2), &st);
+		if (st.msgs == 201)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(st.msgs, 201); /* VERSION too */
+	assert_true(vu_server_connected(testdev_server(td2)));
+
+	/* Over the bound: disconnected; the send may fail once it is. */
+	flood(fd, 2000);
+	wait_disconnected(td2);
+	vu_server_get_stats(testdev_server(td2), &st);
+	assert_int_equal(st.slow_disconnects, 1);
+	assert_int_equal(vu_client_region_read(f->c, 0, TD_REG_ID, &v, 4), 0);
+	assert_int_equal(v, TD_ID);
+	close(fd);
+
+	/* The device serves the next client. */
+	fd = raw_connect(path);
+	assert_int_equal(raw_request(fd, VU_CMD_DEVICE_GET_INFO,
+				     &(struct vu_device_info){.argsz = sizeof(di)}, sizeof(di),
+				     NULL, 0, &di, sizeof(di)),
+			 0);
+	close(fd);
+	testdev_destroy(td2);
+}
+
+static void test_queued_replies_that_make_no_progress_end_the_connection(void **state)
+{
+	struct fx *f = *state;
+	struct vu_server_opts o = {.reply_timeout_ms = 100};
+	struct vu_server_stats st;
+	char path[200];
+	struct testdev *td2 = second_dev(f, "stall", &o, false, path, sizeof(path));
+	int fd = raw_connect(path);
+	uint32_t v;
+
+	/* Under the queue's bound: only the timer can end it. */
+	assert_int_equal(flood(fd, 60), 0);
+	wait_disconnected(td2);
+	vu_server_get_stats(testdev_server(td2), &st);
+	assert_int_equal(st.slow_disconnects, 1);
+	assert_int_equal(vu_client_region_read(f->c, 0, TD_REG_ID, &v, 4), 0);
+	close(fd);
+	testdev_destroy(td2);
+}
+
+static void test_a_sealable_memfd_is_sealed_against_shrinking(void **state)
+{
+	struct fx *f = *state;
+	int fd = memfd_sized(MEMSZ);
+
+	assert_int_equal(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK, 0);
+	assert_int_equal(vu_client_dma_map(f->c, IOVA, MEMSZ, fd, 0, VU_DMA_MAP_F_READ), 0);
+	assert_true(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK);
+	assert_int_equal(ftruncate(fd, 4096), -1);
+	assert_int_equal(errno, EPERM);
+	close(fd);
+}
+
+static void test_memory_truncated_under_the_device_fails_that_device_only(void **state)
+{
+	struct fx *f = *state;
+	char path[200];
+	struct testdev *td2 = second_dev(f, "other", NULL, false, path, sizeof(path));
+	struct fx g = {.td = td2};
+	struct testdev_stats st;
+	/* No MFD_ALLOW_SEALING: it cannot be sealed, as a hugetlbfs file. */
+	int fd = memfd_create("unsealable", MFD_CLOEXEC), fd2 = memfd_sized(MEMSZ);
+	uint8_t *db = map_doorbell(f), *mem;
+	uint64_t iova = IOVA, ctr;
+	uint32_t seq = 0;
+
+	assert_int_equal(vu_client_connect(path, 5000, &g.c), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, MEMSZ), 0);
+	mem = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(mem != MAP_FAILED);
+	assert_int_equal(
+	    vu_client_dma_map(f->c, IOVA, MEMSZ, fd, 0, VU_DMA_MAP_F_READ | VU_DMA_MAP_F_WRITE), 0);
+	assert_int_equal(
+	    vu_client_dma_map(g.c, IOVA, MEMSZ, fd2, 0, VU_DMA_MAP_F_READ | VU_DMA_MAP_F_WRITE), 0);
+	memcpy(db + TD_DB_IOVA, &iova, 8);
+	assert_int_equal(ring(db, ++seq), 0);
+	memcpy(&ctr, mem, 8);
+	assert_int_equal(ctr, 1);
+	munmap(mem, MEMSZ);
+
+	/* The client shrinks its memory; the polling thread touches it. */
+	assert_int_equal(ftruncate(fd, 0), 0);
+	ring(db, ++seq); /* survives: zero pages, or EFAULT once taken away */
+	for (int i = 0; i < 10000; i++) {
+		testdev_get_stats(f->td, &st);
+		if (st.failed)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(st.failed, 1);
+	vu_server_get_stats(testdev_server(f->td), &(struct vu_server_stats){0});
+	/* The mapping is gone for the device: every access fails cleanly. */
+	assert_int_equal(ring(db, ++seq), EFAULT);
+	assert_int_equal(dev_dma(f, TD_DMA_SUM, IOVA, 4096, 0), EFAULT);
+
+	/* The other device on the same loop works on. */
+	assert_int_equal(dev_dma(&g, TD_DMA_FILL, IOVA, 4096, 7), 0);
+	assert_int_equal(dev_dma(&g, TD_DMA_SUM, IOVA, 4096, 0), 0);
+	testdev_get_stats(td2, &st);
+	assert_int_equal(st.failed, 0);
+
+	/* Unmapping the poisoned map and mapping new memory works again. */
+	assert_int_equal(vu_client_dma_unmap(f->c, IOVA, MEMSZ), 0);
+	map_mem(f, &mem);
+	assert_int_equal(ring(db, ++seq), 0);
+	munmap(mem, MEMSZ);
+	munmap(db, 4096);
+	close(fd);
+	close(fd2);
+	vu_client_close(g.c);
+	testdev_destroy(td2);
+}
+
+static void test_dma_map_bytes_are_capped_per_client(void **state)
+{
+	struct fx *f = *state;
+	struct vu_server_opts o = {.max_dma_bytes = 2 * MEMSZ};
+	char path[200];
+	struct testdev *td2 = second_dev(f, "capped", &o, false, path, sizeof(path));
+	struct vu_client *c2;
+	int fd = memfd_create("sparse", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	/* The default: 1 TiB of sparse memfd is refused, and maps nothing. */
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1ll << 40), 0);
+	assert_int_equal(vu_client_dma_map(f->c, IOVA, 1ull << 40, fd, 0, VU_DMA_MAP_F_READ),
+			 -EDQUOT);
+	assert_int_equal(vn_dma_table_get(vu_server_dma(testdev_server(f->td)))->nr, 0);
+	/* Under it, fine. */
+	assert_int_equal(vu_client_dma_map(f->c, IOVA, 1ull << 30, fd, 0, VU_DMA_MAP_F_READ), 0);
+
+	/* A configured cap counts every map of the client. */
+	assert_int_equal(vu_client_connect(path, 5000, &c2), 0);
+	assert_int_equal(vu_client_dma_map(c2, IOVA, MEMSZ, fd, 0, VU_DMA_MAP_F_READ), 0);
+	assert_int_equal(vu_client_dma_map(c2, IOVA + MEMSZ, MEMSZ, fd, 0, VU_DMA_MAP_F_READ), 0);
+	assert_int_equal(vu_client_dma_map(c2, IOVA + 2 * MEMSZ, 4096, fd, 0, VU_DMA_MAP_F_READ),
+			 -EDQUOT);
+	assert_int_equal(vu_client_dma_unmap(c2, IOVA, MEMSZ), 0);
+	assert_int_equal(vu_client_dma_map(c2, IOVA + 2 * MEMSZ, 4096, fd, 0, VU_DMA_MAP_F_READ),
+			 0);
+	/* It is per client: the next one starts from zero. */
+	vu_client_close(c2);
+	wait_disconnected(td2);
+	assert_int_equal(vu_client_connect(path, 5000, &c2), 0);
+	assert_int_equal(vu_client_dma_map(c2, IOVA, 2 * MEMSZ, fd, 0, VU_DMA_MAP_F_READ), 0);
+	vu_client_close(c2);
+	close(fd);
+	testdev_destroy(td2);
+}
+
+static unsigned reset_lines;
+
+static void count_reset_lines(enum vn_log_level level, const char *line, void *arg)
+{
+	(void)arg;
+	if (level == VN_LOG_INFO && strstr(line, "DEVICE_RESET"))
+		__atomic_fetch_add(&reset_lines, 1, __ATOMIC_RELAXED);
+}
+
+static void test_a_reset_loop_does_not_flood_the_log(void **state)
+{
+	struct fx *f = *state;
+	enum vn_log_level lvl = vn_log_get_level();
+
+	reset_lines = 0;
+	vn_log_set_level(VN_LOG_INFO);
+	vn_log_set_sink(count_reset_lines, NULL);
+	for (int i = 0; i < 2000; i++)
+		assert_int_equal(vu_client_reset(f->c), 0);
+	vn_log_set_sink(NULL, NULL);
+	vn_log_set_level(lvl);
+	/* 10 a second: 2000 resets would have to take 100 s to print 1000. */
+	assert_true(reset_lines >= 1);
+	assert_true(reset_lines < 1000);
+}
+
+static unsigned lifecycle_lines;
+
+static void count_lifecycle_lines(enum vn_log_level level, const char *line, void *arg)
+{
+	(void)arg;
+	if (level == VN_LOG_INFO && strstr(line, "vu testdev: client"))
+		__atomic_fetch_add(&lifecycle_lines, 1, __ATOMIC_RELAXED);
+}
+
+static void test_a_reconnect_loop_does_not_flood_the_log(void **state)
+{
+	struct fx *f = *state;
+	enum vn_log_level lvl = vn_log_get_level();
+
+	vu_client_close(f->c);
+	f->c = NULL;
+	fx_wait_disconnected(f);
+	lifecycle_lines = 0;
+	vn_log_set_level(VN_LOG_INFO);
+	vn_log_set_sink(count_lifecycle_lines, NULL);
+	/* connected, negotiated, disconnected: three lines a cycle. */
+	for (int i = 0; i < 300; i++) {
+		assert_int_equal(vu_client_connect(f->path, 5000, &f->c), 0);
+		vu_client_close(f->c);
+		f->c = NULL;
+		fx_wait_disconnected(f);
+	}
+	vn_log_set_sink(NULL, NULL);
+	vn_log_set_level(lvl);
+	/* 10 a second: 300 cycles would have to take 45 s to print 450. */
+	assert_true(lifecycle_lines >= 1);
+	assert_true(lifecycle_lines < 450);
+	assert_int_equal(vu_client_connect(f->path, 5000, &f->c), 0);
+}
+
+static void test_set_irqs_holds_at_most_one_eventfd_per_vector(void **state)
+{
+	struct fx *f = *state;
+	int efds[TD_MSIX_VECTORS], before;
+
+	for (int i = 0; i < TD_MSIX_VECTORS; i++)
+		efds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	before = count_open_fds();
+	for (int round = 0; round < 200; round++) {
+		assert_int_equal(
+		    vu_client_set_irqs(f->c, VU_PCI_MSIX_IRQ,
+				       VU_IRQ_SET_DATA_EVENTFD | VU_IRQ_SET_ACTION_TRIGGER, 0,
+				       TD_MSIX_VECTORS, efds, NULL),
+		    0);
+		assert_int_equal(
+		    vu_client_set_irqs(f->c, VU_PCI_INTX_IRQ,
+				       VU_IRQ_SET_DATA_EVENTFD | VU_IRQ_SET_ACTION_UNMASK, 0, 1,
+				       efds, NULL),
+		    0);
+	}
+	/* The server holds one duplicate per vector and one unmask fd. */
+	assert_true(count_open_fds() <= before + TD_MSIX_VECTORS + 1);
+	/* Unmask eventfds are for INTx (resample) only, as in Linux VFIO. */
+	assert_int_equal(vu_client_set_irqs(f->c, VU_PCI_MSIX_IRQ,
+					    VU_IRQ_SET_DATA_EVENTFD | VU_IRQ_SET_ACTION_UNMASK, 0,
+					    TD_MSIX_VECTORS, efds, NULL),
+			 -EINVAL);
+	assert_true(count_open_fds() <= before + TD_MSIX_VECTORS + 1);
+	/* More than the device has: refused, nothing kept. */
+	assert_int_equal(vu_client_set_irqs(f->c, VU_PCI_MSIX_IRQ,
+					    VU_IRQ_SET_DATA_EVENTFD | VU_IRQ_SET_ACTION_TRIGGER, 1,
+					    TD_MSIX_VECTORS, efds, NULL),
+			 -EINVAL);
+	assert_true(count_open_fds() <= before + TD_MSIX_VECTORS + 1);
+	for (int i = 0; i < TD_MSIX_VECTORS; i++)
+		close(efds[i]);
+}
+
+static void test_out_of_descriptors_the_server_pauses_accepting_rather_than_spin(void **state)
+{
+	struct fx *f = *state;
+	struct vu_server_stats st;
+	struct rlimit old, low;
+	struct timespec t0, t1;
+	char path[200];
+	struct testdev *td2 = second_dev(f, "nofd", NULL, false, path, sizeof(path));
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), probe;
+	uint64_t ms;
+
+	assert_true(fd >= 0);
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* No descriptor left: the lowest free number is the limit. */
+	probe = dup(0);
+	assert_true(probe >= 0);
+	close(probe);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)probe;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* In the backlog; the server's accept() fails with EMFILE. */
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	usleep(300000);
+	vu_server_get_stats(testdev_server(td2), &st);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
+	     (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000000;
+	/* One attempt per 100 ms pause at most (a busy retry makes millions). */
+	assert_true(st.accept_errors >= 1);
+	assert_true(st.accept_errors <= ms / 100 + 2);
+	/* Descriptors back: the waiting client is served. */
+	for (int i = 0; i < 10000 && !vu_server_connected(testdev_server(td2)); i++)
+		usleep(1000);
+	assert_true(vu_server_connected(testdev_server(td2)));
+	close(fd);
+	testdev_destroy(td2);
+}
+
+static void test_a_connection_flood_is_turned_away_and_holds_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct vu_server_stats st;
+	int before = count_open_fds();
+	uint32_t v;
+
+	for (int i = 0; i < 500; i++) {
+		int fd = vu_sock_connect(f->path);
+		char c;
+		if (fd < 0)
+			continue; /* backlog full: the kernel refused it */
+		/* Accepted and closed at once: EOF. */
+		assert_int_equal(vu_sock_wait(fd, POLLIN, 5000), 1);
+		assert_int_equal(read(fd, &c, 1), 0);
+		close(fd);
+	}
+	vu_server_get_stats(testdev_server(f->td), &st);
+	assert_true(st.refused_busy >= 1);
+	assert_int_equal(count_open_fds(), before);
+	assert_int_equal(vu_client_region_read(f->c, 0, TD_REG_ID, &v, 4), 0);
+	assert_int_equal(v, TD_ID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -716,6 +1106,29 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_a_killed_client_releases_its_maps_and_irqs,
 					    fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_socket_path_rules, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_a_client_that_reads_no_reply_delays_no_other_device, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_queued_replies_that_make_no_progress_end_the_connection, fx_setup,
+		fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_a_sealable_memfd_is_sealed_against_shrinking,
+					    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_memory_truncated_under_the_device_fails_that_device_only, fx_setup,
+		fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_dma_map_bytes_are_capped_per_client, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_a_reset_loop_does_not_flood_the_log, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_a_reconnect_loop_does_not_flood_the_log, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_set_irqs_holds_at_most_one_eventfd_per_vector,
+					    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_out_of_descriptors_the_server_pauses_accepting_rather_than_spin, fx_setup,
+		fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_a_connection_flood_is_turned_away_and_holds_nothing, fx_setup, fx_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

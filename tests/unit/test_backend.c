@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -744,6 +745,118 @@ static void test_file_data_is_in_the_file_once_flush_completes(void **state)
 	vn_be_destroy(be);
 }
 
+/*
+ * cachestat(2) (Linux 6.5): the page cache's state of a file range. Dirty
+ * pages are what a power cut would lose: written to the cache, not yet to
+ * the file's storage. -1 where the kernel lacks it.
+ */
+struct vn_cachestat_range {
+	uint64_t off, len;
+};
+struct vn_cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+static int cachestat_dirty(const char *path, uint64_t off, uint64_t len, uint64_t *dirty)
+{
+	struct vn_cachestat_range r = {off, len};
+	struct vn_cachestat cs = {0};
+	int fd = open(path, O_RDONLY), rc;
+
+	assert_true(fd >= 0);
+	rc = (int)syscall(451 /* __NR_cachestat */, fd, &r, &cs, 0);
+	close(fd);
+	*dirty = cs.nr_dirty + cs.nr_writeback;
+	return rc;
+}
+
+/*
+ * VN_BE_FUA: a write is in the file's storage when it completes (RWF_DSYNC:
+ * no page of it dirty in the cache), a write zeroes or discard is followed
+ * by an fdatasync before it completes; without the flag neither happens.
+ */
+static void test_file_fua_requests_are_durable_when_they_complete(void **state)
+{
+	struct tmp *t = *state;
+	struct vn_be_opts o = {.type = VN_BE_FILE, .path = t->path, .size = MiB};
+	struct vn_be_chan_stats st;
+	struct vn_be_chan *ch;
+	struct vn_be *be;
+	uint8_t *w = malloc(64 * KiB), *r = malloc(64 * KiB);
+	struct iovec wv = {w, 64 * KiB};
+	uint64_t dirty;
+
+	be = create_ok(&o);
+	assert_int_equal(vn_be_chan_open(be, &ch), 0);
+	assert_true(vn_be_volatile_cache(be));
+	pattern(w, 64 * KiB, 0, 9);
+	/* Plain: no RWF_DSYNC. */
+	assert_int_equal(run(ch, VN_BE_WRITE, 0, 64 * KiB, &wv, 1), 0);
+	vn_be_chan_stats(ch, &st);
+	assert_int_equal(st.dsync_writes, 0);
+	/* FUA: RWF_DSYNC, and nothing of it is left dirty. */
+	struct vn_be_io io = {.op = VN_BE_WRITE,
+			      .flags = VN_BE_FUA,
+			      .iovcnt = 1,
+			      .off = 256 * KiB,
+			      .len = 64 * KiB,
+			      .iov = &wv,
+			      .result = 1};
+	assert_int_equal(vn_be_submit(ch, &io), 0);
+	assert_int_equal(drain(ch), 1);
+	assert_int_equal(io.result, 0);
+	vn_be_chan_stats(ch, &st);
+	assert_int_equal(st.dsync_writes, 1);
+	if (cachestat_dirty(t->path, 256 * KiB, 64 * KiB, &dirty) == 0)
+		assert_int_equal(dirty, 0);
+	else
+		print_message("cachestat(2) unavailable: the page cache is not checked\n");
+	/* Write zeroes and discard with FUA: an fdatasync each, data zero. */
+	for (int op = VN_BE_WRITE_ZEROES; op <= VN_BE_DISCARD; op++) {
+		io = (struct vn_be_io){.op = (uint8_t)op,
+				       .flags = VN_BE_FUA,
+				       .off = 256 * KiB + (op == VN_BE_DISCARD ? 32 * KiB : 0),
+				       .len = 32 * KiB,
+				       .result = 1};
+		assert_int_equal(vn_be_submit(ch, &io), 0);
+		assert_int_equal(drain(ch), 1);
+		assert_int_equal(io.result, 0);
+	}
+	vn_be_chan_stats(ch, &st);
+	assert_int_equal(st.syncs, 2);
+	assert_int_equal(run1(ch, VN_BE_READ, 256 * KiB, r, 64 * KiB), 0);
+	assert_true(all_bytes(r, 64 * KiB, 0));
+	/* Without FUA: no fdatasync. */
+	assert_int_equal(run(ch, VN_BE_WRITE_ZEROES, 512 * KiB, 4 * KiB, NULL, 0), 0);
+	vn_be_chan_stats(ch, &st);
+	assert_int_equal(st.syncs, 2);
+	/* Flush: everything written before is clean. */
+	assert_int_equal(run1(ch, VN_BE_FLUSH, 0, NULL, 0), 0);
+	vn_be_chan_stats(ch, &st);
+	assert_int_equal(st.syncs, 3);
+	if (cachestat_dirty(t->path, 0, MiB, &dirty) == 0)
+		assert_int_equal(dirty, 0);
+	vn_be_chan_close(ch);
+	vn_be_destroy(be);
+	free(w);
+	free(r);
+}
+
+/* null and ram: no cache between a request and the medium. */
+static void test_null_and_ram_have_no_volatile_cache(void **state)
+{
+	struct vn_be_opts o = {.type = VN_BE_NULL, .size = MiB};
+	struct vn_be *be = create_ok(&o);
+
+	(void)state;
+	assert_false(vn_be_volatile_cache(be));
+	vn_be_destroy(be);
+	o.type = VN_BE_RAM;
+	be = create_ok(&o);
+	assert_false(vn_be_volatile_cache(be));
+	vn_be_destroy(be);
+}
+
 static void test_file_refuses_requests_past_the_end(void **state)
 {
 	struct tmp *t = *state;
@@ -875,6 +988,8 @@ int main(void)
 	    FILE_TEST(test_file_reports_a_short_read_as_eio),
 	    FILE_TEST(test_file_opens_with_o_direct_when_the_file_system_supports_it),
 	    FILE_TEST(test_file_data_is_in_the_file_once_flush_completes),
+	    FILE_TEST(test_file_fua_requests_are_durable_when_they_complete),
+	    cmocka_unit_test(test_null_and_ram_have_no_volatile_cache),
 	    FILE_TEST(test_file_refuses_requests_past_the_end),
 	    FILE_TEST(test_file_channel_close_waits_for_requests_in_flight),
 	};

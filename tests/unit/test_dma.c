@@ -7,7 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -243,6 +246,194 @@ static void test_synchronize_waits_for_an_online_reader(void **state)
 	vn_qsbr_destroy(&q);
 }
 
+static void test_byte_limit_counts_every_map_and_frees_on_remove(void **state)
+{
+	struct vn_dma d;
+	int fd = memfd_of(0x10000);
+	static uint8_t host[0x1000];
+
+	(void)state;
+	assert_int_equal(vn_dma_init(&d, NULL, 0), 0);
+	vn_dma_set_max_bytes(&d, 0x3000);
+	assert_int_equal(vn_dma_add(&d, 0x0, 0x2000, RW, fd, 0), 0);
+	assert_int_equal(vn_dma_add(&d, 0x10000, 0x2000, RW, fd, 0), -EDQUOT);
+	assert_int_equal(vn_dma_add(&d, 0x10000, 0x1000, RW, -1, 0), 0); /* fd-less counts */
+	assert_int_equal(vn_dma_add_host(&d, 0x20000, 0x1000, RW, host), -EDQUOT);
+	assert_int_equal(vn_dma_table_get(&d)->nr, 2);
+	assert_int_equal(vn_dma_remove(&d, 0x0, 0x2000), 0);
+	assert_int_equal(vn_dma_add(&d, 0x0, 0x2000, RW, fd, 0), 0);
+	vn_dma_remove_all(&d);
+	assert_int_equal(vn_dma_add(&d, 0x0, 0x3000, RW, fd, 0), 0);
+	/* A sparse terabyte: refused before any address space is spent. */
+	vn_dma_set_max_bytes(&d, 1ull << 30);
+	assert_int_equal(ftruncate(fd, 1ll << 40), 0);
+	assert_int_equal(vn_dma_add(&d, 1ull << 40, 1ull << 40, RW, fd, 0), -EDQUOT);
+	vn_dma_fini(&d);
+	close(fd);
+}
+
+static void test_a_memfd_that_allows_sealing_is_sealed_against_shrinking(void **state)
+{
+	struct vn_dma d;
+	int fd = memfd_create("sealable", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd2 = memfd_create("seal-sealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	(void)state;
+	assert_int_equal(ftruncate(fd, 0x4000), 0);
+	assert_int_equal(ftruncate(fd2, 0x4000), 0);
+	assert_int_equal(vn_dma_init(&d, NULL, 0), 0);
+	assert_int_equal(vn_dma_add(&d, 0x0, 0x4000, RW, fd, 0), 0);
+	assert_true(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK);
+	assert_int_equal(ftruncate(fd, 0), -1);
+	/* Sealed against more seals but not against shrinking: it cannot be
+	 * sealed; accepted, and left to the SIGBUS containment. */
+	assert_int_equal(fcntl(fd2, F_ADD_SEALS, F_SEAL_SEAL), 0);
+	assert_int_equal(vn_dma_add(&d, 0x10000, 0x4000, RW, fd2, 0), 0);
+	assert_int_equal(fcntl(fd2, F_GET_SEALS) & F_SEAL_SHRINK, 0);
+	vn_dma_fini(&d);
+	close(fd);
+	close(fd2);
+}
+
+static unsigned faults_seen;
+
+static void on_fault(void *arg, uint64_t iova, uint64_t len)
+{
+	(void)arg;
+	assert_int_equal(iova, 0x10000);
+	assert_int_equal(len, 0x4000);
+	faults_seen++;
+}
+
+static void test_a_truncated_map_faults_into_zero_pages_and_is_taken_away(void **state)
+{
+	struct vn_dma d, other;
+	int fd = memfd_of(0x4000), fd2 = memfd_of(0x1000);
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	volatile uint8_t *p;
+	uint64_t n = 0;
+
+	(void)state;
+	assert_int_equal(vn_dma_init(&d, NULL, 0), 0);
+	assert_int_equal(vn_dma_init(&other, NULL, 0), 0);
+	vn_dma_set_fault_fd(&d, efd);
+	assert_int_equal(vn_dma_add(&d, 0x10000, 0x4000, RW, fd, 0), 0);
+	assert_int_equal(vn_dma_add(&other, 0x10000, 0x1000, RW, fd2, 0), 0);
+	p = vn_dma_find(vn_dma_table_get(&d), 0x10000, 0x4000, RW);
+	assert_non_null((void *)p);
+	p[0x2000] = 1;
+	assert_int_equal(vn_dma_reap_faults(&d, on_fault, NULL), 0);
+
+	assert_int_equal(ftruncate(fd, 0), 0);
+	/* Would be SIGBUS: reads zero, writes go nowhere, the owner hears. */
+	assert_int_equal(p[0x2000], 0);
+	p[0x3000] = 5;
+	assert_int_equal(read(efd, &n, sizeof(n)), sizeof(n));
+	assert_true(n >= 1);
+	faults_seen = 0;
+	assert_int_equal(vn_dma_reap_faults(&d, on_fault, NULL), 1);
+	assert_int_equal(faults_seen, 1);
+	assert_null(vn_dma_find(vn_dma_table_get(&d), 0x10000, 1, VN_DMA_READ));
+	assert_string_equal(vn_dma_explain(vn_dma_table_get(&d), 0x10000, 1, VN_DMA_READ),
+			    "gone: the client truncated the memory behind it");
+	/* Once only; the other map is untouched. */
+	assert_int_equal(vn_dma_reap_faults(&d, on_fault, NULL), 0);
+	assert_int_equal(faults_seen, 1);
+	assert_non_null(vn_dma_find(vn_dma_table_get(&other), 0x10000, 0x1000, RW));
+	/* Removing it unmaps the zero pages. */
+	assert_int_equal(vn_dma_remove(&d, 0x10000, 0x4000), 0);
+	vn_dma_fini(&other);
+	vn_dma_fini(&d);
+	close(efd);
+	close(fd);
+	close(fd2);
+}
+
+static void test_a_sigbus_outside_every_map_still_ends_the_process(void **state)
+{
+	struct vn_dma d;
+	int fd = memfd_of(0x1000), status;
+	pid_t pid;
+
+	(void)state;
+	/* The handler is in place (a map was added) ... */
+	assert_int_equal(vn_dma_init(&d, NULL, 0), 0);
+	assert_int_equal(vn_dma_add(&d, 0x0, 0x1000, RW, fd, 0), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* ... but a fault in memory no map holds is not swallowed. */
+		int f = memfd_create("stray", MFD_CLOEXEC);
+		volatile uint8_t *q;
+		signal(SIGBUS, SIG_DFL);
+		vn_dma_add(&d, 0x1000, 0x1000, RW, fd, 0); /* installs ours over SIG_DFL */
+		if (f < 0 || ftruncate(f, 0x1000) < 0)
+			_exit(1);
+		q = mmap(NULL, 0x1000, PROT_READ, MAP_SHARED, f, 0);
+		if (q == MAP_FAILED || ftruncate(f, 0) < 0)
+			_exit(2);
+		(void)q[0];
+		_exit(3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGBUS);
+	vn_dma_fini(&d);
+	close(fd);
+}
+
+static volatile sig_atomic_t prev_calls;
+
+/* A handler another component installed first: it recovers its own faults. */
+static void prev_handler(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t pg = (uintptr_t)si->si_addr & ~(uintptr_t)0xfff;
+
+	(void)sig;
+	(void)uc;
+	prev_calls++;
+	mmap((void *)pg, 0x1000, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+}
+
+static void test_a_foreign_sigbus_goes_to_the_handler_before_ours_which_stays(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sigaction sa = {.sa_sigaction = prev_handler, .sa_flags = SA_SIGINFO};
+		struct vn_dma d;
+		int fd = memfd_create("dma", MFD_CLOEXEC),
+		    stray = memfd_create("stray", MFD_CLOEXEC);
+		volatile uint8_t *q, *p;
+
+		sigemptyset(&sa.sa_mask);
+		if (fd < 0 || stray < 0 || ftruncate(fd, 0x1000) || ftruncate(stray, 0x1000) ||
+		    sigaction(SIGBUS, &sa, NULL) || vn_dma_init(&d, NULL, 0) ||
+		    vn_dma_add(&d, 0x0, 0x1000, RW, fd, 0))
+			_exit(1);
+		q = mmap(NULL, 0x1000, PROT_READ, MAP_SHARED, stray, 0);
+		if (q == MAP_FAILED || ftruncate(stray, 0))
+			_exit(2);
+		(void)q[0]; /* not a DMA map: the earlier handler's */
+		if (prev_calls != 1)
+			_exit(3);
+		p = vn_dma_find(vn_dma_table_get(&d), 0x0, 1, VN_DMA_READ);
+		if (!p || ftruncate(fd, 0))
+			_exit(4);
+		(void)p[0]; /* a DMA map: still ours */
+		if (prev_calls != 1 || vn_dma_reap_faults(&d, NULL, NULL) != 1)
+			_exit(5);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +444,11 @@ int main(void)
 	    cmocka_unit_test(test_remove_needs_an_exact_match),
 	    cmocka_unit_test(test_unmap_under_concurrent_translation_is_safe),
 	    cmocka_unit_test(test_synchronize_waits_for_an_online_reader),
+	    cmocka_unit_test(test_byte_limit_counts_every_map_and_frees_on_remove),
+	    cmocka_unit_test(test_a_memfd_that_allows_sealing_is_sealed_against_shrinking),
+	    cmocka_unit_test(test_a_truncated_map_faults_into_zero_pages_and_is_taken_away),
+	    cmocka_unit_test(test_a_sigbus_outside_every_map_still_ends_the_process),
+	    cmocka_unit_test(test_a_foreign_sigbus_goes_to_the_handler_before_ours_which_stays),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
