@@ -761,12 +761,14 @@ static void attack_reset_flood(void)
 {
 	unsigned long before = log_lines(), after;
 	struct vu_client *c;
+	int done = 0, ret = 0;
 
 	assert_int_equal(vu_client_connect(T.attacked, 5000, &c), 0);
-	for (int i = 0; i < 20000; i++)
-		if (vu_client_reset(c))
-			break;
+	while (done < 20000 && (ret = vu_client_reset(c)) == 0)
+		done++;
 	vu_client_close(c);
+	if (done < 20000)
+		fail_msg("DEVICE_RESET %d failed: %s", done, strerror(-ret));
 	usleep(100000);
 	after = log_lines();
 	print_message("  20000 resets wrote %lu log lines\n", after - before);
