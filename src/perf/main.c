@@ -208,6 +208,16 @@ static uint64_t check_pattern(const void *buf, uint64_t lba, uint32_t lbas, uint
 }
 
 static int submit(struct io *io);
+static void submit_failed(struct job *j, const struct io *io, int ret);
+
+/* --verify's submission: a failure is an error of the job, where it happens. */
+static void submit_or_count(struct io *io)
+{
+	int ret = submit(io);
+
+	if (ret)
+		submit_failed(io->j, io, ret);
+}
 
 static inline bool can_issue(const struct job *j, const struct qp *qp)
 {
@@ -247,7 +257,7 @@ static void complete(void *arg, const struct vnvme_cqe *cqe)
 		hist_add(io->write ? &j->wr : &j->rd, lat);
 	__atomic_store_n(&j->done_ios, j->done_ios + 1, __ATOMIC_RELAXED);
 	if (can_issue(j, io->qp))
-		submit(io);
+		submit_or_count(io);
 }
 
 static int submit(struct io *io)
@@ -321,7 +331,7 @@ static void run_phase(struct job *j, uint64_t deadline_ns)
 		struct qp *qp = &j->qps[d];
 		qp->last_progress = now_ticks();
 		for (uint32_t k = 0; k < O.qd && can_issue(j, qp); k++)
-			submit(&qp->ios[k]);
+			submit_or_count(&qp->ios[k]);
 	}
 	for (unsigned iter = 0;; iter++) {
 		unsigned outstanding = 0;
@@ -347,13 +357,11 @@ static void run_phase(struct job *j, uint64_t deadline_ns)
 				return;
 			}
 		}
-		if (!outstanding) {
-			bool more = false;
-			for (unsigned d = 0; d < O.nr_devs; d++)
-				more |= can_issue(j, &j->qps[d]);
-			if (!more)
-				return;
-		}
+		/* Every completion resubmits while it can: nothing outstanding
+		 * is the end, or submissions that failed (counted): waiting on
+		 * would spin forever. */
+		if (!outstanding)
+			return;
 		if ((iter & 1023) == 0 && deadline_ns && mono_ns() >= deadline_ns)
 			stop_flag = stop_flag ? stop_flag : 2;
 	}
