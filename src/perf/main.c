@@ -162,6 +162,12 @@ struct job {
 
 static struct job jobs[MAX_JOBS];
 
+/* j->errors += n; read by the progress thread, relaxed (errors are rare). */
+static void count_error(struct job *j, uint64_t n)
+{
+	__atomic_store_n(&j->errors, j->errors + n, __ATOMIC_RELAXED);
+}
+
 /*
  * A 64-bit LCG: Knuth's MMIX multiplier, and an odd increment small enough
  * for an instruction's immediate (any odd one gives the full 2^64 period;
@@ -242,7 +248,7 @@ static void complete(void *arg, const struct vnvme_cqe *cqe)
 			snprintf(j->first_error, sizeof(j->first_error), "%s at LBA %llu: %s",
 				 io->write ? "write" : "read", (unsigned long long)io->lba,
 				 vnvme_status_name(sf));
-		j->errors++;
+		count_error(j, 1);
 	} else if (O.verify && !io->write) {
 		uint32_t lbas = O.bs / io->qp->d->ns.lba_size;
 		uint64_t bad =
@@ -316,7 +322,7 @@ static __attribute__((cold)) void job_lost(struct job *j)
 
 	for (unsigned d = 0; d < O.nr_devs; d++) {
 		struct qp *qp = &j->qps[d];
-		j->errors += vnvme_qpair_outstanding(qp->q);
+		count_error(j, vnvme_qpair_outstanding(qp->q));
 		if (qp->last_progress > last)
 			last = qp->last_progress;
 	}
@@ -393,7 +399,7 @@ static __attribute__((cold, noinline)) void io_failed(struct job *j, const struc
 		snprintf(j->first_error, sizeof(j->first_error), "%s at LBA %llu: %s",
 			 write ? "write" : "read", (unsigned long long)io->lba,
 			 vnvme_status_name(sf));
-	j->errors++;
+	count_error(j, 1);
 }
 
 static __attribute__((cold, noinline)) void submit_failed(struct job *j, const struct io *io,
@@ -402,7 +408,7 @@ static __attribute__((cold, noinline)) void submit_failed(struct job *j, const s
 	if (!j->errors)
 		snprintf(j->first_error, sizeof(j->first_error), "submit at LBA %llu: %s",
 			 (unsigned long long)io->lba, strerror(-ret));
-	j->errors++;
+	count_error(j, 1);
 }
 
 static inline __attribute__((always_inline)) bool rw_writes(enum rw rw, const struct io *io)
@@ -1283,9 +1289,16 @@ int main(int argc, char **argv)
 				if (!alive)
 					break;
 			}
-			uint64_t done = 0, tn = mono_ns();
-			for (unsigned i = 0; i < O.jobs; i++)
+			uint64_t done = 0, errs = 0, tn = mono_ns();
+			for (unsigned i = 0; i < O.jobs; i++) {
 				done += __atomic_load_n(&jobs[i].done_ios, __ATOMIC_RELAXED);
+				errs += __atomic_load_n(&jobs[i].errors, __ATOMIC_RELAXED);
+			}
+			/* As the summary: the I/Os that succeeded. Errors also count
+			 * I/Os that never completed, hence the floor. */
+			done = done > errs ? done - errs : 0;
+			if (done < last)
+				done = last;
 			double iops = (double)(done - last) * 1e9 / (double)(tn - tl);
 			fprintf(stderr, "[%4us] %.3fM IOPS, %.1f MiB/s\n", sec, iops / 1e6,
 				iops * O.bs / 1048576.0);
