@@ -58,23 +58,33 @@ def rewrite(text, vdir):
 
 
 def kill_pids(vdir):
+    """SIGTERM to every process of a *.pid there, then wait (SIGKILL after 10 s)."""
+    pids = []
     for pf in glob.glob(os.path.join(vdir, '*.pid')):
         try:
             pid = int(open(pf).read().split()[0])
             os.kill(pid, signal.SIGTERM)
+            pids.append(pid)
         except (OSError, ValueError, IndexError):
             continue
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                break
-            time.sleep(0.05)
-        else:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+    for _ in range(200):
+        pids = [p for p in pids if alive(p)]
+        if not pids:
+            return
+        time.sleep(0.05)
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
 
 
 def main():
@@ -100,6 +110,7 @@ def main():
                     n += 1
                     log = os.path.join(work, 'block-%d.log' % line)
                     # Output to a file: a daemon keeps it open, a pipe would wait for it.
+                    t0 = time.monotonic()
                     with open(log, 'w') as out:
                         try:
                             rc = subprocess.run(['bash', '-e', '-o', 'pipefail', '-c',
@@ -109,8 +120,9 @@ def main():
                                                 timeout=BLOCK_TIMEOUT).returncode
                         except subprocess.TimeoutExpired:
                             rc = 'timeout after %d s' % BLOCK_TIMEOUT
+                    took = time.monotonic() - t0
                     if rc == 0:
-                        print('ok %d - %s:%d' % (n, rel, line))
+                        print('ok %d - %s:%d (%.1f s)' % (n, rel, line, took))
                     else:
                         failed += 1
                         print('not ok %d - %s:%d (exit %s)' % (n, rel, line, rc))
@@ -119,7 +131,9 @@ def main():
                         for l in open(log, errors='replace').read().splitlines()[-40:]:
                             print('# ' + l)
             finally:
+                t0 = time.monotonic()
                 kill_pids(vdir)
+                print('# %s: targets stopped in %.1f s' % (rel, time.monotonic() - t0))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print('1..%d' % n)
