@@ -158,6 +158,7 @@ struct job {
 	 * (a dead device's stall is not run time). */
 	uint64_t t_begin_ns, t_end_ns;
 	uint64_t t_begin_tk;
+	bool finished; /* job_main is done (the progress loop's stop) */
 };
 
 static struct job jobs[MAX_JOBS];
@@ -720,9 +721,8 @@ static void (*const run_mode[])(struct job *, uint64_t) = {
     [RW_WRITE] = run_write,       [RW_RANDRW] = run_randrw,
 };
 
-static void *job_main(void *arg)
+static void job_run(struct job *j)
 {
-	struct job *j = arg;
 	uint64_t deadline;
 
 	if (O.nr_cpus) {
@@ -736,7 +736,7 @@ static void *job_main(void *arg)
 				 "job %u: cannot run on CPU %d (--cpus): %s", j->id, cpu,
 				 strerror(ret));
 			j->fatal = -ret;
-			return NULL;
+			return;
 		}
 	}
 	j->t_begin_ns = mono_ns();
@@ -754,11 +754,22 @@ static void *job_main(void *arg)
 			run_phase(j, 0);
 		if (!j->fatal)
 			j->t_end_ns = mono_ns();
-		return NULL;
+		return;
 	}
 	run_mode[O.rw](j, deadline);
 	if (!j->fatal)
 		j->t_end_ns = mono_ns();
+}
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+
+	job_run(j);
+	/* For the progress loop, which joins no thread before the end: a
+	 * thread joined twice (pthread_tryjoin_np once per look) is undefined,
+	 * and was seen to loop forever once the jobs had ended. */
+	__atomic_store_n(&j->finished, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -1284,7 +1295,7 @@ int main(int argc, char **argv)
 				nanosleep(&ts, NULL);
 				alive = false;
 				for (unsigned i = 0; i < O.jobs; i++)
-					if (pthread_tryjoin_np(jobs[i].thread, NULL) == EBUSY)
+					if (!__atomic_load_n(&jobs[i].finished, __ATOMIC_ACQUIRE))
 						alive = true;
 				if (!alive)
 					break;
