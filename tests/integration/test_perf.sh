@@ -111,6 +111,8 @@ else
 	nok "randrw JSON"
 fi
 
+if "$perf" --help | grep -q "uio_pci_generic (DMA from hugepages, as root) or vfio-pci"; then
+	ok "--help names both PCI drivers of --pci"; else nok "--pci help"; fi
 "$perf" --socket "$dir/nvme0" --bs 100 > "$dir/out" 2>&1; rc=$?
 if [ $rc -eq 2 ] && grep -q "multiple of 512" "$dir/out"; then ok "a bad --bs is refused with exit 2"; else nok "bad --bs (rc $rc)"; fi
 
