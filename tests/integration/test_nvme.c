@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "../test_filter.h"
 #include "target/config.h"
 
 struct tfx {
@@ -2492,7 +2493,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	if (!getenv("VNVME_LOG"))
 		vn_log_set_level(VN_LOG_ERR);
-	if (getenv("VNVME_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("VNVME_TEST_FILTER"));
+	if (vn_test_filter(tests, sizeof(tests) / sizeof(tests[0])))
+		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
