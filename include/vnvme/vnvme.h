@@ -51,6 +51,8 @@ const struct vnvme_id_ctrl *vnvme_ctrl_id(const struct vnvme_ctrl *c);
 uint32_t vnvme_ctrl_max_qpairs(const struct vnvme_ctrl *c);
 /* Entries an I/O queue may have: CAP.MQES + 1. */
 uint32_t vnvme_ctrl_max_qdepth(const struct vnvme_ctrl *c);
+/* Bytes one command may transfer (MDTS, in CAP.MPSMIN pages); 0: no limit. */
+uint64_t vnvme_ctrl_max_xfer(const struct vnvme_ctrl *c);
 /* Is the controller alive? 0, -EIO (fatal status), or the transport's error
  * (-ECONNRESET ... when the target went away). For a stalled queue. */
 int vnvme_ctrl_check(struct vnvme_ctrl *c);

@@ -87,8 +87,10 @@ static int run_client(const char *path, unsigned rings)
 
 	CHECK(vu_client_connect(path, 5000, &c), "connect");
 	const struct vu_caps *caps = vu_client_server_caps(c);
-	printf("connected to %s: vfio-user 0.x, server max_msg_fds %u, max_data_xfer_size %llu\n",
-	       path, caps->max_msg_fds, (unsigned long long)caps->max_data_xfer_size);
+	/* The client accepts only major VU_VERSION_MAJOR and a minor up to ours. */
+	printf("connected to %s: vfio-user %u.%u, server max_msg_fds %u, max_data_xfer_size %llu\n",
+	       path, VU_VERSION_MAJOR, VU_VERSION_MINOR, caps->max_msg_fds,
+	       (unsigned long long)caps->max_data_xfer_size);
 
 	CHECK(vu_client_device_info(c, &di), "DEVICE_GET_INFO");
 	printf("device: %u regions, %u irq types, flags 0x%x\n", di.num_regions, di.num_irqs,

@@ -399,6 +399,17 @@ uint32_t vnvme_ctrl_max_qdepth(const struct vnvme_ctrl *c)
 	return (uint32_t)VNVME_FIELD_GET(c->cap, VNVME_CAP_MQES) + 1;
 }
 
+uint64_t vnvme_ctrl_max_xfer(const struct vnvme_ctrl *c)
+{
+	/* NVMe Base 2.0c §5.17.2.1 "Identify Controller": MDTS is a power of
+	 * two in units of CAP.MPSMIN; 0 means no limit. */
+	uint64_t mpsmin = 4096ull << VNVME_FIELD_GET(c->cap, VNVME_CAP_MPSMIN);
+
+	if (!c->id || !c->id->mdts)
+		return 0;
+	return c->id->mdts >= 32 ? UINT64_MAX : mpsmin << c->id->mdts;
+}
+
 int vnvme_ctrl_check(struct vnvme_ctrl *c)
 {
 	uint32_t csts = 0;

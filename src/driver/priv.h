@@ -58,7 +58,7 @@ struct vnvme_ctrl {
 	const struct drv_transport *tr;
 	void *tr_priv;
 	struct vnvme_ctrl_opts o;
-	char errmsg[256];
+	char errmsg[512];
 
 	uint64_t cap;
 	uint32_t dstrd;

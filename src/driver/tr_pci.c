@@ -22,6 +22,8 @@
 #include "driver/priv.h"
 
 #define HUGE_2M (2u << 20)
+/* PCI class code of an NVM Express I/O controller: base 01h, sub 08h, PI 02h. */
+#define VNVME_PCI_CLASS_NVME 0x010802ul
 
 struct pci_tr {
 	struct drv_mmio mmio; /* first: see struct drv_mmio */
@@ -135,7 +137,8 @@ static int virt_to_phys(int pagemap, const void *va, uint64_t *pa)
 int drv_pci_open(struct vnvme_ctrl *c, const char *addr)
 {
 	struct pci_tr *t = calloc(1, sizeof(*t));
-	char dir[96], bdf[48], buf[256], link[256], vendor[16] = "", device[16] = "";
+	char dir[96], bdf[48], buf[256], link[256], vendor[16] = "", device[16] = "",
+						    class[16] = "";
 	const char *a = strncmp(addr, "pci:", 4) ? addr : addr + 4;
 	struct stat st;
 	uint16_t cmd;
@@ -151,6 +154,21 @@ int drv_pci_open(struct vnvme_ctrl *c, const char *addr)
 	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s", bdf);
 	if (stat(dir, &st) < 0) {
 		drv_err(c, "%s: no such PCI device (see lspci or /sys/bus/pci/devices)", bdf);
+		return -ENODEV;
+	}
+	/*
+	 * Before anything else, and before any message that names a command:
+	 * an NVMe controller's class code is 01:08:02 (mass storage, NVM
+	 * Express, NVM Express I/O controller; NVMe over PCIe Transport 1.0c
+	 * §2.1.5 "CC - Class Code"). Another device (the host's root disk,
+	 * a NIC) is refused without a word about rebinding it.
+	 */
+	if (sysfs_read(dir, "class", class, sizeof(class)) ||
+	    strtoul(class, NULL, 16) != VNVME_PCI_CLASS_NVME) {
+		drv_err(c,
+			"%s: class %s is not an NVMe controller (01:08:02): refusing to touch "
+			"it (lspci -nn -s %s says what it is)",
+			bdf, class[0] ? class : "unknown", bdf);
 		return -ENODEV;
 	}
 	sysfs_read(dir, "vendor", vendor, sizeof(vendor));
@@ -170,7 +188,8 @@ int drv_pci_open(struct vnvme_ctrl *c, const char *addr)
 			snprintf(unbind, sizeof(unbind),
 				 "echo %s > /sys/bus/pci/devices/%s/driver/unbind; ", bdf, bdf);
 		drv_err(c,
-			"%s (%s:%s) is bound to %s, not uio_pci_generic or vfio-pci; bind it with: "
+			"%s (%s:%s) is bound to %s, not uio_pci_generic or vfio-pci; if nothing on "
+			"it is in use (no mounted filesystem), bind it with: "
 			"%smodprobe uio_pci_generic; "
 			"echo %s %s > /sys/bus/pci/drivers/uio_pci_generic/new_id",
 			bdf, vendor + 2, device + 2, n > 0 ? strrchr(link, '/') + 1 : "no driver",

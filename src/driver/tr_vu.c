@@ -83,7 +83,10 @@ int drv_vu_open(struct vnvme_ctrl *c, const char *path)
 	ret = vu_client_connect(path, c->o.timeout_ms, &t->cl);
 	if (ret) {
 		drv_err(c, "%s: %s%s", path, strerror(-ret),
-			ret == -ENOENT       ? " (is vnvme-target running with this --socket?)"
+			ret == -ENOENT ? " (is vnvme-target running with this --socket?)"
+			: ret == -ECONNREFUSED
+			    ? " (nothing serves this socket: a vnvme-target that is gone left it; "
+			      "start the target again with this --socket, it replaces the file)"
 			: ret == -ECONNRESET ? " (another client is connected to it)"
 					     : "");
 		return ret;

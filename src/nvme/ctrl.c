@@ -124,29 +124,29 @@ static bool enable(struct nvme_ctrl *c, uint32_t cc)
 	struct nvme_sq *sq;
 
 	if (VNVME_FIELD_GET(cc, VNVME_CC_CSS) != VNVME_CC_CSS_NVM) {
-		vn_warn("%s: guest: CC.CSS %u not supported (CAP.CSS: NVM only)", c->name,
-			VNVME_FIELD_GET(cc, VNVME_CC_CSS));
+		vn_warn_rl(&c->rl_cc, "%s: guest: CC.CSS %u not supported (CAP.CSS: NVM only)",
+			   c->name, VNVME_FIELD_GET(cc, VNVME_CC_CSS));
 		return false;
 	}
 	if (VNVME_FIELD_GET(cc, VNVME_CC_MPS) != 0) {
-		vn_warn("%s: guest: CC.MPS %u outside CAP.MPSMIN..MPSMAX (0..0)", c->name,
-			VNVME_FIELD_GET(cc, VNVME_CC_MPS));
+		vn_warn_rl(&c->rl_cc, "%s: guest: CC.MPS %u outside CAP.MPSMIN..MPSMAX (0..0)",
+			   c->name, VNVME_FIELD_GET(cc, VNVME_CC_MPS));
 		return false;
 	}
 	if (asqs < 2 || acqs < 2) {
-		vn_warn("%s: guest: admin queues of %u/%u entries (AQA 0x%x)", c->name, asqs, acqs,
-			c->aqa);
+		vn_warn_rl(&c->rl_cc, "%s: guest: admin queues of %u/%u entries (AQA 0x%x)",
+			   c->name, asqs, acqs, c->aqa);
 		return false;
 	}
 	nvme_admin_reset_state(c);
 	if (nvme_cq_create(c, 0, c->acq, acqs, true, 0, &cq)) {
-		vn_warn("%s: guest: ACQ 0x%llx (%u entries) is not in the DMA map", c->name,
-			(unsigned long long)c->acq, acqs);
+		vn_warn_rl(&c->rl_cc, "%s: guest: ACQ 0x%llx (%u entries) is not in the DMA map",
+			   c->name, (unsigned long long)c->acq, acqs);
 		return false;
 	}
 	if (nvme_sq_create(c, 0, c->asq, asqs, cq, &sq)) {
-		vn_warn("%s: guest: ASQ 0x%llx (%u entries) is not in the DMA map", c->name,
-			(unsigned long long)c->asq, asqs);
+		vn_warn_rl(&c->rl_cc, "%s: guest: ASQ 0x%llx (%u entries) is not in the DMA map",
+			   c->name, (unsigned long long)c->asq, asqs);
 		nvme_cq_free(cq);
 		return false;
 	}
@@ -168,9 +168,9 @@ static void cc_write(struct nvme_ctrl *c, uint32_t val)
 		if (enable(c, val)) {
 			c->enabled = true;
 			__atomic_fetch_or(&c->csts, VNVME_CSTS_RDY, __ATOMIC_ACQ_REL);
-			vn_info("%s: enabled (admin queues %u/%u)", c->name,
-				VNVME_FIELD_GET(c->aqa, VNVME_AQA_ASQS) + 1,
-				VNVME_FIELD_GET(c->aqa, VNVME_AQA_ACQS) + 1);
+			vn_info_rl(&c->rl_cc, "%s: enabled (admin queues %u/%u)", c->name,
+				   VNVME_FIELD_GET(c->aqa, VNVME_AQA_ASQS) + 1,
+				   VNVME_FIELD_GET(c->aqa, VNVME_AQA_ACQS) + 1);
 		} else {
 			nvme_ctrl_fatal(c, "invalid configuration at CC.EN = 1");
 		}
@@ -183,7 +183,7 @@ static void cc_write(struct nvme_ctrl *c, uint32_t val)
 		c->enabled = false;
 		c->cc = val;
 		vn_store_release(&c->csts, 0u);
-		vn_info("%s: disabled", c->name);
+		vn_info_rl(&c->rl_cc, "%s: disabled", c->name);
 		return;
 	}
 	if ((val & VNVME_CC_EN) && VNVME_FIELD_GET(val, VNVME_CC_SHN) &&
@@ -195,9 +195,9 @@ static void cc_write(struct nvme_ctrl *c, uint32_t val)
 		cs |= VNVME_CSTS_SHST_COMPLETE << VNVME_CSTS_SHST_SHIFT;
 		vn_store_release(&c->csts, cs);
 		c->cc = val;
-		vn_info("%s: shutdown (%s)", c->name,
-			VNVME_FIELD_GET(val, VNVME_CC_SHN) == VNVME_CC_SHN_ABRUPT ? "abrupt"
-										  : "normal");
+		vn_info_rl(&c->rl_cc, "%s: shutdown (%s)", c->name,
+			   VNVME_FIELD_GET(val, VNVME_CC_SHN) == VNVME_CC_SHN_ABRUPT ? "abrupt"
+										     : "normal");
 		return;
 	}
 	/* While enabled only SHN may change; while disabled every field is R/W

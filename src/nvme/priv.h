@@ -279,7 +279,9 @@ struct nvme_ctrl {
 	/* Raised by I/O pollers, consumed by the admin poller. */
 	VN_CACHE_ALIGNED uint32_t aen_raise; /* bitmask of NVME_AEN_* */
 
-	struct vn_ratelimit rl;
+	struct vn_ratelimit rl; /* pollers' guest warnings */
+	struct vn_ratelimit
+	    rl_cc; /* the control thread's CC lines: a host may toggle CC.EN in a loop */
 };
 
 /* Events pollers raise for the admin poller (bits of aen_raise). */

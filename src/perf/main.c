@@ -154,9 +154,20 @@ struct job {
 	int fatal;
 	uint64_t issued;
 	bool verify_phase_read;
+	/* When its I/O ran: from the first submission to the last completion
+	 * (a dead device's stall is not run time). */
+	uint64_t t_begin_ns, t_end_ns;
+	uint64_t t_begin_tk;
+	bool finished; /* job_main is done (the progress loop's stop) */
 };
 
 static struct job jobs[MAX_JOBS];
+
+/* j->errors += n; read by the progress thread, relaxed (errors are rare). */
+static void count_error(struct job *j, uint64_t n)
+{
+	__atomic_store_n(&j->errors, j->errors + n, __ATOMIC_RELAXED);
+}
 
 /*
  * A 64-bit LCG: Knuth's MMIX multiplier, and an odd increment small enough
@@ -204,6 +215,16 @@ static uint64_t check_pattern(const void *buf, uint64_t lba, uint32_t lbas, uint
 }
 
 static int submit(struct io *io);
+static void submit_failed(struct job *j, const struct io *io, int ret);
+
+/* --verify's submission: a failure is an error of the job, where it happens. */
+static void submit_or_count(struct io *io)
+{
+	int ret = submit(io);
+
+	if (ret)
+		submit_failed(io->j, io, ret);
+}
 
 static inline bool can_issue(const struct job *j, const struct qp *qp)
 {
@@ -228,7 +249,7 @@ static void complete(void *arg, const struct vnvme_cqe *cqe)
 			snprintf(j->first_error, sizeof(j->first_error), "%s at LBA %llu: %s",
 				 io->write ? "write" : "read", (unsigned long long)io->lba,
 				 vnvme_status_name(sf));
-		j->errors++;
+		count_error(j, 1);
 	} else if (O.verify && !io->write) {
 		uint32_t lbas = O.bs / io->qp->d->ns.lba_size;
 		uint64_t bad =
@@ -239,10 +260,11 @@ static void complete(void *arg, const struct vnvme_cqe *cqe)
 			j->mismatches++;
 		}
 	}
-	hist_add(io->write ? &j->wr : &j->rd, lat);
+	if (!sf) /* the histograms count what succeeded: IOPS, bandwidth */
+		hist_add(io->write ? &j->wr : &j->rd, lat);
 	__atomic_store_n(&j->done_ios, j->done_ios + 1, __ATOMIC_RELAXED);
 	if (can_issue(j, io->qp))
-		submit(io);
+		submit_or_count(io);
 }
 
 static int submit(struct io *io)
@@ -290,6 +312,24 @@ static int submit(struct io *io)
 				  io);
 }
 
+/*
+ * The device failed under job j: every I/O still outstanding is an error
+ * (it will never complete), and the job's I/O stopped running at its last
+ * completion, not after the 5 s it took to notice.
+ */
+static __attribute__((cold)) void job_lost(struct job *j)
+{
+	uint64_t last = j->t_begin_tk;
+
+	for (unsigned d = 0; d < O.nr_devs; d++) {
+		struct qp *qp = &j->qps[d];
+		count_error(j, vnvme_qpair_outstanding(qp->q));
+		if (qp->last_progress > last)
+			last = qp->last_progress;
+	}
+	j->t_end_ns = j->t_begin_ns + (uint64_t)((double)(last - j->t_begin_tk) * tsc_ns);
+}
+
 static void run_phase(struct job *j, uint64_t deadline_ns)
 {
 	uint64_t stall = (uint64_t)(5e9 / tsc_ns); /* 5 s without a completion */
@@ -298,7 +338,7 @@ static void run_phase(struct job *j, uint64_t deadline_ns)
 		struct qp *qp = &j->qps[d];
 		qp->last_progress = now_ticks();
 		for (uint32_t k = 0; k < O.qd && can_issue(j, qp); k++)
-			submit(&qp->ios[k]);
+			submit_or_count(&qp->ios[k]);
 	}
 	for (unsigned iter = 0;; iter++) {
 		unsigned outstanding = 0;
@@ -308,6 +348,7 @@ static void run_phase(struct job *j, uint64_t deadline_ns)
 			int n = vnvme_qpair_poll(qp->q, 0);
 			if (n < 0) {
 				j->fatal = n;
+				job_lost(j);
 				return;
 			}
 			outstanding += vnvme_qpair_outstanding(qp->q);
@@ -319,16 +360,15 @@ static void run_phase(struct job *j, uint64_t deadline_ns)
 					 r ? vnvme_ctrl_errmsg(qp->d->c)
 					   : "the controller is stuck");
 				j->fatal = r ? r : -ETIMEDOUT;
+				job_lost(j);
 				return;
 			}
 		}
-		if (!outstanding) {
-			bool more = false;
-			for (unsigned d = 0; d < O.nr_devs; d++)
-				more |= can_issue(j, &j->qps[d]);
-			if (!more)
-				return;
-		}
+		/* Every completion resubmits while it can: nothing outstanding
+		 * is the end, or submissions that failed (counted): waiting on
+		 * would spin forever. */
+		if (!outstanding)
+			return;
 		if ((iter & 1023) == 0 && deadline_ns && mono_ns() >= deadline_ns)
 			stop_flag = stop_flag ? stop_flag : 2;
 	}
@@ -360,7 +400,7 @@ static __attribute__((cold, noinline)) void io_failed(struct job *j, const struc
 		snprintf(j->first_error, sizeof(j->first_error), "%s at LBA %llu: %s",
 			 write ? "write" : "read", (unsigned long long)io->lba,
 			 vnvme_status_name(sf));
-	j->errors++;
+	count_error(j, 1);
 }
 
 static __attribute__((cold, noinline)) void submit_failed(struct job *j, const struct io *io,
@@ -369,7 +409,7 @@ static __attribute__((cold, noinline)) void submit_failed(struct job *j, const s
 	if (!j->errors)
 		snprintf(j->first_error, sizeof(j->first_error), "submit at LBA %llu: %s",
 			 (unsigned long long)io->lba, strerror(-ret));
-	j->errors++;
+	count_error(j, 1);
 }
 
 static inline __attribute__((always_inline)) bool rw_writes(enum rw rw, const struct io *io)
@@ -447,6 +487,7 @@ static int io_check(struct job *j, uint64_t deadline_ns)
 				 "device %u: no completion for 5 s: %s", d,
 				 r ? vnvme_ctrl_errmsg(qp->d->c) : "the controller is stuck");
 			j->fatal = r ? r : -ETIMEDOUT;
+			job_lost(j);
 			return -1;
 		}
 	}
@@ -461,11 +502,13 @@ static inline __attribute__((always_inline)) void io_done(struct job *j, const s
 {
 	bool write = rw_writes(rw, io);
 
-	/* The Status Field is non-zero: bits 31:17, above the phase. */
+	/* The Status Field is non-zero: bits 31:17, above the phase. A failed
+	 * I/O is an error, not a result: the histograms (IOPS, bandwidth,
+	 * latency) count the I/Os that succeeded. */
 	if (unlikely(dw3 & 0xfffe0000u)) /* one test, no shift */
 		io_failed(j, io, write, dw3);
-	/* In TSC ticks; converted to ns once, at the end. */
-	hist_add(write ? &j->wr : &j->rd, t - io->start);
+	else /* in TSC ticks; converted to ns once, at the end */
+		hist_add(write ? &j->wr : &j->rd, t - io->start);
 }
 
 /* The loop's counters, shared by its batches. */
@@ -678,17 +721,27 @@ static void (*const run_mode[])(struct job *, uint64_t) = {
     [RW_WRITE] = run_write,       [RW_RANDRW] = run_randrw,
 };
 
-static void *job_main(void *arg)
+static void job_run(struct job *j)
 {
-	struct job *j = arg;
-	uint64_t deadline = O.ios ? 0 : mono_ns() + (uint64_t)(O.runtime * 1e9);
+	uint64_t deadline;
 
 	if (O.nr_cpus) {
+		int cpu = O.cpus[j->id % O.nr_cpus], ret;
 		cpu_set_t set;
 		CPU_ZERO(&set);
-		CPU_SET(O.cpus[j->id % O.nr_cpus], &set);
-		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		CPU_SET(cpu, &set);
+		ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		if (ret) {
+			snprintf(j->first_error, sizeof(j->first_error),
+				 "job %u: cannot run on CPU %d (--cpus): %s", j->id, cpu,
+				 strerror(ret));
+			j->fatal = -ret;
+			return;
+		}
 	}
+	j->t_begin_ns = mono_ns();
+	j->t_begin_tk = now_ticks();
+	deadline = O.ios ? 0 : j->t_begin_ns + (uint64_t)(O.runtime * 1e9);
 	if (O.verify) {
 		/* Write every block of the range, then read it all back and compare. */
 		for (unsigned d = 0; d < O.nr_devs; d++)
@@ -699,9 +752,24 @@ static void *job_main(void *arg)
 			j->qps[d].seq_next = j->qps[d].issued = 0;
 		if (!j->fatal && !stop_flag)
 			run_phase(j, 0);
-		return NULL;
+		if (!j->fatal)
+			j->t_end_ns = mono_ns();
+		return;
 	}
 	run_mode[O.rw](j, deadline);
+	if (!j->fatal)
+		j->t_end_ns = mono_ns();
+}
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+
+	job_run(j);
+	/* For the progress loop, which joins no thread before the end: a
+	 * thread joined twice (pthread_tryjoin_np once per look) is undefined,
+	 * and was seen to loop forever once the jobs had ended. */
+	__atomic_store_n(&j->finished, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -717,11 +785,13 @@ static void usage(FILE *f)
 	    "with libvnvme and reports IOPS, bandwidth and latency like fio.\n"
 	    "\n"
 	    "  --socket PATH     a controller's vfio-user socket; repeat for several devices\n"
-	    "  --pci BDF         an NVMe PCI function bound to uio_pci_generic (0000:01:00.0):\n"
-	    "                    polled, DMA from hugepages, as root; mixes with --socket\n"
+	    "  --pci BDF         an NVMe PCI function (0000:01:00.0, class 01:08:02) bound to\n"
+	    "                    uio_pci_generic (DMA from hugepages, as root) or vfio-pci (an\n"
+	    "                    IOMMU); polled; mixes with --socket\n"
 	    "  --rw MODE         randread | randwrite | read | write | randrw  (default randread)\n"
-	    "  --mix PCT         reads in percent for randrw                   (default 70)\n"
-	    "  --bs SIZE         block size, a multiple of the LBA size        (default 4k)\n"
+	    "  --mix PCT         reads in percent, with --rw randrw only       (default 70)\n"
+	    "  --bs SIZE         block size, a multiple of the LBA size, at most what the\n"
+	    "                    controller takes in one command (MDTS)        (default 4k)\n"
 	    "  --qd N            queue depth per queue pair                    (default 16)\n"
 	    "  --queue-size N    ring entries per queue pair, above --qd      (default 1024, as\n"
 	    "                    Linux's driver, or --qd + 1 if more; at most the controller's\n"
@@ -736,7 +806,7 @@ static void usage(FILE *f)
 	    "                    its LBA, read it all back and compare; mismatches by LBA\n"
 	    "  --interrupts      MSI-X interrupts to an eventfd (default: polled queues)\n"
 	    "  --json            print the result as JSON (docs/perf.md has the schema)\n"
-	    "  --plot FILE       write a latency histogram PNG with gnuplot\n"
+	    "  --plot FILE       write a latency histogram PNG with gnuplot (needs it in $PATH)\n"
 	    "  --seed N          random seed and verify generation             (default 1)\n"
 	    "  --quiet           no progress line\n"
 	    "  -h, --help        this text\n"
@@ -794,7 +864,7 @@ static unsigned long long tns(uint64_t ticks)
 static void print_lat(FILE *f, const char *name, const struct hist *h, double secs, uint32_t bs)
 {
 	static const double pct[] = {50, 90, 99, 99.9, 99.99};
-	double iops = (double)h->count / secs;
+	double iops = secs > 0 ? (double)h->count / secs : 0;
 
 	fprintf(f, "  %s: IOPS=%.3fM, BW=%.1fMiB/s, ios=%llu\n", name, iops / 1e6,
 		iops * bs / 1048576.0, (unsigned long long)h->count);
@@ -811,7 +881,7 @@ static struct json_object *json_lat(const struct hist *h, double secs, uint32_t 
 	static const double pct[] = {50, 90, 99, 99.9, 99.99};
 	struct json_object *o = json_object_new_object(), *l = json_object_new_object(),
 			   *p = json_object_new_object();
-	double iops = (double)h->count / secs;
+	double iops = secs > 0 ? (double)h->count / secs : 0;
 
 	json_object_object_add(o, "ios", json_object_new_int64((int64_t)h->count));
 	json_object_object_add(o, "iops", json_object_new_double(iops));
@@ -831,36 +901,62 @@ static struct json_object *json_lat(const struct hist *h, double secs, uint32_t 
 	return o;
 }
 
-static void plot(const char *file, const struct hist *h)
+/* Is prog an executable in $PATH? */
+static bool in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, n ? path : ".", prog);
+		if (access(buf, X_OK) == 0)
+			return true;
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
+/* The run's name: what --rw says, or "verify". */
+static const char *run_name(void)
+{
+	return O.verify ? "verify" : rw_names[O.rw];
+}
+
+/* 0, or -1 when no PNG was written (said on stderr). */
+static int plot(const char *file, const struct hist *h)
 {
 	char dat[] = "/tmp/vnvme-perf-XXXXXX";
-	int fd = mkstemp(dat);
+	int fd = mkstemp(dat), ret;
 	FILE *f, *g;
 
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
 		fprintf(stderr, "vnvme-perf: --plot: cannot write a temporary file\n");
-		return;
+		return -1;
 	}
 	for (unsigned i = 0; i < HIST_BUCKETS; i++)
 		if (h->b[i])
 			fprintf(f, "%llu %llu\n", tns(hist_bucket_low(i)),
 				(unsigned long long)h->b[i]);
 	fclose(f);
-	g = popen("gnuplot 2>/dev/null", "w");
+	g = popen("gnuplot", "w");
 	if (!g) {
-		fprintf(stderr,
-			"vnvme-perf: --plot: gnuplot not found (apt-get install gnuplot)\n");
+		fprintf(stderr, "vnvme-perf: --plot: cannot run gnuplot: %s\n", strerror(errno));
 		unlink(dat);
-		return;
+		return -1;
 	}
 	fprintf(g,
 		"set terminal png size 900,500\nset output '%s'\nset logscale x\n"
 		"set xlabel 'latency (ns)'\nset ylabel 'I/Os'\nset title 'vnvme-perf %s bs=%u "
 		"qd=%u'\nplot '%s' using 1:2 with steps title 'latency histogram'\n",
-		file, rw_names[O.rw], O.bs, O.qd, dat);
-	if (pclose(g) != 0)
-		fprintf(stderr, "vnvme-perf: --plot: gnuplot failed (is it installed?)\n");
+		file, run_name(), O.bs, O.qd, dat);
+	ret = pclose(g);
 	unlink(dat);
+	if (ret != 0) {
+		fprintf(stderr, "vnvme-perf: --plot: gnuplot failed to write %s\n", file);
+		return -1;
+	}
+	return 0;
 }
 
 static void on_sig(int s)
@@ -915,9 +1011,10 @@ int main(int argc, char **argv)
 	    {0},
 	};
 	struct hist rd, wr;
-	uint64_t errors = 0, mismatches = 0, t0, t1, v;
+	uint64_t errors = 0, mismatches = 0, t0, v;
 	int opt, ret = 0;
 	char *end;
+	bool mix_set = false;
 
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
@@ -941,6 +1038,7 @@ int main(int argc, char **argv)
 			if (*end || v > 100)
 				return bad("--mix wants 0..100", optarg);
 			O.mix = (unsigned)v;
+			mix_set = true;
 			break;
 		case O_BS:
 			if (parse_size(optarg, &v) || !v || v > (1u << 20) || v % 512)
@@ -975,6 +1073,9 @@ int main(int argc, char **argv)
 						   optarg);
 				if (*end == '-')
 					b = strtol(end + 1, &end, 10);
+				if (b < a || b >= CPU_SETSIZE)
+					return bad("--cpus wants CPU numbers 0..1023, low-high",
+						   optarg);
 				for (long c = a; c <= b && O.nr_cpus < MAX_JOBS; c++)
 					O.cpus[O.nr_cpus++] = (int)c;
 				p = *end == ',' ? end + 1 : end;
@@ -1039,6 +1140,30 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vnvme-perf: no device: give --socket PATH (see --help)\n");
 		return 2;
 	}
+	if (mix_set && O.rw != RW_RANDRW) {
+		fprintf(stderr, "vnvme-perf: --mix is the read share of --rw randrw, not of %s\n",
+			rw_names[O.rw]);
+		return 2;
+	}
+	if (O.plot && !in_path("gnuplot")) {
+		fprintf(stderr,
+			"vnvme-perf: --plot needs gnuplot, which is not in $PATH (apt-get install "
+			"gnuplot)\n");
+		return 2;
+	}
+	if (O.nr_cpus) {
+		cpu_set_t allowed;
+		if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+			for (unsigned i = 0; i < O.nr_cpus; i++)
+				if (!CPU_ISSET(O.cpus[i], &allowed)) {
+					fprintf(stderr,
+						"vnvme-perf: --cpus: CPU %d is not one this "
+						"process may run on (%ld online; see nproc, "
+						"taskset -p $$)\n",
+						O.cpus[i], sysconf(_SC_NPROCESSORS_ONLN));
+					return 2;
+				}
+	}
 	if (O.qsize && O.qsize <= O.qd) {
 		fprintf(stderr,
 			"vnvme-perf: --queue-size %u must be more than --qd %u (one entry "
@@ -1070,6 +1195,15 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"vnvme-perf: %s: --bs %u is not a multiple of the LBA size %u\n",
 				O.devs[d], O.bs, devs[d].ns.lba_size);
+			return 2;
+		}
+		uint64_t mx = vnvme_ctrl_max_xfer(devs[d].c);
+		if (mx && O.bs > mx) {
+			fprintf(stderr,
+				"vnvme-perf: %s: --bs %u is more than the controller takes in one "
+				"command: %llu KiB (its MDTS); use --bs %lluk or less\n",
+				O.devs[d], O.bs, (unsigned long long)(mx >> 10),
+				(unsigned long long)(mx >> 10));
 			return 2;
 		}
 		devs[d].nr_lbas =
@@ -1161,14 +1295,21 @@ int main(int argc, char **argv)
 				nanosleep(&ts, NULL);
 				alive = false;
 				for (unsigned i = 0; i < O.jobs; i++)
-					if (pthread_tryjoin_np(jobs[i].thread, NULL) == EBUSY)
+					if (!__atomic_load_n(&jobs[i].finished, __ATOMIC_ACQUIRE))
 						alive = true;
 				if (!alive)
 					break;
 			}
-			uint64_t done = 0, tn = mono_ns();
-			for (unsigned i = 0; i < O.jobs; i++)
+			uint64_t done = 0, errs = 0, tn = mono_ns();
+			for (unsigned i = 0; i < O.jobs; i++) {
 				done += __atomic_load_n(&jobs[i].done_ios, __ATOMIC_RELAXED);
+				errs += __atomic_load_n(&jobs[i].errors, __ATOMIC_RELAXED);
+			}
+			/* As the summary: the I/Os that succeeded. Errors also count
+			 * I/Os that never completed, hence the floor. */
+			done = done > errs ? done - errs : 0;
+			if (done < last)
+				done = last;
 			double iops = (double)(done - last) * 1e9 / (double)(tn - tl);
 			fprintf(stderr, "[%4us] %.3fM IOPS, %.1f MiB/s\n", sec, iops / 1e6,
 				iops * O.bs / 1048576.0);
@@ -1180,7 +1321,7 @@ int main(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < O.jobs; i++)
 		pthread_join(jobs[i].thread, NULL);
-	t1 = mono_ns();
+	ret = 0;
 
 	hist_init(&rd);
 	hist_init(&wr);
@@ -1199,11 +1340,19 @@ int main(int argc, char **argv)
 		if (jobs[i].fatal)
 			fatal = jobs[i].fatal;
 	}
-	double secs = (double)(t1 - t0) / 1e9;
+	/* The time I/O ran: first job's start to last job's last completion. */
+	uint64_t tb = UINT64_MAX, te = 0;
+	for (unsigned i = 0; i < O.jobs; i++) {
+		if (jobs[i].t_begin_ns && jobs[i].t_begin_ns < tb)
+			tb = jobs[i].t_begin_ns;
+		if (jobs[i].t_end_ns > te)
+			te = jobs[i].t_end_ns;
+	}
+	double secs = te > tb ? (double)(te - tb) / 1e9 : 0;
 	if (O.json) {
 		struct json_object *r = json_object_new_object(), *cfg = json_object_new_object();
 		json_object_object_add(r, "version", json_object_new_int(1));
-		json_object_object_add(cfg, "rw", json_object_new_string(rw_names[O.rw]));
+		json_object_object_add(cfg, "rw", json_object_new_string(run_name()));
 		json_object_object_add(cfg, "bs", json_object_new_int64(O.bs));
 		json_object_object_add(cfg, "qd", json_object_new_int64(O.qd));
 		json_object_object_add(cfg, "jobs", json_object_new_int64(O.jobs));
@@ -1222,9 +1371,8 @@ int main(int argc, char **argv)
 		printf("%s\n", json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY));
 		json_object_put(r);
 	} else {
-		printf("vnvme-perf: %s bs=%u qd=%u jobs=%u devices=%u runtime=%.1fs%s\n",
-		       rw_names[O.rw], O.bs, O.qd, O.jobs, O.nr_devs, secs,
-		       O.verify ? " verify" : "");
+		printf("vnvme-perf: %s bs=%u qd=%u jobs=%u devices=%u runtime=%.1fs\n", run_name(),
+		       O.bs, O.qd, O.jobs, O.nr_devs, secs);
 		if (rd.count)
 			print_lat(stdout, "read", &rd, secs, O.bs);
 		if (wr.count)
@@ -1242,7 +1390,8 @@ int main(int argc, char **argv)
 	if (O.plot) {
 		struct hist all = rd;
 		hist_merge(&all, &wr);
-		plot(O.plot, &all);
+		if (plot(O.plot, &all))
+			ret = 1;
 	}
 	if (!fatal) {
 		for (unsigned i = 0; i < O.jobs; i++)
@@ -1251,5 +1400,5 @@ int main(int argc, char **argv)
 		for (unsigned d = 0; d < O.nr_devs; d++)
 			vnvme_ctrl_close(devs[d].c);
 	}
-	return (errors || mismatches || fatal) ? 1 : 0;
+	return (errors || mismatches || fatal || ret) ? 1 : 0;
 }

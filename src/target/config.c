@@ -314,17 +314,79 @@ static int parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, uint32_t 
 	return 0;
 }
 
+#define VN_CONF_MAX_BYTES (4u << 20)
+
+/*
+ * Parse the file at path, or say where it stops being JSON: "line 3,
+ * column 17: unexpected character" (json-c's own message for a file names
+ * the tokener's state, "continue", and no place).
+ */
+static struct json_object *parse_file(const char *path, char *err, size_t errlen)
+{
+	struct json_object *root = NULL;
+	struct json_tokener *tok = NULL;
+	enum json_tokener_error je;
+	size_t len = 0, end;
+	char *text = NULL;
+	FILE *f = fopen(path, "re");
+	unsigned line = 1, col = 1;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	text = malloc(VN_CONF_MAX_BYTES + 1);
+	if (text)
+		len = fread(text, 1, VN_CONF_MAX_BYTES + 1, f);
+	if (!text || ferror(f) || len > VN_CONF_MAX_BYTES) {
+		snprintf(err, errlen, "%s: %s", path,
+			 !text                     ? strerror(ENOMEM)
+			 : len > VN_CONF_MAX_BYTES ? "larger than 4 MiB: not a configuration"
+						   : strerror(errno));
+		goto out;
+	}
+	tok = json_tokener_new();
+	if (!tok) {
+		snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
+		goto out;
+	}
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	je = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	/* Only white space may follow the value. */
+	if (root && je == json_tokener_success) {
+		while (end < len && strchr(" \t\r\n", text[end]))
+			end++;
+		if (end == len)
+			goto out;
+	}
+	for (size_t i = 0; i < end && i < len; i++, col++)
+		if (text[i] == '\n')
+			line++, col = 0;
+	snprintf(err, errlen, "%s: line %u, column %u: %s", path, line, col,
+		 je == json_tokener_continue  ? "the text ends inside a value (a missing ] or }?)"
+		 : je == json_tokener_success ? "text after the configuration's closing }"
+					      : json_tokener_error_desc(je));
+	json_object_put(root);
+	root = NULL;
+out:
+	if (tok)
+		json_tokener_free(tok);
+	free(text);
+	fclose(f);
+	return root;
+}
+
 int vn_conf_load_json(const char *path, struct vnvme_target_conf *out, char *err, size_t errlen)
 {
 	static const char *const top_keys[] = {"cpus", "controllers", NULL};
-	struct json_object *root = json_object_from_file(path), *v;
+	struct json_object *root, *v;
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (!root) {
-		snprintf(err, errlen, "%s: %s", path, json_util_get_last_err());
+	root = parse_file(path, err, errlen);
+	if (!root)
 		return -EINVAL;
-	}
 	if (!json_object_is_type(root, json_type_object)) {
 		ret = jerr(err, errlen, "%s: the top level must be an object", path);
 		goto out;
@@ -455,9 +517,23 @@ int vn_conf_check(const struct vnvme_target_conf *c, char *err, size_t errlen)
 					 d->socket, n + 1);
 				return -EINVAL;
 			}
-			if (ns->be.type != VN_BE_FILE && ns->be.size < ns->lba_size) {
-				snprintf(err, errlen, "%s ns %u: size must be at least one LBA",
-					 d->socket, n + 1);
+			/* A file's size 0 is its own size. Otherwise a size that
+			 * is no whole number of blocks ("--size 1000") or below
+			 * 1 MiB is a unit forgotten, not a wish. */
+			if (ns->be.size && ns->be.size % ns->lba_size) {
+				snprintf(err, errlen,
+					 "%s ns %u: size %llu is not a multiple of the LBA size "
+					 "%u (sizes take a unit: 64M, 1G)",
+					 d->socket, n + 1, (unsigned long long)ns->be.size,
+					 ns->lba_size);
+				return -EINVAL;
+			}
+			if ((ns->be.type != VN_BE_FILE || ns->be.size) &&
+			    ns->be.size < VN_MIN_NS_SIZE) {
+				snprintf(err, errlen,
+					 "%s ns %u: size %llu is below 1 MiB, surely a mistake "
+					 "(sizes take a unit: 64M, 1G)",
+					 d->socket, n + 1, (unsigned long long)ns->be.size);
 				return -EINVAL;
 			}
 			if (ns->be.type == VN_BE_FILE && !ns->be.path) {

@@ -11,6 +11,8 @@
 
 #define VN_MAX_CTRLS 256
 #define VN_MAX_CPUS  64
+/* The smallest namespace a configuration may ask for. */
+#define VN_MIN_NS_SIZE (1u << 20)
 
 struct vnvme_target_conf {
 	int cpus[VN_MAX_CPUS]; /* polling threads, one per entry; -1: unpinned */

@@ -4,6 +4,7 @@
  * from a few polling threads.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "target/config.h"
@@ -33,7 +36,8 @@ static void usage(FILE *f)
 	    "One controller from flags:\n"
 	    "  --socket PATH      vfio-user socket (parent directories are created)\n"
 	    "  --backend TYPE     null | ram | file              (default ram)\n"
-	    "  --size SIZE        namespace size: 512, 64M, 1G, 4T (default 1G; file: its size)\n"
+	    "  --size SIZE        namespace size: 64M, 1G, 4T (default 1G; file: its size), 1M or\n"
+	    "                     more, whole LBAs; a size above a file's grows the file\n"
 	    "  --file PATH        file or block device for --backend file\n"
 	    "  --lba BYTES        512 | 4096                     (default 512)\n"
 	    "  --namespaces N     N namespaces alike, 1..32      (default 1)\n"
@@ -50,7 +54,17 @@ static void usage(FILE *f)
 	    "  --cpus LIST        polling threads pinned to these CPUs, e.g. 1 or 0,1 or 0-3\n"
 	    "                     (default: one unpinned polling thread)\n"
 	    "  --log LEVEL        err | warn | info | debug      (default info)\n"
+	    "  --daemonize        run in the background; return once every socket is served\n"
+	    "                     (exit 0), or exit 1 with the reason if the target fails\n"
+	    "  --pidfile FILE     write the serving process's PID there once ready (removed\n"
+	    "                     at exit): kill -USR1 $(cat FILE) prints its counters\n"
+	    "  --ready-fd N       write \"ready\\n\" to file descriptor N and close it once\n"
+	    "                     every socket is served\n"
 	    "  -h, --help         this text\n"
+	    "\n"
+	    "Readiness: a socket exists once its controller is created and its memory\n"
+	    "allocated (seconds for many GiB of RAM); scripts wait with --daemonize or\n"
+	    "--ready-fd rather than poll for it.\n"
 	    "\n"
 	    "Signals: SIGUSR1 prints per-controller and per-queue counters; SIGINT/SIGTERM\n"
 	    "stop cleanly (sockets removed, counters printed).\n");
@@ -122,6 +136,97 @@ static void on_signal(void *arg, uint32_t events)
 	}
 }
 
+/*
+ * --backend file with a size above the file's: the backend grows the file
+ * (ftruncate). Say so before it happens, so that a typo in --size does not
+ * silently turn a 1 GiB image into a 1 TiB sparse one.
+ */
+static void say_growth(const struct vnvme_target_conf *conf)
+{
+	for (unsigned i = 0; i < conf->nr_ctrls; i++)
+		for (unsigned n = 0; n < conf->ctrls[i].nr_ns; n++) {
+			const struct vnvme_ns_conf *ns = &conf->ctrls[i].ns[n];
+			struct stat st;
+
+			if (ns->be.type != VN_BE_FILE || !ns->be.size || !ns->be.path)
+				continue;
+			if (stat(ns->be.path, &st) < 0)
+				fprintf(stderr,
+					"vnvme-target: %s ns %u: creating %s with %llu bytes\n",
+					conf->ctrls[i].socket, n + 1, ns->be.path,
+					(unsigned long long)ns->be.size);
+			else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < ns->be.size)
+				fprintf(
+				    stderr,
+				    "vnvme-target: %s ns %u: growing %s from %llu to %llu bytes "
+				    "(the size asked for; without it the file keeps its size)\n",
+				    conf->ctrls[i].socket, n + 1, ns->be.path,
+				    (unsigned long long)st.st_size,
+				    (unsigned long long)ns->be.size);
+		}
+}
+
+/*
+ * --daemonize: fork before any thread exists. The parent waits on a pipe
+ * for the child's "ready" (every controller created, its socket bound) and
+ * exits 0, or, if the pipe closes first, exits with the child's status (the
+ * child has said why on stderr). Returns in the child, with the pipe's
+ * write end; the parent never returns.
+ */
+static int daemonize(void)
+{
+	int p[2], st, fd;
+	pid_t pid;
+	char c;
+
+	fflush(NULL);
+	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		fprintf(stderr, "vnvme-target: --daemonize: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pid) {
+		ssize_t n;
+
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n == 1)
+			_exit(0);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		_exit(WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : 1);
+	}
+	close(p[0]);
+	setsid();
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		close(fd);
+	}
+	return p[1];
+}
+
+/* Every socket is served: the pidfile, then the ready signal. */
+static int say_ready(int ready_fd, const char *pidfile)
+{
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "we");
+		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f)) {
+			fprintf(stderr, "vnvme-target: --pidfile %s: %s\n", pidfile,
+				strerror(errno));
+			return -1;
+		}
+	}
+	if (ready_fd >= 0) {
+		ssize_t n = write(ready_fd, "ready\n", 6);
+		close(ready_fd);
+		if (n != 6)
+			vn_warn("target: --ready-fd: %s", strerror(errno));
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -134,13 +239,16 @@ int main(int argc, char **argv)
 		O_QUEUES,
 		O_QDEPTH,
 		O_HUGE,
-		O_DIRECT,
+		O_DIRECT_IO,
 		O_SERIAL,
 		O_PCIID,
 		O_CONFIG,
 		O_CPUS,
 		O_LOG,
 		O_MAXDMA,
+		O_DAEMON,
+		O_PIDFILE,
+		O_READYFD,
 	};
 	static const struct option opts[] = {
 	    {"socket", required_argument, NULL, O_SOCKET},
@@ -152,20 +260,24 @@ int main(int argc, char **argv)
 	    {"queues", required_argument, NULL, O_QUEUES},
 	    {"qdepth", required_argument, NULL, O_QDEPTH},
 	    {"hugepages", no_argument, NULL, O_HUGE},
-	    {"direct", no_argument, NULL, O_DIRECT},
+	    {"direct", no_argument, NULL, O_DIRECT_IO},
 	    {"serial", required_argument, NULL, O_SERIAL},
 	    {"pci-id", required_argument, NULL, O_PCIID},
 	    {"config", required_argument, NULL, O_CONFIG},
 	    {"cpus", required_argument, NULL, O_CPUS},
 	    {"log", required_argument, NULL, O_LOG},
 	    {"max-dma-bytes", required_argument, NULL, O_MAXDMA},
+	    {"daemonize", no_argument, NULL, O_DAEMON},
+	    {"pidfile", required_argument, NULL, O_PIDFILE},
+	    {"ready-fd", required_argument, NULL, O_READYFD},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	struct vnvme_target_conf conf = {0};
 	struct vnvme_dev_conf one;
-	const char *config = NULL;
-	bool size_set = false;
+	const char *config = NULL, *pidfile = NULL;
+	bool size_set = false, daemon = false, pid_written = false;
+	int ready_fd = -1;
 	struct target t = {.sigfd = -1};
 	char err[512] = "";
 	int opt, ret = 1, cpus[VN_MAX_CPUS];
@@ -221,7 +333,7 @@ int main(int argc, char **argv)
 		case O_HUGE:
 			one.ns[0].be.hugepages = true;
 			break;
-		case O_DIRECT:
+		case O_DIRECT_IO:
 			one.ns[0].be.direct = true;
 			break;
 		case O_SERIAL:
@@ -255,6 +367,20 @@ int main(int argc, char **argv)
 			if (vn_log_parse_level(optarg, &l))
 				return die_usage("--log wants err, warn, info or debug", optarg);
 			vn_log_set_level(l);
+			break;
+		}
+		case O_DAEMON:
+			daemon = true;
+			break;
+		case O_PIDFILE:
+			pidfile = optarg;
+			break;
+		case O_READYFD: {
+			uint32_t fd;
+			if (parse_u32(optarg, 3, 1023, &fd) || fcntl((int)fd, F_GETFD) < 0)
+				return die_usage(
+				    "--ready-fd wants an open file descriptor, 3 or more", optarg);
+			ready_fd = (int)fd;
 			break;
 		}
 		case 'h':
@@ -311,6 +437,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vnvme-target: %s\n", err);
 		goto out;
 	}
+	say_growth(&conf);
+	if (daemon) {
+		if (ready_fd >= 0)
+			close(ready_fd);
+		ready_fd = daemonize();
+	}
 
 	/* Signals go through the control loop (signalfd). */
 	sigemptyset(&mask);
@@ -351,6 +483,10 @@ int main(int argc, char **argv)
 	}
 	vn_info("target: %u controller(s) on %u polling thread(s); SIGUSR1 prints counters",
 		t.nr_devs, t.nr_pollers);
+	if (say_ready(ready_fd, pidfile))
+		goto out;
+	ready_fd = -1;
+	pid_written = pidfile != NULL;
 	ret = vn_evloop_run(t.loop);
 	print_stats(&t);
 out:
@@ -366,6 +502,8 @@ out:
 	if (t.sigfd >= 0)
 		close(t.sigfd);
 	vn_qsbr_destroy(&t.qsbr);
+	if (pid_written)
+		unlink(pidfile);
 	if (config)
 		vn_conf_free(&conf);
 	else

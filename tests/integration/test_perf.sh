@@ -14,9 +14,18 @@ start_target() {
 { "controllers": [ { "socket": "$dir/nvme%d", "count": 2, "queues": 2, "qdepth": 64,
     "namespaces": [ { "backend": "ram", "size": "8M" } ] } ] }
 JSON
-	"$target" --config "$dir/conf.json" --log warn > "$dir/target.log" 2>&1 &
-	tpid=$!
-	for i in $(seq 100); do [ -S "$dir/nvme1" ] && break; sleep 0.05; done
+	# --daemonize returns once both sockets are served: no polling for them.
+	"$target" --config "$dir/conf.json" --log warn --daemonize --pidfile "$dir/target.pid" \
+		> "$dir/target.log" 2>&1
+	tpid=$(cat "$dir/target.pid" 2>/dev/null)
+}
+# The target's exit status, once it is gone (it is not our child).
+wait_gone() {
+	for i in $(seq 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	return 1
+}
+json_check() { # file python-expression-on-r
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"
 }
 
 # Bad command lines: exit 2 and a message that says what is wanted.
@@ -37,6 +46,45 @@ bad_target "needs --backend file" --socket "$dir/x" --file /tmp/x.img
 bad_target "exclude each other" --socket "$dir/x" --config "$dir/none.json"
 bad_target "list such as" --socket "$dir/x" --cpus 1-
 bad_target "VVVV:DDDD" --socket "$dir/x" --pci-id 12345
+bad_target "open file descriptor" --socket "$dir/x" --ready-fd 9
+
+# Sizes that are surely a mistake: refused with a hint, not one 512-byte block.
+timeout 30 "$target" --socket "$dir/x" --size 1000 > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 1 ] && grep -q "size 1000 is not a multiple of the LBA size 512 (sizes take a unit" "$dir/out"; then
+	ok "--size 1000 is refused: not a multiple of the LBA size"; else nok "--size 1000 (rc $rc)"; fi
+timeout 30 "$target" --socket "$dir/x" --size 64k > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 1 ] && grep -q "below 1 MiB, surely a mistake" "$dir/out"; then
+	ok "--size 64k is refused as surely a mistake"; else nok "--size 64k (rc $rc)"; fi
+printf '{\n  "controllers": [\n    { "socket": "x" ,, }\n  ]\n}\n' > "$dir/syntax.json"
+"$target" --config "$dir/syntax.json" > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 1 ] && grep -q "syntax.json: line 3, column 22" "$dir/out"; then
+	ok "a JSON syntax error is placed by line and column"; else nok "JSON syntax error (rc $rc)"; fi
+
+# Readiness: --daemonize fails with the reason, or returns with the socket served.
+: > "$dir/plain"
+timeout 30 "$target" --socket "$dir/plain/nvme0" --size 1M --daemonize > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 1 ] && grep -q "plain/nvme0" "$dir/out"; then
+	ok "--daemonize exits 1 with the reason when the target cannot start"; else nok "--daemonize failing (rc $rc)"; fi
+mkfifo "$dir/ready"
+"$target" --socket "$dir/rfd" --size 64M --log warn --ready-fd 3 3> "$dir/ready" > "$dir/rfd.log" 2>&1 &
+rpid=$!
+read -r word < "$dir/ready"
+if [ "$word" = "ready" ] && "$perf" --socket "$dir/rfd" --ios 1000 --quiet > "$dir/out" 2>&1; then
+	ok "--ready-fd says ready once the socket is served"; else nok "--ready-fd (read '$word')"; fi
+kill "$rpid"; wait "$rpid"
+
+# A file backend the size makes larger says so.
+truncate -s 2M "$dir/grow.img"
+timeout 30 "$target" --socket "$dir/grow" --backend file --file "$dir/grow.img" --size 4M --log warn \
+	--daemonize --pidfile "$dir/grow.pid" > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q "growing .*grow.img from 2097152 to 4194304 bytes" "$dir/out"; then
+	ok "a file the size grows is said"; else nok "file growth (rc $rc)"; fi
+# Every read of a file cut short fails: errors, and no IOPS from them.
+truncate -s 0 "$dir/grow.img"
+"$perf" --socket "$dir/grow" --bs 4k --ios 2000 --json --quiet > "$dir/out" 2> "$dir/err"; rc=$?
+if [ $rc -eq 1 ] && json_check "$dir/out" 'r["errors"] > 0 and r["read"]["ios"] == 0 and r["read"]["iops"] == 0 and r["read"]["bw_bytes"] == 0'; then
+	ok "failed I/Os are errors, not IOPS"; else nok "failed I/Os counted (rc $rc)"; cat "$dir/out" | sed 's/^/# /'; fi
+kill "$(cat "$dir/grow.pid")"
 "$target" --config "$dir/none.json" > "$dir/out" 2>&1; rc=$?
 if [ $rc -eq 1 ] && grep -q "none.json" "$dir/out"; then ok "a missing config file is named"; else nok "missing config (rc $rc)"; fi
 : > "$dir/regular"
@@ -44,10 +92,13 @@ if [ $rc -eq 1 ] && grep -q "none.json" "$dir/out"; then ok "a missing config fi
 if [ $rc -eq 1 ] && grep -q "not a socket" "$dir/out"; then ok "a file in the socket's place is not clobbered"; else nok "clobber (rc $rc)"; fi
 
 start_target
-if [ -S "$dir/nvme0" ] && [ -S "$dir/nvme1" ]; then ok "target serves two sockets from a JSON config"; else nok "target serves two sockets"; fi
+if [ -S "$dir/nvme0" ] && [ -S "$dir/nvme1" ] && [ -n "$tpid" ]; then ok "target serves two sockets from a JSON config"; else nok "target serves two sockets"; fi
+kill -USR1 "$tpid"
+for i in $(seq 50); do grep -q "^poller" "$dir/target.log" && break; sleep 0.1; done
+if grep -q "^poller" "$dir/target.log"; then ok "kill -USR1 \$(cat --pidfile) prints the target's counters"; else nok "SIGUSR1 to the --pidfile's PID"; fi
 
 if "$perf" --socket "$dir/nvme0" --socket "$dir/nvme1" --verify --bs 4k --quiet > "$dir/out" 2>&1 &&
-	grep -q "verify_mismatches=0" "$dir/out"; then
+	grep -q "verify_mismatches=0" "$dir/out" && grep -q "^vnvme-perf: verify bs=4096" "$dir/out"; then
 	ok "verify over two devices at once finds no mismatch"
 else
 	nok "verify over two devices"
@@ -60,8 +111,23 @@ else
 	nok "randrw JSON"
 fi
 
+if "$perf" --help | grep -q "uio_pci_generic (DMA from hugepages, as root) or vfio-pci"; then
+	ok "--help names both PCI drivers of --pci"; else nok "--pci help"; fi
 "$perf" --socket "$dir/nvme0" --bs 100 > "$dir/out" 2>&1; rc=$?
 if [ $rc -eq 2 ] && grep -q "multiple of 512" "$dir/out"; then ok "a bad --bs is refused with exit 2"; else nok "bad --bs (rc $rc)"; fi
+
+timeout 30 "$perf" --socket "$dir/nvme0" --bs 256k --runtime 1 > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && grep -q "more than the controller takes in one command: 128 KiB (its MDTS)" "$dir/out"; then
+	ok "a --bs above the controller's MDTS is refused before the run, naming the limit"; else nok "--bs 256k (rc $rc)"; fi
+timeout 30 "$perf" --socket "$dir/nvme0" --mix 50 --runtime 1 > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && grep -q "\-\-mix is the read share of --rw randrw" "$dir/out"; then
+	ok "--mix without --rw randrw is refused"; else nok "--mix alone (rc $rc)"; fi
+timeout 30 env PATH=/nonexistent "$perf" --socket "$dir/nvme0" --plot "$dir/x.png" --runtime 1 > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && grep -q "\-\-plot needs gnuplot" "$dir/out"; then
+	ok "--plot without gnuplot is refused before the run"; else nok "--plot without gnuplot (rc $rc)"; fi
+"$perf" --socket "$dir/nvme0" --cpus 1023 --runtime 1 > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && grep -q "CPU 1023 is not one this process may run on" "$dir/out"; then
+	ok "a --cpus CPU the process cannot run on is refused"; else nok "--cpus 1023 (rc $rc)"; fi
 
 "$perf" --socket "$dir/nvme0" --qd 16 --queue-size 16 > "$dir/out" 2>&1; rc=$?
 if [ $rc -eq 2 ] && grep -q "must be more than --qd" "$dir/out"; then ok "a ring no larger than --qd is refused with exit 2"; else nok "--queue-size 16 --qd 16 (rc $rc)"; fi
@@ -76,6 +142,23 @@ else
 fi
 "$perf" --socket "$dir/none" --runtime 1 > "$dir/out" 2>&1; rc=$?
 if [ $rc -eq 1 ] && grep -q "is vnvme-target running" "$dir/out"; then ok "a missing socket says what to check"; else nok "missing socket (rc $rc)"; fi
+python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$dir/stale"
+"$perf" --socket "$dir/stale" --runtime 1 > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 1 ] && grep -q "nothing serves this socket" "$dir/out"; then ok "a stale socket says what to do"; else nok "stale socket (rc $rc)"; fi
+
+# --pci: a device that is not an NVMe controller is refused before anything
+# else, and no command that would unbind it is printed.
+other=
+for d in /sys/bus/pci/devices/*; do
+	[ -r "$d/class" ] && [ "$(cat "$d/class")" != 0x010802 ] && { other=${d##*/}; break; }
+done
+if [ -n "$other" ]; then
+	"$perf" --pci "$other" --runtime 1 > "$dir/out" 2>&1; rc=$?
+	if [ $rc -eq 1 ] && grep -q "is not an NVMe controller (01:08:02)" "$dir/out" && ! grep -q "unbind\|new_id" "$dir/out"; then
+		ok "--pci $other (not NVMe) is refused, with no unbind command"; else nok "--pci $other (rc $rc)"; fi
+else
+	n=$((n + 1)); echo "ok $n # SKIP --pci: no PCI device that is not NVMe in /sys/bus/pci/devices"
+fi
 
 if command -v gnuplot > /dev/null; then
 	if "$perf" --socket "$dir/nvme0" --runtime 1 --quiet --plot "$dir/lat.png" > "$dir/out" 2>&1 &&
@@ -88,8 +171,9 @@ else
 	n=$((n + 1)); echo "ok $n # SKIP --plot: gnuplot is not installed"
 fi
 
-# A killed target is an error, not a hang.
-"$perf" --socket "$dir/nvme1" --runtime 60 --quiet > "$dir/out" 2>&1 &
+# A killed target is an error, not a hang: its lost I/Os are errors, and
+# the 5 s it takes to notice are no run time.
+"$perf" --socket "$dir/nvme1" --runtime 60 --quiet --json > "$dir/json" 2> "$dir/out" &
 ppid=$!
 sleep 1
 kill -9 "$tpid"; tpid=
@@ -103,13 +187,21 @@ else
 	else
 		nok "killed target (rc $rc)"
 	fi
+	# The stall check waits 5 s by construction: a run time of 5 s or more
+	# would count it.
+	if json_check "$dir/json" 'r["errors"] > 0 and r["runtime_s"] < 5'; then
+		ok "a killed target's lost I/Os are errors and its stall is not run time"
+	else
+		nok "killed target's errors and run time"; sed 's/^/# /' "$dir/json"
+	fi
 fi
 
 # SIGTERM: clean exit, sockets removed, counters printed.
 start_target
 "$perf" --socket "$dir/nvme0" --ios 1000 --quiet > /dev/null 2>&1
-kill -TERM "$tpid"; wait "$tpid"; rc=$?; tpid=
-if [ $rc -eq 0 ] && [ ! -e "$dir/nvme0" ] && grep -q "poller" "$dir/target.log"; then
+: > "$dir/target.log"
+kill -TERM "$tpid"; wait_gone "$tpid"; rc=$?; tpid=
+if [ $rc -eq 0 ] && [ ! -e "$dir/nvme0" ] && [ ! -e "$dir/target.pid" ] && grep -q "poller" "$dir/target.log"; then
 	ok "target stops cleanly on SIGTERM and removes its sockets"
 else
 	nok "SIGTERM (rc $rc)"; sed 's/^/# /' "$dir/target.log"

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "target/config.h"
+#include "../test_filter.h"
 
 #define SEED    0x5eed7a49u /* the data patterns; printed at start */
 #define NR_MANY 24
@@ -551,8 +552,8 @@ int main(void)
 	    T(test_a_misbehaving_host_stops_its_controller_only),
 	    T(test_a_host_that_truncates_its_memory_fails_its_controller_only),
 	};
-	if (getenv("VNVME_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("VNVME_TEST_FILTER"));
+	if (vn_test_filter(tests, sizeof(tests) / sizeof(tests[0])))
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	if (!getenv("VNVME_LOG"))
 		vn_log_set_level(VN_LOG_ERR);

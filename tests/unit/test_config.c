@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "target/config.h"
+#include "../test_filter.h"
 
 /* Under AddressSanitizer the allocator counts live bytes exactly: error paths
  * are checked to free what they allocated. Elsewhere LeakSanitizer at exit
@@ -378,6 +379,18 @@ static void test_conf_load_rejects_a_file_that_is_not_json(void **state)
 	(void)state;
 	expect_invalid("{\"controllers\": [", "bad.json");
 	expect_invalid("socket = /run/a\n", "bad.json");
+}
+
+static void test_conf_load_says_where_the_json_breaks_by_line_and_column(void **state)
+{
+	(void)state;
+	/* The second comma of line 3 is column 22. */
+	expect_invalid("{\n  \"controllers\": [\n    { \"socket\": \"x\" ,, }\n  ]\n}\n",
+		       "bad.json: line 3, column 22: ");
+	expect_invalid("{\"controllers\": [", "bad.json: line 1, column 18: the text ends inside");
+	expect_invalid("{\"controllers\": [{\"socket\": \"/run/a\"}]}\n}\n",
+		       "bad.json: line 2, column 1: text after");
+	expect_invalid("", "bad.json: line 1, column 1: ");
 }
 
 static void test_conf_load_rejects_a_missing_file_naming_it(void **state)
@@ -755,7 +768,7 @@ static void test_conf_check_rejects_what_flags_could_leave_wrong(void **state)
 	assert_int_equal(vn_conf_check(&c, err, sizeof(err)), 0);
 	d[0].ns[0].be.size = 256; /* below one 512-byte LBA */
 	assert_int_equal(vn_conf_check(&c, err, sizeof(err)), -EINVAL);
-	assert_contains(err, "size must be at least one LBA");
+	assert_contains(err, "size 256 is not a multiple of the LBA size 512");
 	d[0].ns[0].be.size = 0; /* the file's own size */
 	d[0].ns[0].be.type = VN_BE_FILE;
 	d[0].ns[0].be.path = "/var/lib/a.img";
@@ -767,6 +780,65 @@ static void test_conf_check_rejects_what_flags_could_leave_wrong(void **state)
 	d[0].qdepth = 65537;
 	assert_int_equal(vn_conf_check(&c, err, sizeof(err)), -EINVAL);
 	assert_contains(err, "qdepth 2..65536");
+}
+
+static void test_conf_check_refuses_a_size_that_is_no_whole_number_of_blocks(void **state)
+{
+	char err[256] = "";
+
+	(void)state;
+	/* "--size 1000" was one 512-byte block. */
+	assert_int_equal(load_and_check("{\"controllers\": [{\"socket\": \"/run/a\","
+					" \"namespaces\": [{\"size\": 1000}]}]}",
+					err, sizeof(err)),
+			 -EINVAL);
+	assert_contains(err, "/run/a ns 1: size 1000 is not a multiple of the LBA size 512 "
+			     "(sizes take a unit: 64M, 1G)");
+	assert_int_equal(load_and_check("{\"controllers\": [{\"socket\": \"/run/a\","
+					" \"namespaces\": [{\"size\": \"6k\", \"lba\": 4096}]}]}",
+					err, sizeof(err)),
+			 -EINVAL);
+	assert_contains(err, "not a multiple of the LBA size 4096");
+}
+
+static void test_conf_check_refuses_a_size_below_one_mib_with_a_hint(void **state)
+{
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(load_and_check("{\"controllers\": [{\"socket\": \"/run/a\","
+					" \"namespaces\": [{\"size\": 4096}]}]}",
+					err, sizeof(err)),
+			 -EINVAL);
+	assert_contains(err, "size 4096 is below 1 MiB, surely a mistake (sizes take a unit");
+	assert_int_equal(load_and_check("{\"controllers\": [{\"socket\": \"/run/a\","
+					" \"namespaces\": [{\"size\": \"1M\"}]}]}",
+					err, sizeof(err)),
+			 0);
+	/* A file without a size keeps its own: nothing to check. */
+	assert_int_equal(load_and_check("{\"controllers\": [{\"socket\": \"/run/a\","
+					" \"namespaces\": [{\"backend\": \"file\","
+					" \"path\": \"/a.img\"}]}]}",
+					err, sizeof(err)),
+			 0);
+}
+
+/* docs/target.md: "namespaces" may be left out for one 1 GiB ram namespace. */
+static void test_conf_load_gives_a_controller_without_namespaces_one_of_1_gib(void **state)
+{
+	struct vnvme_target_conf c;
+	char path[128], err[512] = "";
+
+	(void)state;
+	write_conf(path, sizeof(path), "nons.json",
+		   "{\"controllers\": [{\"socket\": \"/run/a\"}]}");
+	if (vn_conf_load_json(path, &c, err, sizeof(err)))
+		fail_msg("load: %s", err);
+	assert_int_equal(c.ctrls[0].nr_ns, 1);
+	assert_int_equal(c.ctrls[0].ns[0].be.type, VN_BE_RAM);
+	assert_int_equal(c.ctrls[0].ns[0].be.size, 1ull << 30);
+	assert_int_equal(c.ctrls[0].ns[0].lba_size, 512);
+	vn_conf_free(&c);
 }
 
 int main(void)
@@ -782,6 +854,7 @@ int main(void)
 	    cmocka_unit_test(test_conf_load_expands_a_counted_controller_and_keeps_its_settings),
 	    cmocka_unit_test(test_conf_load_replaces_only_the_first_percent_d),
 	    cmocka_unit_test(test_conf_load_rejects_a_file_that_is_not_json),
+	    cmocka_unit_test(test_conf_load_says_where_the_json_breaks_by_line_and_column),
 	    cmocka_unit_test(test_conf_load_rejects_a_missing_file_naming_it),
 	    cmocka_unit_test(test_conf_load_rejects_a_top_level_that_is_not_an_object),
 	    cmocka_unit_test(test_conf_load_rejects_a_config_without_controllers),
@@ -806,6 +879,9 @@ int main(void)
 	    cmocka_unit_test(test_conf_check_rejects_a_file_backend_without_a_path),
 	    cmocka_unit_test(test_conf_check_rejects_an_lba_of_1024),
 	    cmocka_unit_test(test_conf_check_rejects_what_flags_could_leave_wrong),
+	    cmocka_unit_test(test_conf_check_refuses_a_size_that_is_no_whole_number_of_blocks),
+	    cmocka_unit_test(test_conf_check_refuses_a_size_below_one_mib_with_a_hint),
+	    cmocka_unit_test(test_conf_load_gives_a_controller_without_namespaces_one_of_1_gib),
 	    /* These three found bugs in config.c, fixed since. */
 	    cmocka_unit_test(
 		test_conf_load_frees_earlier_namespace_paths_when_a_later_namespace_is_bad),
@@ -813,7 +889,7 @@ int main(void)
 	    cmocka_unit_test(test_conf_load_leaves_a_file_namespace_without_size_at_the_file_size),
 	};
 
-	if (getenv("VNVME_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("VNVME_TEST_FILTER"));
+	if (vn_test_filter(tests, sizeof(tests) / sizeof(tests[0])))
+		return 1;
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
