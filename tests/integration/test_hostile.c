@@ -165,6 +165,12 @@ static void target_start(void)
 		T.victim, T.attacked, img, T.probe);
 	fclose(f);
 
+	/* Ready when it says so on --ready-fd: every socket served. */
+	int rp[2];
+	char fdarg[16], buf[16] = "";
+	struct pollfd pfd;
+
+	assert_int_equal(pipe2(rp, O_CLOEXEC), 0);
 	T.pid = fork();
 	assert_true(T.pid >= 0);
 	if (T.pid == 0) {
@@ -174,15 +180,19 @@ static void target_start(void)
 		dup2(lfd, 1);
 		dup2(lfd, 2);
 		close(lfd);
-		execl(target_bin, target_bin, "--config", cfg, (char *)NULL);
+		dup2(rp[1], 3); /* dup2 clears close-on-exec */
+		snprintf(fdarg, sizeof(fdarg), "%d", 3);
+		execl(target_bin, target_bin, "--config", cfg, "--ready-fd", fdarg, (char *)NULL);
 		_exit(127);
 	}
-	for (uint64_t end = now_ms() + 60000; now_ms() < end; usleep(20000)) {
-		assert_true(target_alive());
-		if (sock_ready(T.victim) && sock_ready(T.attacked) && sock_ready(T.probe))
-			return;
-	}
-	fail_msg("vnvme-target did not serve its sockets within 60 s (log: %s)", T.log);
+	close(rp[1]);
+	pfd = (struct pollfd){.fd = rp[0], .events = POLLIN};
+	if (poll(&pfd, 1, 60000) != 1 || read(rp[0], buf, sizeof(buf) - 1) <= 0 ||
+	    strncmp(buf, "ready", 5) != 0)
+		fail_msg("vnvme-target did not say it was ready within 60 s (log: %s)", T.log);
+	close(rp[0]);
+	assert_true(target_alive());
+	assert_true(sock_ready(T.victim) && sock_ready(T.attacked) && sock_ready(T.probe));
 }
 
 static void target_stop(void)
