@@ -158,40 +158,78 @@ scen_reset() {
 	note "idle and under I/O"
 }
 
-# The user-space path, as the reference procedure binds it: every
-# controller unbound from nvme, uio_pci_generic given its IDs, hugepages,
-# then vnvme-perf through libvnvme's PCI transport.
-scen_uio() {
-	command -v vnvme-perf >/dev/null || { note "no vnvme-perf in the guest"; return 77; }
-	modprobe uio_pci_generic || return 1
-	echo 64 >/proc/sys/vm/nr_hugepages
-	bdfs=""
+# NVMe PCI functions (class 0x010802), whatever they are bound to.
+nvme_bdfs() {
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat $d/class)" = 0x010802 ] && echo "${d##*/}"
+	done
+}
+
+# Rebind every NVMe function to $1 (uio_pci_generic or vfio-pci) as the
+# reference procedure does: unbind, then `echo VVVV DDDD > .../new_id`.
+# Sets $args to vnvme-perf's --pci options.
+rebind() {
+	drv=$1
 	ids=""
-	for c in $(ctrls); do
-		b=$(bdf_of $c)
-		id="$(sed 's/^0x//' /sys/bus/pci/devices/$b/vendor) $(sed 's/^0x//' /sys/bus/pci/devices/$b/device)"
-		echo "$b" >/sys/bus/pci/devices/$b/driver/unbind
-		bdfs="$bdfs $b"
-		case "$ids" in *"$id"*) ;; *) ids="$ids|$id" ;; esac
-	done
-	[ -n "$bdfs" ] || { note "no controller"; return 1; }
-	echo "$ids" | tr '|' '\n' | while read -r id; do
-		[ -n "$id" ] || continue
-		echo "# echo $id > /sys/bus/pci/drivers/uio_pci_generic/new_id"
-		echo "$id" >/sys/bus/pci/drivers/uio_pci_generic/new_id
-	done
 	args=""
-	for b in $bdfs; do
-		[ -e /sys/bus/pci/drivers/uio_pci_generic/$b ] || { note "$b not bound to uio_pci_generic"; return 1; }
+	for b in $(nvme_bdfs); do
+		d=/sys/bus/pci/devices/$b
+		id="$(sed 's/^0x//' $d/vendor) $(sed 's/^0x//' $d/device)"
+		[ -e $d/driver ] && echo "$b" >$d/driver/unbind
+		case "$ids" in *"$id"*) ;; *) ids="$ids|$id" ;; esac
 		args="$args --pci $b"
 	done
-	ls -l /dev/uio*
+	[ -n "$args" ] || { note "no NVMe PCI function"; return 1; }
+	for id in $(echo "$ids" | tr ' |' '_ '); do
+		id=$(echo "$id" | tr '_' ' ')
+		echo "# echo $id > /sys/bus/pci/drivers/$drv/new_id"
+		echo "$id" >/sys/bus/pci/drivers/$drv/new_id
+	done
+	for b in $(nvme_bdfs); do
+		if [ ! -e /sys/bus/pci/drivers/$drv/$b ]; then
+			# new_id binds only unbound functions; one bound to our
+			# driver's other dynamic ID is probed again here.
+			echo "$b" >/sys/bus/pci/drivers/$drv/bind 2>/dev/null
+		fi
+		[ -e /sys/bus/pci/drivers/$drv/$b ] || { note "$b not bound to $drv"; return 1; }
+	done
+}
+
+# vnvme-perf through libvnvme's PCI transport: verify, then 512 B randread
+# QD16 measured into /tmp/json.$1.
+perf_pair() {
 	# shellcheck disable=SC2086
 	vnvme-perf $args --verify --range 2048 --quiet || { note "vnvme-perf --verify failed"; return 1; }
 	# shellcheck disable=SC2086
 	vnvme-perf $args --rw randread --bs 512 --qd 16 --runtime "$VM_RUNTIME" --quiet --json \
-	    >/tmp/json.uio || { note "vnvme-perf randread failed"; return 1; }
+	    >/tmp/json.$1 || { note "vnvme-perf randread failed"; return 1; }
 	note "verify, then 512 B randread QD16"
+}
+
+# The user-space path: uio_pci_generic, hugepages, polled queues.
+scen_uio() {
+	command -v vnvme-perf >/dev/null || { note "no vnvme-perf in the guest"; return 77; }
+	modprobe uio_pci_generic || return 1
+	echo 64 >/proc/sys/vm/nr_hugepages
+	rebind uio_pci_generic || return 1
+	ls -l /dev/uio*
+	perf_pair uio
+}
+
+# vfio-pci behind QEMU's intel-iommu (vnvme-vm adds it and intel_iommu=on
+# iommu=pt when this scenario is chosen): DMA memory mapped through the IOMMU.
+scen_vfio() {
+	command -v vnvme-perf >/dev/null || { note "no vnvme-perf in the guest"; return 77; }
+	if [ -z "$(ls /sys/class/iommu 2>/dev/null)" ]; then
+		note "no IOMMU in the guest (vnvme-vm --iommu)"
+		return 77
+	fi
+	modprobe vfio-pci || return 1
+	modprobe vfio_iommu_type1 || return 1
+	echo 64 >/proc/sys/vm/nr_hugepages
+	rebind vfio-pci || return 1
+	ls -l /dev/vfio
+	perf_pair vfio
 }
 
 # The user's scenario (--script): its exit status is the result.
