@@ -19,6 +19,14 @@ fi
 # Bounded: each boot at most 240 s, each scenario 90 s; 2 s timed runs.
 opts="--target $target --perf $perf --timeout 240 --scenario-timeout 90 --runtime 2"
 
+# --add and --script: a tool of ours in the guest, run by a scenario of ours.
+mkdir -p "$tmp/tree/sub"
+echo data >"$tmp/tree/sub/file"
+printf '#!/bin/sh\necho added-tool-ran\n' >"$tmp/added-tool"
+chmod +x "$tmp/added-tool"
+printf 'added-tool | grep -q added-tool-ran && grep -q data /opt/tree/sub/file\n' >"$tmp/check.sh"
+opts="$opts --add $tmp/added-tool --add $tmp/tree:/opt/tree --script $tmp/check.sh"
+
 # shellcheck disable=SC2086
 "$vm" $opts --device qemu-nvme --qemu "$debian" --json "$tmp/nvme.json" >&2
 rc=$?
