@@ -2,9 +2,10 @@
 /*
  * The PCI transport through vfio-pci (an IOMMU is needed: Debian's kernel has
  * no no-IOMMU mode). The device's IOMMU group goes into a type-1 container;
- * BAR0 is mmapped from the device fd; DMA memory is ordinary anonymous
- * memory mapped at IOVA 0x100000000 with VFIO_IOMMU_MAP_DMA (contiguous in
- * IOVA space, so no hugepages and no root-only pagemap). Polled queues.
+ * BAR0 is mmapped from the device fd; DMA memory is anonymous memory, 2 MiB
+ * hugepages when there are some (fewer IOMMU pages, see below), mapped at
+ * IOVA 0x100000000 with VFIO_IOMMU_MAP_DMA (contiguous in IOVA space, so no
+ * root-only pagemap). Polled queues.
  */
 #include <errno.h>
 #include <fcntl.h>
