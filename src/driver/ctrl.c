@@ -473,8 +473,11 @@ int vnvme_qpair_create(struct vnvme_ctrl *c, const struct vnvme_qpair_opts *opts
 	s = (struct vnvme_sqe){.opc = VNVME_ADM_CREATE_CQ};
 	s.dptr.prp1 = drv_iova(c, q->h.cq);
 	s.cdw10 = qid | (o.depth - 1) << 16;
+	/* IV only with interrupts: a polled CQ takes vector 0, as a controller
+	 * whose MSI-X is off (uio_pci_generic never enables it) requires; QEMU's
+	 * nvme fails IV != 0 then with Invalid Interrupt Vector. */
 	s.cdw11 =
-	    VNVME_CREATE_Q_PC | (o.interrupts ? VNVME_CREATE_CQ_IEN : 0) | (uint32_t)qid << 16;
+	    VNVME_CREATE_Q_PC | (o.interrupts ? VNVME_CREATE_CQ_IEN | (uint32_t)qid << 16 : 0);
 	ret = admin_ok(c, &s, NULL, 0, NULL, "Create I/O Completion Queue");
 	if (ret)
 		goto err_free;
