@@ -37,8 +37,10 @@ void vn_qsbr_register(struct vn_qsbr *q, struct vn_qsbr_reader *r, const char *n
 
 void vn_qsbr_unregister(struct vn_qsbr *q, struct vn_qsbr_reader *r)
 {
-	pthread_mutex_lock(&q->lock);
+	/* Offline before the lock: a writer in vn_qsbr_synchronize() holds it
+	 * while it waits for us, and waits no more once we are offline. */
 	vn_qsbr_offline(r);
+	pthread_mutex_lock(&q->lock);
 	for (struct vn_qsbr_reader **pp = &q->readers; *pp; pp = &(*pp)->next) {
 		if (*pp == r) {
 			*pp = r->next;

@@ -4,11 +4,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "util/poller.h"
+#include "util/qsbr.h"
 
 struct counter {
 	struct vn_pollable pl;
@@ -130,12 +132,60 @@ static void test_an_idle_poller_sleeps_and_a_post_wakes_it(void **state)
 	vn_qsbr_destroy(&q);
 }
 
+/* A reader that leaves (unregisters) while a writer waits for it to pass a
+ * quiescent state: the writer holds the registry lock as it waits, so the
+ * reader must go offline before it takes that lock, or both wait forever. */
+struct qsbr_case {
+	struct vn_qsbr q;
+	struct vn_qsbr_reader r;
+	uint32_t synced;
+};
+
+static void *qsbr_writer(void *arg)
+{
+	struct qsbr_case *c = arg;
+
+	vn_qsbr_synchronize(&c->q);
+	__atomic_store_n(&c->synced, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void *qsbr_leaver(void *arg)
+{
+	struct qsbr_case *c = arg;
+
+	vn_qsbr_unregister(&c->q, &c->r);
+	return NULL;
+}
+
+static void test_a_reader_leaving_while_a_writer_waits_does_not_deadlock(void **state)
+{
+	struct qsbr_case c = {0};
+	pthread_t w, l;
+	struct timespec ts;
+
+	(void)state;
+	vn_qsbr_init(&c.q);
+	vn_qsbr_register(&c.q, &c.r, "leaver"); /* online, never quiescent */
+	assert_int_equal(pthread_create(&w, NULL, qsbr_writer, &c), 0);
+	usleep(50000); /* the writer is waiting for us, its lock held */
+	assert_int_equal(__atomic_load_n(&c.synced, __ATOMIC_ACQUIRE), 0);
+	assert_int_equal(pthread_create(&l, NULL, qsbr_leaver, &c), 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	if (pthread_timedjoin_np(w, NULL, &ts) != 0)
+		fail_msg("a writer still waits for a reader that unregistered 10 s ago");
+	assert_int_equal(pthread_timedjoin_np(l, NULL, &ts), 0);
+	vn_qsbr_destroy(&c.q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pollables_run_on_the_poller_and_may_remove_themselves),
 	    cmocka_unit_test(test_an_idle_poller_sleeps_and_a_post_wakes_it),
 	    cmocka_unit_test(test_a_slow_pollable_waits_while_others_are_busy),
+	    cmocka_unit_test(test_a_reader_leaving_while_a_writer_waits_does_not_deadlock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
