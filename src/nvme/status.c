@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* The one place that maps errno to NVMe status (names: util/nvme_status.c). */
+/* The one place that maps errno to NVMe status (names: vnvme/spec.h). */
 #include <errno.h>
 
 #include "nvme/priv.h"
-#include "util/nvme_status.h"
 
 const char *nvme_status_name(vnvme_status s)
 {
-	return vn_nvme_status_name(s.v);
+	return vnvme_spec_status_name(s.v);
 }
 
 vnvme_status nvme_status_from_errno(int err)
