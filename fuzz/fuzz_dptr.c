@@ -13,8 +13,8 @@
  *
  * Oracle, beyond ASan/UBSan (the arena, the iovec array and the copy buffer
  * are exact-size heap blocks): a successful map covers exactly the transfer
- * length, and every iovec lies inside one region that allows the access
- * (or, writing to the host, is the SGL Bit Bucket scratch).
+ * length, and every iovec lies inside regions that allow the access (or,
+ * writing to the host, is the SGL Bit Bucket scratch).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,17 +48,26 @@ static uint64_t take(struct in *in, unsigned bytes)
 	return v;
 }
 
-/* Does [p, p + len) lie in one region that allows prot? */
+/* Does [p, p + len) lie in regions that allow prot? (Several: dptr.c merges
+ * iovecs that are contiguous in host memory, as adjacent regions here are.) */
 static bool iov_ok(const struct vn_dma_table *t, const uint8_t *p, size_t len, uint32_t prot)
 {
-	for (uint32_t i = 0; i < t->nr; i++) {
-		const struct vn_dma_region *r = &t->r[i];
-		if (!r->vaddr || p < r->vaddr || (uint64_t)(p - r->vaddr) > r->len)
-			continue;
-		if (len <= r->len - (uint64_t)(p - r->vaddr))
-			return (r->prot & prot) == prot;
+	while (len) {
+		const struct vn_dma_region *r = NULL;
+		for (uint32_t i = 0; i < t->nr && !r; i++) {
+			const struct vn_dma_region *c = &t->r[i];
+			if (c->vaddr && p >= c->vaddr && (uint64_t)(p - c->vaddr) < c->len)
+				r = c;
+		}
+		if (!r || (r->prot & prot) != prot)
+			return false;
+		uint64_t in_r = r->len - (uint64_t)(p - r->vaddr);
+		if (in_r >= len)
+			return true;
+		p += in_r;
+		len -= in_r;
 	}
-	return false;
+	return true;
 }
 
 static bool in_buf(const uint8_t *p, size_t len, const uint8_t *b, size_t blen)

@@ -100,6 +100,10 @@ dp = {
                            [(0x3000, sgl(0x1000, 0, 0) + sgl(0x3000, 32, 2))]),
     'sgl_bit_bucket': dptr([(0, 8, RW)], 7, 8192, 0x40, 0x3000, 32 | (0x30 << 56),
                            [(0x3000, sgl(0x1000, 4096, 0) + sgl(0, 4096, 1))]),
+    # Zero-length data blocks in a 64 KiB segment whose last entry chains
+    # back to itself (issue 11, "SGL walks"): 256 segments of 4096 entries.
+    'sgl_self_chain_zero_len': dptr([(0, 16, RW)], 6, 4096, 0x40, 0, 0x10000 | (0x20 << 56),
+                                    [(0xfff0, sgl(0, 0x10000, 2))]),
     'copy_in_prp': dptr([(1, 2, 1)], 0, 4096, 0, 0x1004, 0x2000),
     'top_of_space': dptr([], 3, 8192, 0, (1 << 64) - 0x2001, (1 << 64) - 0x1001, top=True),
 }
