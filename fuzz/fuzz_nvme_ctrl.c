@@ -342,9 +342,26 @@ static struct nvme_ctrl *ctrl_new(void)
 	return c;
 }
 
+/*
+ * A register write, then (by default) a wait until the poller has run what
+ * the write queued for it. Without that wait, CC.EN = 1 then CC.EN = 0
+ * frees the admin SQ while its attach message is still queued on the
+ * poller: a use-after-free in sq_attach_fn (issue 11, "Queue teardown
+ * race", fixed on another branch; fuzz/regress/nvme_ctrl/teardown-*).
+ * Build with -DFUZZ_TEARDOWN_RACE to fuzz without the wait once that fix
+ * is merged, then drop this wait.
+ */
+static void reg_write(struct nvme_ctrl *c, uint64_t off, const void *buf, uint32_t len)
+{
+	nvme_ctrl_reg_write(c, off, buf, len);
+#ifndef FUZZ_TEARDOWN_RACE
+	sync_rounds(0);
+#endif
+}
+
 static void reg_write32(struct nvme_ctrl *c, uint32_t off, uint32_t v)
 {
-	nvme_ctrl_reg_write(c, off, &v, 4);
+	reg_write(c, off, &v, 4);
 }
 
 static void run_op(struct nvme_ctrl *c, struct in *in)
@@ -362,7 +379,7 @@ static void run_op(struct nvme_ctrl *c, struct in *in)
 		uint64_t off = take(in, 2) % 0x1010;
 		uint32_t len = (uint32_t)take(in, 1) % 9;
 		take_buf(in, buf, len);
-		nvme_ctrl_reg_write(c, off, buf, len);
+		reg_write(c, off, buf, len);
 		break;
 	}
 	case OP_REG_READ: {
