@@ -5,6 +5,8 @@ BUILD_SAN ?= build-san
 MESON     ?= meson
 NINJA     ?= ninja
 FUZZ_SECONDS ?= 20
+FUZZ_TIME ?= 600
+FUZZ_TARGETS ?= vu_server nvme_ctrl dptr
 
 .PHONY: all deps build build-san demo check test format format-check fuzz bench bench-full clean
 
@@ -53,9 +55,12 @@ format:
 format-check:
 	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
+# Each fuzz target in turn for FUZZ_TIME seconds (FUZZ_TIME_<target> for one
+# of them), keeping what it finds in build-san/fuzz/corpus-<target>; stops at
+# the first crash (the input is written next to that corpus).
 fuzz: build-san
-	fuzz/run_fuzz.sh $(BUILD_SAN)/fuzz/fuzz_vu_server $(BUILD_SAN)/fuzz/corpus-vu_server \
-		fuzz/corpus/vu_server 600
+	$(foreach t,$(FUZZ_TARGETS),fuzz/run_fuzz.sh $(BUILD_SAN)/fuzz/fuzz_$(t) \
+		$(BUILD_SAN)/fuzz/corpus-$(t) fuzz/corpus/$(t) $(or $(FUZZ_TIME_$(t)),$(FUZZ_TIME)) &&) true
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

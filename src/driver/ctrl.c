@@ -15,7 +15,6 @@
 
 #include "driver/priv.h"
 #include "util/log.h"
-#include "util/nvme_status.h"
 
 void drv_err(struct vnvme_ctrl *c, const char *fmt, ...)
 {
@@ -33,7 +32,7 @@ const char *vnvme_ctrl_errmsg(const struct vnvme_ctrl *c)
 
 const char *vnvme_status_name(uint16_t status)
 {
-	return vn_nvme_status_name(status);
+	return vnvme_spec_status_name(status);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The one place that decides Do Not Retry and maps errno to NVMe status
- * (names: util/nvme_status.c).
+ * (names: vnvme/spec.h).
  */
 #include <errno.h>
 
 #include "nvme/priv.h"
-#include "util/nvme_status.h"
 
 /*
  * NVMe Base 2.0c §4.2.3 "Status Field Definition": DNR set means "if the
@@ -54,7 +53,7 @@ VN_COLD vnvme_status nvme_status(unsigned sct, unsigned sc)
 
 const char *nvme_status_name(vnvme_status s)
 {
-	return vn_nvme_status_name(s.v);
+	return vnvme_spec_status_name(s.v);
 }
 
 vnvme_status nvme_status_from_errno(int err)
