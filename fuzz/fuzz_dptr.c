@@ -176,16 +176,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		free(iov);
 	} else {
-		/* The admin path: copy to or from a buffer of exactly len bytes. */
+		/* The admin path (PRPs only) and DSM's range list (SGLs too):
+		 * copy to or from a buffer of exactly len bytes. */
 		uint64_t clen = len % (64 * 1024 + 1);
 		uint8_t *buf = malloc(clen ? clen : 1);
 		if (!buf)
 			abort();
 		memset(buf, 0xa5, clen);
 		if (mode & 1)
-			nvme_dptr_copy_out(t, &sqe, buf, clen);
+			nvme_dptr_copy_out(t, &sqe, buf, clen, mode & 4);
 		else
-			nvme_dptr_copy_in(t, &sqe, buf, clen);
+			nvme_dptr_copy_in(t, &sqe, buf, clen, mode & 4);
 		free(buf);
 	}
 	free(t);
