@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
 #include "nvme/priv.h"
 
 #define ARENA    (256u * 1024) /* IOVA 0 .. 256 KiB */
@@ -28,25 +29,6 @@
 #define MAX_LEN  (1u << 20)
 
 static uint8_t *arena, *top;
-
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct in *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes; i++) {
-		v |= (in->n ? (uint64_t)*in->p : 0) << (8 * i);
-		if (in->n) {
-			in->p++;
-			in->n--;
-		}
-	}
-	return v;
-}
 
 /* Does [p, p + len) lie in regions that allow prot? (Several: dptr.c merges
  * iovecs that are contiguous in host memory, as adjacent regions here are.) */

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "fuzz_input.h"
 #include "backend/backend.h"
 #include "nvme/nvme.h"
 #include "util/dma.h"
@@ -261,26 +262,6 @@ static void admin(uint8_t opc, uint32_t cdw10, uint32_t cdw11, uint64_t prp1, ui
 	s.dptr.prp2 = prp2;
 	submit(0, &s, true);
 	sync_and_reap(2);
-}
-
-/* Input reader: missing bytes read as zero. */
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct in *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes; i++) {
-		v |= (in->n ? (uint64_t)*in->p : 0) << (8 * i);
-		if (in->n) {
-			in->p++;
-			in->n--;
-		}
-	}
-	return v;
 }
 
 static void take_buf(struct in *in, void *buf, size_t len)

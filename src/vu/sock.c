@@ -122,29 +122,38 @@ int vu_sock_wait(int fd, short events, int timeout_ms)
 	return ret > 0;
 }
 
+/* Room for the descriptors one message may carry, aligned for cmsghdr. */
+union vu_cmsg_fds {
+	char buf[CMSG_SPACE(sizeof(int) * VU_MAX_MSG_FDS)];
+	struct cmsghdr align;
+};
+
+/* Attach nfds (<= VU_MAX_MSG_FDS) descriptors to mh as SCM_RIGHTS. */
+static void fds_attach(struct msghdr *mh, union vu_cmsg_fds *u, const int *fds, unsigned nfds)
+{
+	struct cmsghdr *cm;
+
+	if (!nfds)
+		return;
+	memset(u, 0, sizeof(*u));
+	mh->msg_control = u->buf;
+	mh->msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+	cm = CMSG_FIRSTHDR(mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+}
+
 int vu_sock_send(int fd, struct iovec *iov, int iovcnt, const int *fds, unsigned nfds,
 		 int timeout_ms)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * VU_MAX_MSG_FDS)];
-		struct cmsghdr align;
-	} u;
+	union vu_cmsg_fds u;
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
 
 	if (nfds > VU_MAX_MSG_FDS)
 		return -EINVAL;
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
+	fds_attach(&mh, &u, fds, nfds);
 	while (mh.msg_iovlen > 0) {
 		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 
@@ -179,28 +188,14 @@ int vu_sock_send(int fd, struct iovec *iov, int iovcnt, const int *fds, unsigned
 
 ssize_t vu_sock_send_some(int fd, const void *buf, size_t len, const int *fds, unsigned nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * VU_MAX_MSG_FDS)];
-		struct cmsghdr align;
-	} u;
+	union vu_cmsg_fds u;
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	size_t done = 0;
 
 	if (nfds > VU_MAX_MSG_FDS)
 		return -EINVAL;
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
+	fds_attach(&mh, &u, fds, nfds);
 	while (done < len) {
 		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 
