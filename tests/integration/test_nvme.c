@@ -1721,11 +1721,12 @@ static void test_random_commands_never_hurt_the_controller(void **state)
 	/* Random data pointers land inside the map, outside it, or at its edge. */
 	for (int i = 0; i < 3000; i++) {
 		struct vnvme_sqe s;
-		uint64_t *w = (uint64_t *)(void *)&s;
+		uint64_t w[8];
 		bool admin = i % 3 == 0;
 
 		for (unsigned k = 0; k < 8; k++)
 			w[k] = rng_next(&x);
+		memcpy(&s, w, sizeof(s)); /* not through a uint64_t alias of s */
 		switch (rng_next(&x) % 4) {
 		case 0:
 			s.dptr.prp1 = H_IOVA + rng_next(&x) % H_MEMSZ;
