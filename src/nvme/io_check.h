@@ -40,7 +40,8 @@ static VN_INLINE vnvme_status io_check_lba(const struct nvme_ns *ns, uint64_t sl
 	return NVME_OK;
 }
 
-/* The transfer within MDTS (in CAP.MPSMIN pages; c->mdts is never 0). A
+/* The transfer within MDTS (in CAP.MPSMIN pages; c->mdts is never 0), for
+ * I/O and Get Log Page alike. A
  * transfer that io_check_prp1_page accepts is at most one page, within
  * any MDTS: the fast paths need not call this. */
 static VN_INLINE vnvme_status io_check_mdts(const struct nvme_ctrl *c, uint64_t len)

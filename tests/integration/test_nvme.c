@@ -372,6 +372,8 @@ static void test_log_pages_and_error_log(void **state)
 	assert_sc(get_log(h, 0x42, 0, 512, 0), SC(1, VNVME_SC_INVALID_LOG_PAGE));
 	assert_sc(get_log(h, VNVME_LID_SMART, 0, 512, 513), VNVME_SC_INVALID_FIELD); /* unaligned */
 	assert_sc(get_log(h, VNVME_LID_SMART, 0, 512, 1024), VNVME_SC_INVALID_FIELD); /* beyond */
+	assert_sc(get_log(h, VNVME_LID_ERROR, 0, (128u << 10) + 4, 0),
+		  VNVME_SC_INVALID_FIELD); /* beyond MDTS (io_check_mdts) */
 	/* An offset into the log. */
 	assert_sc(get_log(h, VNVME_LID_FW_SLOT, 0, 8, 8), 0);
 	assert_memory_equal(h->mem + H_DATA, "0.1     ", 8);
