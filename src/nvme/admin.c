@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nvme/io_check.h"
 #include "nvme/priv.h"
 
 /* Firmware: the revision Identify and the firmware slot log report, and the
@@ -248,8 +249,9 @@ static vnvme_status get_log(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 
 	if (off & 3)
 		return nvme_sc(VNVME_SC_INVALID_FIELD);
-	if (len > ((uint64_t)NVME_PAGE_SIZE << c->mdts))
-		return nvme_sc(VNVME_SC_INVALID_FIELD);
+	st = io_check_mdts(c, len);
+	if (!vnvme_status_ok(st))
+		return st;
 	buf = calloc(1, len > size ? len : size);
 	if (!buf)
 		return nvme_sc(VNVME_SC_INTERNAL);

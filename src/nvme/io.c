@@ -3,14 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "nvme/io_check.h"
 #include "nvme/priv.h"
-
-static inline vnvme_status lba_check(const struct nvme_ns *ns, uint64_t slba, uint64_t nlb)
-{
-	if (unlikely(slba >= ns->nlb || nlb > ns->nlb - slba))
-		return nvme_sc(VNVME_SC_LBA_OUT_OF_RANGE);
-	return NVME_OK;
-}
 
 static inline vnvme_status be_result(const struct nvme_req *r)
 {
@@ -102,7 +96,7 @@ static vnvme_status dsm_next(struct nvme_sq *sq, struct nvme_req *r, const struc
 		if (!d->nlb)
 			continue;
 		r->slba = d->slba; /* the range an error is about */
-		st = lba_check(r->ns, d->slba, d->nlb);
+		st = io_check_lba(r->ns, d->slba, d->nlb);
 		if (!vnvme_status_ok(st))
 			return st;
 		r->io.op = VN_BE_DISCARD;
@@ -152,27 +146,27 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 	r->opc = sqe->opc;
 	r->nsid = nsid;
 	r->slba = 0;
-	if (unlikely(nsid == 0 || nsid > c->nn || !(ns = c->ns[nsid])))
+	if (unlikely(!(ns = io_check_ns(c, nsid))))
 		return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
 
 	/*
-	 * Fast path: Read or Write whose data fits PRP1 and PRP2 (at most two
-	 * pages), the common case at small block sizes. The same checks as the
-	 * general path below, straight-line.
+	 * Read or Write whose data fits PRP1 and PRP2 (at most two pages), the
+	 * common case at small block sizes: the checks of io_check.h, as
+	 * below, straight-line (within two pages: within MDTS).
 	 */
-	if (likely((sqe->opc == VNVME_NVM_READ || sqe->opc == VNVME_NVM_WRITE) && !sqe->flags)) {
-		const uint64_t pg = NVME_PAGE_SIZE;
+	if (likely(io_check_rw_plain(sqe->opc, sqe->flags))) {
 		uint64_t prp1 = sqe->dptr.prp1, first;
 		uint8_t *p1;
 
 		slba = vnvme_sqe_slba(sqe);
 		nlb = (sqe->cdw12 & 0xffff) + 1u;
 		r->slba = slba;
-		if (unlikely(slba >= ns->nlb || nlb > ns->nlb - slba))
-			return nvme_sc(VNVME_SC_LBA_OUT_OF_RANGE);
+		st = io_check_lba(ns, slba, nlb);
+		if (unlikely(!vnvme_status_ok(st)))
+			return st;
 		len = nlb << ns->lbads;
-		first = pg - (prp1 & (pg - 1));
-		if (likely(len <= first + pg && !(prp1 & 3))) {
+		first = io_check_prp_two_pages(prp1, len);
+		if (likely(first)) {
 			bool rd = sqe->opc == VNVME_NVM_READ;
 			prot = rd ? VN_DMA_WRITE : VN_DMA_READ;
 			r->io.op = rd ? VN_BE_READ : VN_BE_WRITE;
@@ -187,7 +181,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 			} else {
 				uint64_t prp2 = sqe->dptr.prp2;
 				uint8_t *p2;
-				if (unlikely(prp2 & (pg - 1)))
+				if (unlikely(prp2 & (NVME_PAGE_SIZE - 1)))
 					return nvme_sc(VNVME_SC_PRP_OFFSET_INVALID);
 				p1 = vn_dma_find(t, prp1, first, prot);
 				p2 = vn_dma_find(t, prp2, len - first, prot);
@@ -240,7 +234,7 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 		slba = vnvme_sqe_slba(sqe);
 		nlb = vnvme_sqe_nlb(sqe);
 		r->slba = slba;
-		st = lba_check(ns, slba, nlb);
+		st = io_check_lba(ns, slba, nlb);
 		if (unlikely(!vnvme_status_ok(st)))
 			return st;
 		r->io.op = (sqe->cdw12 & VNVME_WZ_DEAC) ? VN_BE_DISCARD : VN_BE_WRITE_ZEROES;
@@ -258,12 +252,13 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 	slba = vnvme_sqe_slba(sqe);
 	nlb = vnvme_sqe_nlb(sqe);
 	r->slba = slba;
-	st = lba_check(ns, slba, nlb);
+	st = io_check_lba(ns, slba, nlb);
 	if (unlikely(!vnvme_status_ok(st)))
 		return st;
 	len = nlb << ns->lbads;
-	if (unlikely(len > ((uint64_t)NVME_PAGE_SIZE << c->mdts)))
-		return nvme_sc(VNVME_SC_INVALID_FIELD); /* beyond MDTS */
+	st = io_check_mdts(c, len);
+	if (unlikely(!vnvme_status_ok(st)))
+		return st;
 	st = nvme_dptr_map(t, sqe, len, prot, r->iov, &cnt, NVME_MAX_IOV, true);
 	if (unlikely(!vnvme_status_ok(st)))
 		return st;

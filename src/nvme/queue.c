@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nvme/io_check.h"
 #include "nvme/priv.h"
 
 static bool sq_translate(struct nvme_sq *sq, const struct vn_dma_table *t)
@@ -311,7 +312,8 @@ static VN_NOINLINE bool sq_fast_kind(struct nvme_sq *sq, uint64_t key)
 	uint32_t nsid = (uint32_t)(key >> 32), opf = (uint32_t)key;
 	const struct nvme_ns *ns;
 
-	if ((opf != VNVME_NVM_READ && opf != VNVME_NVM_WRITE) || nsid > NVME_MAX_NS ||
+	/* The key holds the opcode in bits 7:0 and flags in 15:8 (CID masked). */
+	if (!io_check_rw_plain((uint8_t)opf, (uint8_t)(opf >> 8)) || !io_check_ns(sq->ctrl, nsid) ||
 	    !(ns = sq->ctrl->fast_ns[nsid]))
 		return false;
 	sq->fk_read = (key & ~0xffull) | VNVME_NVM_READ;
@@ -333,12 +335,13 @@ static VN_INLINE int io_fast_dir(struct nvme_sq *sq, const struct vnvme_sqe *s, 
 	uint64_t prp1 = vn_load_relaxed(&s->dptr.prp1);
 	uint64_t len, off;
 
-	/* No wrap once slba < nlb: nlb is far below 2^64 - 2^16. */
-	if (unlikely(slba >= ns->nlb || slba + nlb > ns->nlb))
+	/* The checks of io_check.h, as yes or no: nvme_io_exec makes the
+	 * same ones and gives the status of what fails here. Opcode, flags
+	 * and namespace: the kind (sq_fast_kind). MDTS: within one page. */
+	if (unlikely(!vnvme_status_ok(io_check_lba(ns, slba, nlb))))
 		return FAST_NO;
 	len = nlb * ns->lba_size;
-	/* Within PRP1's page, dword aligned: PRP2 is not used. */
-	if (unlikely((prp1 & (NVME_PAGE_SIZE - 1)) + len > NVME_PAGE_SIZE || (prp1 & 3)))
+	if (unlikely(!io_check_prp1_page(prp1, len)))
 		return FAST_NO;
 	off = prp1 - sq->dc_iova;
 	if (unlikely(off >= sq->dc_len)) {

@@ -391,6 +391,8 @@ static void test_log_pages_and_error_log(void **state)
 	assert_sc(get_log(h, 0x42, 0, 512, 0), SC(1, VNVME_SC_INVALID_LOG_PAGE));
 	assert_sc(get_log(h, VNVME_LID_SMART, 0, 512, 513), VNVME_SC_INVALID_FIELD); /* unaligned */
 	assert_sc(get_log(h, VNVME_LID_SMART, 0, 512, 1024), VNVME_SC_INVALID_FIELD); /* beyond */
+	assert_sc(get_log(h, VNVME_LID_ERROR, 0, (128u << 10) + 4, 0),
+		  VNVME_SC_INVALID_FIELD); /* beyond MDTS (io_check_mdts) */
 	/* An offset into the log. */
 	assert_sc(get_log(h, VNVME_LID_FW_SLOT, 0, 8, 8), 0);
 	assert_memory_equal(h->mem + H_DATA, "0.1     ", 8);
@@ -692,6 +694,157 @@ static void test_io_errors(void **state)
 	assert_sc(hq_cmd(q, &s, NULL), VNVME_SC_INVALID_FIELD);
 	/* Still healthy. */
 	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_RDY);
+}
+
+/*
+ * The same commands, valid and not, on every path an I/O command can take:
+ * the fast loop that completes at once (null), the one that stages its
+ * copy (ram), and the general way (file: the fast loop declines its
+ * namespace), each sent alone and in the middle of a batch of fast Reads
+ * (the fast loop stops its run there). Every path gives the same status,
+ * DNR included, which is also pinned.
+ */
+enum { NCHK = 17 };
+
+static void io_check_sqe(struct host *h, unsigned i, struct vnvme_sqe *s)
+{
+	uint8_t *buf = h->mem + H_DATA;
+	uint64_t nlb = (16u << 20) / 512;
+
+	*s = h_rw(i == 1 || i == 14 ? VNVME_NVM_WRITE : VNVME_NVM_READ, 1, 8, 1);
+	s->dptr.prp1 = h_iova(h, buf);
+	switch (i) {
+	case 0:
+		break; /* a valid plain Read */
+	case 1:
+		s->cdw12 |= VNVME_RW_FUA;
+		break; /* a valid Write with FUA */
+	case 2:
+		s->nsid = 0;
+		break;
+	case 3:
+		s->nsid = 3;
+		break; /* two namespaces */
+	case 4:
+		s->nsid = VNVME_NSID_ALL;
+		break;
+	case 5:
+		*s = h_rw(VNVME_NVM_READ, 1, nlb - 1, 2), s->dptr.prp1 = h_iova(h, buf);
+		break;
+	case 6:
+		*s = h_rw(VNVME_NVM_READ, 1, UINT64_MAX, 1), s->dptr.prp1 = h_iova(h, buf);
+		break;
+	case 7:
+		*s = h_rw(VNVME_NVM_READ, 1, 0, 257), s->dptr.prp1 = h_iova(h, buf);
+		break; /* > MDTS */
+	case 8:
+		s->flags = 3 << VNVME_SQE_PSDT_SHIFT;
+		break; /* reserved PSDT */
+	case 9:
+		s->flags = VNVME_FUSE_FIRST;
+		break;
+	case 10:
+		s->opc = 0x7e;
+		break;
+	case 11:
+		s->dptr.prp1 += 2;
+		break; /* not dword aligned */
+	case 12:
+		s->dptr.prp1 = 0x10000;
+		break; /* outside the map */
+	case 13:       /* two pages, PRP2 not page aligned */
+		*s = h_rw(VNVME_NVM_READ, 1, 0, 16), s->dptr.prp1 = h_iova(h, buf);
+		s->dptr.prp2 = h_iova(h, buf) + 0x1010;
+		break;
+	case 14:
+		s->cdw10 = (uint32_t)nlb, s->cdw12 |= VNVME_RW_FUA;
+		break; /* FUA, past the end */
+	case 15:
+		s->dptr.prp1 = H_IOVA + H_MEMSZ - 256;
+		break; /* spills past the map */
+	case 16:
+		*s = h_rw(VNVME_NVM_COMPARE, 1, nlb, 1), s->dptr.prp1 = h_iova(h, buf);
+		break;
+	}
+}
+
+/* Run the cases on a fresh controller of type be: st[0] alone, st[1] in a batch. */
+static void io_check_run(enum vn_be_type be, uint16_t st[2][NCHK])
+{
+	void *state;
+	struct tfx *f;
+	struct host *h;
+	struct hq *q;
+
+	setup_be(&state, 0, be, 0, 2);
+	f = state;
+	h = &f->h;
+	q = &h->io[0];
+	h_create_ioq(h, 1, 64, false, 0);
+	for (unsigned i = 0; i < NCHK; i++) {
+		struct vnvme_sqe s, r;
+		struct vnvme_cqe cqe = {0};
+		uint16_t cid = 0;
+
+		io_check_sqe(h, i, &s);
+		st[0][i] = hq_cmd(q, &s, NULL) & 0x7fff;
+		/* Fast Reads, the case, fast Reads: one doorbell. */
+		for (unsigned k = 0; k < 5; k++) {
+			io_check_sqe(h, 0, &r);
+			r.cdw10 = 100 + k;
+			if (k == 2) {
+				io_check_sqe(h, i, &s);
+				cid = hq_queue(q, &s);
+			}
+			hq_queue(q, &r);
+		}
+		hq_ring(q);
+		for (unsigned k = 0; k < 6; k++) {
+			assert_int_equal(hq_reap(q, &cqe, 5000), 0);
+			if (cqe.cid == cid)
+				st[1][i] = vnvme_cqe_status(&cqe).v & 0x7fff;
+			else
+				assert_int_equal(vnvme_cqe_status(&cqe).v & 0x7fff, 0);
+		}
+	}
+	assert_int_equal(h_reg32(h, VNVME_REG_CSTS), VNVME_CSTS_RDY);
+	teardown(&state);
+}
+
+static void test_io_checks_agree_on_every_path(void **state)
+{
+	static const uint16_t expect[NCHK] = {
+	    0,
+	    0,
+	    VNVME_SC_INVALID_NS_OR_FORMAT,
+	    VNVME_SC_INVALID_NS_OR_FORMAT,
+	    VNVME_SC_INVALID_NS_OR_FORMAT,
+	    VNVME_SC_LBA_OUT_OF_RANGE,
+	    VNVME_SC_LBA_OUT_OF_RANGE,
+	    VNVME_SC_INVALID_FIELD,
+	    VNVME_SC_INVALID_FIELD,
+	    VNVME_SC_INVALID_FIELD,
+	    VNVME_SC_INVALID_OPCODE,
+	    VNVME_SC_PRP_OFFSET_INVALID,
+	    VNVME_SC_DATA_XFER_ERROR,
+	    VNVME_SC_PRP_OFFSET_INVALID,
+	    VNVME_SC_LBA_OUT_OF_RANGE,
+	    VNVME_SC_DATA_XFER_ERROR,
+	    VNVME_SC_LBA_OUT_OF_RANGE,
+	};
+	static const enum vn_be_type bes[] = {VN_BE_NULL, VN_BE_RAM, VN_BE_FILE};
+	uint16_t st[3][2][NCHK];
+
+	(void)state;
+	for (unsigned b = 0; b < 3; b++)
+		io_check_run(bes[b], st[b]);
+	for (unsigned i = 0; i < NCHK; i++) {
+		print_message("case %u: %#x\n", i, st[0][0][i]);
+		assert_sc(st[0][0][i], expect[i]);
+		for (unsigned b = 0; b < 3; b++)
+			for (unsigned w = 0; w < 2; w++)
+				assert_int_equal(st[b][w][i], st[0][0][i]);
+	}
 }
 
 /*
@@ -2450,6 +2603,7 @@ int main(void)
 	    T(test_firmware_slot_log_agrees_with_identify),
 	    T(test_io_prp_variants_write_then_read_back),
 	    T(test_io_errors),
+	    cmocka_unit_test(test_io_checks_agree_on_every_path),
 	    T(test_io_fast_path_follows_dma_map_changes),
 	    T(test_io_batches_complete_once_with_their_data),
 	    T(test_io_mixed_batches_on_a_small_ring),
