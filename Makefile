@@ -6,7 +6,7 @@ MESON     ?= meson
 NINJA     ?= ninja
 FUZZ_SECONDS ?= 20
 FUZZ_TIME ?= 600
-FUZZ_TARGETS ?= vu_server nvme_ctrl dptr
+FUZZ_TARGETS ?= vu_server nvme_ctrl nvme_ctrl_mt dptr
 
 .PHONY: all deps build build-san demo check test format format-check fuzz bench bench-full clean
 
@@ -60,7 +60,7 @@ format-check:
 # the first crash (the input is written next to that corpus).
 fuzz: build-san
 	$(foreach t,$(FUZZ_TARGETS),fuzz/run_fuzz.sh $(BUILD_SAN)/fuzz/fuzz_$(t) \
-		$(BUILD_SAN)/fuzz/corpus-$(t) fuzz/corpus/$(t) $(or $(FUZZ_TIME_$(t)),$(FUZZ_TIME)) &&) true
+		$(BUILD_SAN)/fuzz/corpus-$(t) fuzz/corpus/$(patsubst %_mt,%,$(t)) $(or $(FUZZ_TIME_$(t)),$(FUZZ_TIME)) &&) true
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

@@ -9,12 +9,15 @@
  * so the fuzzer reaches the I/O path quickly.
  *
  * The controller is created per input as the target creates it, with one
- * polling thread, a DMA table of guest memory with a hole, a read-only
- * region, a region without a host pointer and a region at the top of the
- * address space, a ram and a null namespace. Queue processing happens on the
- * poller; the harness waits for it with vn_poller_call() (two calls bracket a
- * whole round), so a run is close to deterministic and bounded: at most
- * MAX_OPS actions per input, each followed by a bounded number of rounds.
+ * poller, a DMA table of guest memory with a hole, a read-only region, a
+ * region without a host pointer and a region at the top of the address
+ * space, a ram and a null namespace. The poller is inline by default
+ * (vn_poller_create_inline): the harness runs its rounds itself, so a run
+ * is deterministic, bounded (at most MAX_OPS actions per input, each
+ * followed by a bounded number of rounds) and free of cross-thread waits,
+ * about ten times faster. Build with -DFUZZ_THREADED for a polling thread
+ * of its own, as in the target, to look for races between the control
+ * thread and the poller (how the queue teardown race was found).
  *
  * The controller must never crash, leak, touch memory outside its DMA table
  * (ASan: the doorbell array and the guest buffers are exact-size heap blocks)
@@ -43,13 +46,9 @@
 #define MAX_OPS 96
 #define PAGE    4096u
 
-/*
- * Largest I/O queue the controller offers (CAP.MQES + 1). 65536 is legal, but
- * a 65536-entry queue is stored in 16 bits today (issue 11, "Queue sizes",
- * fixed on another branch): raise this to 65536 once that fix is merged.
- */
+/* Largest I/O queue the controller offers (CAP.MQES + 1): the largest legal. */
 #ifndef FUZZ_MQES
-#define FUZZ_MQES 1024
+#define FUZZ_MQES 65536
 #endif
 
 /* Guest physical layout. */
@@ -119,7 +118,14 @@ static void init_once(void)
 	 * waits (nanosleep of 10 us) then take about that long. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	vn_qsbr_init(&qsbr);
-	if (vn_poller_create(-1, &qsbr, "fuzz-poll", &poller) || vn_dma_init(&dma, &qsbr, 16))
+#ifdef FUZZ_THREADED
+	if (vn_poller_create(-1, &qsbr, "fuzz-poll", &poller))
+		abort();
+#else
+	if (vn_poller_create_inline("fuzz-poll", &poller))
+		abort();
+#endif
+	if (vn_dma_init(&dma, &qsbr, 16))
 		abort();
 	gmem = xalloc(G_SIZE);
 	romem = xalloc(RO_SIZE);
@@ -148,14 +154,15 @@ static uint8_t *gptr(uint64_t iova, uint64_t len)
 	return NULL;
 }
 
+#ifdef FUZZ_THREADED
 static void mark(void *arg)
 {
 	vn_store_release((uint32_t *)arg, 1u);
 }
 
 /* Wait for the poller to run a posted function: like vn_poller_call, but
- * yielding instead of sleeping 10 us a turn (the harness's main cost). Two
- * such waits bracket at least one whole poller round. */
+ * yielding instead of sleeping 10 us a turn. Two such waits bracket at least
+ * one whole poller round. */
 static void sync_rounds(unsigned n)
 {
 	for (unsigned i = 0; i < n + 1; i++) {
@@ -166,6 +173,14 @@ static void sync_rounds(unsigned n)
 			sched_yield();
 	}
 }
+#else
+/* Run n + 1 rounds of the inline poller, its posted messages first. */
+static void sync_rounds(unsigned n)
+{
+	for (unsigned i = 0; i < n + 1; i++)
+		vn_poller_step(poller);
+}
+#endif
 
 static void db_write(unsigned idx, uint32_t v)
 {
@@ -323,21 +338,9 @@ static struct nvme_ctrl *ctrl_new(void)
 	return c;
 }
 
-/*
- * A register write, then (by default) a wait until the poller has run what
- * the write queued for it. Without that wait, CC.EN = 1 then CC.EN = 0
- * frees the admin SQ while its attach message is still queued on the
- * poller: a use-after-free in sq_attach_fn (issue 11, "Queue teardown
- * race", fixed on another branch; fuzz/regress/nvme_ctrl/teardown-*).
- * Build with -DFUZZ_TEARDOWN_RACE to fuzz without the wait once that fix
- * is merged, then drop this wait.
- */
 static void reg_write(struct nvme_ctrl *c, uint64_t off, const void *buf, uint32_t len)
 {
 	nvme_ctrl_reg_write(c, off, buf, len);
-#ifndef FUZZ_TEARDOWN_RACE
-	sync_rounds(0);
-#endif
 }
 
 static void reg_write32(struct nvme_ctrl *c, uint32_t off, uint32_t v)

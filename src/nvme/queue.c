@@ -100,9 +100,16 @@ void nvme_cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_st
 	cq_post(cq, sq, cid, st, dw0, 0, 0);
 }
 
+/* A slot's links are set when it is taken, not when the SQ is created: the
+ * slots of a large SQ (tens of MiB at 65536 entries) stay untouched pages
+ * of calloc until used. */
 static inline struct nvme_req *req_get(struct nvme_sq *sq)
 {
-	return &sq->reqs[sq->free[--sq->nfree]];
+	struct nvme_req *r = &sq->reqs[sq->free[--sq->nfree]];
+
+	r->sq = sq;
+	r->io.ctx = r;
+	return r;
 }
 
 static inline void req_put(struct nvme_sq *sq, struct nvme_req *r)
@@ -821,6 +828,12 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 	sq->size = size;
 	sq->db = &c->o.doorbells[2 * qid];
 	vn_store_release(sq->db, 0u);
+	/* The ring first: a ring outside the host's maps is refused before
+	 * its request slots are allocated. */
+	if (!sq_translate(sq, vn_dma_table_get(c->o.dma))) {
+		nvme_sq_free(sq);
+		return -EFAULT;
+	}
 	if (qid) {
 		sq->reqs = calloc(size, sizeof(*sq->reqs));
 		sq->free = calloc(size, sizeof(*sq->free));
@@ -831,19 +844,12 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 			nvme_sq_free(sq);
 			return -ENOMEM;
 		}
-		for (uint32_t i = 0; i < size; i++) {
-			sq->reqs[i].sq = sq;
-			sq->reqs[i].io.ctx = &sq->reqs[i];
+		for (uint32_t i = 0; i < size; i++)
 			sq->free[i] = (uint16_t)(size - 1 - i);
-		}
 		sq->nfree = size;
 	} else {
 		/* The admin queue takes no request slot (sq_take's bound). */
 		sq->nfree = UINT32_MAX;
-	}
-	if (!sq_translate(sq, vn_dma_table_get(c->o.dma))) {
-		nvme_sq_free(sq);
-		return -EFAULT;
 	}
 	*out = sq;
 	return 0;

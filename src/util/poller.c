@@ -36,7 +36,8 @@ struct vn_poller {
 	struct msg *head, **tail;
 	int wakefd;
 
-	pthread_t thread;
+	pthread_t thread; /* an inline poller's: its creator */
+	bool inline_;     /* no thread: vn_poller_step runs it */
 	int cpu;
 	char name[32];
 };
@@ -163,7 +164,8 @@ static void *poller_main(void *arg)
 	return NULL;
 }
 
-int vn_poller_create(int cpu, struct vn_qsbr *qsbr, const char *name, struct vn_poller **out)
+static int poller_new(int cpu, struct vn_qsbr *qsbr, const char *name, bool inline_,
+		      struct vn_poller **out)
 {
 	struct vn_poller *p;
 	int ret;
@@ -174,6 +176,7 @@ int vn_poller_create(int cpu, struct vn_qsbr *qsbr, const char *name, struct vn_
 	memset(p, 0, sizeof(*p));
 	p->cpu = cpu;
 	p->qsbr = qsbr;
+	p->inline_ = inline_;
 	p->tail = &p->head;
 	snprintf(p->name, sizeof(p->name), "%s", name ? name : "poller");
 	pthread_mutex_init(&p->lock, NULL);
@@ -181,6 +184,11 @@ int vn_poller_create(int cpu, struct vn_qsbr *qsbr, const char *name, struct vn_
 	if (p->wakefd < 0) {
 		ret = -errno;
 		goto err;
+	}
+	if (inline_) {
+		p->thread = pthread_self();
+		*out = p;
+		return 0;
 	}
 	ret = -pthread_create(&p->thread, NULL, poller_main, p);
 	if (ret)
@@ -194,6 +202,28 @@ err:
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 	return ret;
+}
+
+int vn_poller_create(int cpu, struct vn_qsbr *qsbr, const char *name, struct vn_poller **out)
+{
+	return poller_new(cpu, qsbr, name, false, out);
+}
+
+int vn_poller_create_inline(const char *name, struct vn_poller **out)
+{
+	return poller_new(-1, NULL, name, true, out);
+}
+
+bool vn_poller_step(struct vn_poller *p)
+{
+	if (!p->inline_)
+		return false;
+	if (vn_load_acquire(&p->has_msgs))
+		run_msgs(p);
+	if (poll_list(p, p->list) + poll_list(p, p->slow))
+		p->st.busy_rounds++;
+	p->st.rounds++;
+	return true;
 }
 
 static void wake(struct vn_poller *p)
@@ -212,10 +242,16 @@ void vn_poller_destroy(struct vn_poller *p)
 
 	if (!p)
 		return;
+	if (p->inline_) {
+		if (vn_load_acquire(&p->has_msgs))
+			run_msgs(p);
+		goto out;
+	}
 	vn_store_release(&p->stop, 1u);
 	if (write(p->wakefd, &one, sizeof(one)) < 0)
 		vn_err("poller %s: wake for stop: %s", p->name, strerror(errno));
 	pthread_join(p->thread, NULL);
+out:
 	close(p->wakefd);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
@@ -262,6 +298,8 @@ int vn_poller_call(struct vn_poller *p, void (*fn)(void *), void *arg)
 	int ret;
 
 	if (vn_poller_is_current(p)) {
+		if (p->inline_ && vn_load_acquire(&p->has_msgs))
+			run_msgs(p); /* in order after what was posted before */
 		fn(arg);
 		return 0;
 	}

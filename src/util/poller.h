@@ -57,6 +57,17 @@ struct vn_poller_stats {
 
 /* cpu < 0: not pinned. The poller registers with qsbr (may be NULL). */
 int vn_poller_create(int cpu, struct vn_qsbr *qsbr, const char *name, struct vn_poller **out);
+/* A poller without a thread of its own, for harnesses that want every run
+ * deterministic (fuzz_nvme_ctrl): its creator is its thread
+ * (vn_poller_is_current, vn_poller_call run inline) and drives it with
+ * vn_poller_step. Not registered with QSBR: a DMA table it reads must not
+ * change. */
+int vn_poller_create_inline(const char *name, struct vn_poller **out);
+/* On an inline poller, from its thread: run the posted messages, then one
+ * round of every pollable (slow ones included), and return true. On a
+ * threaded poller: nothing, false. Code that waits for a poller to act
+ * calls it in its wait loop, so that it also works inline. */
+bool vn_poller_step(struct vn_poller *p);
 /* Stops the thread; pollables still attached are left alone (their owner
  * frees them). Must not be called from the poller itself. */
 void vn_poller_destroy(struct vn_poller *p);

@@ -2410,6 +2410,55 @@ static void test_disable_right_after_create_sq_waits_for_the_pollers(void **stat
 	assert_sc(hq_cmd(&h->io[0], &r, NULL), 0);
 }
 
+static unsigned long self_rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long kib = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %lu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/*
+ * Four SQs of 65536 entries: their request slots (about 49 MiB a queue) are
+ * memory only once used. Every slot was once written when the SQ was
+ * created, so four such queues made the process 196 MiB larger before a
+ * command ran, and a host could repeat it on every controller.
+ */
+static void test_deep_sqs_cost_memory_only_as_they_are_used(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct gcq cq = {0};
+	struct gsq sq[4];
+	unsigned long before, after;
+
+	memset(sq, 0, sizeof(sq));
+	gcq_create(h, &cq, 1, 65536, G_CQ_OFF(1));
+	before = self_rss_kib();
+	for (unsigned i = 0; i < 4; i++)
+		gsq_create(h, &sq[i], (uint16_t)(i + 1), 65536, &cq, G_SQ_OFF(i + 1));
+	after = self_rss_kib();
+	printf("# 4 SQs of 65536 entries: RSS %lu -> %lu KiB\n", before, after);
+	assert_true(after < before + 24 * 1024);
+	for (unsigned i = 0; i < 4; i++) {
+		struct vnvme_sqe s = {.opc = VNVME_NVM_FLUSH, .nsid = 1};
+		gsq_queue(&sq[i], &s, 0);
+		gsq_ring(&sq[i]);
+	}
+	g_reap_all(&cq, 1, sq, 4);
+	for (unsigned i = 0; i < 4; i++) {
+		assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, (uint16_t)(i + 1)), 0);
+		gsq_free(&sq[i]);
+	}
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, 1), 0);
+}
+
 /*
  * An SQ of 2 entries on a CQ of 64, on the file backend, with DSMs of 256
  * ranges (each range one fallocate: they stay in flight for a while). The
@@ -2649,6 +2698,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_queues_of_65536_entries_fill_wrap_and_stay_in_their_memory, setup_mqes_max,
 		teardown),
+	    cmocka_unit_test_setup_teardown(test_deep_sqs_cost_memory_only_as_they_are_used,
+					    setup_mqes_max, teardown),
 	    cmocka_unit_test_setup_teardown(test_random_queue_geometries_never_hurt_the_controller,
 					    setup_mqes_max, teardown),
 	    T(test_dnr_is_set_only_where_a_retry_cannot_help),

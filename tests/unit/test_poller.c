@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,6 +180,70 @@ static void test_a_reader_leaving_while_a_writer_waits_does_not_deadlock(void **
 	vn_qsbr_destroy(&c.q);
 }
 
+/* Appends its tag to a log: the order posted functions ran in. */
+struct order {
+	char log[16];
+	unsigned n;
+};
+static struct order order;
+
+static void note_a(void *arg)
+{
+	(void)arg;
+	order.log[order.n++] = 'a';
+}
+
+static void note_b(void *arg)
+{
+	(void)arg;
+	order.log[order.n++] = 'b';
+}
+
+/*
+ * An inline poller (the fuzz harness's) runs nothing by itself: a post
+ * waits for vn_poller_step, which runs the posts in order and then one
+ * round of every pollable, slow ones included; vn_poller_call runs what
+ * was posted before it first; destroy runs what is left. A threaded
+ * poller's step does nothing.
+ */
+static void test_an_inline_poller_runs_only_when_stepped(void **state)
+{
+	struct counter fast = {.pl = {.poll = count_poll}, .limit = 1000};
+	struct counter slow = {.pl = {.poll = count_poll, .slow = true}, .limit = 1000};
+	struct vn_poller *p, *threaded;
+
+	(void)state;
+	memset(&order, 0, sizeof(order));
+	assert_int_equal(vn_poller_create_inline("inl", &p), 0);
+	assert_true(vn_poller_is_current(p));
+	test_poller = p;
+	assert_int_equal(vn_poller_post(p, add_fn, &fast), 0);
+	assert_int_equal(vn_poller_post(p, add_fn, &slow), 0);
+	assert_int_equal(vn_poller_post(p, note_a, NULL), 0);
+	usleep(1000);
+	assert_int_equal(order.n, 0); /* nothing ran on its own */
+	assert_true(vn_poller_step(p));
+	assert_string_equal(order.log, "a");
+	assert_int_equal(fast.polls, 1);
+	assert_int_equal(slow.polls, 1);
+	assert_true(vn_poller_step(p));
+	assert_int_equal(fast.polls, 2);
+	assert_int_equal(slow.polls, 2);
+
+	assert_int_equal(vn_poller_post(p, note_a, NULL), 0);
+	assert_int_equal(vn_poller_call(p, note_b, NULL), 0);
+	assert_string_equal(order.log, "aab"); /* the post before the call */
+	assert_int_equal(fast.polls, 2);       /* a call is no round */
+
+	assert_int_equal(vn_poller_post(p, note_b, NULL), 0);
+	vn_poller_destroy(p);
+	assert_string_equal(order.log, "aabb");
+
+	assert_int_equal(vn_poller_create(-1, NULL, "thr", &threaded), 0);
+	assert_false(vn_poller_step(threaded));
+	vn_poller_destroy(threaded);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +251,7 @@ int main(void)
 	    cmocka_unit_test(test_an_idle_poller_sleeps_and_a_post_wakes_it),
 	    cmocka_unit_test(test_a_slow_pollable_waits_while_others_are_busy),
 	    cmocka_unit_test(test_a_reader_leaving_while_a_writer_waits_does_not_deadlock),
+	    cmocka_unit_test(test_an_inline_poller_runs_only_when_stepped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
