@@ -42,7 +42,8 @@ check: build build-san
 test: check
 
 # Benchmarks against the protocol ceiling (docs/performance.md): quick mode
-# takes under 2 minutes; bench-full 5 s per row.
+# takes about 6 minutes (slices of 0.5 s, each row beside its own
+# ceiling); bench-full slices of 2 s.
 bench: build
 	python3 bench/run.py --quick --build $(BUILD)
 

@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
 """vnvme benchmark runner (make bench).
 
-Measures the protocol ceiling (bench/ceiling) and then the matrix: backends
-null and ram; 512 B and 4 KiB; randread and randwrite; QD 1, 16, 128; one
-controller and 24 controllers on one target polling thread. vnvme-target is
-pinned to one CPU, vnvme-perf to another. Each row: IOPS, MiB/s, latency
-percentiles, the target thread's busy share, and the ratio to the ceiling at
-the same queue depth, measured in the same run.
+The matrix: backends null and ram; 512 B and 4 KiB; randread and randwrite;
+QD 1, 16, 128; one controller and 24 controllers on one target polling
+thread. vnvme-target is pinned to one CPU, vnvme-perf to another. Each row:
+IOPS, MiB/s, latency percentiles, the target thread's busy share, and the
+ratio to the protocol ceiling (bench/ceiling) at the same queue depth.
+
+The ceiling is measured beside every row, on the same CPUs, in alternating
+slices: ceiling, row, ceiling, row, ceiling ... A row slice counts only when
+the two ceilings around it agree (within CEIL_AGREE): the machines these
+runs get switch between performance modes from one moment to the next, and a
+row measured across a switch would compare one mode with the other. The row
+takes slices until MIN_SLICES of them count (at most MAX_SLICES) and reports
+the median ratio, its min and max, and the mode (ceiling level) of each
+slice: see docs/performance.md, "Measurement".
 
 Usage: bench/run.py [--quick | --full] [--build DIR] [--out FILE] [--smoke]
 Writes JSON to bench/results/<UTC time>.json (schema: docs/performance.md)
@@ -25,6 +33,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RAM_MIB = 256  # the ram namespaces' size
+CEIL_AGREE = 1.15  # neighbouring ceilings agree when max / min is at most this
+MIN_SLICES = 3     # slices that count, per row
+MAX_SLICES = 8     # slices tried, per row
+MODE_HIGH = 0.7    # a slice's ceiling >= this x the run's highest: mode 'high'
 ROOT = os.path.dirname(HERE)
 
 
@@ -157,38 +169,138 @@ def instructions(build, target_cpu, perf_cpu, ios, qd):
     return res
 
 
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def measure_row(a, t, backend, count, rw, bs, qd, secs, need, tries, ceil_fn, copy_fn):
+    """One row in alternating slices: ceiling, row, ceiling, row ... A row
+    slice counts when the ceilings on either side agree within CEIL_AGREE;
+    its ratio is to their mean. Stops once `need` slices count or after
+    `tries` row slices."""
+    slices = []
+    before = ceil_fn()
+    copy_before = copy_fn() if copy_fn else None
+    for _ in range(tries):
+        b0, i0 = t.snapshot()
+        r = perf(a.build, a.perf_cpu, t.sockets, rw, bs, qd, secs)
+        b1, i1 = t.snapshot()
+        after = ceil_fn()
+        copy_after = copy_fn() if copy_fn else None
+        side = r['read'] if rw == 'randread' else r['write']
+        lo, hi = min(before, after), max(before, after)
+        ceil = (before + after) / 2
+        sl = {'ceiling_before': before, 'ceiling_after': after, 'iops': side['iops'],
+              'ratio': side['iops'] / ceil if ceil else 0,
+              'kept': bool(lo > 0 and hi / lo <= CEIL_AGREE and r['errors'] == 0),
+              'errors': r['errors'], 'busy': (b1 - b0) / max(1, (b1 - b0) + (i1 - i0)),
+              'side': side}
+        if copy_fn:
+            cc = (copy_before + copy_after) / 2
+            sl['copy_ceiling'] = cc
+            sl['ratio_to_copy_ceiling'] = side['iops'] / cc if cc else 0
+            copy_before = copy_after
+        slices.append(sl)
+        before = after
+        if sum(s['kept'] for s in slices) >= need:
+            break
+    kept = [s for s in slices if s['kept']]
+    use = kept or slices  # none agreed: report all, flagged
+    ratios = [s['ratio'] for s in use]
+    mid = sorted(use, key=lambda s: s['ratio'])[len(use) // 2]  # the median slice
+    row = {
+        'backend': backend, 'controllers': count, 'rw': rw, 'bs': bs, 'qd': qd,
+        'iops': median([s['iops'] for s in use]),
+        'mib_s': median([s['iops'] for s in use]) * bs / 1048576,
+        'lat_ns': mid['side']['lat_ns'],
+        'errors': sum(s['errors'] for s in slices),
+        'target_busy': round(median([s['busy'] for s in use]), 3),
+        'ceiling_ops': median([(s['ceiling_before'] + s['ceiling_after']) / 2 for s in use]),
+        'ratio_to_ceiling': median(ratios),
+        'ratio_min': min(ratios), 'ratio_max': max(ratios),
+        'slices_kept': len(kept), 'slices_tried': len(slices),
+        'reliable': len(kept) >= need,
+        'slices': [{k: v for k, v in s.items() if k != 'side'} for s in slices],
+    }
+    row['target_idle'] = round(1 - row['target_busy'], 3)
+    if copy_fn:
+        row['ratio_to_copy_ceiling'] = median([s['ratio_to_copy_ceiling'] for s in use])
+    return row
+
+
+def label_modes(rows):
+    """The mode of each slice: 'high' when the ceiling around it is at least
+    MODE_HIGH x the highest seen at that queue depth in this run, else
+    'low'. A row lists the modes of the slices it counted."""
+    top = {}
+    for r in rows:
+        for s in r['slices']:
+            c = (s['ceiling_before'] + s['ceiling_after']) / 2
+            top[r['qd']] = max(top.get(r['qd'], 0), c)
+    for r in rows:
+        for s in r['slices']:
+            c = (s['ceiling_before'] + s['ceiling_after']) / 2
+            s['mode'] = 'high' if c >= MODE_HIGH * top[r['qd']] else 'low'
+        counted = [s for s in r['slices'] if s['kept']] or r['slices']
+        r['modes'] = sorted({s['mode'] for s in counted})
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--quick', action='store_true', help='1 s per row (default)')
-    ap.add_argument('--full', action='store_true', help='5 s per row')
-    ap.add_argument('--smoke', action='store_true', help='3 rows of 0.3 s: checks the plumbing')
+    ap.add_argument('--quick', action='store_true',
+                    help='slices of 0.5 s, 3 that count per row (default)')
+    ap.add_argument('--full', action='store_true', help='slices of 2 s')
+    ap.add_argument('--smoke', action='store_true',
+                    help='3 rows of one 0.2 s slice: checks the plumbing')
     ap.add_argument('--build', default=os.path.join(ROOT, 'build'))
     ap.add_argument('--out', default=None)
     ap.add_argument('--target-cpu', type=int, default=0)
     ap.add_argument('--perf-cpu', type=int, default=1 if os.cpu_count() > 1 else 0)
+    ap.add_argument('--only', action='append', metavar='BACKEND:CONTROLLERS',
+                    help='only these parts of the matrix, e.g. null:1 (repeatable)')
     ap.add_argument('--no-instr', action='store_true',
                     help='skip the callgrind instruction counts')
     a = ap.parse_args()
-    secs = 5 if a.full else 0.3 if a.smoke else 1
+    secs = 2 if a.full else 0.2 if a.smoke else 0.5
     mode = 'full' if a.full else 'smoke' if a.smoke else 'quick'
 
-    ceil_out = subprocess.run(
-        [os.path.join(a.build, 'bench/ceiling'), '--cpus', '%d,%d' % (a.target_cpu, a.perf_cpu),
-         '--seconds', str(secs), '--json'], capture_output=True, text=True, check=True)
+    cpus = '%d,%d' % (a.target_cpu, a.perf_cpu)
+    ceil_bin = os.path.join(a.build, 'bench/ceiling')
+
+    def ceiling_at(qd, seconds):
+        out = subprocess.run([ceil_bin, '--cpus', cpus, '--seconds', str(seconds), '--qd',
+                              str(qd), '--json'], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)['results'][0]['ops']
+
+    def copy_ceiling_now(seconds):
+        # What a 256 MiB ram namespace can give with no protocol at all:
+        # random 512 B copies on the target's CPU (bench/ceiling --copy).
+        out = subprocess.run([ceil_bin, '--copy', str(RAM_MIB), '--cpus', cpus, '--seconds',
+                              str(seconds), '--json'], capture_output=True, text=True,
+                             check=True)
+        return json.loads(out.stdout)['ops']
+
+    # A first look at the ceilings, for the table's header and the JSON.
+    ceil_out = subprocess.run([ceil_bin, '--cpus', cpus, '--seconds', str(secs), '--json'],
+                              capture_output=True, text=True, check=True)
     ceiling = json.loads(ceil_out.stdout)
     ceil_by_qd = {r['qd']: r for r in ceiling['results']}
-    # What a 256 MiB ram namespace can give with no protocol at all: random
-    # 512 B copies on the target's CPU (bench/ceiling --copy).
-    copy_out = subprocess.run(
-        [os.path.join(a.build, 'bench/ceiling'), '--copy', str(RAM_MIB),
-         '--cpus', '%d,%d' % (a.target_cpu, a.perf_cpu), '--seconds', str(secs), '--json'],
-        capture_output=True, text=True, check=True)
-    copy_ceiling = json.loads(copy_out.stdout)
+    copy_ceiling = json.loads(subprocess.run(
+        [ceil_bin, '--copy', str(RAM_MIB), '--cpus', cpus, '--seconds', str(secs), '--json'],
+        capture_output=True, text=True, check=True).stdout)
 
+    need, tries = (1, 3) if a.smoke else (MIN_SLICES, MAX_SLICES)
     rows = []
     matrix = [(b, n) for b in ('null', 'ram') for n in (1, 24)]
     if a.smoke:
         matrix = [('null', 1)]
+    if a.only:
+        want = {tuple(o.split(':')) for o in a.only}
+        matrix = [(b, n) for b, n in matrix if (b, str(n)) in want]
+        if not matrix:
+            raise SystemExit('bench: --only matches nothing (null:1 null:24 ram:1 ram:24)')
     for backend, count in matrix:
         with tempfile.TemporaryDirectory(prefix='vnvme-bench-') as wd:
             t = Target(a.build, a.target_cpu, backend, count, wd)
@@ -198,30 +310,16 @@ def main():
                         for qd in (1, 16, 128):
                             if a.smoke and (rw != 'randread' or bs != 512):
                                 continue
-                            b0, i0 = t.snapshot()
-                            r = perf(a.build, a.perf_cpu, t.sockets, rw, bs, qd, secs)
-                            b1, i1 = t.snapshot()
-                            side = r['read'] if rw == 'randread' else r['write']
-                            busy = (b1 - b0) / max(1, (b1 - b0) + (i1 - i0))
-                            c = ceil_by_qd[qd]
-                            rows.append({
-                                'backend': backend, 'controllers': count, 'rw': rw, 'bs': bs,
-                                'qd': qd, 'iops': side['iops'],
-                                'mib_s': side['bw_bytes'] / 1048576,
-                                'lat_ns': side['lat_ns'], 'errors': r['errors'],
-                                'target_busy': round(busy, 3),
-                                'target_idle': round(1 - busy, 3),
-                                'ceiling_ops': c['ops'],
-                                'ratio_to_ceiling': side['iops'] / c['ops'] if c['ops'] else 0,
-                            })
-                            if backend == 'ram' and bs == 512 and count == 1:
-                                rows[-1]['ratio_to_copy_ceiling'] = (
-                                    side['iops'] / copy_ceiling['ops']
-                                    if copy_ceiling['ops'] else 0)
+                            copy = backend == 'ram' and bs == 512 and count == 1
+                            rows.append(measure_row(
+                                a, t, backend, count, rw, bs, qd, secs, need, tries,
+                                lambda q=qd: ceiling_at(q, secs),
+                                (lambda: copy_ceiling_now(secs)) if copy else None))
                             print('.', end='', flush=True, file=sys.stderr)
             finally:
                 t.stop()
     print(file=sys.stderr)
+    label_modes(rows)
 
     instr = []
     if not a.smoke and not a.no_instr:
@@ -232,7 +330,7 @@ def main():
             instr = [instructions(a.build, a.target_cpu, a.perf_cpu, ios, qd) for qd in (16, 128)]
 
     result = {
-        'version': 1,
+        'version': 2,
         'mode': mode,
         'time_utc': datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%SZ'),
         'host': {'cpus': os.cpu_count(), 'model': cpu_model()},
@@ -252,15 +350,17 @@ def main():
         ' ; QD1 median round trip %d ns' % ceil_by_qd[1]['rtt_median_ns'])
     print('copy ceiling (random 512 B copies out of %d MiB, one core): %.2f M/s' % (
         RAM_MIB, copy_ceiling['ops'] / 1e6))
-    print('%-5s %5s %-9s %5s %4s %9s %9s %8s %8s %9s %6s %7s' % (
+    print('%-5s %5s %-9s %5s %4s %9s %9s %8s %8s %9s %6s %7s %13s %5s %-8s' % (
         'be', 'ctrls', 'rw', 'bs', 'qd', 'MIOPS', 'MiB/s', 'p50 ns', 'p99 ns', 'p99.9 ns',
-        'busy', 'ceil%'))
+        'busy', 'ceil%', 'min-max %', 'kept', 'mode'))
     for r in rows:
         p = r['lat_ns']['percentiles']
-        print('%-5s %5d %-9s %5d %4d %9.3f %9.1f %8d %8d %9d %5.0f%% %6.1f%%' % (
+        print('%-5s %5d %-9s %5d %4d %9.3f %9.1f %8d %8d %9d %5.0f%% %6.1f%% %6.1f-%-6.1f %2d/%-2d %-8s%s' % (
             r['backend'], r['controllers'], r['rw'], r['bs'], r['qd'], r['iops'] / 1e6,
             r['mib_s'], p['50'], p['99'], p['99.9'], r['target_busy'] * 100,
-            r['ratio_to_ceiling'] * 100))
+            r['ratio_to_ceiling'] * 100, r['ratio_min'] * 100, r['ratio_max'] * 100,
+            r['slices_kept'], r['slices_tried'], '+'.join(r['modes']),
+            '' if r['reliable'] else '  (too few slices between agreeing ceilings)'))
     for i in instr:
         print('instructions per I/O (callgrind, %d null 512 B reads, QD%d): target %.1f, '
               'driver + perf %.1f (%.1f with the polls that found nothing)' % (
