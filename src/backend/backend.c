@@ -72,6 +72,11 @@ uint64_t vn_be_size(const struct vn_be *be)
 	return be->size;
 }
 
+bool vn_be_hugepages(const struct vn_be *be)
+{
+	return be->type == VN_BE_RAM && be->ram.huge;
+}
+
 const char *vn_be_name(const struct vn_be *be)
 {
 	switch (be->type) {

@@ -64,9 +64,13 @@ struct vn_be_opts {
 	enum vn_be_type type;
 	uint64_t size;    /* bytes; file: 0 means the file's size */
 	const char *path; /* file backend */
-	bool hugepages;   /* ram backend: back the memory with hugetlbfs */
-	bool direct;      /* file backend: O_DIRECT */
-	unsigned qdepth;  /* file backend: io_uring entries per channel */
+	/* ram backend: 2 MiB hugetlb pages when enough are free, else 4 KiB
+	 * pages (one warning per process); hugepages: hugetlb pages or fail;
+	 * no_hugepages: 4 KiB pages. */
+	bool hugepages;
+	bool no_hugepages;
+	bool direct;     /* file backend: O_DIRECT */
+	unsigned qdepth; /* file backend: io_uring entries per channel */
 };
 
 struct vn_be;
@@ -76,6 +80,8 @@ struct vn_be_chan;
 int vn_be_create(const struct vn_be_opts *o, struct vn_be **out, const char **err);
 void vn_be_destroy(struct vn_be *be);
 uint64_t vn_be_size(const struct vn_be *be);
+/* A ram backend on 2 MiB hugetlb pages (false for every other). */
+bool vn_be_hugepages(const struct vn_be *be);
 const char *vn_be_name(const struct vn_be *be);
 /* Whether Format NVM may wipe it (ram, null: yes; file: yes, by discard). */
 bool vn_be_can_format(const struct vn_be *be);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * RAM backend: a sealed memfd mapped shared, optionally on 2 MiB hugetlb
- * pages. Every request completes inline with a memcpy, memset or memcmp;
- * only DISCARD makes a syscall, to give whole pages back to the system.
+ * RAM backend: a sealed memfd mapped shared, on 2 MiB hugetlb pages when
+ * enough are free (or when asked to: then it fails without them). Every request completes inline
+ * with a memcpy, memset or memcmp; only DISCARD makes a syscall, to give whole pages back to the
+ * system.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,35 +37,32 @@ static uint64_t mem_available(void)
 	return (uint64_t)kb * 1024;
 }
 
-int be_ram_create(struct vn_be *be, const struct vn_be_opts *o, const char **err)
+/*
+ * The memory, on hugetlb pages or not: a sealed memfd of map_len bytes,
+ * mapped and populated. 0, or -errno with *err.
+ */
+static int ram_map(struct vn_be *be, const struct vn_be_opts *o, bool huge, const char **err)
 {
 	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t page = huge ? HUGE_2M : (uint64_t)sysconf(_SC_PAGESIZE);
 	void *mem;
 	int fd, rc;
 
-	if (o->hugepages) {
+	if (huge)
 		flags |= MFD_HUGETLB | MFD_HUGE_2MB;
-		page = HUGE_2M;
-	}
-	if (o->size == 0 || o->size > (uint64_t)INT64_MAX - page) {
-		*err = "ram: size must be between 1 byte and 2^63 bytes less a page";
-		return -EINVAL;
-	}
 	/*
 	 * hugetlbfs sizes files in whole huge pages: round the memory up and
 	 * keep the namespace at the size asked for.
 	 */
 	be->ram.map_len = (size_t)((o->size + page - 1) & ~(page - 1));
 	be->ram.page = (size_t)page;
-	be->ram.huge = o->hugepages;
+	be->ram.huge = huge;
 
 	fd = memfd_create("vnvme-ram", flags);
 	if (fd < 0) {
 		rc = -errno;
-		*err = o->hugepages
-			   ? "ram: memfd_create(MFD_HUGETLB) failed: no 2 MiB hugetlb support?"
-			   : "ram: memfd_create failed";
+		*err = huge ? "ram: memfd_create(MFD_HUGETLB) failed: no 2 MiB hugetlb support?"
+			    : "ram: memfd_create failed";
 		return rc;
 	}
 	if (ftruncate(fd, (off_t)be->ram.map_len) < 0) {
@@ -88,7 +86,7 @@ int be_ram_create(struct vn_be *be, const struct vn_be_opts *o, const char **err
 	 * SIGBUS later. hugetlb reserves every page at mmap as well.
 	 */
 	uint64_t avail = mem_available();
-	if (!o->hugepages && avail && be->ram.map_len > avail) {
+	if (!huge && avail && be->ram.map_len > avail) {
 		rc = -ENOMEM;
 		*err = "ram: larger than the memory available (MemAvailable): use a smaller size "
 		       "or the null backend";
@@ -97,20 +95,74 @@ int be_ram_create(struct vn_be *be, const struct vn_be_opts *o, const char **err
 	mem = mmap(NULL, be->ram.map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (mem == MAP_FAILED) {
 		rc = -errno;
-		*err = o->hugepages
-			   ? "ram: cannot reserve the hugepages: raise /proc/sys/vm/nr_hugepages"
-			   : "ram: cannot map the memory";
+		*err = huge ? "ram: cannot reserve the hugepages: raise /proc/sys/vm/nr_hugepages"
+			    : "ram: cannot map the memory";
 		goto err_close;
 	}
 	be->ram.mem = mem;
 	be->ram.fd = fd;
-	be->size = o->size;
-	vn_info("be ram: %" PRIu64 " bytes%s", be->size, o->hugepages ? " on 2 MiB hugepages" : "");
 	return 0;
 
 err_close:
 	close(fd);
 	return rc;
+}
+
+/* 2 MiB pages free in the hugetlb pool now (HugePages_Free), or 0. */
+static uint64_t huge_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long long n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %llu", &n) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)n;
+}
+
+int be_ram_create(struct vn_be *be, const struct vn_be_opts *o, const char **err)
+{
+	static uint32_t warned;
+	uint64_t page = o->no_hugepages ? (uint64_t)sysconf(_SC_PAGESIZE) : HUGE_2M;
+	int rc;
+
+	if (o->size == 0 || o->size > (uint64_t)INT64_MAX - page) {
+		*err = "ram: size must be between 1 byte and 2^63 bytes less a page";
+		return -EINVAL;
+	}
+	if (o->hugepages && o->no_hugepages) {
+		*err = "ram: hugepages and no_hugepages exclude each other";
+		return -EINVAL;
+	}
+	if (o->hugepages || o->no_hugepages) {
+		rc = ram_map(be, o, o->hugepages, err);
+	} else {
+		/* By default: hugepages when the pool has enough free (fewer TLB
+		 * misses on random I/O), 4 KiB pages otherwise, never a failure. */
+		uint64_t want = (o->size + HUGE_2M - 1) / HUGE_2M;
+		const char *herr = NULL;
+
+		rc = huge_free() >= want ? ram_map(be, o, true, &herr) : -ENOMEM;
+		if (rc) {
+			if (!__atomic_exchange_n(&warned, 1u, __ATOMIC_RELAXED))
+				vn_warn("be ram: %" PRIu64 " bytes on 4 KiB pages: not enough free "
+					"2 MiB hugepages (%" PRIu64 " needed, %" PRIu64 " free; "
+					"reserve them with echo N > /proc/sys/vm/nr_hugepages, or "
+					"silence this with --no-hugepages or \"hugepages\": false)",
+					o->size, want, huge_free());
+			rc = ram_map(be, o, false, err);
+		}
+	}
+	if (rc)
+		return rc;
+	be->size = o->size;
+	vn_info("be ram: %" PRIu64 " bytes%s", be->size,
+		be->ram.huge ? " on 2 MiB hugepages" : " on 4 KiB pages");
+	return 0;
 }
 
 void be_ram_destroy(struct vn_be *be)

@@ -231,9 +231,16 @@ static int parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, 
 		return ret;
 	if ((ret = get_u32(o, "lba", 512, 4096, &ns->lba_size, err, len)))
 		return ret;
-	if ((ret = get_bool(o, "hugepages", &ns->be.hugepages, err, len)) ||
+	/* "hugepages": true requires them, false refuses them; left out,
+	 * the ram backend takes them when enough are free. */
+	bool huge = false, huge_set = json_object_object_get_ex(o, "hugepages", NULL);
+	if ((ret = get_bool(o, "hugepages", &huge, err, len)) ||
 	    (ret = get_bool(o, "direct", &ns->be.direct, err, len)))
 		return ret;
+	if (huge_set) {
+		ns->be.hugepages = huge;
+		ns->be.no_hugepages = !huge;
+	}
 	/* Last: the only allocation, so no earlier error leaks it. */
 	if ((ret = get_str(o, "path", &path, err, len)))
 		return ret;

@@ -43,7 +43,9 @@ static void usage(FILE *f)
 	    "  --namespaces N     N namespaces alike, 1..32      (default 1)\n"
 	    "  --queues N         I/O queue pairs, 1..1024       (default 8)\n"
 	    "  --qdepth N         entries per I/O queue, 2..65536 (default 1024)\n"
-	    "  --hugepages        back ram namespaces with hugepages\n"
+	    "  --hugepages        back ram namespaces with 2 MiB hugepages, or fail\n"
+	    "  --no-hugepages     back ram namespaces with 4 KiB pages (default: hugepages\n"
+	    "                     when enough are free in /proc/sys/vm/nr_hugepages)\n"
 	    "  --direct           open files with O_DIRECT\n"
 	    "  --serial STR       serial number (default: unique per process and controller)\n"
 	    "  --pci-id VVVV:DDDD PCI vendor:device              (default 4e58:0001)\n"
@@ -239,6 +241,7 @@ int main(int argc, char **argv)
 		O_QUEUES,
 		O_QDEPTH,
 		O_HUGE,
+		O_NOHUGE,
 		O_DIRECT_IO,
 		O_SERIAL,
 		O_PCIID,
@@ -260,6 +263,7 @@ int main(int argc, char **argv)
 	    {"queues", required_argument, NULL, O_QUEUES},
 	    {"qdepth", required_argument, NULL, O_QDEPTH},
 	    {"hugepages", no_argument, NULL, O_HUGE},
+	    {"no-hugepages", no_argument, NULL, O_NOHUGE},
 	    {"direct", no_argument, NULL, O_DIRECT_IO},
 	    {"serial", required_argument, NULL, O_SERIAL},
 	    {"pci-id", required_argument, NULL, O_PCIID},
@@ -332,6 +336,11 @@ int main(int argc, char **argv)
 			break;
 		case O_HUGE:
 			one.ns[0].be.hugepages = true;
+			one.ns[0].be.no_hugepages = false;
+			break;
+		case O_NOHUGE:
+			one.ns[0].be.hugepages = false;
+			one.ns[0].be.no_hugepages = true;
 			break;
 		case O_DIRECT_IO:
 			one.ns[0].be.direct = true;

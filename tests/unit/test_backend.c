@@ -293,6 +293,85 @@ static unsigned long read_ulong(const char *path)
 	return v;
 }
 
+/* A write at the end of the namespace reads back. */
+static void round_trip(struct vn_be *be)
+{
+	struct vn_be_chan *ch;
+	uint8_t w[512], r[512];
+	uint64_t end = vn_be_size(be);
+
+	assert_int_equal(vn_be_chan_open(be, &ch), 0);
+	pattern(w, sizeof(w), 0, 9);
+	assert_int_equal(run1(ch, VN_BE_WRITE, end - sizeof(w), w, sizeof(w)), 0);
+	assert_int_equal(run1(ch, VN_BE_READ, end - sizeof(r), r, sizeof(r)), 0);
+	assert_memory_equal(r, w, sizeof(w));
+	vn_be_chan_close(ch);
+}
+
+static unsigned long huge_free_now(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %lu", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * By default a ram namespace is on 2 MiB hugepages when enough are free,
+ * and on 4 KiB pages (never a failure) when not: a namespace larger than
+ * the free pool takes 4 KiB pages; so does one with no_hugepages. Whichever
+ * it gets, the data is there.
+ */
+static void test_ram_takes_hugepages_by_default_and_falls_back(void **state)
+{
+	struct vn_be_opts o = {.type = VN_BE_RAM, .size = 4 * MiB};
+	unsigned long free0 = huge_free_now();
+	struct vn_be *be = NULL;
+	const char *err = NULL;
+
+	(void)state;
+	assert_int_equal(vn_be_create(&o, &be, &err), 0);
+	print_message("# %lu hugepages free: 4 MiB namespace on %s pages\n", free0,
+		      vn_be_hugepages(be) ? "2 MiB" : "4 KiB");
+	if (free0 >= 2 + 8) /* room to spare for tests running beside */
+		assert_true(vn_be_hugepages(be));
+	else if (free0 < 2)
+		assert_false(vn_be_hugepages(be));
+	if (vn_be_hugepages(be))
+		assert_true(huge_free_now() <= free0 - 2);
+	round_trip(be);
+	vn_be_destroy(be);
+
+	/* More than the pool holds: 4 KiB pages, no failure. */
+	o.size = ((uint64_t)huge_free_now() + 1) * 2 * MiB;
+	if (o.size <= 256 * MiB) {
+		assert_int_equal(vn_be_create(&o, &be, &err), 0);
+		assert_false(vn_be_hugepages(be));
+		round_trip(be);
+		vn_be_destroy(be);
+	} else {
+		print_message("# %lu hugepages free: the larger-than-the-pool case needs too much "
+			      "memory here, left out\n",
+			      huge_free_now());
+	}
+
+	o = (struct vn_be_opts){.type = VN_BE_RAM, .size = 4 * MiB, .no_hugepages = true};
+	assert_int_equal(vn_be_create(&o, &be, &err), 0);
+	assert_false(vn_be_hugepages(be));
+	vn_be_destroy(be);
+
+	o.hugepages = true;
+	assert_int_equal(vn_be_create(&o, &be, &err), -EINVAL);
+	assert_non_null(strstr(err, "exclude"));
+}
+
 static void test_ram_hugepages_fail_clearly_when_none_are_reserved(void **state)
 {
 	/* 3 MiB: not a multiple of 2 MiB, the memory is rounded up to 4 MiB. */
@@ -977,6 +1056,7 @@ int main(void)
 	    cmocka_unit_test(test_ram_compare_matches_and_reports_a_mismatch_as_eilseq),
 	    cmocka_unit_test(test_ram_refuses_bad_ranges_and_iovecs),
 	    cmocka_unit_test(test_ram_hugepages_fail_clearly_when_none_are_reserved),
+	    cmocka_unit_test(test_ram_takes_hugepages_by_default_and_falls_back),
 	    FILE_TEST(test_create_errors_return_errno_and_a_reason),
 	    FILE_TEST(test_file_is_created_or_extended_to_the_size_given),
 	    FILE_TEST(test_file_reads_back_writes_through_io_uring),

@@ -267,7 +267,7 @@ static const char full_conf[] =
     "      \"pci_id\": \"1234:abcd\",\n"
     "      \"namespaces\": [\n"
     "        {\"backend\": \"null\", \"size\": \"2T\"},\n"
-    "        {\"backend\": \"ram\", \"size\": 8388608, \"lba\": 4096},\n"
+    "        {\"backend\": \"ram\", \"size\": 8388608, \"lba\": 4096, \"hugepages\": false},\n"
     "        {\"backend\": \"file\", \"path\": \"/var/lib/ns.img\", \"size\": \"64M\",\n"
     "         \"direct\": true}\n"
     "      ]\n"
@@ -309,6 +309,11 @@ static void test_conf_load_expands_a_counted_controller_and_keeps_its_settings(v
 		assert_int_equal(d->ns[1].be.type, VN_BE_RAM);
 		assert_int_equal(d->ns[1].be.size, 8u << 20);
 		assert_int_equal(d->ns[1].lba_size, 4096);
+		/* false: 4 KiB pages; left out (ns 0): hugepages when free. */
+		assert_true(d->ns[1].be.no_hugepages);
+		assert_false(d->ns[1].be.hugepages);
+		assert_false(d->ns[0].be.hugepages);
+		assert_false(d->ns[0].be.no_hugepages);
 		assert_int_equal(d->ns[2].be.type, VN_BE_FILE);
 		assert_int_equal(d->ns[2].be.size, 64u << 20);
 		assert_true(d->ns[2].be.direct);
@@ -325,6 +330,7 @@ static void test_conf_load_expands_a_counted_controller_and_keeps_its_settings(v
 	assert_int_equal(c.ctrls[3].nr_ns, 1);
 	assert_int_equal(c.ctrls[3].ns[0].be.size, 1ull << 30);
 	assert_true(c.ctrls[3].ns[0].be.hugepages);
+	assert_false(c.ctrls[3].ns[0].be.no_hugepages);
 	assert_null(c.ctrls[3].ns[0].be.path);
 	if (vn_conf_check(&c, err, sizeof(err)))
 		fail_msg("check: %s", err);
