@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -21,20 +22,23 @@
 #define MFD_HUGE_2MB (21u << 26)
 #endif
 
-/* MemAvailable from /proc/meminfo in bytes, or 0 if unknown. */
-static uint64_t mem_available(void)
+/* The number after `key` in /proc/meminfo ("MemAvailable:" is in kB,
+ * "HugePages_Free:" in pages), or 0 if unknown. */
+static uint64_t meminfo(const char *key)
 {
 	FILE *f = fopen("/proc/meminfo", "r");
 	char line[128];
-	unsigned long long kb = 0;
+	uint64_t v = 0;
 
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+		if (!strncmp(line, key, strlen(key))) {
+			v = strtoull(line + strlen(key), NULL, 10);
 			break;
+		}
 	fclose(f);
-	return (uint64_t)kb * 1024;
+	return v;
 }
 
 /*
@@ -85,7 +89,7 @@ static int ram_map(struct vn_be *be, const struct vn_be_opts *o, bool huge, cons
 	 * memory there is fails here with a message instead of an OOM kill or a
 	 * SIGBUS later. hugetlb reserves every page at mmap as well.
 	 */
-	uint64_t avail = mem_available();
+	uint64_t avail = meminfo("MemAvailable:") * 1024;
 	if (!huge && avail && be->ram.map_len > avail) {
 		rc = -ENOMEM;
 		*err = "ram: larger than the memory available (MemAvailable): use a smaller size "
@@ -106,22 +110,6 @@ static int ram_map(struct vn_be *be, const struct vn_be_opts *o, bool huge, cons
 err_close:
 	close(fd);
 	return rc;
-}
-
-/* 2 MiB pages free in the hugetlb pool now (HugePages_Free), or 0. */
-static uint64_t huge_free(void)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	unsigned long long n = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "HugePages_Free: %llu", &n) == 1)
-			break;
-	fclose(f);
-	return (uint64_t)n;
 }
 
 int be_ram_create(struct vn_be *be, const struct vn_be_opts *o, const char **err)
@@ -146,14 +134,14 @@ int be_ram_create(struct vn_be *be, const struct vn_be_opts *o, const char **err
 		uint64_t want = (o->size + HUGE_2M - 1) / HUGE_2M;
 		const char *herr = NULL;
 
-		rc = huge_free() >= want ? ram_map(be, o, true, &herr) : -ENOMEM;
+		rc = meminfo("HugePages_Free:") >= want ? ram_map(be, o, true, &herr) : -ENOMEM;
 		if (rc) {
 			if (!__atomic_exchange_n(&warned, 1u, __ATOMIC_RELAXED))
 				vn_warn("be ram: %" PRIu64 " bytes on 4 KiB pages: not enough free "
 					"2 MiB hugepages (%" PRIu64 " needed, %" PRIu64 " free; "
 					"reserve them with echo N > /proc/sys/vm/nr_hugepages, or "
 					"silence this with --no-hugepages or \"hugepages\": false)",
-					o->size, want, huge_free());
+					o->size, want, meminfo("HugePages_Free:"));
 			rc = ram_map(be, o, false, err);
 		}
 	}

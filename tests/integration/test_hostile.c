@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "../proc_field.h"
 #include "nvme_host.h"
 #include "vnvme/vnvme.h"
 #include "vu/sock.h"
@@ -94,18 +95,10 @@ static unsigned target_fds(void)
 /* Resident memory of the target, KiB. */
 static unsigned long target_rss_kib(void)
 {
-	char p[64], line[256];
-	unsigned long kib = 0;
-	FILE *f;
+	char p[64];
 
 	snprintf(p, sizeof(p), "/proc/%d/status", (int)T.pid);
-	f = fopen(p, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %lu kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
+	return proc_field(p, "VmRSS:");
 }
 
 static unsigned long log_lines(void)

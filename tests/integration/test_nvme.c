@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "../proc_field.h"
 #include "../test_filter.h"
 #include "target/config.h"
 #include "nvme/priv.h"
@@ -2410,20 +2411,6 @@ static void test_disable_right_after_create_sq_waits_for_the_pollers(void **stat
 	assert_sc(hq_cmd(&h->io[0], &r, NULL), 0);
 }
 
-static unsigned long self_rss_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	unsigned long kib = 0;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %lu kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 /*
  * Four SQs of 65536 entries: their request slots (about 49 MiB a queue) are
  * memory only once used. Every slot was once written when the SQ was
@@ -2440,10 +2427,10 @@ static void test_deep_sqs_cost_memory_only_as_they_are_used(void **state)
 
 	memset(sq, 0, sizeof(sq));
 	gcq_create(h, &cq, 1, 65536, G_CQ_OFF(1));
-	before = self_rss_kib();
+	before = proc_field("/proc/self/status", "VmRSS:");
 	for (unsigned i = 0; i < 4; i++)
 		gsq_create(h, &sq[i], (uint16_t)(i + 1), 65536, &cq, G_SQ_OFF(i + 1));
-	after = self_rss_kib();
+	after = proc_field("/proc/self/status", "VmRSS:");
 	printf("# 4 SQs of 65536 entries: RSS %lu -> %lu KiB\n", before, after);
 	assert_true(after < before + 24 * 1024);
 	for (unsigned i = 0; i < 4; i++) {

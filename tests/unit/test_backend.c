@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "../proc_field.h"
 #include "backend/backend.h"
 
 #define KiB 1024u
@@ -310,17 +311,7 @@ static void round_trip(struct vn_be *be)
 
 static unsigned long huge_free_now(void)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	unsigned long n = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "HugePages_Free: %lu", &n) == 1)
-			break;
-	fclose(f);
-	return n;
+	return proc_field("/proc/meminfo", "HugePages_Free:");
 }
 
 /*
