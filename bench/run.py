@@ -247,6 +247,68 @@ def label_modes(rows):
         r['modes'] = sorted({s['mode'] for s in counted})
 
 
+def scale_sweep(a, secs):
+    """One null controller across k polling threads, driven by k vnvme-perf
+    jobs (one queue pair each), k = 1, 2, 4 ... up to half the CPUs (at most
+    64 a side): the target on the first half, vnvme-perf on the second. Each
+    point is run 3 times; the median, min and max are reported with the
+    per-core rate and the scaling efficiency against k = 1."""
+    n = os.cpu_count() or 1
+    half = min(64, max(1, n // 2))
+    top = max(half, a.scale_max or 0)
+    ks = sorted({k for k in (1, 2, 4, 8, 16, 32, 64) if k <= top} | {top})
+    # Beyond half the CPUs (--scale-max), threads share CPUs: round robin.
+    tcpus = [(i % half) for i in range(top)] if n > 1 else [0] * top
+    pcpus = [(half + i % half) for i in range(top)] if n > 1 else [0] * top
+    points = []
+    for qd in (16, 128):
+        base = None
+        for k in ks:
+            with tempfile.TemporaryDirectory(prefix='vnvme-scale-') as wd:
+                sock = os.path.join(wd, 'nvme0')
+                conf = {'cpus': tcpus[:k], 'controllers': [{
+                    'socket': sock, 'queues': k, 'qdepth': 256,
+                    'namespaces': [{'backend': 'null', 'size': '1T'}]}]}
+                path = os.path.join(wd, 'conf.json')
+                with open(path, 'w') as f:
+                    json.dump(conf, f)
+                log = os.path.join(wd, 'target.log')
+                tp = subprocess.Popen([os.path.join(a.build, 'src/target/vnvme-target'),
+                                       '--config', path, '--log', 'warn'],
+                                      stdout=open(log, 'w'), stderr=subprocess.STDOUT)
+                try:
+                    for _ in range(600):
+                        if os.path.exists(sock) or tp.poll() is not None:
+                            break
+                        time.sleep(0.05)
+                    runs = []
+                    for _ in range(3):
+                        cmd = [os.path.join(a.build, 'src/perf/vnvme-perf'), '--socket', sock,
+                               '--bs', '512', '--qd', str(qd), '--jobs', str(k), '--cpus',
+                               ','.join(map(str, pcpus[:k])), '--runtime', str(secs),
+                               '--json', '--quiet']
+                        out = subprocess.run(cmd, capture_output=True, text=True,
+                                             timeout=secs + 60)
+                        if out.returncode != 0:
+                            raise SystemExit('bench: vnvme-perf failed: ' + out.stderr)
+                        runs.append(json.loads(out.stdout)['read']['iops'])
+                finally:
+                    tp.send_signal(signal.SIGTERM)
+                    tp.wait(timeout=30)
+            iops = median(runs)
+            if k == 1:
+                base = iops
+            points.append({'qd': qd, 'threads_per_side': k, 'iops': iops,
+                           'iops_min': min(runs), 'iops_max': max(runs),
+                           'iops_per_target_core': iops / k,
+                           'target_ns_per_io': 1e9 * k / iops if iops else 0,
+                           'efficiency': iops / (k * base) if base else 0,
+                           'oversubscribed': n < 2 * k})
+            print('.', end='', flush=True, file=sys.stderr)
+    print(file=sys.stderr)
+    return {'cpus': n, 'target_cpus': tcpus, 'perf_cpus': pcpus, 'points': points}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--quick', action='store_true',
@@ -258,6 +320,12 @@ def main():
     ap.add_argument('--out', default=None)
     ap.add_argument('--target-cpu', type=int, default=0)
     ap.add_argument('--perf-cpu', type=int, default=1 if os.cpu_count() > 1 else 0)
+    ap.add_argument('--scale', action='store_true',
+                    help='only the many-core sweep: one null controller over 1, 2, 4 ... '
+                         'polling threads (half the CPUs, up to 64) and as many perf jobs')
+    ap.add_argument('--scale-max', type=int, metavar='K',
+                    help='with --scale: go up to K threads a side even past half the CPUs '
+                         '(then they share CPUs; the row says so)')
     ap.add_argument('--only', action='append', metavar='BACKEND:CONTROLLERS',
                     help='only these parts of the matrix, e.g. null:1 (repeatable)')
     ap.add_argument('--no-instr', action='store_true',
@@ -266,6 +334,27 @@ def main():
     secs = 2 if a.full else 0.2 if a.smoke else 0.5
     mode = 'full' if a.full else 'smoke' if a.smoke else 'quick'
 
+    if a.scale:
+        res = {'version': 2, 'mode': 'scale',
+               'time_utc': datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%SZ'),
+               'host': {'cpus': os.cpu_count(), 'model': cpu_model()},
+               'seconds_per_run': secs, 'scale': scale_sweep(a, secs)}
+        out = a.out or os.path.join(HERE, 'results',
+                                    'scale-' + res['time_utc'].replace(':', '') + '.json')
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out, 'w') as f:
+            json.dump(res, f, indent=1)
+        print('null 512 B randread, one controller, k polling threads and k perf jobs '
+              '(%s)' % res['host']['model'])
+        print('%4s %3s %9s %15s %12s %11s %10s' % ('qd', 'k', 'MIOPS', 'min-max', 'M/tgt core',
+                                                'ns/IO/core', 'efficiency'))
+        for p in res['scale']['points']:
+            print('%4d %3d %9.3f %7.3f-%-7.3f %12.3f %11.1f %9.0f%%%s' % (
+                p['qd'], p['threads_per_side'], p['iops'] / 1e6, p['iops_min'] / 1e6,
+                p['iops_max'] / 1e6, p['iops_per_target_core'] / 1e6, p['target_ns_per_io'],
+                100 * p['efficiency'], '  (more threads than CPUs)' if p['oversubscribed'] else ''))
+        print('results: ' + os.path.relpath(out, ROOT))
+        return
     cpus = '%d,%d' % (a.target_cpu, a.perf_cpu)
     ceil_bin = os.path.join(a.build, 'bench/ceiling')
 
