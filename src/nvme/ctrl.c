@@ -450,6 +450,11 @@ int nvme_ctrl_create(const struct nvme_ctrl_opts *o, struct nvme_ctrl **out, con
 		ret = -ENOMEM;
 		goto err;
 	}
+	c->qbase = calloc(o->max_ioqpairs + 1, sizeof(*c->qbase));
+	if (!c->qbase) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	for (uint32_t i = 0; i < o->nr_ns; i++) {
 		ret = ns_init(c, &o->ns[i], err);
 		if (ret)
@@ -470,6 +475,7 @@ err:
 			vn_be_chan_close(c->ns[i]->chan[p]);
 		free(c->ns[i]);
 	}
+	free(c->qbase);
 	free(c->sqs);
 	free(c->cqs);
 	free(c->feat.ivc);
@@ -490,6 +496,7 @@ void nvme_ctrl_destroy(struct nvme_ctrl *c)
 			vn_be_chan_close(c->ns[i]->chan[p]);
 		free(c->ns[i]);
 	}
+	free(c->qbase);
 	free(c->sqs);
 	free(c->cqs);
 	free(c->feat.ivc);
@@ -497,27 +504,76 @@ void nvme_ctrl_destroy(struct nvme_ctrl *c)
 	free(c);
 }
 
-/* One I/O SQ's counters, copied under qlock (nvme_ctrl_print_stats). */
-struct sq_snap {
-	uint16_t qid, cqid;
-	unsigned poller;
-	uint64_t cmds, errors, bytes_read, bytes_written, polls, busy_polls, irqs;
-};
-
 /*
- * The controller's totals, and up to max per-SQ snapshots into snap (may be
- * NULL) whose count goes to *nsnap. Runs on the control thread while the
- * admin poller creates and deletes queues: qlock keeps every queue it finds
- * alive while it reads; the counters themselves are single-writer, read
- * racily (a snapshot, not a transaction).
+ * Statistics. They run on the control thread (or any thread) while the
+ * admin poller creates and deletes queues: qlock keeps every queue found in
+ * c->sqs / c->cqs alive while it is read; the counters themselves are
+ * single-writer, read racily (a snapshot, not a transaction). A reset
+ * (nvme_ctrl_reset_stats) writes none of them: it records a baseline that
+ * reads subtract.
  */
-static void stats_collect(struct nvme_ctrl *c, struct nvme_ctrl_stats *out, struct sq_snap *snap,
-			  uint32_t *nsnap)
-{
-	uint32_t n = 0;
 
+/* A queue's counters as they are (qlock held). */
+static void qstat_raw(const struct nvme_sq *sq, struct nvme_qstat_base *b)
+{
+	const struct nvme_cq *cq = sq->cq;
+
+	b->sq_serial = sq->serial;
+	b->cq_serial = cq->serial;
+	b->cmds = vn_load_relaxed(&sq->cmds);
+	b->errors = vn_load_relaxed(&sq->errors);
+	b->bytes_read = vn_load_relaxed(&sq->dir_bytes[NVME_DIR_READ]);
+	b->bytes_written = vn_load_relaxed(&sq->dir_bytes[NVME_DIR_WRITE]);
+	b->read_cmds = vn_load_relaxed(&sq->dir_cmds[NVME_DIR_READ]);
+	b->write_cmds = vn_load_relaxed(&sq->dir_cmds[NVME_DIR_WRITE]);
+	for (unsigned i = 0; i < NVME_QSTAT_ERR_SLOTS; i++)
+		b->err_cnt[i] = vn_load_acquire(&sq->err_cnt[i]); /* then err_sts[i] */
+	b->err_other = vn_load_relaxed(&sq->err_other);
+	b->irqs = vn_load_relaxed(&cq->irqs);
+	b->polls = vn_load_relaxed(&cq->polls);
+	b->busy_polls = vn_load_relaxed(&cq->busy_polls);
+}
+
+/* One queue's statistics: raw minus its baseline, where the baseline is of
+ * the same queue (serials), not of one deleted since. */
+static void qstat_get(struct nvme_ctrl *c, const struct nvme_sq *sq, struct nvme_queue_stats *o)
+{
+	const struct nvme_qstat_base *b = &c->qbase[sq->qid];
+	struct nvme_qstat_base r;
+	bool sb, cb;
+
+	qstat_raw(sq, &r);
+	sb = b->sq_serial == r.sq_serial;
+	cb = b->cq_serial == r.cq_serial;
+	memset(o, 0, sizeof(*o));
+	o->qid = sq->qid;
+	o->cqid = sq->cqid;
+	o->poller = sq->cq->poller;
+	o->size = sq->size;
+	o->inflight = vn_load_relaxed(&sq->inflight);
+	o->cmds = r.cmds - (sb ? b->cmds : 0);
+	o->errors = r.errors - (sb ? b->errors : 0);
+	o->bytes_read = r.bytes_read - (sb ? b->bytes_read : 0);
+	o->bytes_written = r.bytes_written - (sb ? b->bytes_written : 0);
+	o->read_cmds = r.read_cmds - (sb ? b->read_cmds : 0);
+	o->write_cmds = r.write_cmds - (sb ? b->write_cmds : 0);
+	for (unsigned i = 0; i < NVME_QSTAT_ERR_SLOTS; i++) {
+		uint64_t n = r.err_cnt[i] - (sb ? b->err_cnt[i] : 0);
+		if (n)
+			o->err[o->nr_err++] = (struct nvme_queue_err){
+			    .status = vn_load_relaxed(&sq->err_sts[i]), .count = n};
+	}
+	o->err_other = r.err_other - (sb ? b->err_other : 0);
+	o->irqs = r.irqs - (cb ? b->irqs : 0);
+	o->polls = r.polls - (cb ? b->polls : 0);
+	o->busy_polls = r.busy_polls - (cb ? b->busy_polls : 0);
+}
+
+/* The controller's totals as they are (qlock held): those of the queues
+ * deleted so far, and of the live ones. */
+static void totals_raw(struct nvme_ctrl *c, struct nvme_ctrl_stats *out)
+{
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&c->qlock);
 	out->admin_cmds = vn_load_relaxed(&c->admin_cmds);
 	out->io_cmds = c->gone_cmds;
 	out->io_errors = c->gone_errors;
@@ -530,46 +586,58 @@ static void stats_collect(struct nvme_ctrl *c, struct nvme_ctrl_stats *out, stru
 		struct nvme_cq *cq = c->cqs[q];
 
 		if (sq) {
-			uint64_t cmds = vn_load_relaxed(&sq->cmds);
-			uint64_t errors = vn_load_relaxed(&sq->errors);
-			uint64_t rd = vn_load_relaxed(&sq->dir_bytes[NVME_DIR_READ]);
-			uint64_t wr = vn_load_relaxed(&sq->dir_bytes[NVME_DIR_WRITE]);
-
 			out->nr_io_sq++;
-			out->io_cmds += cmds;
-			out->io_errors += errors;
-			out->bytes_read += rd;
-			out->bytes_written += wr;
-			if (snap) {
-				struct nvme_cq *scq = sq->cq;
-
-				snap[n++] = (struct sq_snap){
-				    .qid = (uint16_t)q,
-				    .cqid = sq->cqid,
-				    .poller = scq->poller,
-				    .cmds = cmds,
-				    .errors = errors,
-				    .bytes_read = rd,
-				    .bytes_written = wr,
-				    .polls = vn_load_relaxed(&scq->polls),
-				    .busy_polls = vn_load_relaxed(&scq->busy_polls),
-				    .irqs = vn_load_relaxed(&scq->irqs),
-				};
-			}
+			out->io_cmds += vn_load_relaxed(&sq->cmds);
+			out->io_errors += vn_load_relaxed(&sq->errors);
+			out->bytes_read += vn_load_relaxed(&sq->dir_bytes[NVME_DIR_READ]);
+			out->bytes_written += vn_load_relaxed(&sq->dir_bytes[NVME_DIR_WRITE]);
 		}
 		if (cq) {
 			out->nr_io_cq++;
 			out->irqs += vn_load_relaxed(&cq->irqs);
 		}
 	}
-	pthread_mutex_unlock(&c->qlock);
-	if (nsnap)
-		*nsnap = n;
 }
 
 void nvme_ctrl_get_stats(struct nvme_ctrl *c, struct nvme_ctrl_stats *out)
 {
-	stats_collect(c, out, NULL, NULL);
+	const struct nvme_ctrl_stats *b = &c->base_tot;
+
+	pthread_mutex_lock(&c->qlock);
+	totals_raw(c, out);
+	/* Totals only grow: the baseline is never above them. */
+	out->admin_cmds -= b->admin_cmds;
+	out->io_cmds -= b->io_cmds;
+	out->io_errors -= b->io_errors;
+	out->bytes_read -= b->bytes_read;
+	out->bytes_written -= b->bytes_written;
+	out->irqs -= b->irqs;
+	pthread_mutex_unlock(&c->qlock);
+}
+
+int nvme_ctrl_get_queue_stats(struct nvme_ctrl *c, struct nvme_queue_stats *out, unsigned max)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&c->qlock);
+	for (uint32_t q = 0; q <= c->o.max_ioqpairs && n < max; q++)
+		if (c->sqs[q])
+			qstat_get(c, c->sqs[q], &out[n++]);
+	pthread_mutex_unlock(&c->qlock);
+	return (int)n;
+}
+
+void nvme_ctrl_reset_stats(struct nvme_ctrl *c)
+{
+	pthread_mutex_lock(&c->qlock);
+	totals_raw(c, &c->base_tot);
+	for (uint32_t q = 0; q <= c->o.max_ioqpairs; q++) {
+		if (c->sqs[q])
+			qstat_raw(c->sqs[q], &c->qbase[q]);
+		else
+			memset(&c->qbase[q], 0, sizeof(c->qbase[q]));
+	}
+	pthread_mutex_unlock(&c->qlock);
 }
 
 void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
@@ -577,10 +645,10 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 	struct nvme_ctrl_stats st;
 	/* Printed after qlock is released: a slow stdout never holds up the
 	 * admin poller. */
-	struct sq_snap *snap = calloc(c->o.max_ioqpairs, sizeof(*snap));
-	uint32_t n = 0;
+	struct nvme_queue_stats *qs = calloc(c->o.max_ioqpairs + 1, sizeof(*qs));
+	int n = qs ? nvme_ctrl_get_queue_stats(c, qs, c->o.max_ioqpairs + 1) : 0;
 
-	stats_collect(c, &st, snap, &n);
+	nvme_ctrl_get_stats(c, &st);
 	fprintf(f,
 		"%s: csts 0x%x admin %llu io %llu errors %llu read %llu B written %llu B irqs "
 		"%llu queues %u/%u\n",
@@ -588,9 +656,11 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 		(unsigned long long)st.io_errors, (unsigned long long)st.bytes_read,
 		(unsigned long long)st.bytes_written, (unsigned long long)st.irqs, st.nr_io_sq,
 		st.nr_io_cq);
-	for (uint32_t i = 0; i < n; i++) {
-		const struct sq_snap *q = &snap[i];
+	for (int i = 0; i < n; i++) {
+		const struct nvme_queue_stats *q = &qs[i];
 
+		if (!q->qid)
+			continue; /* the admin queue: in the line above */
 		fprintf(f,
 			"%s sq%u: cq%u poller %u cmds %llu errors %llu read %llu B written %llu B "
 			"polls %llu busy %.1f%% irqs %llu\n",
@@ -600,5 +670,5 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 			q->polls ? 100.0 * (double)q->busy_polls / (double)q->polls : 0.0,
 			(unsigned long long)q->irqs);
 	}
-	free(snap);
+	free(qs);
 }

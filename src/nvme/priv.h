@@ -129,6 +129,17 @@ struct nvme_sq {
 	struct nvme_ctrl *ctrl;
 	uint64_t iova;
 	uint16_t qprio;
+	uint32_t serial; /* unique per controller: the statistics' baselines follow it */
+
+	/*
+	 * Errors by status (cq_post's error branch, cold): the first
+	 * NVME_QSTAT_ERR_SLOTS distinct statuses (SCT and SC) each get a slot
+	 * for the queue's life, the rest count in err_other. Single writer
+	 * (the poller): err_sts[i] is stored before err_cnt[i] first leaves 0.
+	 */
+	uint16_t err_sts[NVME_QSTAT_ERR_SLOTS];
+	uint64_t err_cnt[NVME_QSTAT_ERR_SLOTS];
+	uint64_t err_other;
 
 	/* Deletion handshake: the admin poller sets deleting; the owning
 	 * poller stops fetching, waits for inflight == 0, unlinks and sets
@@ -165,6 +176,7 @@ struct nvme_cq {
 	/* Set once at creation. */
 	struct nvme_ctrl *ctrl;
 	uint64_t iova;
+	uint32_t serial; /* as nvme_sq's */
 
 	VN_CACHE_ALIGNED uint32_t stopping; /* set by other threads */
 	uint32_t attached;
@@ -271,6 +283,16 @@ struct nvme_ctrl {
 	uint64_t power_on_ns;
 	uint64_t unsafe_shutdowns;
 
+	/*
+	 * Statistics baselines (nvme_ctrl_reset_stats): what the counters read
+	 * at the last reset, subtracted at read time, so that no thread but a
+	 * counter's poller ever writes it. Under qlock. Per qid, valid while
+	 * the queue's serial matches.
+	 */
+	struct nvme_qstat_base *qbase;
+	struct nvme_ctrl_stats base_tot;
+	uint32_t q_serial; /* the last serial given to a queue */
+
 	/* Doorbell Buffer Config (§5.8): set by the admin poller, followed by
 	 * every CQ's poller when dbbuf_gen changes. */
 	uint64_t dbbuf_iova, ei_iova; /* 0: not configured */
@@ -286,6 +308,14 @@ struct nvme_ctrl {
 
 /* Events pollers raise for the admin poller (bits of aen_raise). */
 #define NVME_AEN_INVALID_DB (1u << 0)
+
+/* One queue's counters at the last nvme_ctrl_reset_stats (ctrl.c). */
+struct nvme_qstat_base {
+	uint32_t sq_serial, cq_serial; /* 0: none */
+	uint64_t cmds, errors, bytes_read, bytes_written, read_cmds, write_cmds;
+	uint64_t err_cnt[NVME_QSTAT_ERR_SLOTS], err_other;
+	uint64_t irqs, polls, busy_polls;
+};
 
 /* status.c */
 const char *nvme_status_name(vnvme_status s);

@@ -66,6 +66,26 @@ static inline uint32_t cq_room(struct nvme_cq *cq)
 	return room;
 }
 
+/* Count an error by its status (nvme_sq.err_sts): the first
+ * NVME_QSTAT_ERR_SLOTS distinct ones get a slot each. */
+static VN_COLD void sq_count_error(struct nvme_sq *sq, vnvme_status st)
+{
+	uint16_t v =
+	    (uint16_t)(st.v & (VNVME_SF_SCT_MASK << VNVME_SF_SCT_SHIFT | VNVME_SF_SC_MASK));
+
+	for (unsigned i = 0; i < NVME_QSTAT_ERR_SLOTS; i++) {
+		if (sq->err_cnt[i] && sq->err_sts[i] != v)
+			continue;
+		/* A free slot: its status first, then the count that makes it
+		 * taken (release: a reader that sees the count sees the status). */
+		if (!sq->err_cnt[i])
+			vn_store_relaxed(&sq->err_sts[i], v);
+		vn_store_release(&sq->err_cnt[i], sq->err_cnt[i] + 1);
+		return;
+	}
+	sq->err_other++;
+}
+
 /* Post a CQE; an error also enters the error log, with the namespace and
  * LBA it concerns (0 when none). */
 static void cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_status st,
@@ -90,6 +110,7 @@ static void cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_
 	sq->inflight--;
 	if (unlikely(!vnvme_status_ok(st))) {
 		sq->errors++;
+		sq_count_error(sq, st);
 		nvme_errlog_add(sq->ctrl, sq->qid, cid, st, nsid, lba);
 	}
 }
@@ -793,6 +814,7 @@ int nvme_cq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 	cq->phase = 1; /* the phase tag starts at 1 for a new queue */
 	cq->ien = ien;
 	cq->iv = iv;
+	cq->serial = __atomic_add_fetch(&c->q_serial, 1u, __ATOMIC_RELAXED);
 	cq->db = &c->o.doorbells[2 * qid + 1];
 	vn_store_release(cq->db, 0u);
 	if (!cq_translate(cq, vn_dma_table_get(c->o.dma))) {
@@ -819,6 +841,7 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 	sq->cq = cq;
 	sq->iova = iova;
 	sq->size = size;
+	sq->serial = __atomic_add_fetch(&c->q_serial, 1u, __ATOMIC_RELAXED);
 	sq->db = &c->o.doorbells[2 * qid];
 	vn_store_release(sq->db, 0u);
 	if (qid) {

@@ -2608,6 +2608,118 @@ static void test_a_cc_en_loop_does_not_flood_the_log(void **state)
 	assert_true(cc_lines < 1000);
 }
 
+/* Write a pattern to LBA 7 of nsid through q, read it back. */
+static void rw_round_trip(struct host *h, struct hq *q, uint32_t nsid, uint8_t pat)
+{
+	uint8_t *buf = h->mem + H_DATA + 0x200000;
+	struct vnvme_sqe s = h_rw(VNVME_NVM_WRITE, nsid, 7, 1);
+
+	memset(buf, pat, 512);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	memset(buf, 0, 512);
+	s.opc = VNVME_NVM_READ;
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	assert_int_equal(buf[0], pat);
+	assert_int_equal(buf[511], pat);
+}
+
+/* Per-queue statistics: counts and errors by status; a reset reads zero
+ * (controller totals too) and counting goes on from there; the host's
+ * SMART counters are not reset. */
+static void test_queue_stats_count_reset_and_count_again(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct nvme_ctrl *c = vnvme_dev_ctrl(f->dev);
+	struct nvme_queue_stats qs[8];
+	struct nvme_ctrl_stats st;
+	uint8_t *buf = h->mem + H_DATA + 0x200000;
+	struct vnvme_sqe s;
+	int n;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	h_create_ioq(h, 2, 64, false, 0);
+	for (int i = 0; i < 10; i++)
+		rw_round_trip(h, &h->io[0], 1, (uint8_t)i);
+	s = h_rw(VNVME_NVM_READ, 9, 0, 1); /* inactive NSID */
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), VNVME_SC_INVALID_NS_OR_FORMAT);
+	s = h_rw(VNVME_NVM_READ, 1, 1u << 30, 1); /* past the end */
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), VNVME_SC_LBA_OUT_OF_RANGE);
+
+	n = nvme_ctrl_get_queue_stats(c, qs, 8);
+	assert_int_equal(n, 3);
+	assert_int_equal(qs[0].qid, 0);
+	assert_true(qs[0].cmds >= 4); /* the queue creations at least */
+	assert_int_equal(qs[1].qid, 1);
+	assert_int_equal(qs[1].cqid, 1);
+	assert_int_equal(qs[1].size, 64);
+	assert_int_equal(qs[1].inflight, 0);
+	assert_int_equal(qs[1].cmds, 23);
+	assert_int_equal(qs[1].read_cmds, 10);
+	assert_int_equal(qs[1].write_cmds, 10);
+	assert_int_equal(qs[1].bytes_read, 10 * 512);
+	assert_int_equal(qs[1].bytes_written, 10 * 512);
+	assert_int_equal(qs[1].errors, 3);
+	assert_int_equal(qs[1].nr_err, 2);
+	assert_int_equal(qs[1].err[0].status, VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_int_equal(qs[1].err[0].count, 2);
+	assert_int_equal(qs[1].err[1].status, VNVME_SC_LBA_OUT_OF_RANGE);
+	assert_int_equal(qs[1].err[1].count, 1);
+	assert_string_equal(vnvme_spec_status_name(qs[1].err[1].status), "LBA Out of Range");
+	assert_int_equal(qs[2].qid, 2);
+	assert_int_equal(qs[2].cmds, 0);
+	assert_int_equal(nvme_ctrl_get_queue_stats(c, qs, 1), 1); /* max respected */
+
+	nvme_ctrl_reset_stats(c);
+	n = nvme_ctrl_get_queue_stats(c, qs, 8);
+	assert_int_equal(n, 3);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(qs[i].cmds, 0);
+		assert_int_equal(qs[i].errors, 0);
+		assert_int_equal(qs[i].nr_err, 0);
+		assert_int_equal(qs[i].bytes_read + qs[i].bytes_written, 0);
+	}
+	nvme_ctrl_get_stats(c, &st);
+	assert_int_equal(st.io_cmds, 0);
+	assert_int_equal(st.io_errors, 0);
+	assert_int_equal(st.bytes_read, 0);
+	assert_int_equal(st.nr_io_sq, 2);
+
+	rw_round_trip(h, &h->io[1], 1, 0x42);
+	assert_sc(hq_cmd(&h->io[1], &s, NULL), VNVME_SC_LBA_OUT_OF_RANGE);
+	n = nvme_ctrl_get_queue_stats(c, qs, 8);
+	assert_int_equal(qs[1].cmds, 0);
+	assert_int_equal(qs[2].cmds, 3);
+	assert_int_equal(qs[2].errors, 1);
+	assert_int_equal(qs[2].nr_err, 1);
+	assert_int_equal(qs[2].err[0].status, VNVME_SC_LBA_OUT_OF_RANGE);
+	assert_int_equal(qs[2].bytes_written, 512);
+	nvme_ctrl_get_stats(c, &st);
+	assert_int_equal(st.io_cmds, 3);
+	assert_int_equal(st.io_errors, 1);
+	/* The host's SMART log counts from the start: 11 reads, 11 writes. */
+	struct vnvme_smart_log *sl = (void *)(h->mem + H_DATA);
+	assert_sc(get_log(h, VNVME_LID_SMART, 0, 512, 0), 0);
+	assert_int_equal(sl->host_reads[0], 11);
+	assert_int_equal(sl->host_writes[0], 11);
+
+	/* A queue deleted and created again starts at zero, its baseline gone. */
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, 2), 0);
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, 2), 0);
+	h_create_ioq(h, 2, 32, false, 0);
+	rw_round_trip(h, &h->io[1], 1, 0x43);
+	n = nvme_ctrl_get_queue_stats(c, qs, 8);
+	assert_int_equal(qs[2].cmds, 2);
+	assert_int_equal(qs[2].size, 32);
+	assert_int_equal(qs[2].errors, 0);
+	nvme_ctrl_get_stats(c, &st);
+	assert_int_equal(st.io_cmds, 5);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -2660,6 +2772,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_eight_queues_of_sixty_flushes_all_succeed_on_a_busy_file, setup_file,
 		teardown),
+	    T(test_queue_stats_count_reset_and_count_again),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	if (!getenv("VNVME_LOG"))
