@@ -53,9 +53,11 @@ static void pad(char *dst, size_t n, const char *src)
 /* Whether a namespace has a volatile write cache (Identify VWC, Feature 06h). */
 static bool has_vwc(const struct nvme_ctrl *c)
 {
-	for (uint32_t i = 1; i <= c->nn; i++)
-		if (c->ns[i] && vn_be_volatile_cache(c->ns[i]->be))
+	for (uint32_t i = 1; i <= c->nn; i++) {
+		const struct nvme_ns *ns = ns_get(c, i);
+		if (ns && vn_be_volatile_cache(ns->be))
 			return true;
+	}
 	return false;
 }
 
@@ -85,6 +87,9 @@ static void id_ctrl(struct nvme_ctrl *c, struct vnvme_id_ctrl *id)
 	id->cctemp = 373; /* 100 C */
 	id->sqes = 0x66;
 	id->cqes = 0x44;
+	/* NN: the largest NSID a namespace may be attached at, whether or not
+	 * one is (QEMU with namespace management reports its maximum too);
+	 * the host finds the active ones with CNS 02h. */
 	id->nn = c->nn;
 	id->oncs = VNVME_ONCS_COMPARE | VNVME_ONCS_DSM | VNVME_ONCS_WRITE_ZEROES |
 		   VNVME_ONCS_SAVE_SELECT | VNVME_ONCS_TIMESTAMP;
@@ -119,7 +124,7 @@ static void id_ns(struct nvme_ctrl *c, const struct nvme_ns *ns, struct vnvme_id
 
 static struct nvme_ns *active_ns(struct nvme_ctrl *c, uint32_t nsid)
 {
-	return nsid >= 1 && nsid <= c->nn ? c->ns[nsid] : NULL;
+	return nsid >= 1 && nsid <= c->nn ? ns_get(c, nsid) : NULL;
 }
 
 static vnvme_status identify(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
@@ -152,7 +157,7 @@ static vnvme_status identify(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 		if (nsid >= 0xfffffffeu)
 			return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
 		for (uint32_t i = nsid + 1; i <= c->nn && n < 1024; i++)
-			if (c->ns[i])
+			if (ns_get(c, i))
 				list[n++] = i;
 		break;
 	}
@@ -732,7 +737,7 @@ static vnvme_status format_next(struct nvme_ctrl *c)
 	struct nvme_format *fm = &c->fmt;
 
 	for (; fm->nsid <= fm->last; fm->nsid++, fm->erased = false) {
-		struct nvme_ns *ns = c->ns[fm->nsid];
+		struct nvme_ns *ns = ns_get(c, fm->nsid); /* detached meanwhile: skipped */
 
 		if (!ns)
 			continue;

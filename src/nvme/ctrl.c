@@ -359,15 +359,28 @@ static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
 	return h;
 }
 
-static int ns_init(struct nvme_ctrl *c, const struct nvme_ns_opts *no, const char **err)
+/* Whether the backend completes through vn_be_poll (file), not inline. */
+static bool be_async(const struct vn_be *be)
+{
+	uint8_t *mem;
+
+	return vn_be_direct(be, &mem) == VN_BE_DIRECT_NONE;
+}
+
+static void ns_free(struct nvme_ctrl *c, struct nvme_ns *ns)
+{
+	for (unsigned p = 0; p < c->o.nr_pollers; p++)
+		vn_be_chan_close(ns->chan[p]);
+	free(ns);
+}
+
+/* A namespace of c, complete but not published. */
+static int ns_new(struct nvme_ctrl *c, const struct nvme_ns_opts *no, struct nvme_ns **out,
+		  const char **err)
 {
 	struct nvme_ns *ns;
 	uint64_t h;
 
-	if (no->nsid < 1 || no->nsid > NVME_MAX_NS || c->ns[no->nsid]) {
-		*err = "namespace IDs must be unique, 1..32";
-		return -EINVAL;
-	}
 	if (no->lba_size != 512 && no->lba_size != 4096) {
 		*err = "the LBA size must be 512 or 4096";
 		return -EINVAL;
@@ -385,10 +398,7 @@ static int ns_init(struct nvme_ctrl *c, const struct nvme_ns_opts *no, const cha
 	ns->nlb = vn_be_size(no->be) >> ns->lbads;
 	ns->be = no->be;
 	ns->mem_size = vn_be_size(no->be);
-	if (vn_be_direct(ns->be, &ns->mem) == VN_BE_DIRECT_NONE)
-		c->async_ns = true;
-	else
-		c->fast_ns[ns->nsid] = ns;
+	vn_be_direct(ns->be, &ns->mem);
 	/* Unique per serial and NSID: Linux rejects duplicate NGUIDs. */
 	h = fnv1a(c->serial, strlen(c->serial), 0xcbf29ce484222325ull);
 	h = fnv1a(&ns->nsid, sizeof(ns->nsid), h);
@@ -406,9 +416,163 @@ static int ns_init(struct nvme_ctrl *c, const struct nvme_ns_opts *no, const cha
 			return ret;
 		}
 	}
-	c->ns[ns->nsid] = ns;
-	if (ns->nsid > c->nn)
-		c->nn = ns->nsid;
+	*out = ns;
+	return 0;
+}
+
+/*
+ * Make ns visible to the pollers: what they test before they use it
+ * (async_ns, fast_ns, ns_hi, io_ns) first, then the pointer commands look
+ * up, with a release store (pairs with ns_get's acquire): a poller that
+ * finds it finds it complete, and finds the rest too.
+ */
+static void ns_publish(struct nvme_ctrl *c, struct nvme_ns *ns)
+{
+	uint32_t nsid = ns->nsid;
+
+	if (be_async(ns->be))
+		vn_store_relaxed(&c->async_ns, true);
+	else
+		vn_store_relaxed(&c->fast_ns[nsid], ns);
+	if (nsid > c->ns_hi)
+		vn_store_relaxed(&c->ns_hi, nsid);
+	vn_store_release(&c->io_ns[nsid], ns);
+	vn_store_release(&c->ns[nsid], ns);
+}
+
+struct ns_quiesce {
+	struct nvme_ctrl *c;
+	const struct nvme_ns *ns;
+	unsigned poller;
+	uint32_t busy;
+	uint32_t done;
+};
+
+static void ns_quiesce_fn(void *arg)
+{
+	struct ns_quiesce *q = arg;
+
+	q->busy = nvme_ns_quiesce_local(q->c, q->ns, q->poller);
+	vn_store_release(&q->done, 1u);
+}
+
+/*
+ * Wait until no poller holds ns (unpublished already): each runs
+ * nvme_ns_quiesce_local, which makes it forget ns as a fast-path kind and
+ * counts its I/O still in flight there, until every count is 0. A poller
+ * runs posted messages between rounds, so a round that found ns before it
+ * was unpublished has ended when the message runs, and what it left in
+ * flight is counted; nothing new starts. In-flight I/O completes in the
+ * pollers' next rounds (ram staged I/O within two, file I/O when the
+ * kernel completes it). 0, or -EBUSY after 10 s.
+ */
+static int ns_drain(struct nvme_ctrl *c, const struct nvme_ns *ns)
+{
+	unsigned n = c->o.nr_pollers;
+	struct ns_quiesce *q = calloc(n, sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	for (unsigned round = 0; round < 100000; round++) {
+		uint32_t busy = 0;
+
+		for (unsigned p = 0; p < n; p++) {
+			q[p] = (struct ns_quiesce){.c = c, .ns = ns, .poller = p};
+			if (vn_poller_post(c->o.pollers[p], ns_quiesce_fn, &q[p])) {
+				for (unsigned k = 0; k < p; k++)
+					if (!wait_flag(c, &q[k].done, k))
+						return -EBUSY; /* leak: a message names q */
+				free(q);
+				return -ENOMEM;
+			}
+		}
+		for (unsigned p = 0; p < n; p++) {
+			if (!wait_flag(c, &q[p].done, p))
+				return -EBUSY; /* leak: a message still names q */
+			busy += q[p].busy;
+		}
+		if (!busy) {
+			free(q);
+			return 0;
+		}
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, NULL);
+	}
+	free(q);
+	return -EBUSY;
+}
+
+int nvme_ctrl_ns_attach(struct nvme_ctrl *c, const struct nvme_ns_opts *o, const char **err)
+{
+	struct nvme_ns *ns;
+	int ret;
+
+	*err = NULL;
+	if (o->nsid < 1 || o->nsid > NVME_MAX_NS) {
+		*err = "namespace IDs are 1..32";
+		return -EINVAL;
+	}
+	if (c->ns[o->nsid]) {
+		*err = "a namespace is attached at this NSID already";
+		return -EEXIST;
+	}
+	if (c->io_ns[o->nsid]) {
+		*err = "the namespace detached from this NSID still has I/O in flight; detach it "
+		       "again first";
+		return -EBUSY;
+	}
+	ret = ns_new(c, o, &ns, err);
+	if (ret)
+		return ret;
+	ns_publish(c, ns);
+	vn_info("%s: namespace %u attached (%llu blocks of %u bytes, %s)", c->name, ns->nsid,
+		(unsigned long long)ns->nlb, ns->lba_size, vn_be_name(ns->be));
+	return 0;
+}
+
+int nvme_ctrl_ns_detach(struct nvme_ctrl *c, uint32_t nsid, const char **err)
+{
+	struct nvme_ns *ns;
+	bool async = false;
+	int ret;
+
+	*err = NULL;
+	if (nsid < 1 || nsid > NVME_MAX_NS) {
+		*err = "namespace IDs are 1..32";
+		return -EINVAL;
+	}
+	ns = c->io_ns[nsid];
+	if (!ns) {
+		*err = "no namespace is attached at this NSID";
+		return -ENOENT;
+	}
+	if (c->ns[nsid]) {
+		/* Lookups fail from now on: Invalid Namespace or Format. */
+		vn_store_relaxed(&c->fast_ns[nsid], NULL);
+		vn_store_release(&c->ns[nsid], NULL);
+	}
+	ret = ns_drain(c, ns);
+	if (ret) {
+		*err = "the namespace's I/O did not complete within 10 s (is the controller in "
+		       "fatal state?): the host no longer sees it, but its backend is still in use";
+		vn_warn("%s: namespace %u: %s", c->name, nsid, *err);
+		return ret;
+	}
+	/* Unpublished for the reaping loops too; once every poller has run a
+	 * round more, none is inside them with ns. */
+	vn_store_release(&c->io_ns[nsid], NULL);
+	if (!fence_pollers(c)) {
+		*err = "a polling thread did not answer: the namespace's memory is left alone";
+		return -EBUSY;
+	}
+	ns_free(c, ns);
+	for (uint32_t i = 1; i <= c->ns_hi; i++)
+		if (c->io_ns[i] && be_async(c->io_ns[i]->be))
+			async = true;
+	/* Clearing it only spares the pollers the reaping loop: a poller
+	 * that still sees it set finds nothing to reap. */
+	vn_store_relaxed(&c->async_ns, async);
+	vn_info("%s: namespace %u detached", c->name, nsid);
 	return 0;
 }
 
@@ -450,15 +614,24 @@ int nvme_ctrl_create(const struct nvme_ctrl_opts *o, struct nvme_ctrl **out, con
 		ret = -ENOMEM;
 		goto err;
 	}
+	c->nn = NVME_MAX_NS;
 	c->qbase = calloc(o->max_ioqpairs + 1, sizeof(*c->qbase));
 	if (!c->qbase) {
 		ret = -ENOMEM;
 		goto err;
 	}
 	for (uint32_t i = 0; i < o->nr_ns; i++) {
-		ret = ns_init(c, &o->ns[i], err);
+		struct nvme_ns *ns;
+
+		if (o->ns[i].nsid < 1 || o->ns[i].nsid > NVME_MAX_NS || c->ns[o->ns[i].nsid]) {
+			*err = "namespace IDs must be unique, 1..32";
+			ret = -EINVAL;
+			goto err;
+		}
+		ret = ns_new(c, &o->ns[i], &ns, err);
 		if (ret)
 			goto err;
+		ns_publish(c, ns);
 	}
 	/* §3.1.3.1: MQES (0's based), CQR, TO, DSTRD 0, CSS NVM, MPSMIN = MPSMAX = 0. */
 	c->cap = (uint64_t)(o->mqes - 1) | VNVME_CAP_CQR | (uint64_t)CAP_TO << VNVME_CAP_TO_SHIFT |
@@ -468,13 +641,9 @@ int nvme_ctrl_create(const struct nvme_ctrl_opts *o, struct nvme_ctrl **out, con
 	*out = c;
 	return 0;
 err:
-	for (uint32_t i = 1; i <= NVME_MAX_NS; i++) {
-		if (!c->ns[i])
-			continue;
-		for (unsigned p = 0; p < o->nr_pollers; p++)
-			vn_be_chan_close(c->ns[i]->chan[p]);
-		free(c->ns[i]);
-	}
+	for (uint32_t i = 1; i <= NVME_MAX_NS; i++)
+		if (c->io_ns[i])
+			ns_free(c, c->io_ns[i]);
 	free(c->qbase);
 	free(c->sqs);
 	free(c->cqs);
@@ -489,13 +658,11 @@ void nvme_ctrl_destroy(struct nvme_ctrl *c)
 	if (!c)
 		return;
 	nvme_ctrl_reset(c);
-	for (uint32_t i = 1; i <= NVME_MAX_NS; i++) {
-		if (!c->ns[i])
-			continue;
-		for (unsigned p = 0; p < c->o.nr_pollers; p++)
-			vn_be_chan_close(c->ns[i]->chan[p]);
-		free(c->ns[i]);
-	}
+	/* The queues are stopped (their I/O reaped): detached namespaces
+	 * still draining (io_ns only) go too. */
+	for (uint32_t i = 1; i <= NVME_MAX_NS; i++)
+		if (c->io_ns[i])
+			ns_free(c, c->io_ns[i]);
 	free(c->qbase);
 	free(c->sqs);
 	free(c->cqs);

@@ -133,4 +133,22 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f);
 
 const char *nvme_ctrl_name(const struct nvme_ctrl *c);
 
+/*
+ * Namespace management on a live controller, as a device under NVMe
+ * namespace attachment behaves (NVMe Base 2.0c §8.11 "Namespace
+ * Management"): control thread only, while the pollers run I/O.
+ *
+ * Attach: o->nsid 1..NVME_MAX_NS, not attached; o->be stays the caller's
+ * and must outlive the attachment. Detach: commands that look the NSID up
+ * afterwards complete with Invalid Namespace or Format; those in flight
+ * complete first (returns once no poller holds the namespace), so the
+ * caller may then destroy the backend. -EBUSY when its I/O did not drain
+ * within 10 s (a controller in fatal state): the host no longer sees it,
+ * but the backend must stay; detach again later, or destroy the
+ * controller first.
+ * Return 0 or -errno, with a sentence in *err.
+ */
+int nvme_ctrl_ns_attach(struct nvme_ctrl *c, const struct nvme_ns_opts *o, const char **err);
+int nvme_ctrl_ns_detach(struct nvme_ctrl *c, uint32_t nsid, const char **err);
+
 #endif

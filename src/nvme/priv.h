@@ -240,11 +240,25 @@ struct nvme_ctrl {
 	uint64_t asq, acq;
 	bool enabled;
 
-	struct nvme_ns *ns[NVME_MAX_NS + 1]; /* by nsid */
-	uint32_t nn;
-	bool async_ns; /* a namespace completes through vn_be_poll (file) */
+	/*
+	 * Namespaces, attached and detached on the control thread while the
+	 * pollers run (nvme_ctrl_ns_attach/detach). A pointer is published with
+	 * a release store once the namespace is complete and read with
+	 * ns_get() (acquire: a plain load on x86); detaching clears it, then
+	 * waits until no poller holds the namespace (ctrl.c, ns_drain) before
+	 * freeing it. A poller holds one only within a poll round, but for
+	 * what it left in flight: backend I/O on its channel, ram I/O staged
+	 * (nvme_stage), the fast path's kind (nvme_sq.fk_ns).
+	 */
+	struct nvme_ns *ns[NVME_MAX_NS + 1]; /* by nsid: the active ones */
+	uint32_t nn;                         /* Identify NN: NVME_MAX_NS, fixed */
+	bool async_ns;                       /* a namespace completes through vn_be_poll (file) */
 	/* By nsid, the namespaces whose Read/Write run inline (null, ram). */
 	struct nvme_ns *fast_ns[NVME_MAX_NS + 1];
+	/* By nsid, the namespaces whose backend channels the pollers reap and
+	 * flush: the active ones, and a detached one until its I/O is done. */
+	struct nvme_ns *io_ns[NVME_MAX_NS + 1];
+	uint32_t ns_hi; /* the highest NSID ever attached: loops over io_ns stop there */
 
 	/* Queues: created and deleted by the admin poller (or the control
 	 * thread while the admin queue is stopped). Whoever stores or clears a
@@ -309,6 +323,14 @@ struct nvme_ctrl {
 /* Events pollers raise for the admin poller (bits of aen_raise). */
 #define NVME_AEN_INVALID_DB (1u << 0)
 
+/* The namespace nsid (1..NVME_MAX_NS) names, or NULL when it is inactive.
+ * Pairs with the release store that publishes it (ctrl.c, ns_publish):
+ * its fields are complete once the pointer is seen. */
+static inline struct nvme_ns *ns_get(const struct nvme_ctrl *c, uint32_t nsid)
+{
+	return vn_load_acquire(&c->ns[nsid]);
+}
+
 /* One queue's counters at the last nvme_ctrl_reset_stats (ctrl.c). */
 struct nvme_qstat_base {
 	uint32_t sq_serial, cq_serial; /* 0: none */
@@ -371,6 +393,10 @@ void nvme_cq_free(struct nvme_cq *cq);
 void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why);
 /* Fold a deleted queue's counters into the controller's totals. */
 void nvme_queue_retire(struct nvme_ctrl *c, const struct nvme_sq *sq, const struct nvme_cq *cq);
+/* On poller `poller` (a posted message): forget ns as this poller's SQs'
+ * fast-path kind, and count what it still has in flight there (backend
+ * I/O on its channel, staged ram I/O). */
+uint32_t nvme_ns_quiesce_local(struct nvme_ctrl *c, const struct nvme_ns *ns, unsigned poller);
 
 /* admin.c */
 vnvme_status nvme_admin_exec(struct nvme_ctrl *c, struct nvme_sq *sq, const struct vnvme_sqe *sqe,

@@ -103,11 +103,12 @@ static void test_bring_up_identifies_the_controller(void **state)
 	const struct vnvme_id_ctrl *id = vnvme_ctrl_id(f->c);
 
 	assert_int_equal(id->vid, 0x4e58);
-	assert_int_equal(id->nn, 1);
+	assert_int_equal(id->nn, 32); /* NVME_MAX_NS: namespaces may be attached later */
 	assert_int_equal(vnvme_ctrl_max_qpairs(f->c), 4);
 	assert_int_equal(f->ns.lba_size, 512);
 	assert_int_equal(f->ns.nlb, (8u << 20) / 512);
-	assert_int_equal(vnvme_ns_info(f->c, 2, &f->ns), -EIO); /* invalid namespace */
+	assert_int_equal(vnvme_ns_info(f->c, 2, &f->ns), -ENODEV); /* inactive: all zeroes */
+	assert_int_equal(vnvme_ns_info(f->c, 33, &f->ns), -EIO);   /* beyond NN: invalid */
 	assert_non_null(strstr(vnvme_ctrl_errmsg(f->c), "Invalid Namespace or Format"));
 	assert_int_equal(vnvme_ctrl_check(f->c), 0);
 }

@@ -150,7 +150,7 @@ static void test_identify_controller_and_namespaces(void **state)
 	assert_int_equal(ic->vid, 0x4e58);
 	assert_int_equal(ic->sqes, 0x66);
 	assert_int_equal(ic->cqes, 0x44);
-	assert_int_equal(ic->nn, 2);
+	assert_int_equal(ic->nn, NVME_MAX_NS); /* any NSID a namespace may be attached at */
 	assert_int_equal(ic->mdts, 5);
 	assert_int_equal(ic->cntlid, 1);
 	assert_int_equal(ic->ver, VNVME_VS(1, 4, 0));
@@ -191,7 +191,13 @@ static void test_identify_controller_and_namespaces(void **state)
 
 	/* Errors. */
 	assert_sc(h_identify(&f->h, VNVME_CNS_NS, 0, 0, buf), VNVME_SC_INVALID_NS_OR_FORMAT);
-	assert_sc(h_identify(&f->h, VNVME_CNS_NS, 3, 0, buf), VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_sc(h_identify(&f->h, VNVME_CNS_NS, NVME_MAX_NS + 1, 0, buf),
+		  VNVME_SC_INVALID_NS_OR_FORMAT);
+	/* An inactive NSID within NN: all zeroes (NVMe Base 2.0c §5.17.2.1). */
+	memset(buf, 0xa5, 4096);
+	assert_sc(h_identify(&f->h, VNVME_CNS_NS, 3, 0, buf), 0);
+	for (unsigned i = 0; i < 4096; i++)
+		assert_int_equal(buf[i], 0);
 	assert_sc(h_identify(&f->h, VNVME_CNS_NS_DESC_LIST, 9, 0, buf),
 		  VNVME_SC_INVALID_NS_OR_FORMAT);
 	assert_sc(h_identify(&f->h, VNVME_CNS_CSI_CTRL, 0, VNVME_CSI_ZNS, buf),
@@ -458,10 +464,10 @@ static void test_error_log_entries_carry_namespace_and_lba(void **state)
 	assert_int_equal(el[0].nsid, 2);
 	assert_int_equal(el[0].lba, nlb - 2);
 	/* An admin command: the namespace it named, no LBA. */
-	assert_sc(h_identify(h, VNVME_CNS_NS, 7, 0, buf), VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_sc(h_identify(h, VNVME_CNS_NS, 77, 0, buf), VNVME_SC_INVALID_NS_OR_FORMAT);
 	assert_sc(get_log(h, VNVME_LID_ERROR, 0, 4096, 0), 0);
 	assert_int_equal(el[0].sqid, 0);
-	assert_int_equal(el[0].nsid, 7);
+	assert_int_equal(el[0].nsid, 77);
 	assert_int_equal(el[0].lba, 0);
 }
 
@@ -2608,6 +2614,151 @@ static void test_a_cc_en_loop_does_not_flood_the_log(void **state)
 	assert_true(cc_lines < 1000);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Namespaces added and removed while the controller runs */
+
+/* vnvme_dev_ns_add / _remove, on the control thread (the event loop's), as
+ * the RPC server calls them. */
+struct ns_call {
+	struct vnvme_dev *d;
+	bool add;
+	struct vnvme_ns_conf nc;
+	uint32_t nsid, out;
+	int ret;
+	char err[256];
+};
+
+static void ns_call_fn(void *arg)
+{
+	struct ns_call *c = arg;
+
+	c->ret = c->add ? vnvme_dev_ns_add(c->d, &c->nc, c->nsid, &c->out, c->err, sizeof(c->err))
+			: vnvme_dev_ns_remove(c->d, c->nsid, c->err, sizeof(c->err));
+}
+
+static int dev_ns_add(struct tfx *f, enum vn_be_type type, const char *path, uint32_t lba_size,
+		      uint32_t nsid, uint32_t *out, char *err)
+{
+	struct ns_call c = {.d = f->dev, .add = true, .nsid = nsid};
+
+	c.nc.be.type = type;
+	c.nc.be.size = 8u << 20;
+	c.nc.be.path = path;
+	c.nc.lba_size = lba_size;
+	assert_int_equal(vn_evloop_call(f->e.loop, ns_call_fn, &c), 0);
+	if (out)
+		*out = c.out;
+	if (err)
+		memcpy(err, c.err, sizeof(c.err));
+	return c.ret;
+}
+
+static int dev_ns_remove(struct tfx *f, uint32_t nsid, char *err)
+{
+	struct ns_call c = {.d = f->dev, .nsid = nsid};
+
+	assert_int_equal(vn_evloop_call(f->e.loop, ns_call_fn, &c), 0);
+	if (err)
+		memcpy(err, c.err, sizeof(c.err));
+	return c.ret;
+}
+
+/*
+ * A host thread that keeps I/O going on one queue to one namespace:
+ * batches of 8 Writes and Reads, every completion sorted by status. Read
+ * before a batch is submitted, `removed` says the namespace was detached
+ * before: that batch must fail whole.
+ */
+struct io_loop {
+	struct host *h;
+	struct hq *q;
+	uint32_t nsid;
+	uint8_t *buf;
+	pthread_t t;
+	uint32_t stop, removed;
+	uint64_t batches; /* written by the thread, read by the test */
+	uint64_t ok, invalid_ns, ok_after_removed, other, timeouts;
+};
+
+static void *io_loop_fn(void *arg)
+{
+	struct io_loop *l = arg;
+
+	for (uint32_t b = 0; !__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE); b++) {
+		bool removed = __atomic_load_n(&l->removed, __ATOMIC_ACQUIRE);
+
+		for (uint32_t i = 0; i < 8; i++) {
+			struct vnvme_sqe s = h_rw(i & 1 ? VNVME_NVM_READ : VNVME_NVM_WRITE, l->nsid,
+						  (b * 8 + i) % 4096, 1);
+			s.dptr.prp1 = h_iova(l->h, l->buf + 512 * i);
+			hq_queue(l->q, &s);
+		}
+		hq_ring(l->q);
+		for (uint32_t i = 0; i < 8; i++) {
+			struct vnvme_cqe cqe;
+			unsigned st;
+
+			if (hq_reap(l->q, &cqe, 20000)) {
+				l->timeouts++;
+				return NULL;
+			}
+			st = vnvme_cqe_status(&cqe).v & 0x7ff;
+			if (st == 0) {
+				l->ok++;
+				l->ok_after_removed += removed;
+			} else if (st == VNVME_SC_INVALID_NS_OR_FORMAT) {
+				l->invalid_ns++;
+			} else {
+				l->other++;
+			}
+		}
+		__atomic_store_n(&l->batches, l->batches + 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static void io_loop_start(struct io_loop *l, struct host *h, struct hq *q, uint32_t nsid)
+{
+	memset(l, 0, sizeof(*l));
+	l->h = h;
+	l->q = q;
+	l->nsid = nsid;
+	l->buf = h->mem + H_DATA + 0x300000;
+	assert_int_equal(pthread_create(&l->t, NULL, io_loop_fn, l), 0);
+}
+
+/* Wait (20 s at most, by the clock) for n more batches, or the loop's end. */
+static void io_loop_wait(struct io_loop *l, uint64_t n)
+{
+	uint64_t until = __atomic_load_n(&l->batches, __ATOMIC_ACQUIRE) + n;
+	uint64_t deadline = h_now_ms() + 20000;
+
+	while (__atomic_load_n(&l->batches, __ATOMIC_ACQUIRE) < until && !l->timeouts &&
+	       h_now_ms() < deadline)
+		usleep(100);
+	assert_true(__atomic_load_n(&l->batches, __ATOMIC_ACQUIRE) >= until);
+}
+
+static void io_loop_stop(struct io_loop *l)
+{
+	__atomic_store_n(&l->stop, 1u, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_join(l->t, NULL), 0);
+	assert_int_equal(l->timeouts, 0);
+	assert_int_equal(l->other, 0);
+}
+
+/* The active namespace list (CNS 02h), up to 0: its length. */
+static unsigned active_ns(struct host *h, uint32_t *list)
+{
+	unsigned n = 0;
+
+	assert_sc(h_identify(h, VNVME_CNS_ACTIVE_NS_LIST, 0, 0, h->mem + H_DATA), 0);
+	memcpy(list, h->mem + H_DATA, 4096);
+	while (n < 1024 && list[n])
+		n++;
+	return n;
+}
+
 /* Write a pattern to LBA 7 of nsid through q, read it back. */
 static void rw_round_trip(struct host *h, struct hq *q, uint32_t nsid, uint8_t pat)
 {
@@ -2622,6 +2773,156 @@ static void rw_round_trip(struct host *h, struct hq *q, uint32_t nsid, uint8_t p
 	assert_sc(hq_cmd(q, &s, NULL), 0);
 	assert_int_equal(buf[0], pat);
 	assert_int_equal(buf[511], pat);
+}
+
+/*
+ * A namespace attached while I/O runs on namespace 1: Identify lists it,
+ * and it serves I/O; namespace 1's I/O never notices.
+ */
+static void test_ns_attached_under_io_is_announced_and_serves_io(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct vnvme_id_ns *idns = (void *)(h->mem + H_DATA);
+	uint32_t list[1024], nsid = 0;
+	struct io_loop l;
+	char err[256];
+
+	h_create_ioq(h, 1, 64, false, 0);
+	h_create_ioq(h, 2, 64, false, 0);
+	io_loop_start(&l, h, &h->io[0], 1);
+	io_loop_wait(&l, 50);
+
+	assert_int_equal(dev_ns_add(f, VN_BE_RAM, NULL, 4096, 0, &nsid, err), 0);
+	assert_int_equal(nsid, 3); /* the lowest free */
+	assert_int_equal(active_ns(h, list), 3);
+	assert_int_equal(list[2], 3);
+	assert_sc(h_identify(h, VNVME_CNS_NS, 3, 0, idns), 0);
+	assert_int_equal(idns->nsze, (8u << 20) / 4096);
+	assert_int_equal(idns->lbaf[idns->flbas & 0xf].lbads, 12);
+	rw_round_trip(h, &h->io[1], 3, 0x5b);
+
+	io_loop_wait(&l, 50);
+	io_loop_stop(&l);
+	assert_int_equal(l.invalid_ns, 0);
+	assert_true(l.ok >= 100 * 8);
+	/* The device's record of its namespaces, in NSID order. */
+	const struct vnvme_dev_conf *dc = vnvme_dev_conf(f->dev);
+	assert_int_equal(dc->nr_ns, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(dc->ns[i].nsid, i + 1);
+	assert_int_equal(dc->ns[2].lba_size, 4096);
+	assert_int_equal(dc->ns[2].be.type, VN_BE_RAM);
+}
+
+/*
+ * A namespace detached while a host thread keeps 8 commands at a time
+ * going to it: every command completes (success before, Invalid Namespace
+ * or Format after, never a hang), a batch submitted after the detach
+ * returned fails whole, Identify no longer lists it; the NSID can be attached
+ * again. Under ASan, a poller that touched the freed namespace or its
+ * backend would abort here.
+ */
+static void ns_detach_under_io(struct tfx *f, enum vn_be_type type)
+{
+	struct host *h = &f->h;
+	uint8_t *zero = h->mem + H_DATA + 0x100000;
+	uint32_t list[1024], nsid = 0;
+	char err[256], path[128];
+	struct io_loop l;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	h_create_ioq(h, 2, 64, false, 0);
+	io_loop_start(&l, h, &h->io[0], 2);
+	io_loop_wait(&l, 50);
+
+	assert_int_equal(dev_ns_remove(f, 2, err), 0);
+	__atomic_store_n(&l.removed, 1u, __ATOMIC_RELEASE);
+	io_loop_wait(&l, 20);
+	io_loop_stop(&l);
+	assert_int_equal(l.ok_after_removed, 0);
+	assert_true(l.invalid_ns >= 20 * 8);
+	assert_true(l.ok >= 50 * 8);
+
+	assert_int_equal(active_ns(h, list), 1);
+	memset(zero, 0xa5, 4096);
+	assert_sc(h_identify(h, VNVME_CNS_NS, 2, 0, zero), 0); /* inactive: zeroes */
+	for (unsigned i = 0; i < 4096; i++)
+		assert_int_equal(zero[i], 0);
+	assert_int_equal(vnvme_dev_conf(f->dev)->nr_ns, 1);
+	assert_int_equal(vnvme_dev_conf(f->dev)->ns[0].nsid, 1);
+	rw_round_trip(h, &h->io[1], 1, 0x71);
+
+	/* The NSID is free again, on another backend. */
+	snprintf(path, sizeof(path), "%s/again.img", f->e.dir);
+	assert_int_equal(dev_ns_add(f, type, type == VN_BE_FILE ? path : NULL, 512, 0, &nsid, err),
+			 0);
+	assert_int_equal(nsid, 2);
+	rw_round_trip(h, &h->io[0], 2, 0x3d);
+	assert_int_equal(active_ns(h, list), 2);
+}
+
+static void test_ns_detached_under_io_completes_every_command(void **state)
+{
+	ns_detach_under_io(*state, VN_BE_RAM);
+}
+
+static void test_ns_detached_under_file_io_completes_every_command(void **state)
+{
+	ns_detach_under_io(*state, VN_BE_FILE);
+}
+
+/* Bad NSIDs, refused with a sentence, at the device and the controller;
+ * nothing changes. */
+static void test_ns_add_and_remove_refuse_bad_nsids(void **state)
+{
+	struct tfx *f = *state;
+	struct nvme_ctrl *c = vnvme_dev_ctrl(f->dev);
+	struct nvme_ns_opts o = {.lba_size = 512};
+	const char *e = NULL;
+	char err[256];
+	uint32_t nsid = 0, list[1024];
+
+	assert_int_equal(dev_ns_remove(f, 0, err), -ENOENT);
+	assert_non_null(strstr(err, "no such namespace"));
+	assert_int_equal(dev_ns_remove(f, 33, err), -ENOENT);
+	assert_int_equal(dev_ns_remove(f, 5, err), -ENOENT);
+	assert_int_equal(dev_ns_add(f, VN_BE_RAM, NULL, 512, 1, NULL, err), -EEXIST);
+	assert_non_null(strstr(err, "exists already"));
+	assert_int_equal(dev_ns_add(f, VN_BE_RAM, NULL, 512, 33, NULL, err), -EINVAL);
+	assert_non_null(strstr(err, "1..32"));
+	assert_int_equal(dev_ns_add(f, VN_BE_RAM, NULL, 1000, 0, NULL, err), -EINVAL);
+	assert_non_null(strstr(err, "512 or 4096"));
+	assert_int_equal(dev_ns_add(f, VN_BE_FILE, "/nonexistent/dir/x.img", 512, 0, NULL, err),
+			 -ENOENT);
+	assert_non_null(strstr(err, "namespace 3"));
+
+	/* The controller's own checks. */
+	o.nsid = 0;
+	assert_int_equal(nvme_ctrl_ns_attach(c, &o, &e), -EINVAL);
+	assert_non_null(e);
+	o.nsid = NVME_MAX_NS + 1;
+	assert_int_equal(nvme_ctrl_ns_attach(c, &o, &e), -EINVAL);
+	o.nsid = 2;
+	assert_int_equal(nvme_ctrl_ns_attach(c, &o, &e), -EEXIST);
+	assert_non_null(strstr(e, "attached"));
+	o.nsid = 3; /* no backend */
+	assert_int_equal(nvme_ctrl_ns_attach(c, &o, &e), -EINVAL);
+	assert_int_equal(nvme_ctrl_ns_detach(c, 0, &e), -EINVAL);
+	assert_int_equal(nvme_ctrl_ns_detach(c, NVME_MAX_NS + 1, &e), -EINVAL);
+	assert_int_equal(nvme_ctrl_ns_detach(c, 7, &e), -ENOENT);
+	assert_non_null(strstr(e, "no namespace"));
+	assert_int_equal(vnvme_dev_conf(f->dev)->nr_ns, 2);
+	assert_int_equal(active_ns(&f->h, list), 2);
+
+	/* Every NSID taken: none left to give. */
+	for (uint32_t i = 3; i <= NVME_MAX_NS; i++) {
+		assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 0, &nsid, err), 0);
+		assert_int_equal(nsid, i);
+	}
+	assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 0, &nsid, err), -ENOSPC);
+	assert_int_equal(active_ns(&f->h, list), NVME_MAX_NS);
+	assert_int_equal(vnvme_dev_conf(f->dev)->nr_ns, NVME_MAX_NS);
 }
 
 /* Per-queue statistics: counts and errors by status; a reset reads zero
@@ -2772,6 +3073,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_eight_queues_of_sixty_flushes_all_succeed_on_a_busy_file, setup_file,
 		teardown),
+	    T(test_ns_attached_under_io_is_announced_and_serves_io),
+	    T(test_ns_detached_under_io_completes_every_command),
+	    cmocka_unit_test_setup_teardown(test_ns_detached_under_file_io_completes_every_command,
+					    setup_file2, teardown),
+	    T(test_ns_add_and_remove_refuse_bad_nsids),
 	    T(test_queue_stats_count_reset_and_count_again),
 	};
 	signal(SIGPIPE, SIG_IGN);
