@@ -440,6 +440,20 @@ static void ns_publish(struct nvme_ctrl *c, struct nvme_ns *ns)
 	vn_store_release(&c->ns[nsid], ns);
 }
 
+static void wake_admin(struct nvme_ctrl *c)
+{
+	vn_poller_post(c->o.pollers[0], wake_noop, NULL);
+}
+
+/* The host is told: the Changed Namespace List log gets nsid, the admin
+ * poller raises the event (admin.c, nvme_admin_poll_pending). */
+static void ns_changed(struct nvme_ctrl *c, uint32_t nsid)
+{
+	__atomic_fetch_or(&c->ns_changed, 1ull << (nsid - 1), __ATOMIC_RELAXED);
+	__atomic_fetch_or(&c->aen_raise, NVME_AEN_NS_CHANGED, __ATOMIC_RELEASE);
+	wake_admin(c);
+}
+
 struct ns_quiesce {
 	struct nvme_ctrl *c;
 	const struct nvme_ns *ns;
@@ -525,6 +539,7 @@ int nvme_ctrl_ns_attach(struct nvme_ctrl *c, const struct nvme_ns_opts *o, const
 	if (ret)
 		return ret;
 	ns_publish(c, ns);
+	ns_changed(c, ns->nsid);
 	vn_info("%s: namespace %u attached (%llu blocks of %u bytes, %s)", c->name, ns->nsid,
 		(unsigned long long)ns->nlb, ns->lba_size, vn_be_name(ns->be));
 	return 0;
@@ -550,6 +565,7 @@ int nvme_ctrl_ns_detach(struct nvme_ctrl *c, uint32_t nsid, const char **err)
 		/* Lookups fail from now on: Invalid Namespace or Format. */
 		vn_store_relaxed(&c->fast_ns[nsid], NULL);
 		vn_store_release(&c->ns[nsid], NULL);
+		ns_changed(c, nsid);
 	}
 	ret = ns_drain(c, ns);
 	if (ret) {

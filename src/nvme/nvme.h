@@ -146,6 +146,8 @@ const char *nvme_ctrl_name(const struct nvme_ctrl *c);
  * within 10 s (a controller in fatal state): the host no longer sees it,
  * but the backend must stay; detach again later, or destroy the
  * controller first.
+ * Either way the host gets a Namespace Attribute Changed event (if Feature
+ * 0Bh enables it) and the NSID in the Changed Namespace List log.
  * Return 0 or -errno, with a sentence in *err.
  */
 int nvme_ctrl_ns_attach(struct nvme_ctrl *c, const struct nvme_ns_opts *o, const char **err);

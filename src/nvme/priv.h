@@ -259,6 +259,9 @@ struct nvme_ctrl {
 	 * flush: the active ones, and a detached one until its I/O is done. */
 	struct nvme_ns *io_ns[NVME_MAX_NS + 1];
 	uint32_t ns_hi; /* the highest NSID ever attached: loops over io_ns stop there */
+	/* Changed Namespace List (log 04h): bit nsid - 1, set by the control
+	 * thread, taken by Get Log Page on the admin poller (atomics). */
+	uint64_t ns_changed;
 
 	/* Queues: created and deleted by the admin poller (or the control
 	 * thread while the admin queue is stopped). Whoever stores or clears a
@@ -320,8 +323,12 @@ struct nvme_ctrl {
 	    rl_cc; /* the control thread's CC lines: a host may toggle CC.EN in a loop */
 };
 
-/* Events pollers raise for the admin poller (bits of aen_raise). */
+/* Events pollers and the control thread raise for the admin poller (bits
+ * of aen_raise). */
 #define NVME_AEN_INVALID_DB (1u << 0)
+#define NVME_AEN_NS_CHANGED (1u << 1) /* a namespace was attached or detached */
+
+_Static_assert(NVME_MAX_NS <= 64, "ns_changed holds one bit per NSID");
 
 /* The namespace nsid (1..NVME_MAX_NS) names, or NULL when it is inactive.
  * Pairs with the release store that publishes it (ctrl.c, ns_publish):

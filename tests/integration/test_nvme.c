@@ -151,6 +151,7 @@ static void test_identify_controller_and_namespaces(void **state)
 	assert_int_equal(ic->sqes, 0x66);
 	assert_int_equal(ic->cqes, 0x44);
 	assert_int_equal(ic->nn, NVME_MAX_NS); /* any NSID a namespace may be attached at */
+	assert_int_equal(ic->oaes, VNVME_OAES_NS_ATTR);
 	assert_int_equal(ic->mdts, 5);
 	assert_int_equal(ic->cntlid, 1);
 	assert_int_equal(ic->ver, VNVME_VS(1, 4, 0));
@@ -2736,7 +2737,12 @@ static void io_loop_wait(struct io_loop *l, uint64_t n)
 	while (__atomic_load_n(&l->batches, __ATOMIC_ACQUIRE) < until && !l->timeouts &&
 	       h_now_ms() < deadline)
 		usleep(100);
-	assert_true(__atomic_load_n(&l->batches, __ATOMIC_ACQUIRE) >= until);
+	if (__atomic_load_n(&l->batches, __ATOMIC_ACQUIRE) < until) {
+		/* Stopped before failing: the teardown unmaps its memory. */
+		__atomic_store_n(&l->stop, 1u, __ATOMIC_RELEASE);
+		pthread_join(l->t, NULL);
+		fail_msg("the I/O loop stalled: %llu timeouts", (unsigned long long)l->timeouts);
+	}
 }
 
 static void io_loop_stop(struct io_loop *l)
@@ -2745,6 +2751,42 @@ static void io_loop_stop(struct io_loop *l)
 	assert_int_equal(pthread_join(l->t, NULL), 0);
 	assert_int_equal(l->timeouts, 0);
 	assert_int_equal(l->other, 0);
+}
+
+#define AEN_NS_CHANGED                                                                             \
+	(VNVME_AER_TYPE_NOTICE | VNVME_AER_NOTICE_NS_ATTR_CHANGED << VNVME_AER_INFO_SHIFT |        \
+	 VNVME_LID_CHANGED_NS_LIST << VNVME_AER_LID_SHIFT)
+
+static void set_aec(struct host *h, uint32_t v)
+{
+	struct vnvme_sqe s = {
+	    .opc = VNVME_ADM_SET_FEATURES, .cdw10 = VNVME_FID_ASYNC_EVENT_CONFIG, .cdw11 = v};
+	assert_sc(h_admin(h, &s, NULL), 0);
+}
+
+/* A log page read with RAE set: its events stay masked. */
+static uint16_t get_log_rae(struct host *h, uint8_t lid, uint32_t bytes)
+{
+	struct vnvme_sqe s = {.opc = VNVME_ADM_GET_LOG_PAGE};
+
+	s.dptr.prp1 = H_IOVA + H_DATA;
+	s.dptr.prp2 = H_IOVA + H_DATA + 4096;
+	s.cdw10 = lid | VNVME_GET_LOG_RAE | (bytes / 4 - 1) << 16;
+	return h_admin(h, &s, NULL);
+}
+
+/* The Changed Namespace List (RAE as asked), copied to list[1024]. */
+static void changed_ns_log(struct host *h, bool rae, uint32_t *list)
+{
+	struct vnvme_sqe s = {.opc = VNVME_ADM_GET_LOG_PAGE, .nsid = VNVME_NSID_ALL};
+
+	memset(h->mem + H_DATA, 0xa5, 4096);
+	s.dptr.prp1 = H_IOVA + H_DATA;
+	s.cdw10 = VNVME_LID_CHANGED_NS_LIST | 1023u << 16 | (rae ? VNVME_GET_LOG_RAE : 0);
+	assert_sc(h_admin(h, &s, NULL), 0);
+	memcpy(list, h->mem + H_DATA, 4096);
+	for (unsigned i = 0; i < 1024 && list[i]; i++) /* ascending, no junk after the end */
+		assert_true(i == 0 || list[i] > list[i - 1]);
 }
 
 /* The active namespace list (CNS 02h), up to 0: its length. */
@@ -2776,36 +2818,51 @@ static void rw_round_trip(struct host *h, struct hq *q, uint32_t nsid, uint8_t p
 }
 
 /*
- * A namespace attached while I/O runs on namespace 1: Identify lists it,
- * and it serves I/O; namespace 1's I/O never notices.
+ * A namespace attached while I/O runs on namespace 1: the host gets the
+ * Namespace Attribute Changed event, the Changed Namespace List names it
+ * once, Identify lists it, and it serves I/O; namespace 1's I/O never
+ * notices.
  */
 static void test_ns_attached_under_io_is_announced_and_serves_io(void **state)
 {
 	struct tfx *f = *state;
 	struct host *h = &f->h;
+	struct vnvme_sqe aer = {.opc = VNVME_ADM_ASYNC_EVENT_REQ};
 	struct vnvme_id_ns *idns = (void *)(h->mem + H_DATA);
+	struct vnvme_cqe cqe = {0};
 	uint32_t list[1024], nsid = 0;
 	struct io_loop l;
 	char err[256];
+	uint16_t cid;
 
 	h_create_ioq(h, 1, 64, false, 0);
 	h_create_ioq(h, 2, 64, false, 0);
+	set_aec(h, VNVME_OAES_NS_ATTR);
+	cid = hq_submit(&h->admin, &aer);
 	io_loop_start(&l, h, &h->io[0], 1);
 	io_loop_wait(&l, 50);
 
 	assert_int_equal(dev_ns_add(f, VN_BE_RAM, NULL, 4096, 0, &nsid, err), 0);
+	io_loop_wait(&l, 50);
+	io_loop_stop(&l);
+	assert_int_equal(l.invalid_ns, 0);
+	assert_true(l.ok >= 100 * 8);
 	assert_int_equal(nsid, 3); /* the lowest free */
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid);
+	assert_int_equal(vnvme_cqe_status(&cqe).v, 0);
+	assert_int_equal(cqe.dw0, AEN_NS_CHANGED); /* 0x00040002 */
+	changed_ns_log(h, false, list);
+	assert_int_equal(list[0], 3);
+	assert_int_equal(list[1], 0);
+	changed_ns_log(h, false, list); /* read: cleared */
+	assert_int_equal(list[0], 0);
 	assert_int_equal(active_ns(h, list), 3);
 	assert_int_equal(list[2], 3);
 	assert_sc(h_identify(h, VNVME_CNS_NS, 3, 0, idns), 0);
 	assert_int_equal(idns->nsze, (8u << 20) / 4096);
 	assert_int_equal(idns->lbaf[idns->flbas & 0xf].lbads, 12);
 	rw_round_trip(h, &h->io[1], 3, 0x5b);
-
-	io_loop_wait(&l, 50);
-	io_loop_stop(&l);
-	assert_int_equal(l.invalid_ns, 0);
-	assert_true(l.ok >= 100 * 8);
 	/* The device's record of its namespaces, in NSID order. */
 	const struct vnvme_dev_conf *dc = vnvme_dev_conf(f->dev);
 	assert_int_equal(dc->nr_ns, 3);
@@ -2819,20 +2876,25 @@ static void test_ns_attached_under_io_is_announced_and_serves_io(void **state)
  * A namespace detached while a host thread keeps 8 commands at a time
  * going to it: every command completes (success before, Invalid Namespace
  * or Format after, never a hang), a batch submitted after the detach
- * returned fails whole, Identify no longer lists it; the NSID can be attached
+ * returned fails whole, the event and log say so; the NSID can be attached
  * again. Under ASan, a poller that touched the freed namespace or its
  * backend would abort here.
  */
 static void ns_detach_under_io(struct tfx *f, enum vn_be_type type)
 {
 	struct host *h = &f->h;
+	struct vnvme_sqe aer = {.opc = VNVME_ADM_ASYNC_EVENT_REQ};
 	uint8_t *zero = h->mem + H_DATA + 0x100000;
+	struct vnvme_cqe cqe = {0};
 	uint32_t list[1024], nsid = 0;
 	char err[256], path[128];
 	struct io_loop l;
+	uint16_t cid;
 
 	h_create_ioq(h, 1, 64, false, 0);
 	h_create_ioq(h, 2, 64, false, 0);
+	set_aec(h, VNVME_OAES_NS_ATTR);
+	cid = hq_submit(&h->admin, &aer);
 	io_loop_start(&l, h, &h->io[0], 2);
 	io_loop_wait(&l, 50);
 
@@ -2844,6 +2906,12 @@ static void ns_detach_under_io(struct tfx *f, enum vn_be_type type)
 	assert_true(l.invalid_ns >= 20 * 8);
 	assert_true(l.ok >= 50 * 8);
 
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid);
+	assert_int_equal(cqe.dw0, AEN_NS_CHANGED);
+	changed_ns_log(h, false, list);
+	assert_int_equal(list[0], 2);
+	assert_int_equal(list[1], 0);
 	assert_int_equal(active_ns(h, list), 1);
 	memset(zero, 0xa5, 4096);
 	assert_sc(h_identify(h, VNVME_CNS_NS, 2, 0, zero), 0); /* inactive: zeroes */
@@ -2870,6 +2938,113 @@ static void test_ns_detached_under_io_completes_every_command(void **state)
 static void test_ns_detached_under_file_io_completes_every_command(void **state)
 {
 	ns_detach_under_io(*state, VN_BE_FILE);
+}
+
+/* Feature 0Bh bit 8 clear: no Namespace Attribute Changed event, though
+ * the log still records the change. An error event raised afterwards is
+ * the first the host gets. */
+static void test_ns_change_event_is_not_sent_when_feature_0bh_disables_it(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct vnvme_sqe aer = {.opc = VNVME_ADM_ASYNC_EVENT_REQ};
+	struct vnvme_cqe cqe = {0};
+	uint32_t list[1024];
+	uint16_t cid;
+
+	h_create_ioq(h, 1, 16, false, 0);
+	set_aec(h, 0x1ff & ~VNVME_OAES_NS_ATTR);
+	cid = hq_submit(&h->admin, &aer);
+	assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 5, NULL, NULL), 0);
+	assert_int_equal(dev_ns_remove(f, 1, NULL), 0);
+	/* An admin round trip: the admin poller has seen the change (an
+	 * event would now come before this completion and fail hq_cmd). */
+	assert_int_equal(active_ns(h, list), 2);
+	__atomic_store_n(h->io[0].sqdb, 99u, __ATOMIC_RELEASE); /* invalid: error event */
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid);
+	assert_int_equal(cqe.dw0 & VNVME_AER_TYPE_MASK, VNVME_AER_TYPE_ERROR);
+	__atomic_store_n(h->io[0].sqdb, 0u, __ATOMIC_RELEASE);
+	changed_ns_log(h, false, list);
+	assert_int_equal(list[0], 1);
+	assert_int_equal(list[1], 5);
+	assert_int_equal(list[2], 0);
+
+	/* Enabled: told, even when a masked error event (its log unread) was
+	 * queued before it. */
+	struct vnvme_error_log_entry *el = (void *)(h->mem + H_DATA);
+	uint64_t errors, deadline = h_now_ms() + 10000;
+	set_aec(h, VNVME_OAES_NS_ATTR);
+	assert_sc(get_log_rae(h, VNVME_LID_ERROR, 4096), 0);
+	errors = el[0].error_count;
+	__atomic_store_n(h->io[0].sqdb, 99u, __ATOMIC_RELEASE);
+	do { /* until the admin poller queued the error event (and logged it) */
+		assert_true(h_now_ms() < deadline);
+		assert_sc(get_log_rae(h, VNVME_LID_ERROR, 4096), 0);
+	} while (el[0].error_count == errors);
+	__atomic_store_n(h->io[0].sqdb, 0u, __ATOMIC_RELEASE);
+	cid = hq_submit(&h->admin, &aer);
+	assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 6, NULL, NULL), 0);
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid);
+	assert_int_equal(cqe.dw0, AEN_NS_CHANGED);
+}
+
+/*
+ * Once a Namespace Attribute Changed event is posted, no other comes until
+ * the host reads log 04h with RAE cleared (NVMe Base 2.0c §5.2 "Asynchronous
+ * Event Request command"); what changed meanwhile is in that log. RAE set
+ * leaves the log and the mask as they are. Other event types still come.
+ */
+static void test_ns_change_events_wait_for_the_log_to_be_read(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct vnvme_sqe aer = {.opc = VNVME_ADM_ASYNC_EVENT_REQ};
+	struct vnvme_cqe cqe = {0};
+	uint32_t list[1024];
+	uint16_t cid[3];
+
+	h_create_ioq(h, 1, 16, false, 0);
+	set_aec(h, VNVME_OAES_NS_ATTR);
+	cid[0] = hq_submit(&h->admin, &aer);
+	cid[1] = hq_submit(&h->admin, &aer);
+	assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 3, NULL, NULL), 0);
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid[1]); /* the last submitted first: a stack */
+	assert_int_equal(cqe.dw0, AEN_NS_CHANGED);
+	assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 4, NULL, NULL), 0);
+	assert_int_equal(active_ns(h, list), 4); /* the admin poller saw it */
+	/* Masked: the next event is the error one. */
+	__atomic_store_n(h->io[0].sqdb, 99u, __ATOMIC_RELEASE);
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid[0]);
+	assert_int_equal(cqe.dw0 & VNVME_AER_TYPE_MASK, VNVME_AER_TYPE_ERROR);
+	__atomic_store_n(h->io[0].sqdb, 0u, __ATOMIC_RELEASE);
+	/* RAE set: read, kept. */
+	changed_ns_log(h, true, list);
+	assert_int_equal(list[0], 3);
+	assert_int_equal(list[1], 4);
+	assert_int_equal(list[2], 0);
+	cid[2] = hq_submit(&h->admin, &aer);
+	assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 9, NULL, NULL), 0);
+	assert_int_equal(active_ns(h, list), 5); /* still masked: no event before this */
+	changed_ns_log(h, false, list);
+	assert_int_equal(list[0], 3);
+	assert_int_equal(list[1], 4);
+	assert_int_equal(list[2], 9);
+	assert_int_equal(list[3], 0);
+	/* No event for what that log already said (it would complete before
+	 * this command and fail its hq_cmd). */
+	assert_int_equal(active_ns(h, list), 5);
+	/* Unmasked: the next change is told. */
+	assert_int_equal(dev_ns_remove(f, 4, NULL), 0);
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid[2]);
+	assert_int_equal(cqe.dw0, AEN_NS_CHANGED);
+	changed_ns_log(h, false, list);
+	assert_int_equal(list[0], 4);
+	assert_int_equal(list[1], 0);
 }
 
 /* Bad NSIDs, refused with a sentence, at the device and the controller;
@@ -3077,6 +3252,8 @@ int main(void)
 	    T(test_ns_detached_under_io_completes_every_command),
 	    cmocka_unit_test_setup_teardown(test_ns_detached_under_file_io_completes_every_command,
 					    setup_file2, teardown),
+	    T(test_ns_change_event_is_not_sent_when_feature_0bh_disables_it),
+	    T(test_ns_change_events_wait_for_the_log_to_be_read),
 	    T(test_ns_add_and_remove_refuse_bad_nsids),
 	    T(test_queue_stats_count_reset_and_count_again),
 	};
