@@ -477,8 +477,10 @@ static void ns_quiesce_fn(void *arg)
  * runs posted messages between rounds, so a round that found ns before it
  * was unpublished has ended when the message runs, and what it left in
  * flight is counted; nothing new starts. In-flight I/O completes in the
- * pollers' next rounds (ram staged I/O within two, file I/O when the
- * kernel completes it). 0, or -EBUSY after 10 s.
+ * pollers' next rounds (ram staged I/O right away, file I/O when the
+ * kernel completes it). 0, or -EBUSY after 10 s, or at once when the
+ * controller is in fatal state (CSTS.CFS: until a reset, no poller
+ * completes anything).
  */
 static int ns_drain(struct nvme_ctrl *c, const struct nvme_ns *ns)
 {
@@ -509,6 +511,10 @@ static int ns_drain(struct nvme_ctrl *c, const struct nvme_ns *ns)
 			free(q);
 			return 0;
 		}
+		/* Fatal state: nothing completes before a reset; do not hold
+		 * up the control thread for it. */
+		if (vn_load_acquire(&c->csts) & VNVME_CSTS_CFS)
+			break;
 		struct timespec ts = {0, 100000};
 		nanosleep(&ts, NULL);
 	}
@@ -569,8 +575,9 @@ int nvme_ctrl_ns_detach(struct nvme_ctrl *c, uint32_t nsid, const char **err)
 	}
 	ret = ns_drain(c, ns);
 	if (ret) {
-		*err = "the namespace's I/O did not complete within 10 s (is the controller in "
-		       "fatal state?): the host no longer sees it, but its backend is still in use";
+		*err = "the namespace's I/O in flight did not complete (within 10 s, or the "
+		       "controller is in fatal state until a reset): the host no longer sees it, "
+		       "but its backend is still in use";
 		vn_warn("%s: namespace %u: %s", c->name, nsid, *err);
 		return ret;
 	}

@@ -143,8 +143,9 @@ const char *nvme_ctrl_name(const struct nvme_ctrl *c);
  * afterwards complete with Invalid Namespace or Format; those in flight
  * complete first (returns once no poller holds the namespace), so the
  * caller may then destroy the backend. -EBUSY when its I/O did not drain
- * within 10 s (a controller in fatal state): the host no longer sees it,
- * but the backend must stay; detach again later, or destroy the
+ * within 10 s, or at once with I/O in flight on a controller in fatal state
+ * (CSTS.CFS, until a reset): the host no longer sees it, but the backend
+ * must stay; detach again later (after the reset), or destroy the
  * controller first.
  * Either way the host gets a Namespace Attribute Changed event (if Feature
  * 0Bh enables it) and the NSID in the Changed Namespace List log.

@@ -814,6 +814,7 @@ static uint32_t sq_staged_in(const struct nvme_sq *sq, const struct nvme_ns *ns)
 
 uint32_t nvme_ns_quiesce_local(struct nvme_ctrl *c, const struct nvme_ns *ns, unsigned poller)
 {
+	const struct vn_dma_table *t = vn_dma_table_get(c->o.dma);
 	uint32_t busy = vn_be_inflight(ns->chan[poller]);
 	/* Under CFS the CQs are polled no more until a reset drops what they
 	 * staged without touching it: those do not count. */
@@ -828,12 +829,27 @@ uint32_t nvme_ns_quiesce_local(struct nvme_ctrl *c, const struct nvme_ns *ns, un
 		if (!cq || cq->poller != poller)
 			continue;
 		for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
+			uint32_t staged;
+
 			if (sq->fk_ns == ns) {
 				sq->fk_read = VNVME_NVM_READ; /* as at creation */
 				sq->fk_ns = &fk_none;
 			}
-			if (!dead)
-				busy += sq_staged_in(sq, ns);
+			if (dead || !(staged = sq_staged_in(sq, ns)))
+				continue;
+			/*
+			 * Complete them now, as the next poll would: a host
+			 * that keeps the SQ busy with commands for the general
+			 * path could otherwise hold the last NVME_STAGE_LAG
+			 * back round after round (sq_process_io). Only where
+			 * that poll would (the CQ live, its host pointers of
+			 * the current DMA table, which stays ours until this
+			 * round ends: QSBR); else they wait for it.
+			 */
+			if (t == cq->tbl && !vn_load_relaxed(&cq->stopping))
+				sq_drain(sq, cq, 0);
+			else
+				busy += staged;
 		}
 	}
 	pthread_mutex_unlock(&c->qlock);

@@ -2666,7 +2666,8 @@ static int dev_ns_remove(struct tfx *f, uint32_t nsid, char *err)
 
 /*
  * A host thread that keeps I/O going on one queue to one namespace:
- * batches of 8 Writes and Reads, every completion sorted by status. Read
+ * batches of 7 Writes and Reads and a Flush, every completion sorted by
+ * status. Read
  * before a batch is submitted, `removed` says the namespace was detached
  * before: that batch must fail whole.
  */
@@ -2692,6 +2693,8 @@ static void *io_loop_fn(void *arg)
 			struct vnvme_sqe s = h_rw(i & 1 ? VNVME_NVM_READ : VNVME_NVM_WRITE, l->nsid,
 						  (b * 8 + i) % 4096, 1);
 			s.dptr.prp1 = h_iova(l->h, l->buf + 512 * i);
+			if (i == 7) /* one for the general path among the fast ones */
+				s = (struct vnvme_sqe){.opc = VNVME_NVM_FLUSH, .nsid = l->nsid};
 			hq_queue(l->q, &s);
 		}
 		hq_ring(l->q);
@@ -2921,13 +2924,24 @@ static void ns_detach_under_io(struct tfx *f, enum vn_be_type type)
 	assert_int_equal(vnvme_dev_conf(f->dev)->ns[0].nsid, 1);
 	rw_round_trip(h, &h->io[1], 1, 0x71);
 
-	/* The NSID is free again, on another backend. */
-	snprintf(path, sizeof(path), "%s/again.img", f->e.dir);
-	assert_int_equal(dev_ns_add(f, type, type == VN_BE_FILE ? path : NULL, 512, 0, &nsid, err),
-			 0);
-	assert_int_equal(nsid, 2);
-	rw_round_trip(h, &h->io[0], 2, 0x3d);
-	assert_int_equal(active_ns(h, list), 2);
+	/* The NSID is free again, on another backend; and again, each time
+	 * removed under I/O (more chances to catch I/O in flight). */
+	for (unsigned k = 0; k < 8; k++) {
+		snprintf(path, sizeof(path), "%s/again%u.img", f->e.dir, k);
+		assert_int_equal(
+		    dev_ns_add(f, type, type == VN_BE_FILE ? path : NULL, 512, 0, &nsid, err), 0);
+		assert_int_equal(nsid, 2);
+		rw_round_trip(h, &h->io[0], 2, (uint8_t)(0x3d + k));
+		assert_int_equal(active_ns(h, list), 2);
+		io_loop_start(&l, h, &h->io[0], 2);
+		io_loop_wait(&l, 10);
+		assert_int_equal(dev_ns_remove(f, 2, err), 0);
+		__atomic_store_n(&l.removed, 1u, __ATOMIC_RELEASE);
+		io_loop_wait(&l, 2);
+		io_loop_stop(&l);
+		assert_int_equal(l.ok_after_removed, 0);
+	}
+	assert_int_equal(active_ns(h, list), 1);
 }
 
 static void test_ns_detached_under_io_completes_every_command(void **state)
