@@ -208,6 +208,10 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 		return -ENOMEM;
 	d->bar0_fd = -1;
 	d->conf = *conf;
+	/* The device owns its configuration's strings (namespaces come and
+	 * go), copied below: none is the caller's, whatever fails first. */
+	for (uint32_t i = 0; i < NVME_MAX_NS; i++)
+		d->conf.ns[i].be.path = NULL;
 	snprintf(d->name, sizeof(d->name), "nvme%u", index);
 	if (!d->conf.vendor) {
 		d->conf.vendor = 0x4e58;
@@ -251,9 +255,6 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 	}
 	cfg_setup(d, pba_off);
 
-	/* The device owns its configuration's strings: namespaces come and go. */
-	for (uint32_t i = 0; i < conf->nr_ns; i++)
-		d->conf.ns[i].be.path = NULL;
 	for (uint32_t i = 0; i < conf->nr_ns; i++) {
 		struct vnvme_ns_conf *nc = &d->conf.ns[i];
 		uint32_t nsid = conf->ns[i].nsid ? conf->ns[i].nsid : i + 1;
