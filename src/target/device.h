@@ -42,8 +42,8 @@ void vnvme_dev_destroy(struct vnvme_dev *d);
  * Namespaces added to and removed from the running controller (control
  * thread): the host sees them come and go as under NVMe namespace
  * attachment (nvme_ctrl_ns_attach/detach). Add creates the backend and
- * attaches it at nsid, or at the lowest free NSID when nsid is 0, and
- * says which in *out_nsid (may be NULL). Remove detaches, waits for the
+ * attaches it at nsid, or at the lowest free NSID when nsid is 0 (ns->nsid
+ * is not looked at), and says which in *out_nsid (may be NULL). Remove detaches, waits for the
  * namespace's I/O in flight, then destroys the backend. 0 or -errno with a
  * sentence in err.
  */
