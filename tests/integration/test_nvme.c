@@ -2540,7 +2540,7 @@ struct dumper {
 	struct vnvme_dev *dev;
 	FILE *out;
 	uint32_t stop;
-	unsigned dumps;
+	unsigned dumps, bad;
 };
 
 static void *dump_loop(void *arg)
@@ -2549,15 +2549,24 @@ static void *dump_loop(void *arg)
 
 	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
 		vnvme_dev_print_stats(d->dev, d->out);
+		/* And the control socket's reads and resets (every 8th). */
+		struct nvme_queue_stats qs[5];
+		int n = nvme_ctrl_get_queue_stats(vnvme_dev_ctrl(d->dev), qs, 5);
+		for (int i = 0; i < n; i++)
+			d->bad += qs[i].errors || qs[i].nr_err ||
+				  qs[i].inflight > qs[i].size; /* none fails */
+		if (!(d->dumps & 7))
+			nvme_ctrl_reset_stats(vnvme_dev_ctrl(d->dev));
 		d->dumps++;
 	}
 	return NULL;
 }
 
 /*
- * The SIGUSR1 counter dump (vnvme_dev_print_stats, on the control thread)
- * while the admin poller creates and deletes queues: it must never read a
- * queue the admin path has freed (ASan reports a use-after-free).
+ * The SIGUSR1 counter dump (vnvme_dev_print_stats, on the control thread),
+ * the per-queue statistics and their reset, while the admin poller creates
+ * and deletes queues: they must never read a queue the admin path has
+ * freed (ASan reports a use-after-free).
  */
 static void test_counter_dumps_race_queue_creation_and_deletion(void **state)
 {
@@ -2582,6 +2591,7 @@ static void test_counter_dumps_race_queue_creation_and_deletion(void **state)
 	fclose(d.out);
 	printf("# %u dumps\n", d.dumps);
 	assert_true(d.dumps > 0);
+	assert_int_equal(d.bad, 0);
 }
 
 static unsigned cc_lines;
