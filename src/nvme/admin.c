@@ -53,9 +53,11 @@ static void pad(char *dst, size_t n, const char *src)
 /* Whether a namespace has a volatile write cache (Identify VWC, Feature 06h). */
 static bool has_vwc(const struct nvme_ctrl *c)
 {
-	for (uint32_t i = 1; i <= c->nn; i++)
-		if (c->ns[i] && vn_be_volatile_cache(c->ns[i]->be))
+	for (uint32_t i = 1; i <= c->nn; i++) {
+		const struct nvme_ns *ns = ns_get(c, i);
+		if (ns && vn_be_volatile_cache(ns->be))
 			return true;
+	}
 	return false;
 }
 
@@ -74,6 +76,8 @@ static void id_ctrl(struct nvme_ctrl *c, struct vnvme_id_ctrl *id)
 	id->oacs = VNVME_OACS_FORMAT | VNVME_OACS_DBBUF;
 	id->acl = 3;
 	id->aerl = NVME_AERL;
+	/* Namespaces come and go at run time (nvme_ctrl_ns_attach/detach). */
+	id->oaes = VNVME_OAES_NS_ATTR;
 	/* One firmware slot, read-only, holding the running revision (the
 	 * Firmware Slot Information log says the same); no Firmware Image
 	 * Download or Commit (OACS bit 2 clear). */
@@ -85,6 +89,9 @@ static void id_ctrl(struct nvme_ctrl *c, struct vnvme_id_ctrl *id)
 	id->cctemp = 373; /* 100 C */
 	id->sqes = 0x66;
 	id->cqes = 0x44;
+	/* NN: the largest NSID a namespace may be attached at, whether or not
+	 * one is (QEMU with namespace management reports its maximum too);
+	 * the host finds the active ones with CNS 02h. */
 	id->nn = c->nn;
 	id->oncs = VNVME_ONCS_COMPARE | VNVME_ONCS_DSM | VNVME_ONCS_WRITE_ZEROES |
 		   VNVME_ONCS_SAVE_SELECT | VNVME_ONCS_TIMESTAMP;
@@ -119,7 +126,7 @@ static void id_ns(struct nvme_ctrl *c, const struct nvme_ns *ns, struct vnvme_id
 
 static struct nvme_ns *active_ns(struct nvme_ctrl *c, uint32_t nsid)
 {
-	return nsid >= 1 && nsid <= c->nn ? c->ns[nsid] : NULL;
+	return nsid >= 1 && nsid <= c->nn ? ns_get(c, nsid) : NULL;
 }
 
 static vnvme_status identify(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
@@ -152,7 +159,7 @@ static vnvme_status identify(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 		if (nsid >= 0xfffffffeu)
 			return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
 		for (uint32_t i = nsid + 1; i <= c->nn && n < 1024; i++)
-			if (c->ns[i])
+			if (ns_get(c, i))
 				list[n++] = i;
 		break;
 	}
@@ -246,6 +253,7 @@ static vnvme_status get_log(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 	size_t size = 4096;
 	vnvme_status st;
 	uint32_t clear_aen = 0;
+	uint64_t changed = 0; /* log 04h: the NSIDs taken from c->ns_changed */
 
 	if (off & 3)
 		return nvme_sc(VNVME_SC_INVALID_FIELD);
@@ -286,6 +294,29 @@ static vnvme_status get_log(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 		size = sizeof(*fw);
 		break;
 	}
+	case VNVME_LID_CHANGED_NS_LIST: {
+		/* §5.16.1.5 "Changed Namespace List": the namespaces attached or
+		 * detached since the log was last read with RAE cleared, which
+		 * clears it (a host that reads it with RAE set leaves it, and
+		 * the event, as they are: QEMU's rule too). More than 1024:
+		 * FFFFFFFFh alone (not reachable while NVME_MAX_NS <= 1024). */
+		uint32_t *list = (void *)buf, n = 0;
+		bool rae = sqe->cdw10 & VNVME_GET_LOG_RAE;
+
+		changed = rae ? vn_load_relaxed(&c->ns_changed)
+			      : __atomic_exchange_n(&c->ns_changed, 0, __ATOMIC_ACQ_REL);
+		if ((unsigned)__builtin_popcountll(changed) > VNVME_CHANGED_NS_LIST_MAX)
+			list[n++] = 0xffffffffu;
+		else
+			for (uint32_t i = 0; i < 64; i++)
+				if (changed & 1ull << i)
+					list[n++] = i + 1;
+		if (rae)
+			changed = 0; /* nothing taken */
+		size = VNVME_CHANGED_NS_LIST_MAX * sizeof(uint32_t);
+		clear_aen = 1u << VNVME_AER_TYPE_NOTICE;
+		break;
+	}
 	case VNVME_LID_CMD_EFFECTS: {
 		struct vnvme_effects_log *e = (void *)buf;
 		static const uint8_t admin[] = {
@@ -321,6 +352,9 @@ static vnvme_status get_log(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,
 	if (vnvme_status_ok(st) && !(sqe->cdw10 & VNVME_GET_LOG_RAE))
 		c->aen_masked &= ~clear_aen;
 out:
+	/* The host did not get the Changed Namespace List: it stays. */
+	if (changed && !vnvme_status_ok(st))
+		__atomic_fetch_or(&c->ns_changed, changed, __ATOMIC_RELAXED);
 	free(buf);
 	return st;
 }
@@ -648,15 +682,21 @@ static vnvme_status delete_cq(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
 /* ------------------------------------------------------------------------ */
 /* Asynchronous events (§5.2) */
 
+/* Post queued events, oldest first, while Asynchronous Event Requests are
+ * outstanding; one of a type still masked waits, without holding up the
+ * events of other types behind it. */
 static void aen_deliver(struct nvme_ctrl *c, struct nvme_sq *asq)
 {
-	while (c->aer_count && c->aen_count) {
-		uint32_t ev = c->aen_pending[0];
-		unsigned type = ev & 0x7;
+	for (unsigned i = 0; i < c->aen_count && c->aer_count;) {
+		uint32_t ev = c->aen_pending[i];
+		unsigned type = ev & VNVME_AER_TYPE_MASK;
 
-		if (c->aen_masked & (1u << type))
-			break;
-		memmove(c->aen_pending, c->aen_pending + 1, --c->aen_count * sizeof(uint32_t));
+		if (c->aen_masked & (1u << type)) {
+			i++;
+			continue;
+		}
+		memmove(c->aen_pending + i, c->aen_pending + i + 1,
+			(--c->aen_count - i) * sizeof(uint32_t));
 		/* Until the host reads the log, events of this type stay masked. */
 		c->aen_masked |= 1u << type;
 		nvme_cq_post(asq->cq, asq, c->aer_cids[--c->aer_count], NVME_OK, ev);
@@ -684,6 +724,18 @@ void nvme_admin_poll_pending(struct nvme_ctrl *c, struct nvme_sq *asq)
 			aen_queue(c, 0x0 | 0x1 << 8 | VNVME_LID_ERROR << 16);
 			nvme_errlog_add(c, 0xffff, 0xffff, nvme_sc(VNVME_SC_INVALID_FIELD), 0, 0);
 		}
+		/* Notice, Namespace Attribute Changed, log 04h (§5.2.1, Figure
+		 * "Asynchronous Event Information - Notice"), when Feature 0Bh
+		 * enables it. Once one is posted, none is queued until the host
+		 * reads the log with RAE cleared (then the masked type clears):
+		 * the log it reads lists what changed meanwhile (QEMU: one
+		 * event per bit newly set in its changed_nsids). Linux rescans
+		 * its namespaces on it (nvme_handle_aen_notice). */
+		if ((raised & NVME_AEN_NS_CHANGED) && (c->feat.aec & VNVME_OAES_NS_ATTR) &&
+		    !(c->aen_masked & 1u << VNVME_AER_TYPE_NOTICE))
+			aen_queue(c, VNVME_AER_TYPE_NOTICE |
+					 VNVME_AER_NOTICE_NS_ATTR_CHANGED << VNVME_AER_INFO_SHIFT |
+					 VNVME_LID_CHANGED_NS_LIST << VNVME_AER_LID_SHIFT);
 	}
 	if (c->aen_count && c->aer_count)
 		aen_deliver(c, asq);
@@ -732,7 +784,7 @@ static vnvme_status format_next(struct nvme_ctrl *c)
 	struct nvme_format *fm = &c->fmt;
 
 	for (; fm->nsid <= fm->last; fm->nsid++, fm->erased = false) {
-		struct nvme_ns *ns = c->ns[fm->nsid];
+		struct nvme_ns *ns = ns_get(c, fm->nsid); /* detached meanwhile: skipped */
 
 		if (!ns)
 			continue;

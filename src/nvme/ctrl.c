@@ -361,15 +361,28 @@ static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
 	return h;
 }
 
-static int ns_init(struct nvme_ctrl *c, const struct nvme_ns_opts *no, const char **err)
+/* Whether the backend completes through vn_be_poll (file), not inline. */
+static bool be_async(const struct vn_be *be)
+{
+	uint8_t *mem;
+
+	return vn_be_direct(be, &mem) == VN_BE_DIRECT_NONE;
+}
+
+static void ns_free(struct nvme_ctrl *c, struct nvme_ns *ns)
+{
+	for (unsigned p = 0; p < c->o.nr_pollers; p++)
+		vn_be_chan_close(ns->chan[p]);
+	free(ns);
+}
+
+/* A namespace of c, complete but not published. */
+static int ns_new(struct nvme_ctrl *c, const struct nvme_ns_opts *no, struct nvme_ns **out,
+		  const char **err)
 {
 	struct nvme_ns *ns;
 	uint64_t h;
 
-	if (no->nsid < 1 || no->nsid > NVME_MAX_NS || c->ns[no->nsid]) {
-		*err = "namespace IDs must be unique, 1..32";
-		return -EINVAL;
-	}
 	if (no->lba_size != 512 && no->lba_size != 4096) {
 		*err = "the LBA size must be 512 or 4096";
 		return -EINVAL;
@@ -387,10 +400,7 @@ static int ns_init(struct nvme_ctrl *c, const struct nvme_ns_opts *no, const cha
 	ns->nlb = vn_be_size(no->be) >> ns->lbads;
 	ns->be = no->be;
 	ns->mem_size = vn_be_size(no->be);
-	if (vn_be_direct(ns->be, &ns->mem) == VN_BE_DIRECT_NONE)
-		c->async_ns = true;
-	else
-		c->fast_ns[ns->nsid] = ns;
+	vn_be_direct(ns->be, &ns->mem);
 	/* Unique per serial and NSID: Linux rejects duplicate NGUIDs. */
 	h = fnv1a(c->serial, strlen(c->serial), 0xcbf29ce484222325ull);
 	h = fnv1a(&ns->nsid, sizeof(ns->nsid), h);
@@ -408,9 +418,186 @@ static int ns_init(struct nvme_ctrl *c, const struct nvme_ns_opts *no, const cha
 			return ret;
 		}
 	}
-	c->ns[ns->nsid] = ns;
-	if (ns->nsid > c->nn)
-		c->nn = ns->nsid;
+	*out = ns;
+	return 0;
+}
+
+/*
+ * Make ns visible to the pollers: what they test before they use it
+ * (async_ns, fast_ns, ns_hi, io_ns) first, then the pointer commands look
+ * up, with a release store (pairs with ns_get's acquire): a poller that
+ * finds it finds it complete, and finds the rest too.
+ */
+static void ns_publish(struct nvme_ctrl *c, struct nvme_ns *ns)
+{
+	uint32_t nsid = ns->nsid;
+
+	if (be_async(ns->be))
+		vn_store_relaxed(&c->async_ns, true);
+	else
+		vn_store_relaxed(&c->fast_ns[nsid], ns);
+	if (nsid > c->ns_hi)
+		vn_store_relaxed(&c->ns_hi, nsid);
+	vn_store_release(&c->io_ns[nsid], ns);
+	vn_store_release(&c->ns[nsid], ns);
+}
+
+static void wake_admin(struct nvme_ctrl *c)
+{
+	vn_poller_post(c->o.pollers[0], wake_noop, NULL);
+}
+
+/* The host is told: the Changed Namespace List log gets nsid, the admin
+ * poller raises the event (admin.c, nvme_admin_poll_pending). */
+static void ns_changed(struct nvme_ctrl *c, uint32_t nsid)
+{
+	__atomic_fetch_or(&c->ns_changed, 1ull << (nsid - 1), __ATOMIC_RELAXED);
+	__atomic_fetch_or(&c->aen_raise, NVME_AEN_NS_CHANGED, __ATOMIC_RELEASE);
+	wake_admin(c);
+}
+
+struct ns_quiesce {
+	struct nvme_ctrl *c;
+	const struct nvme_ns *ns;
+	unsigned poller;
+	uint32_t busy;
+	uint32_t done;
+};
+
+static void ns_quiesce_fn(void *arg)
+{
+	struct ns_quiesce *q = arg;
+
+	q->busy = nvme_ns_quiesce_local(q->c, q->ns, q->poller);
+	vn_store_release(&q->done, 1u);
+}
+
+/*
+ * Wait until no poller holds ns (unpublished already): each runs
+ * nvme_ns_quiesce_local, which makes it forget ns as a fast-path kind and
+ * counts its I/O still in flight there, until every count is 0. A poller
+ * runs posted messages between rounds, so a round that found ns before it
+ * was unpublished has ended when the message runs, and what it left in
+ * flight is counted; nothing new starts. In-flight I/O completes in the
+ * pollers' next rounds (ram staged I/O right away, file I/O when the
+ * kernel completes it). 0, or -EBUSY after 10 s, or at once when the
+ * controller is in fatal state (CSTS.CFS: until a reset, no poller
+ * completes anything).
+ */
+static int ns_drain(struct nvme_ctrl *c, const struct nvme_ns *ns)
+{
+	unsigned n = c->o.nr_pollers;
+	struct ns_quiesce *q = calloc(n, sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	for (unsigned round = 0; round < 100000; round++) {
+		uint32_t busy = 0;
+
+		for (unsigned p = 0; p < n; p++) {
+			q[p] = (struct ns_quiesce){.c = c, .ns = ns, .poller = p};
+			if (vn_poller_post(c->o.pollers[p], ns_quiesce_fn, &q[p])) {
+				for (unsigned k = 0; k < p; k++)
+					if (!wait_flag(c, &q[k].done, k))
+						return -EBUSY; /* leak: a message names q */
+				free(q);
+				return -ENOMEM;
+			}
+		}
+		for (unsigned p = 0; p < n; p++) {
+			if (!wait_flag(c, &q[p].done, p))
+				return -EBUSY; /* leak: a message still names q */
+			busy += q[p].busy;
+		}
+		if (!busy) {
+			free(q);
+			return 0;
+		}
+		/* Fatal state: nothing completes before a reset; do not hold
+		 * up the control thread for it. */
+		if (vn_load_acquire(&c->csts) & VNVME_CSTS_CFS)
+			break;
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, NULL);
+	}
+	free(q);
+	return -EBUSY;
+}
+
+int nvme_ctrl_ns_attach(struct nvme_ctrl *c, const struct nvme_ns_opts *o, const char **err)
+{
+	struct nvme_ns *ns;
+	int ret;
+
+	*err = NULL;
+	if (o->nsid < 1 || o->nsid > NVME_MAX_NS) {
+		*err = "namespace IDs are 1..32";
+		return -EINVAL;
+	}
+	if (c->ns[o->nsid]) {
+		*err = "a namespace is attached at this NSID already";
+		return -EEXIST;
+	}
+	if (c->io_ns[o->nsid]) {
+		*err = "the namespace detached from this NSID still has I/O in flight; detach it "
+		       "again first";
+		return -EBUSY;
+	}
+	ret = ns_new(c, o, &ns, err);
+	if (ret)
+		return ret;
+	ns_publish(c, ns);
+	ns_changed(c, ns->nsid);
+	vn_info("%s: namespace %u attached (%llu blocks of %u bytes, %s)", c->name, ns->nsid,
+		(unsigned long long)ns->nlb, ns->lba_size, vn_be_name(ns->be));
+	return 0;
+}
+
+int nvme_ctrl_ns_detach(struct nvme_ctrl *c, uint32_t nsid, const char **err)
+{
+	struct nvme_ns *ns;
+	bool async = false;
+	int ret;
+
+	*err = NULL;
+	if (nsid < 1 || nsid > NVME_MAX_NS) {
+		*err = "namespace IDs are 1..32";
+		return -EINVAL;
+	}
+	ns = c->io_ns[nsid];
+	if (!ns) {
+		*err = "no namespace is attached at this NSID";
+		return -ENOENT;
+	}
+	if (c->ns[nsid]) {
+		/* Lookups fail from now on: Invalid Namespace or Format. */
+		vn_store_relaxed(&c->fast_ns[nsid], NULL);
+		vn_store_release(&c->ns[nsid], NULL);
+		ns_changed(c, nsid);
+	}
+	ret = ns_drain(c, ns);
+	if (ret) {
+		*err = "the namespace's I/O in flight did not complete (within 10 s, or the "
+		       "controller is in fatal state until a reset): the host no longer sees it, "
+		       "but its backend is still in use";
+		vn_warn("%s: namespace %u: %s", c->name, nsid, *err);
+		return ret;
+	}
+	/* Unpublished for the reaping loops too; once every poller has run a
+	 * round more, none is inside them with ns. */
+	vn_store_release(&c->io_ns[nsid], NULL);
+	if (!fence_pollers(c)) {
+		*err = "a polling thread did not answer: the namespace's memory is left alone";
+		return -EBUSY;
+	}
+	ns_free(c, ns);
+	for (uint32_t i = 1; i <= c->ns_hi; i++)
+		if (c->io_ns[i] && be_async(c->io_ns[i]->be))
+			async = true;
+	/* Clearing it only spares the pollers the reaping loop: a poller
+	 * that still sees it set finds nothing to reap. */
+	vn_store_relaxed(&c->async_ns, async);
+	vn_info("%s: namespace %u detached", c->name, nsid);
 	return 0;
 }
 
@@ -452,10 +639,24 @@ int nvme_ctrl_create(const struct nvme_ctrl_opts *o, struct nvme_ctrl **out, con
 		ret = -ENOMEM;
 		goto err;
 	}
+	c->nn = NVME_MAX_NS;
+	c->qbase = calloc(o->max_ioqpairs + 1, sizeof(*c->qbase));
+	if (!c->qbase) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	for (uint32_t i = 0; i < o->nr_ns; i++) {
-		ret = ns_init(c, &o->ns[i], err);
+		struct nvme_ns *ns;
+
+		if (o->ns[i].nsid < 1 || o->ns[i].nsid > NVME_MAX_NS || c->ns[o->ns[i].nsid]) {
+			*err = "namespace IDs must be unique, 1..32";
+			ret = -EINVAL;
+			goto err;
+		}
+		ret = ns_new(c, &o->ns[i], &ns, err);
 		if (ret)
 			goto err;
+		ns_publish(c, ns);
 	}
 	/* §3.1.3.1: MQES (0's based), CQR, TO, DSTRD 0, CSS NVM, MPSMIN = MPSMAX = 0. */
 	c->cap = (uint64_t)(o->mqes - 1) | VNVME_CAP_CQR | (uint64_t)CAP_TO << VNVME_CAP_TO_SHIFT |
@@ -465,13 +666,10 @@ int nvme_ctrl_create(const struct nvme_ctrl_opts *o, struct nvme_ctrl **out, con
 	*out = c;
 	return 0;
 err:
-	for (uint32_t i = 1; i <= NVME_MAX_NS; i++) {
-		if (!c->ns[i])
-			continue;
-		for (unsigned p = 0; p < o->nr_pollers; p++)
-			vn_be_chan_close(c->ns[i]->chan[p]);
-		free(c->ns[i]);
-	}
+	for (uint32_t i = 1; i <= NVME_MAX_NS; i++)
+		if (c->io_ns[i])
+			ns_free(c, c->io_ns[i]);
+	free(c->qbase);
 	free(c->sqs);
 	free(c->cqs);
 	free(c->feat.ivc);
@@ -485,13 +683,12 @@ void nvme_ctrl_destroy(struct nvme_ctrl *c)
 	if (!c)
 		return;
 	nvme_ctrl_reset(c);
-	for (uint32_t i = 1; i <= NVME_MAX_NS; i++) {
-		if (!c->ns[i])
-			continue;
-		for (unsigned p = 0; p < c->o.nr_pollers; p++)
-			vn_be_chan_close(c->ns[i]->chan[p]);
-		free(c->ns[i]);
-	}
+	/* The queues are stopped (their I/O reaped): detached namespaces
+	 * still draining (io_ns only) go too. */
+	for (uint32_t i = 1; i <= NVME_MAX_NS; i++)
+		if (c->io_ns[i])
+			ns_free(c, c->io_ns[i]);
+	free(c->qbase);
 	free(c->sqs);
 	free(c->cqs);
 	free(c->feat.ivc);
@@ -499,27 +696,76 @@ void nvme_ctrl_destroy(struct nvme_ctrl *c)
 	free(c);
 }
 
-/* One I/O SQ's counters, copied under qlock (nvme_ctrl_print_stats). */
-struct sq_snap {
-	uint16_t qid, cqid;
-	unsigned poller;
-	uint64_t cmds, errors, bytes_read, bytes_written, polls, busy_polls, irqs;
-};
-
 /*
- * The controller's totals, and up to max per-SQ snapshots into snap (may be
- * NULL) whose count goes to *nsnap. Runs on the control thread while the
- * admin poller creates and deletes queues: qlock keeps every queue it finds
- * alive while it reads; the counters themselves are single-writer, read
- * racily (a snapshot, not a transaction).
+ * Statistics. They run on the control thread (or any thread) while the
+ * admin poller creates and deletes queues: qlock keeps every queue found in
+ * c->sqs / c->cqs alive while it is read; the counters themselves are
+ * single-writer, read racily (a snapshot, not a transaction). A reset
+ * (nvme_ctrl_reset_stats) writes none of them: it records a baseline that
+ * reads subtract.
  */
-static void stats_collect(struct nvme_ctrl *c, struct nvme_ctrl_stats *out, struct sq_snap *snap,
-			  uint32_t *nsnap)
-{
-	uint32_t n = 0;
 
+/* A queue's counters as they are (qlock held). */
+static void qstat_raw(const struct nvme_sq *sq, struct nvme_qstat_base *b)
+{
+	const struct nvme_cq *cq = sq->cq;
+
+	b->sq_serial = sq->serial;
+	b->cq_serial = cq->serial;
+	b->cmds = vn_load_relaxed(&sq->cmds);
+	b->errors = vn_load_relaxed(&sq->errors);
+	b->bytes_read = vn_load_relaxed(&sq->dir_bytes[NVME_DIR_READ]);
+	b->bytes_written = vn_load_relaxed(&sq->dir_bytes[NVME_DIR_WRITE]);
+	b->read_cmds = vn_load_relaxed(&sq->dir_cmds[NVME_DIR_READ]);
+	b->write_cmds = vn_load_relaxed(&sq->dir_cmds[NVME_DIR_WRITE]);
+	for (unsigned i = 0; i < NVME_QSTAT_ERR_SLOTS; i++)
+		b->err_cnt[i] = vn_load_acquire(&sq->err_cnt[i]); /* then err_sts[i] */
+	b->err_other = vn_load_relaxed(&sq->err_other);
+	b->irqs = vn_load_relaxed(&cq->irqs);
+	b->polls = vn_load_relaxed(&cq->polls);
+	b->busy_polls = vn_load_relaxed(&cq->busy_polls);
+}
+
+/* One queue's statistics: raw minus its baseline, where the baseline is of
+ * the same queue (serials), not of one deleted since. */
+static void qstat_get(struct nvme_ctrl *c, const struct nvme_sq *sq, struct nvme_queue_stats *o)
+{
+	const struct nvme_qstat_base *b = &c->qbase[sq->qid];
+	struct nvme_qstat_base r;
+	bool sb, cb;
+
+	qstat_raw(sq, &r);
+	sb = b->sq_serial == r.sq_serial;
+	cb = b->cq_serial == r.cq_serial;
+	memset(o, 0, sizeof(*o));
+	o->qid = sq->qid;
+	o->cqid = sq->cqid;
+	o->poller = sq->cq->poller;
+	o->size = sq->size;
+	o->inflight = vn_load_relaxed(&sq->inflight);
+	o->cmds = r.cmds - (sb ? b->cmds : 0);
+	o->errors = r.errors - (sb ? b->errors : 0);
+	o->bytes_read = r.bytes_read - (sb ? b->bytes_read : 0);
+	o->bytes_written = r.bytes_written - (sb ? b->bytes_written : 0);
+	o->read_cmds = r.read_cmds - (sb ? b->read_cmds : 0);
+	o->write_cmds = r.write_cmds - (sb ? b->write_cmds : 0);
+	for (unsigned i = 0; i < NVME_QSTAT_ERR_SLOTS; i++) {
+		uint64_t n = r.err_cnt[i] - (sb ? b->err_cnt[i] : 0);
+		if (n)
+			o->err[o->nr_err++] = (struct nvme_queue_err){
+			    .status = vn_load_relaxed(&sq->err_sts[i]), .count = n};
+	}
+	o->err_other = r.err_other - (sb ? b->err_other : 0);
+	o->irqs = r.irqs - (cb ? b->irqs : 0);
+	o->polls = r.polls - (cb ? b->polls : 0);
+	o->busy_polls = r.busy_polls - (cb ? b->busy_polls : 0);
+}
+
+/* The controller's totals as they are (qlock held): those of the queues
+ * deleted so far, and of the live ones. */
+static void totals_raw(struct nvme_ctrl *c, struct nvme_ctrl_stats *out)
+{
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&c->qlock);
 	out->admin_cmds = vn_load_relaxed(&c->admin_cmds);
 	out->io_cmds = c->gone_cmds;
 	out->io_errors = c->gone_errors;
@@ -532,46 +778,58 @@ static void stats_collect(struct nvme_ctrl *c, struct nvme_ctrl_stats *out, stru
 		struct nvme_cq *cq = c->cqs[q];
 
 		if (sq) {
-			uint64_t cmds = vn_load_relaxed(&sq->cmds);
-			uint64_t errors = vn_load_relaxed(&sq->errors);
-			uint64_t rd = vn_load_relaxed(&sq->dir_bytes[NVME_DIR_READ]);
-			uint64_t wr = vn_load_relaxed(&sq->dir_bytes[NVME_DIR_WRITE]);
-
 			out->nr_io_sq++;
-			out->io_cmds += cmds;
-			out->io_errors += errors;
-			out->bytes_read += rd;
-			out->bytes_written += wr;
-			if (snap) {
-				struct nvme_cq *scq = sq->cq;
-
-				snap[n++] = (struct sq_snap){
-				    .qid = (uint16_t)q,
-				    .cqid = sq->cqid,
-				    .poller = scq->poller,
-				    .cmds = cmds,
-				    .errors = errors,
-				    .bytes_read = rd,
-				    .bytes_written = wr,
-				    .polls = vn_load_relaxed(&scq->polls),
-				    .busy_polls = vn_load_relaxed(&scq->busy_polls),
-				    .irqs = vn_load_relaxed(&scq->irqs),
-				};
-			}
+			out->io_cmds += vn_load_relaxed(&sq->cmds);
+			out->io_errors += vn_load_relaxed(&sq->errors);
+			out->bytes_read += vn_load_relaxed(&sq->dir_bytes[NVME_DIR_READ]);
+			out->bytes_written += vn_load_relaxed(&sq->dir_bytes[NVME_DIR_WRITE]);
 		}
 		if (cq) {
 			out->nr_io_cq++;
 			out->irqs += vn_load_relaxed(&cq->irqs);
 		}
 	}
-	pthread_mutex_unlock(&c->qlock);
-	if (nsnap)
-		*nsnap = n;
 }
 
 void nvme_ctrl_get_stats(struct nvme_ctrl *c, struct nvme_ctrl_stats *out)
 {
-	stats_collect(c, out, NULL, NULL);
+	const struct nvme_ctrl_stats *b = &c->base_tot;
+
+	pthread_mutex_lock(&c->qlock);
+	totals_raw(c, out);
+	/* Totals only grow: the baseline is never above them. */
+	out->admin_cmds -= b->admin_cmds;
+	out->io_cmds -= b->io_cmds;
+	out->io_errors -= b->io_errors;
+	out->bytes_read -= b->bytes_read;
+	out->bytes_written -= b->bytes_written;
+	out->irqs -= b->irqs;
+	pthread_mutex_unlock(&c->qlock);
+}
+
+int nvme_ctrl_get_queue_stats(struct nvme_ctrl *c, struct nvme_queue_stats *out, unsigned max)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&c->qlock);
+	for (uint32_t q = 0; q <= c->o.max_ioqpairs && n < max; q++)
+		if (c->sqs[q])
+			qstat_get(c, c->sqs[q], &out[n++]);
+	pthread_mutex_unlock(&c->qlock);
+	return (int)n;
+}
+
+void nvme_ctrl_reset_stats(struct nvme_ctrl *c)
+{
+	pthread_mutex_lock(&c->qlock);
+	totals_raw(c, &c->base_tot);
+	for (uint32_t q = 0; q <= c->o.max_ioqpairs; q++) {
+		if (c->sqs[q])
+			qstat_raw(c->sqs[q], &c->qbase[q]);
+		else
+			memset(&c->qbase[q], 0, sizeof(c->qbase[q]));
+	}
+	pthread_mutex_unlock(&c->qlock);
 }
 
 void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
@@ -579,10 +837,10 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 	struct nvme_ctrl_stats st;
 	/* Printed after qlock is released: a slow stdout never holds up the
 	 * admin poller. */
-	struct sq_snap *snap = calloc(c->o.max_ioqpairs, sizeof(*snap));
-	uint32_t n = 0;
+	struct nvme_queue_stats *qs = calloc(c->o.max_ioqpairs + 1, sizeof(*qs));
+	int n = qs ? nvme_ctrl_get_queue_stats(c, qs, c->o.max_ioqpairs + 1) : 0;
 
-	stats_collect(c, &st, snap, &n);
+	nvme_ctrl_get_stats(c, &st);
 	fprintf(f,
 		"%s: csts 0x%x admin %llu io %llu errors %llu read %llu B written %llu B irqs "
 		"%llu queues %u/%u\n",
@@ -590,9 +848,11 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 		(unsigned long long)st.io_errors, (unsigned long long)st.bytes_read,
 		(unsigned long long)st.bytes_written, (unsigned long long)st.irqs, st.nr_io_sq,
 		st.nr_io_cq);
-	for (uint32_t i = 0; i < n; i++) {
-		const struct sq_snap *q = &snap[i];
+	for (int i = 0; i < n; i++) {
+		const struct nvme_queue_stats *q = &qs[i];
 
+		if (!q->qid)
+			continue; /* the admin queue: in the line above */
 		fprintf(f,
 			"%s sq%u: cq%u poller %u cmds %llu errors %llu read %llu B written %llu B "
 			"polls %llu busy %.1f%% irqs %llu\n",
@@ -602,5 +862,5 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 			q->polls ? 100.0 * (double)q->busy_polls / (double)q->polls : 0.0,
 			(unsigned long long)q->irqs);
 	}
-	free(snap);
+	free(qs);
 }

@@ -46,7 +46,7 @@ static inline void account(struct nvme_sq *sq, const struct nvme_req *r)
 static inline uint16_t write_flags(const struct nvme_ctrl *c, const struct nvme_ns *ns,
 				   uint32_t cdw12)
 {
-	if (likely(!c->async_ns) || !vn_be_volatile_cache(ns->be))
+	if (likely(!vn_load_relaxed(&c->async_ns)) || !vn_be_volatile_cache(ns->be))
 		return 0;
 	if ((cdw12 & VNVME_RW_FUA) || !(vn_load_relaxed(&c->feat.vwc) & VNVME_FEAT_VWC_WCE))
 		return VN_BE_FUA;

@@ -20,9 +20,9 @@
  * (0, the broadcast value, beyond NN, or not attached). */
 static VN_INLINE struct nvme_ns *io_check_ns(const struct nvme_ctrl *c, uint32_t nsid)
 {
-	if (unlikely(nsid == 0 || nsid > c->nn))
+	if (unlikely(nsid == 0 || nsid > NVME_MAX_NS))
 		return NULL;
-	return c->ns[nsid];
+	return ns_get(c, nsid); /* NULL once detached (nvme_ctrl_ns_detach) */
 }
 
 /* The form every fast path takes: Read or Write with flags 0 (no fused

@@ -65,9 +65,33 @@ static inline uint64_t nvme_doorbell_bytes(uint32_t max_ioqpairs)
 
 struct nvme_ctrl;
 
+/*
+ * Errors by status, per queue: the first NVME_QSTAT_ERR_SLOTS distinct
+ * statuses a queue completes with each get a slot for the queue's life
+ * (typically all it ever sees: a host repeats its mistakes); statuses
+ * beyond those count in err_other.
+ */
+#define NVME_QSTAT_ERR_SLOTS 8
+
+struct nvme_queue_err {
+	uint16_t status; /* SCT << 8 | SC (vnvme_spec_status_name() names it) */
+	uint64_t count;
+};
+
+/* One submission queue's counters (nvme_ctrl_get_queue_stats), since the
+ * queue was created or the last nvme_ctrl_reset_stats. */
 struct nvme_queue_stats {
-	uint16_t qid;
-	uint64_t cmds, errors, bytes_read, bytes_written, irqs;
+	uint16_t qid;      /* 0: the admin queue */
+	uint16_t cqid;     /* the CQ it posts to */
+	unsigned poller;   /* that CQ's polling thread, an index in the controller's */
+	uint32_t size;     /* entries */
+	uint32_t inflight; /* occupancy: commands fetched and not yet completed, now */
+	uint64_t cmds, errors, bytes_read, bytes_written, read_cmds, write_cmds;
+	/* Its CQ's: shared by the SQs of one CQ. */
+	uint64_t irqs, polls, busy_polls;
+	unsigned nr_err; /* entries of err[], count > 0 */
+	struct nvme_queue_err err[NVME_QSTAT_ERR_SLOTS];
+	uint64_t err_other;
 };
 
 struct nvme_ctrl_stats {
@@ -92,10 +116,42 @@ void nvme_ctrl_reset(struct nvme_ctrl *c);
  * for a failure outside the controller (the host's memory vanished). */
 void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why);
 
+/* Totals since creation or the last nvme_ctrl_reset_stats. Any thread. */
 void nvme_ctrl_get_stats(struct nvme_ctrl *c, struct nvme_ctrl_stats *out);
+/*
+ * Up to max submission queues' counters into out[], by qid, the admin
+ * queue first. Returns the count. Any thread (qlock, never waited for by a
+ * poller's I/O path); the counters are read racily, a snapshot.
+ */
+int nvme_ctrl_get_queue_stats(struct nvme_ctrl *c, struct nvme_queue_stats *out, unsigned max);
+/* Counters read as zero from now on (controller totals and per queue).
+ * Takes a baseline: the pollers' counters are never written from here. The
+ * host's view (SMART log) is not affected. */
+void nvme_ctrl_reset_stats(struct nvme_ctrl *c);
 /* One line per I/O queue, for SIGUSR1 and exit reports. */
 void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f);
 
 const char *nvme_ctrl_name(const struct nvme_ctrl *c);
+
+/*
+ * Namespace management on a live controller, as a device under NVMe
+ * namespace attachment behaves (NVMe Base 2.0c §8.11 "Namespace
+ * Management"): control thread only, while the pollers run I/O.
+ *
+ * Attach: o->nsid 1..NVME_MAX_NS, not attached; o->be stays the caller's
+ * and must outlive the attachment. Detach: commands that look the NSID up
+ * afterwards complete with Invalid Namespace or Format; those in flight
+ * complete first (returns once no poller holds the namespace), so the
+ * caller may then destroy the backend. -EBUSY when its I/O did not drain
+ * within 10 s, or at once with I/O in flight on a controller in fatal state
+ * (CSTS.CFS, until a reset): the host no longer sees it, but the backend
+ * must stay; detach again later (after the reset), or destroy the
+ * controller first.
+ * Either way the host gets a Namespace Attribute Changed event (if Feature
+ * 0Bh enables it) and the NSID in the Changed Namespace List log.
+ * Return 0 or -errno, with a sentence in *err.
+ */
+int nvme_ctrl_ns_attach(struct nvme_ctrl *c, const struct nvme_ns_opts *o, const char **err);
+int nvme_ctrl_ns_detach(struct nvme_ctrl *c, uint32_t nsid, const char **err);
 
 #endif

@@ -129,6 +129,17 @@ struct nvme_sq {
 	struct nvme_ctrl *ctrl;
 	uint64_t iova;
 	uint16_t qprio;
+	uint32_t serial; /* unique per controller: the statistics' baselines follow it */
+
+	/*
+	 * Errors by status (cq_post's error branch, cold): the first
+	 * NVME_QSTAT_ERR_SLOTS distinct statuses (SCT and SC) each get a slot
+	 * for the queue's life, the rest count in err_other. Single writer
+	 * (the poller): err_sts[i] is stored before err_cnt[i] first leaves 0.
+	 */
+	uint16_t err_sts[NVME_QSTAT_ERR_SLOTS];
+	uint64_t err_cnt[NVME_QSTAT_ERR_SLOTS];
+	uint64_t err_other;
 
 	/* Deletion handshake: the admin poller sets deleting; the owning
 	 * poller stops fetching, waits for inflight == 0, unlinks and sets
@@ -165,6 +176,7 @@ struct nvme_cq {
 	/* Set once at creation. */
 	struct nvme_ctrl *ctrl;
 	uint64_t iova;
+	uint32_t serial; /* as nvme_sq's */
 
 	VN_CACHE_ALIGNED uint32_t stopping; /* set by other threads */
 	uint32_t attached;
@@ -228,11 +240,28 @@ struct nvme_ctrl {
 	uint64_t asq, acq;
 	bool enabled;
 
-	struct nvme_ns *ns[NVME_MAX_NS + 1]; /* by nsid */
-	uint32_t nn;
-	bool async_ns; /* a namespace completes through vn_be_poll (file) */
+	/*
+	 * Namespaces, attached and detached on the control thread while the
+	 * pollers run (nvme_ctrl_ns_attach/detach). A pointer is published with
+	 * a release store once the namespace is complete and read with
+	 * ns_get() (acquire: a plain load on x86); detaching clears it, then
+	 * waits until no poller holds the namespace (ctrl.c, ns_drain) before
+	 * freeing it. A poller holds one only within a poll round, but for
+	 * what it left in flight: backend I/O on its channel, ram I/O staged
+	 * (nvme_stage), the fast path's kind (nvme_sq.fk_ns).
+	 */
+	struct nvme_ns *ns[NVME_MAX_NS + 1]; /* by nsid: the active ones */
+	uint32_t nn;                         /* Identify NN: NVME_MAX_NS, fixed */
+	bool async_ns;                       /* a namespace completes through vn_be_poll (file) */
 	/* By nsid, the namespaces whose Read/Write run inline (null, ram). */
 	struct nvme_ns *fast_ns[NVME_MAX_NS + 1];
+	/* By nsid, the namespaces whose backend channels the pollers reap and
+	 * flush: the active ones, and a detached one until its I/O is done. */
+	struct nvme_ns *io_ns[NVME_MAX_NS + 1];
+	uint32_t ns_hi; /* the highest NSID ever attached: loops over io_ns stop there */
+	/* Changed Namespace List (log 04h): bit nsid - 1, set by the control
+	 * thread, taken by Get Log Page on the admin poller (atomics). */
+	uint64_t ns_changed;
 
 	/* Queues: created and deleted by the admin poller (or the control
 	 * thread while the admin queue is stopped). Whoever stores or clears a
@@ -271,6 +300,16 @@ struct nvme_ctrl {
 	uint64_t power_on_ns;
 	uint64_t unsafe_shutdowns;
 
+	/*
+	 * Statistics baselines (nvme_ctrl_reset_stats): what the counters read
+	 * at the last reset, subtracted at read time, so that no thread but a
+	 * counter's poller ever writes it. Under qlock. Per qid, valid while
+	 * the queue's serial matches.
+	 */
+	struct nvme_qstat_base *qbase;
+	struct nvme_ctrl_stats base_tot;
+	uint32_t q_serial; /* the last serial given to a queue */
+
 	/* Doorbell Buffer Config (§5.8): set by the admin poller, followed by
 	 * every CQ's poller when dbbuf_gen changes. */
 	uint64_t dbbuf_iova, ei_iova; /* 0: not configured */
@@ -284,8 +323,28 @@ struct nvme_ctrl {
 	    rl_cc; /* the control thread's CC lines: a host may toggle CC.EN in a loop */
 };
 
-/* Events pollers raise for the admin poller (bits of aen_raise). */
+/* Events pollers and the control thread raise for the admin poller (bits
+ * of aen_raise). */
 #define NVME_AEN_INVALID_DB (1u << 0)
+#define NVME_AEN_NS_CHANGED (1u << 1) /* a namespace was attached or detached */
+
+_Static_assert(NVME_MAX_NS <= 64, "ns_changed holds one bit per NSID");
+
+/* The namespace nsid (1..NVME_MAX_NS) names, or NULL when it is inactive.
+ * Pairs with the release store that publishes it (ctrl.c, ns_publish):
+ * its fields are complete once the pointer is seen. */
+static inline struct nvme_ns *ns_get(const struct nvme_ctrl *c, uint32_t nsid)
+{
+	return vn_load_acquire(&c->ns[nsid]);
+}
+
+/* One queue's counters at the last nvme_ctrl_reset_stats (ctrl.c). */
+struct nvme_qstat_base {
+	uint32_t sq_serial, cq_serial; /* 0: none */
+	uint64_t cmds, errors, bytes_read, bytes_written, read_cmds, write_cmds;
+	uint64_t err_cnt[NVME_QSTAT_ERR_SLOTS], err_other;
+	uint64_t irqs, polls, busy_polls;
+};
 
 /* status.c */
 const char *nvme_status_name(vnvme_status s);
@@ -341,6 +400,10 @@ void nvme_cq_free(struct nvme_cq *cq);
 void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why);
 /* Fold a deleted queue's counters into the controller's totals. */
 void nvme_queue_retire(struct nvme_ctrl *c, const struct nvme_sq *sq, const struct nvme_cq *cq);
+/* On poller `poller` (a posted message): forget ns as this poller's SQs'
+ * fast-path kind, and count what it still has in flight there (backend
+ * I/O on its channel, staged ram I/O). */
+uint32_t nvme_ns_quiesce_local(struct nvme_ctrl *c, const struct nvme_ns *ns, unsigned poller);
 
 /* admin.c */
 vnvme_status nvme_admin_exec(struct nvme_ctrl *c, struct nvme_sq *sq, const struct vnvme_sqe *sqe,

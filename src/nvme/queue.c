@@ -66,6 +66,26 @@ static inline uint32_t cq_room(struct nvme_cq *cq)
 	return room;
 }
 
+/* Count an error by its status (nvme_sq.err_sts): the first
+ * NVME_QSTAT_ERR_SLOTS distinct ones get a slot each. */
+static VN_COLD void sq_count_error(struct nvme_sq *sq, vnvme_status st)
+{
+	uint16_t v =
+	    (uint16_t)(st.v & (VNVME_SF_SCT_MASK << VNVME_SF_SCT_SHIFT | VNVME_SF_SC_MASK));
+
+	for (unsigned i = 0; i < NVME_QSTAT_ERR_SLOTS; i++) {
+		if (sq->err_cnt[i] && sq->err_sts[i] != v)
+			continue;
+		/* A free slot: its status first, then the count that makes it
+		 * taken (release: a reader that sees the count sees the status). */
+		if (!sq->err_cnt[i])
+			vn_store_relaxed(&sq->err_sts[i], v);
+		vn_store_release(&sq->err_cnt[i], sq->err_cnt[i] + 1);
+		return;
+	}
+	sq->err_other++;
+}
+
 /* Post a CQE; an error also enters the error log, with the namespace and
  * LBA it concerns (0 when none). */
 static void cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_status st,
@@ -90,6 +110,7 @@ static void cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_
 	sq->inflight--;
 	if (unlikely(!vnvme_status_ok(st))) {
 		sq->errors++;
+		sq_count_error(sq, st);
 		nvme_errlog_add(sq->ctrl, sq->qid, cid, st, nsid, lba);
 	}
 }
@@ -242,8 +263,9 @@ static VN_COLD void stage_post_error(struct nvme_sq *sq, struct nvme_cq *cq,
 	uint32_t nsid = 0;
 	uint64_t lba = 0;
 
-	for (uint32_t i = 1; i <= c->nn; i++) {
-		const struct nvme_ns *ns = c->ns[i];
+	/* io_ns: a namespace being detached still has its staged I/O. */
+	for (uint32_t i = 1; i <= vn_load_relaxed(&c->ns_hi); i++) {
+		const struct nvme_ns *ns = vn_load_acquire(&c->io_ns[i]);
 		if (ns && ns->mem && e->mem >= ns->mem && e->mem < ns->mem + ns->mem_size) {
 			nsid = i;
 			lba = (uint64_t)(e->mem - ns->mem) >> ns->lbads;
@@ -311,8 +333,8 @@ static const struct nvme_ns fk_none;
 /*
  * The fast path meets a command kind (opcode, flags, NSID: key) that is not
  * last time's: if it is a Read or Write with flags 0 on a null or ram
- * namespace, remember it and its namespace. Namespaces are fixed for the
- * controller's life, so the pair never goes stale.
+ * namespace, remember it and its namespace. A detach makes every poller
+ * forget it (nvme_ns_quiesce_local) before the namespace is freed.
  */
 static VN_NOINLINE bool sq_fast_kind(struct nvme_sq *sq, uint64_t key)
 {
@@ -321,7 +343,7 @@ static VN_NOINLINE bool sq_fast_kind(struct nvme_sq *sq, uint64_t key)
 
 	/* The key holds the opcode in bits 7:0 and flags in 15:8 (CID masked). */
 	if (!io_check_rw_plain((uint8_t)opf, (uint8_t)(opf >> 8)) || !io_check_ns(sq->ctrl, nsid) ||
-	    !(ns = sq->ctrl->fast_ns[nsid]))
+	    !(ns = vn_load_relaxed(&sq->ctrl->fast_ns[nsid])))
 		return false;
 	sq->fk_read = (key & ~0xffull) | VNVME_NVM_READ;
 	sq->fk_ns = ns;
@@ -646,8 +668,9 @@ static unsigned reap(struct nvme_ctrl *c, unsigned poller)
 {
 	unsigned total = 0;
 
-	for (uint32_t i = 1; i <= c->nn; i++) {
-		struct nvme_ns *ns = c->ns[i];
+	for (uint32_t i = 1; i <= vn_load_relaxed(&c->ns_hi); i++) {
+		/* Pairs with the release store in ns_publish (ctrl.c). */
+		struct nvme_ns *ns = vn_load_acquire(&c->io_ns[i]);
 		struct vn_be_io *done[32];
 		int n;
 
@@ -663,9 +686,11 @@ static unsigned reap(struct nvme_ctrl *c, unsigned poller)
 
 static void flush(struct nvme_ctrl *c, unsigned poller)
 {
-	for (uint32_t i = 1; i <= c->nn; i++)
-		if (c->ns[i])
-			vn_be_flush(c->ns[i]->chan[poller]);
+	for (uint32_t i = 1; i <= vn_load_relaxed(&c->ns_hi); i++) {
+		struct nvme_ns *ns = vn_load_acquire(&c->io_ns[i]); /* as in reap */
+		if (ns)
+			vn_be_flush(ns->chan[poller]);
+	}
 }
 
 /* The CQ's poller: stop when asked, once nothing is in flight. */
@@ -748,7 +773,7 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 
 	/* Completions may submit more (the next range of a DSM): flush those
 	 * too, not only what the SQs brought. */
-	if (unlikely(c->async_ns))
+	if (unlikely(vn_load_relaxed(&c->async_ns)))
 		work = reap(c, cq->poller);
 	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
 		if (unlikely(vn_load_relaxed(&sq->deleting))) {
@@ -758,7 +783,7 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 		}
 		work += sq_process(sq, cq, t);
 	}
-	if (work && unlikely(c->async_ns))
+	if (work && unlikely(vn_load_relaxed(&c->async_ns)))
 		flush(c, cq->poller);
 	if (unlikely(deleting))
 		sq_unlink_deleted(cq);
@@ -778,6 +803,64 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 	cq->polls++;
 	cq->busy_polls += work != 0;
 	return work;
+}
+
+/* What of ns an SQ still has staged (ram: its bytes). */
+static uint32_t sq_staged_in(const struct nvme_sq *sq, const struct nvme_ns *ns)
+{
+	uint32_t n = 0;
+
+	if (!ns->mem)
+		return 0;
+	for (uint32_t i = 0; i < sq->st_n; i++) {
+		const struct nvme_stage *e = &sq->stage[(sq->st_head + i) & (NVME_STAGE_MAX - 1)];
+		n += e->mem >= ns->mem && e->mem < ns->mem + ns->mem_size;
+	}
+	return n;
+}
+
+uint32_t nvme_ns_quiesce_local(struct nvme_ctrl *c, const struct nvme_ns *ns, unsigned poller)
+{
+	const struct vn_dma_table *t = vn_dma_table_get(c->o.dma);
+	uint32_t busy = vn_be_inflight(ns->chan[poller]);
+	/* Under CFS the CQs are polled no more until a reset drops what they
+	 * staged without touching it: those do not count. */
+	bool dead = vn_load_relaxed(&c->csts) & VNVME_CSTS_CFS;
+
+	/* qlock: the CQs in c->cqs stay while we look; their SQ lists are
+	 * this poller's own (we run on it). */
+	pthread_mutex_lock(&c->qlock);
+	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++) {
+		struct nvme_cq *cq = c->cqs[q];
+
+		if (!cq || cq->poller != poller)
+			continue;
+		for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
+			uint32_t staged;
+
+			if (sq->fk_ns == ns) {
+				sq->fk_read = VNVME_NVM_READ; /* as at creation */
+				sq->fk_ns = &fk_none;
+			}
+			if (dead || !(staged = sq_staged_in(sq, ns)))
+				continue;
+			/*
+			 * Complete them now, as the next poll would: a host
+			 * that keeps the SQ busy with commands for the general
+			 * path could otherwise hold the last NVME_STAGE_LAG
+			 * back round after round (sq_process_io). Only where
+			 * that poll would (the CQ live, its host pointers of
+			 * the current DMA table, which stays ours until this
+			 * round ends: QSBR); else they wait for it.
+			 */
+			if (t == cq->tbl && !vn_load_relaxed(&cq->stopping))
+				sq_drain(sq, cq, 0);
+			else
+				busy += staged;
+		}
+	}
+	pthread_mutex_unlock(&c->qlock);
+	return busy;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -800,6 +883,7 @@ int nvme_cq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 	cq->phase = 1; /* the phase tag starts at 1 for a new queue */
 	cq->ien = ien;
 	cq->iv = iv;
+	cq->serial = __atomic_add_fetch(&c->q_serial, 1u, __ATOMIC_RELAXED);
 	cq->db = &c->o.doorbells[2 * qid + 1];
 	vn_store_release(cq->db, 0u);
 	if (!cq_translate(cq, vn_dma_table_get(c->o.dma))) {
@@ -826,6 +910,7 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 	sq->cq = cq;
 	sq->iova = iova;
 	sq->size = size;
+	sq->serial = __atomic_add_fetch(&c->q_serial, 1u, __ATOMIC_RELAXED);
 	sq->db = &c->o.doorbells[2 * qid];
 	vn_store_release(sq->db, 0u);
 	/* The ring first: a ring outside the host's maps is refused before

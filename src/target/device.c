@@ -33,7 +33,9 @@ struct vnvme_dev {
 	uint8_t *bar4;
 	uint64_t bar4_size;
 	uint32_t nr_vectors;
-	struct vn_be *be[NVME_MAX_NS];
+	/* By NSID: attached, or detached with I/O still in flight (kept until
+	 * a later remove or the device's end). conf.ns lists the attached. */
+	struct vn_be *be[NVME_MAX_NS + 1];
 	struct nvme_ctrl *ctrl;
 	struct vu_server *srv;
 	struct vn_poller **pollers;
@@ -130,6 +132,31 @@ static void dev_reset(void *opaque, enum vu_reset_reason why)
 	}
 }
 
+/* A namespace's backend, with the device's defaults. */
+static int be_create(const struct vnvme_dev *d, const struct vnvme_ns_conf *nc, struct vn_be **out,
+		     const char **e)
+{
+	struct vn_be_opts bo = nc->be;
+
+	/* The file backend's io_uring per polling thread: room for all the
+	 * controller's queues on one thread can have in flight (one per
+	 * entry), 256..4096; past that, requests wait on its backlog
+	 * (back-pressure, never an error). */
+	if (bo.type == VN_BE_FILE && !bo.qdepth) {
+		uint64_t per = (uint64_t)((d->conf.queues + d->nr_pollers - 1) / d->nr_pollers) *
+			       d->conf.qdepth;
+		bo.qdepth = (unsigned)VN_MIN(VN_MAX(per, 256u), 4096u);
+	}
+	return vn_be_create(&bo, out, e);
+}
+
+static int ns_conf_cmp(const void *a, const void *b)
+{
+	const struct vnvme_ns_conf *x = a, *y = b;
+
+	return (x->nsid > y->nsid) - (x->nsid < y->nsid);
+}
+
 static void cfg_setup(struct vnvme_dev *d, uint64_t pba_off)
 {
 	struct pcicfg_ids ids = {
@@ -181,6 +208,10 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 		return -ENOMEM;
 	d->bar0_fd = -1;
 	d->conf = *conf;
+	/* The device owns its configuration's strings (namespaces come and
+	 * go), copied below: none is the caller's, whatever fails first. */
+	for (uint32_t i = 0; i < NVME_MAX_NS; i++)
+		d->conf.ns[i].be.path = NULL;
 	snprintf(d->name, sizeof(d->name), "nvme%u", index);
 	if (!d->conf.vendor) {
 		d->conf.vendor = 0x4e58;
@@ -225,25 +256,29 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 	cfg_setup(d, pba_off);
 
 	for (uint32_t i = 0; i < conf->nr_ns; i++) {
-		struct vn_be_opts bo = conf->ns[i].be;
+		struct vnvme_ns_conf *nc = &d->conf.ns[i];
+		uint32_t nsid = conf->ns[i].nsid ? conf->ns[i].nsid : i + 1;
 
-		/* The file backend's io_uring per polling thread: room for all
-		 * the controller's queues on one thread can have in flight
-		 * (one per entry), 256..4096; past that, requests wait on its
-		 * backlog (back-pressure, never an error). */
-		if (bo.type == VN_BE_FILE && !bo.qdepth) {
-			uint64_t per =
-			    (uint64_t)((conf->queues + nr_pollers - 1) / nr_pollers) * conf->qdepth;
-			bo.qdepth = (unsigned)VN_MIN(VN_MAX(per, 256u), 4096u);
+		if (nsid > NVME_MAX_NS || d->be[nsid]) {
+			ret = -EINVAL;
+			snprintf(err, errlen, "namespace %u: namespace IDs must be unique, 1..%u",
+				 nsid, NVME_MAX_NS);
+			goto err;
 		}
-		ret = vn_be_create(&bo, &d->be[i], &e);
+		nc->nsid = nsid;
+		if (conf->ns[i].be.path && !(nc->be.path = strdup(conf->ns[i].be.path))) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		ret = be_create(d, nc, &d->be[nsid], &e);
 		if (ret) {
-			snprintf(err, errlen, "namespace %u: %s", i + 1, e ? e : strerror(-ret));
+			snprintf(err, errlen, "namespace %u: %s", nsid, e ? e : strerror(-ret));
 			goto err;
 		}
 		co.ns[i] = (struct nvme_ns_opts){
-		    .nsid = i + 1, .lba_size = conf->ns[i].lba_size, .be = d->be[i]};
+		    .nsid = nsid, .lba_size = conf->ns[i].lba_size, .be = d->be[nsid]};
 	}
+	qsort(d->conf.ns, d->conf.nr_ns, sizeof(d->conf.ns[0]), ns_conf_cmp);
 	co.nr_ns = conf->nr_ns;
 	co.name = d->name;
 	co.cntlid = (uint16_t)(index + 1);
@@ -320,8 +355,10 @@ void vnvme_dev_destroy(struct vnvme_dev *d)
 	/* The server first: no client reaches the controller afterwards. */
 	vu_server_destroy(d->srv);
 	nvme_ctrl_destroy(d->ctrl);
-	for (unsigned i = 0; i < NVME_MAX_NS; i++)
+	for (unsigned i = 1; i <= NVME_MAX_NS; i++)
 		vn_be_destroy(d->be[i]);
+	for (unsigned i = 0; i < d->conf.nr_ns; i++)
+		free((char *)d->conf.ns[i].be.path);
 	if (d->bar0)
 		munmap(d->bar0, d->bar0_size);
 	if (d->bar0_fd >= 0)
@@ -339,4 +376,95 @@ void vnvme_dev_print_stats(struct vnvme_dev *d, FILE *f)
 struct nvme_ctrl *vnvme_dev_ctrl(struct vnvme_dev *d)
 {
 	return d->ctrl;
+}
+
+const struct vnvme_dev_conf *vnvme_dev_conf(const struct vnvme_dev *d)
+{
+	return &d->conf;
+}
+
+int vnvme_dev_ns_add(struct vnvme_dev *d, const struct vnvme_ns_conf *ns, uint32_t nsid,
+		     uint32_t *out_nsid, char *err, size_t errlen)
+{
+	struct vnvme_ns_conf nc = *ns;
+	struct nvme_ns_opts no;
+	const char *e = NULL;
+	int ret;
+
+	err[0] = '\0';
+	if (nsid > NVME_MAX_NS) {
+		snprintf(err, errlen, "namespace %u: namespace IDs are 1..%u", nsid, NVME_MAX_NS);
+		return -EINVAL;
+	}
+	for (uint32_t i = 1; !nsid && i <= NVME_MAX_NS; i++)
+		if (!d->be[i])
+			nsid = i;
+	if (!nsid) {
+		snprintf(err, errlen, "no free namespace ID: all %u are in use", NVME_MAX_NS);
+		return -ENOSPC;
+	}
+	if (d->be[nsid]) {
+		snprintf(err, errlen, "namespace %u exists already%s", nsid,
+			 d->conf.nr_ns && bsearch(&(struct vnvme_ns_conf){.nsid = nsid}, d->conf.ns,
+						  d->conf.nr_ns, sizeof(nc), ns_conf_cmp)
+			     ? ""
+			     : " (removed, its I/O still in flight: remove it again)");
+		return -EEXIST;
+	}
+	nc.nsid = nsid;
+	nc.be.path = NULL;
+	if (ns->be.path && !(nc.be.path = strdup(ns->be.path)))
+		return -ENOMEM;
+	ret = be_create(d, &nc, &d->be[nsid], &e);
+	if (ret) {
+		snprintf(err, errlen, "namespace %u: %s", nsid, e ? e : strerror(-ret));
+		goto err;
+	}
+	no = (struct nvme_ns_opts){.nsid = nsid, .lba_size = nc.lba_size, .be = d->be[nsid]};
+	ret = nvme_ctrl_ns_attach(d->ctrl, &no, &e);
+	if (ret) {
+		snprintf(err, errlen, "namespace %u: %s", nsid, e ? e : strerror(-ret));
+		vn_be_destroy(d->be[nsid]);
+		d->be[nsid] = NULL;
+		goto err;
+	}
+	d->conf.ns[d->conf.nr_ns++] = nc;
+	qsort(d->conf.ns, d->conf.nr_ns, sizeof(nc), ns_conf_cmp);
+	if (out_nsid)
+		*out_nsid = nsid;
+	return 0;
+err:
+	free((char *)nc.be.path);
+	return ret;
+}
+
+int vnvme_dev_ns_remove(struct vnvme_dev *d, uint32_t nsid, char *err, size_t errlen)
+{
+	const char *e = NULL;
+	uint32_t i;
+	int ret;
+
+	err[0] = '\0';
+	if (nsid < 1 || nsid > NVME_MAX_NS || !d->be[nsid]) {
+		snprintf(err, errlen, "namespace %u: no such namespace", nsid);
+		return -ENOENT;
+	}
+	ret = nvme_ctrl_ns_detach(d->ctrl, nsid, &e);
+	/* The host no longer sees it, whether or not its I/O drained. */
+	for (i = 0; i < d->conf.nr_ns && d->conf.ns[i].nsid != nsid; i++)
+		;
+	if (i < d->conf.nr_ns) {
+		free((char *)d->conf.ns[i].be.path);
+		memmove(&d->conf.ns[i], &d->conf.ns[i + 1],
+			(d->conf.nr_ns - i - 1) * sizeof(d->conf.ns[0]));
+		d->conf.nr_ns--;
+	}
+	if (ret) {
+		/* The backend stays: I/O may still reach it. */
+		snprintf(err, errlen, "namespace %u: %s", nsid, e ? e : strerror(-ret));
+		return ret;
+	}
+	vn_be_destroy(d->be[nsid]);
+	d->be[nsid] = NULL;
+	return 0;
 }

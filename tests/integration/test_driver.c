@@ -103,11 +103,12 @@ static void test_bring_up_identifies_the_controller(void **state)
 	const struct vnvme_id_ctrl *id = vnvme_ctrl_id(f->c);
 
 	assert_int_equal(id->vid, 0x4e58);
-	assert_int_equal(id->nn, 1);
+	assert_int_equal(id->nn, 32); /* NVME_MAX_NS: namespaces may be attached later */
 	assert_int_equal(vnvme_ctrl_max_qpairs(f->c), 4);
 	assert_int_equal(f->ns.lba_size, 512);
 	assert_int_equal(f->ns.nlb, (8u << 20) / 512);
-	assert_int_equal(vnvme_ns_info(f->c, 2, &f->ns), -EIO); /* invalid namespace */
+	assert_int_equal(vnvme_ns_info(f->c, 2, &f->ns), -ENODEV); /* inactive: all zeroes */
+	assert_int_equal(vnvme_ns_info(f->c, 33, &f->ns), -EIO);   /* beyond NN: invalid */
 	assert_non_null(strstr(vnvme_ctrl_errmsg(f->c), "Invalid Namespace or Format"));
 	assert_int_equal(vnvme_ctrl_check(f->c), 0);
 }
@@ -490,6 +491,77 @@ static void test_open_errors_say_what_to_do(void **state)
 	assert_int_equal(vnvme_ctrl_open(f->path, NULL, &c2), -ECONNRESET);
 }
 
+struct ns_op {
+	struct vnvme_dev *d;
+	uint32_t nsid; /* 0: add at the lowest free */
+	bool add;
+	int ret;
+	char err[256];
+};
+
+static void ns_op_fn(void *arg)
+{
+	struct ns_op *o = arg;
+	struct vnvme_ns_conf nc = {.be = {.type = VN_BE_RAM, .size = 4u << 20}, .lba_size = 4096};
+
+	o->ret = o->add ? vnvme_dev_ns_add(o->d, &nc, o->nsid, &o->nsid, o->err, sizeof(o->err))
+			: vnvme_dev_ns_remove(o->d, o->nsid, o->err, sizeof(o->err));
+}
+
+/*
+ * A namespace added while the driver holds the controller: the driver
+ * finds it by Identify (the host side of the Namespace Attribute Changed
+ * event), writes and reads it; once removed, Identify says it is gone and
+ * I/O to it fails with Invalid Namespace or Format, namespace 1 unharmed.
+ */
+static void test_the_driver_sees_a_namespace_come_and_go(void **state)
+{
+	struct dfx *f = *state;
+	struct vnvme_sqe s = {.opc = VNVME_ADM_IDENTIFY, .cdw10 = VNVME_CNS_ACTIVE_NS_LIST};
+	struct ns_op op = {.d = f->dev, .add = true};
+	struct vnvme_ns_info ns2;
+	struct result r = {0};
+	uint32_t *list = vnvme_dma_alloc(f->c, 4096);
+	uint8_t *buf = vnvme_dma_alloc(f->c, 8192);
+
+	assert_non_null(list);
+	assert_non_null(buf);
+	assert_int_equal(vnvme_qpair_create(f->c, NULL, &f->q), 0);
+	assert_int_equal(vnvme_ns_info(f->c, 2, &ns2), -ENODEV);
+	assert_int_equal(vn_evloop_call(f->e.loop, ns_op_fn, &op), 0);
+	assert_int_equal(op.ret, 0);
+	assert_int_equal(op.nsid, 2);
+	assert_int_equal(vnvme_admin(f->c, &s, list, 4096, NULL), 0);
+	assert_int_equal(list[0], 1);
+	assert_int_equal(list[1], 2);
+	assert_int_equal(list[2], 0);
+	assert_int_equal(vnvme_ns_info(f->c, 2, &ns2), 0);
+	assert_int_equal(ns2.lba_size, 4096);
+	assert_int_equal(ns2.nlb, (4u << 20) / 4096);
+	memset(buf, 0x6e, 4096);
+	assert_int_equal(vnvme_write(f->q, 2, buf, 5, 1, 4096, cb, &r), 0);
+	wait_done(f->q, &r, 1);
+	assert_int_equal(r.sf, 0);
+	memset(buf, 0, 4096);
+	assert_int_equal(vnvme_read(f->q, 2, buf, 5, 1, 4096, cb, &r), 0);
+	wait_done(f->q, &r, 2);
+	assert_int_equal(r.sf, 0);
+	assert_int_equal(buf[4095], 0x6e);
+
+	op = (struct ns_op){.d = f->dev, .nsid = 2};
+	assert_int_equal(vn_evloop_call(f->e.loop, ns_op_fn, &op), 0);
+	assert_int_equal(op.ret, 0);
+	assert_int_equal(vnvme_ns_info(f->c, 2, &ns2), -ENODEV);
+	assert_int_equal(vnvme_read(f->q, 2, buf, 5, 1, 4096, cb, &r), 0);
+	wait_done(f->q, &r, 3);
+	assert_int_equal(r.sf & 0x7ff, VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_int_equal(vnvme_read(f->q, 1, buf, 5, 1, 512, cb, &r), 0);
+	wait_done(f->q, &r, 4);
+	assert_int_equal(r.sf, 0);
+	vnvme_dma_free(f->c, buf);
+	vnvme_dma_free(f->c, list);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -505,6 +577,7 @@ int main(void)
 	    T(test_the_inline_hot_path_reaps_and_resubmits),
 	    T(test_a_batch_resubmits_on_the_cids_it_takes),
 	    T(test_open_errors_say_what_to_do),
+	    T(test_the_driver_sees_a_namespace_come_and_go),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	if (!getenv("VNVME_LOG"))

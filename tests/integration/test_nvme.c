@@ -151,7 +151,8 @@ static void test_identify_controller_and_namespaces(void **state)
 	assert_int_equal(ic->vid, 0x4e58);
 	assert_int_equal(ic->sqes, 0x66);
 	assert_int_equal(ic->cqes, 0x44);
-	assert_int_equal(ic->nn, 2);
+	assert_int_equal(ic->nn, NVME_MAX_NS); /* any NSID a namespace may be attached at */
+	assert_int_equal(ic->oaes, VNVME_OAES_NS_ATTR);
 	assert_int_equal(ic->mdts, 5);
 	assert_int_equal(ic->cntlid, 1);
 	assert_int_equal(ic->ver, VNVME_VS(1, 4, 0));
@@ -192,7 +193,13 @@ static void test_identify_controller_and_namespaces(void **state)
 
 	/* Errors. */
 	assert_sc(h_identify(&f->h, VNVME_CNS_NS, 0, 0, buf), VNVME_SC_INVALID_NS_OR_FORMAT);
-	assert_sc(h_identify(&f->h, VNVME_CNS_NS, 3, 0, buf), VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_sc(h_identify(&f->h, VNVME_CNS_NS, NVME_MAX_NS + 1, 0, buf),
+		  VNVME_SC_INVALID_NS_OR_FORMAT);
+	/* An inactive NSID within NN: all zeroes (NVMe Base 2.0c §5.17.2.1). */
+	memset(buf, 0xa5, 4096);
+	assert_sc(h_identify(&f->h, VNVME_CNS_NS, 3, 0, buf), 0);
+	for (unsigned i = 0; i < 4096; i++)
+		assert_int_equal(buf[i], 0);
 	assert_sc(h_identify(&f->h, VNVME_CNS_NS_DESC_LIST, 9, 0, buf),
 		  VNVME_SC_INVALID_NS_OR_FORMAT);
 	assert_sc(h_identify(&f->h, VNVME_CNS_CSI_CTRL, 0, VNVME_CSI_ZNS, buf),
@@ -459,10 +466,10 @@ static void test_error_log_entries_carry_namespace_and_lba(void **state)
 	assert_int_equal(el[0].nsid, 2);
 	assert_int_equal(el[0].lba, nlb - 2);
 	/* An admin command: the namespace it named, no LBA. */
-	assert_sc(h_identify(h, VNVME_CNS_NS, 7, 0, buf), VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_sc(h_identify(h, VNVME_CNS_NS, 77, 0, buf), VNVME_SC_INVALID_NS_OR_FORMAT);
 	assert_sc(get_log(h, VNVME_LID_ERROR, 0, 4096, 0), 0);
 	assert_int_equal(el[0].sqid, 0);
-	assert_int_equal(el[0].nsid, 7);
+	assert_int_equal(el[0].nsid, 77);
 	assert_int_equal(el[0].lba, 0);
 }
 
@@ -2569,7 +2576,7 @@ struct dumper {
 	struct vnvme_dev *dev;
 	FILE *out;
 	uint32_t stop;
-	unsigned dumps;
+	unsigned dumps, bad;
 };
 
 static void *dump_loop(void *arg)
@@ -2578,15 +2585,24 @@ static void *dump_loop(void *arg)
 
 	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
 		vnvme_dev_print_stats(d->dev, d->out);
+		/* And the control socket's reads and resets (every 8th). */
+		struct nvme_queue_stats qs[5];
+		int n = nvme_ctrl_get_queue_stats(vnvme_dev_ctrl(d->dev), qs, 5);
+		for (int i = 0; i < n; i++)
+			d->bad += qs[i].errors || qs[i].nr_err ||
+				  qs[i].inflight > qs[i].size; /* none fails */
+		if (!(d->dumps & 7))
+			nvme_ctrl_reset_stats(vnvme_dev_ctrl(d->dev));
 		d->dumps++;
 	}
 	return NULL;
 }
 
 /*
- * The SIGUSR1 counter dump (vnvme_dev_print_stats, on the control thread)
- * while the admin poller creates and deletes queues: it must never read a
- * queue the admin path has freed (ASan reports a use-after-free).
+ * The SIGUSR1 counter dump (vnvme_dev_print_stats, on the control thread),
+ * the per-queue statistics and their reset, while the admin poller creates
+ * and deletes queues: they must never read a queue the admin path has
+ * freed (ASan reports a use-after-free).
  */
 static void test_counter_dumps_race_queue_creation_and_deletion(void **state)
 {
@@ -2611,6 +2627,7 @@ static void test_counter_dumps_race_queue_creation_and_deletion(void **state)
 	fclose(d.out);
 	printf("# %u dumps\n", d.dumps);
 	assert_true(d.dumps > 0);
+	assert_int_equal(d.bad, 0);
 }
 
 static unsigned cc_lines;
@@ -2642,6 +2659,601 @@ static void test_a_cc_en_loop_does_not_flood_the_log(void **state)
 	/* Two lines a cycle unlimited; 10 a second, 1000 would take 100 s. */
 	assert_true(cc_lines >= 1);
 	assert_true(cc_lines < 1000);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Namespaces added and removed while the controller runs */
+
+/* vnvme_dev_ns_add / _remove, on the control thread (the event loop's), as
+ * the RPC server calls them. */
+struct ns_call {
+	struct vnvme_dev *d;
+	bool add;
+	struct vnvme_ns_conf nc;
+	uint32_t nsid, out;
+	int ret;
+	char err[256];
+};
+
+static void ns_call_fn(void *arg)
+{
+	struct ns_call *c = arg;
+
+	c->ret = c->add ? vnvme_dev_ns_add(c->d, &c->nc, c->nsid, &c->out, c->err, sizeof(c->err))
+			: vnvme_dev_ns_remove(c->d, c->nsid, c->err, sizeof(c->err));
+}
+
+static int dev_ns_add(struct tfx *f, enum vn_be_type type, const char *path, uint32_t lba_size,
+		      uint32_t nsid, uint32_t *out, char *err)
+{
+	struct ns_call c = {.d = f->dev, .add = true, .nsid = nsid};
+
+	c.nc.be.type = type;
+	c.nc.be.size = 8u << 20;
+	c.nc.be.path = path;
+	c.nc.lba_size = lba_size;
+	assert_int_equal(vn_evloop_call(f->e.loop, ns_call_fn, &c), 0);
+	if (out)
+		*out = c.out;
+	if (err)
+		memcpy(err, c.err, sizeof(c.err));
+	return c.ret;
+}
+
+static int dev_ns_remove(struct tfx *f, uint32_t nsid, char *err)
+{
+	struct ns_call c = {.d = f->dev, .nsid = nsid};
+
+	assert_int_equal(vn_evloop_call(f->e.loop, ns_call_fn, &c), 0);
+	if (err)
+		memcpy(err, c.err, sizeof(c.err));
+	return c.ret;
+}
+
+/*
+ * A host thread that keeps I/O going on one queue to one namespace:
+ * batches of 7 Writes and Reads and a Flush, every completion sorted by
+ * status. Read
+ * before a batch is submitted, `removed` says the namespace was detached
+ * before: that batch must fail whole.
+ */
+struct io_loop {
+	struct host *h;
+	struct hq *q;
+	uint32_t nsid;
+	uint8_t *buf;
+	pthread_t t;
+	uint32_t stop, removed;
+	uint64_t batches; /* written by the thread, read by the test */
+	uint64_t ok, invalid_ns, ok_after_removed, other, timeouts;
+};
+
+static void *io_loop_fn(void *arg)
+{
+	struct io_loop *l = arg;
+
+	for (uint32_t b = 0; !__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE); b++) {
+		bool removed = __atomic_load_n(&l->removed, __ATOMIC_ACQUIRE);
+
+		for (uint32_t i = 0; i < 8; i++) {
+			struct vnvme_sqe s = h_rw(i & 1 ? VNVME_NVM_READ : VNVME_NVM_WRITE, l->nsid,
+						  (b * 8 + i) % 4096, 1);
+			s.dptr.prp1 = h_iova(l->h, l->buf + 512 * i);
+			if (i == 7) /* one for the general path among the fast ones */
+				s = (struct vnvme_sqe){.opc = VNVME_NVM_FLUSH, .nsid = l->nsid};
+			hq_queue(l->q, &s);
+		}
+		hq_ring(l->q);
+		for (uint32_t i = 0; i < 8; i++) {
+			struct vnvme_cqe cqe;
+			unsigned st;
+
+			if (hq_reap(l->q, &cqe, 20000)) {
+				l->timeouts++;
+				return NULL;
+			}
+			st = vnvme_cqe_status(&cqe).v & 0x7ff;
+			if (st == 0) {
+				l->ok++;
+				l->ok_after_removed += removed;
+			} else if (st == VNVME_SC_INVALID_NS_OR_FORMAT) {
+				l->invalid_ns++;
+			} else {
+				l->other++;
+			}
+		}
+		__atomic_store_n(&l->batches, l->batches + 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static void io_loop_start(struct io_loop *l, struct host *h, struct hq *q, uint32_t nsid)
+{
+	memset(l, 0, sizeof(*l));
+	l->h = h;
+	l->q = q;
+	l->nsid = nsid;
+	l->buf = h->mem + H_DATA + 0x300000;
+	assert_int_equal(pthread_create(&l->t, NULL, io_loop_fn, l), 0);
+}
+
+/* Wait (20 s at most, by the clock) for n more batches, or the loop's end. */
+static void io_loop_wait(struct io_loop *l, uint64_t n)
+{
+	uint64_t until = __atomic_load_n(&l->batches, __ATOMIC_ACQUIRE) + n;
+	uint64_t deadline = h_now_ms() + 20000;
+
+	while (__atomic_load_n(&l->batches, __ATOMIC_ACQUIRE) < until && !l->timeouts &&
+	       h_now_ms() < deadline)
+		usleep(100);
+	if (__atomic_load_n(&l->batches, __ATOMIC_ACQUIRE) < until) {
+		/* Stopped before failing: the teardown unmaps its memory. */
+		__atomic_store_n(&l->stop, 1u, __ATOMIC_RELEASE);
+		pthread_join(l->t, NULL);
+		fail_msg("the I/O loop stalled: %llu timeouts", (unsigned long long)l->timeouts);
+	}
+}
+
+static void io_loop_stop(struct io_loop *l)
+{
+	__atomic_store_n(&l->stop, 1u, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_join(l->t, NULL), 0);
+	assert_int_equal(l->timeouts, 0);
+	assert_int_equal(l->other, 0);
+}
+
+#define AEN_NS_CHANGED                                                                             \
+	(VNVME_AER_TYPE_NOTICE | VNVME_AER_NOTICE_NS_ATTR_CHANGED << VNVME_AER_INFO_SHIFT |        \
+	 VNVME_LID_CHANGED_NS_LIST << VNVME_AER_LID_SHIFT)
+
+static void set_aec(struct host *h, uint32_t v)
+{
+	struct vnvme_sqe s = {
+	    .opc = VNVME_ADM_SET_FEATURES, .cdw10 = VNVME_FID_ASYNC_EVENT_CONFIG, .cdw11 = v};
+	assert_sc(h_admin(h, &s, NULL), 0);
+}
+
+/* A log page read with RAE set: its events stay masked. */
+static uint16_t get_log_rae(struct host *h, uint8_t lid, uint32_t bytes)
+{
+	struct vnvme_sqe s = {.opc = VNVME_ADM_GET_LOG_PAGE};
+
+	s.dptr.prp1 = H_IOVA + H_DATA;
+	s.dptr.prp2 = H_IOVA + H_DATA + 4096;
+	s.cdw10 = lid | VNVME_GET_LOG_RAE | (bytes / 4 - 1) << 16;
+	return h_admin(h, &s, NULL);
+}
+
+/* The Changed Namespace List (RAE as asked), copied to list[1024]. */
+static void changed_ns_log(struct host *h, bool rae, uint32_t *list)
+{
+	struct vnvme_sqe s = {.opc = VNVME_ADM_GET_LOG_PAGE, .nsid = VNVME_NSID_ALL};
+
+	memset(h->mem + H_DATA, 0xa5, 4096);
+	s.dptr.prp1 = H_IOVA + H_DATA;
+	s.cdw10 = VNVME_LID_CHANGED_NS_LIST | 1023u << 16 | (rae ? VNVME_GET_LOG_RAE : 0);
+	assert_sc(h_admin(h, &s, NULL), 0);
+	memcpy(list, h->mem + H_DATA, 4096);
+	for (unsigned i = 0; i < 1024 && list[i]; i++) /* ascending, no junk after the end */
+		assert_true(i == 0 || list[i] > list[i - 1]);
+}
+
+/* The active namespace list (CNS 02h), up to 0: its length. */
+static unsigned active_ns(struct host *h, uint32_t *list)
+{
+	unsigned n = 0;
+
+	assert_sc(h_identify(h, VNVME_CNS_ACTIVE_NS_LIST, 0, 0, h->mem + H_DATA), 0);
+	memcpy(list, h->mem + H_DATA, 4096);
+	while (n < 1024 && list[n])
+		n++;
+	return n;
+}
+
+/* Write a pattern to LBA 7 of nsid through q, read it back. */
+static void rw_round_trip(struct host *h, struct hq *q, uint32_t nsid, uint8_t pat)
+{
+	uint8_t *buf = h->mem + H_DATA + 0x200000;
+	struct vnvme_sqe s = h_rw(VNVME_NVM_WRITE, nsid, 7, 1);
+
+	memset(buf, pat, 512);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	memset(buf, 0, 512);
+	s.opc = VNVME_NVM_READ;
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	assert_int_equal(buf[0], pat);
+	assert_int_equal(buf[511], pat);
+}
+
+/*
+ * A namespace attached while I/O runs on namespace 1: the host gets the
+ * Namespace Attribute Changed event, the Changed Namespace List names it
+ * once, Identify lists it, and it serves I/O; namespace 1's I/O never
+ * notices.
+ */
+static void test_ns_attached_under_io_is_announced_and_serves_io(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct vnvme_sqe aer = {.opc = VNVME_ADM_ASYNC_EVENT_REQ};
+	struct vnvme_id_ns *idns = (void *)(h->mem + H_DATA);
+	struct vnvme_cqe cqe = {0};
+	uint32_t list[1024], nsid = 0;
+	struct io_loop l;
+	char err[256];
+	uint16_t cid;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	h_create_ioq(h, 2, 64, false, 0);
+	set_aec(h, VNVME_OAES_NS_ATTR);
+	cid = hq_submit(&h->admin, &aer);
+	io_loop_start(&l, h, &h->io[0], 1);
+	io_loop_wait(&l, 50);
+
+	assert_int_equal(dev_ns_add(f, VN_BE_RAM, NULL, 4096, 0, &nsid, err), 0);
+	io_loop_wait(&l, 50);
+	io_loop_stop(&l);
+	assert_int_equal(l.invalid_ns, 0);
+	assert_true(l.ok >= 100 * 8);
+	assert_int_equal(nsid, 3); /* the lowest free */
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid);
+	assert_int_equal(vnvme_cqe_status(&cqe).v, 0);
+	assert_int_equal(cqe.dw0, AEN_NS_CHANGED); /* 0x00040002 */
+	changed_ns_log(h, false, list);
+	assert_int_equal(list[0], 3);
+	assert_int_equal(list[1], 0);
+	changed_ns_log(h, false, list); /* read: cleared */
+	assert_int_equal(list[0], 0);
+	assert_int_equal(active_ns(h, list), 3);
+	assert_int_equal(list[2], 3);
+	assert_sc(h_identify(h, VNVME_CNS_NS, 3, 0, idns), 0);
+	assert_int_equal(idns->nsze, (8u << 20) / 4096);
+	assert_int_equal(idns->lbaf[idns->flbas & 0xf].lbads, 12);
+	rw_round_trip(h, &h->io[1], 3, 0x5b);
+	/* The device's record of its namespaces, in NSID order. */
+	const struct vnvme_dev_conf *dc = vnvme_dev_conf(f->dev);
+	assert_int_equal(dc->nr_ns, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(dc->ns[i].nsid, i + 1);
+	assert_int_equal(dc->ns[2].lba_size, 4096);
+	assert_int_equal(dc->ns[2].be.type, VN_BE_RAM);
+}
+
+/*
+ * A namespace detached while a host thread keeps 8 commands at a time
+ * going to it: every command completes (success before, Invalid Namespace
+ * or Format after, never a hang), a batch submitted after the detach
+ * returned fails whole, the event and log say so; the NSID can be attached
+ * again. Under ASan, a poller that touched the freed namespace or its
+ * backend would abort here.
+ */
+static void ns_detach_under_io(struct tfx *f, enum vn_be_type type)
+{
+	struct host *h = &f->h;
+	struct vnvme_sqe aer = {.opc = VNVME_ADM_ASYNC_EVENT_REQ};
+	uint8_t *zero = h->mem + H_DATA + 0x100000;
+	struct vnvme_cqe cqe = {0};
+	uint32_t list[1024], nsid = 0;
+	char err[256], path[128];
+	struct io_loop l;
+	uint16_t cid;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	h_create_ioq(h, 2, 64, false, 0);
+	set_aec(h, VNVME_OAES_NS_ATTR);
+	cid = hq_submit(&h->admin, &aer);
+	io_loop_start(&l, h, &h->io[0], 2);
+	io_loop_wait(&l, 50);
+
+	assert_int_equal(dev_ns_remove(f, 2, err), 0);
+	__atomic_store_n(&l.removed, 1u, __ATOMIC_RELEASE);
+	io_loop_wait(&l, 20);
+	io_loop_stop(&l);
+	assert_int_equal(l.ok_after_removed, 0);
+	assert_true(l.invalid_ns >= 20 * 8);
+	assert_true(l.ok >= 50 * 8);
+
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid);
+	assert_int_equal(cqe.dw0, AEN_NS_CHANGED);
+	changed_ns_log(h, false, list);
+	assert_int_equal(list[0], 2);
+	assert_int_equal(list[1], 0);
+	assert_int_equal(active_ns(h, list), 1);
+	memset(zero, 0xa5, 4096);
+	assert_sc(h_identify(h, VNVME_CNS_NS, 2, 0, zero), 0); /* inactive: zeroes */
+	for (unsigned i = 0; i < 4096; i++)
+		assert_int_equal(zero[i], 0);
+	assert_int_equal(vnvme_dev_conf(f->dev)->nr_ns, 1);
+	assert_int_equal(vnvme_dev_conf(f->dev)->ns[0].nsid, 1);
+	rw_round_trip(h, &h->io[1], 1, 0x71);
+
+	/* The NSID is free again, on another backend; and again, each time
+	 * removed under I/O (more chances to catch I/O in flight). */
+	for (unsigned k = 0; k < 8; k++) {
+		snprintf(path, sizeof(path), "%s/again%u.img", f->e.dir, k);
+		assert_int_equal(
+		    dev_ns_add(f, type, type == VN_BE_FILE ? path : NULL, 512, 0, &nsid, err), 0);
+		assert_int_equal(nsid, 2);
+		rw_round_trip(h, &h->io[0], 2, (uint8_t)(0x3d + k));
+		assert_int_equal(active_ns(h, list), 2);
+		io_loop_start(&l, h, &h->io[0], 2);
+		io_loop_wait(&l, 10);
+		assert_int_equal(dev_ns_remove(f, 2, err), 0);
+		__atomic_store_n(&l.removed, 1u, __ATOMIC_RELEASE);
+		io_loop_wait(&l, 2);
+		io_loop_stop(&l);
+		assert_int_equal(l.ok_after_removed, 0);
+	}
+	assert_int_equal(active_ns(h, list), 1);
+}
+
+static void test_ns_detached_under_io_completes_every_command(void **state)
+{
+	ns_detach_under_io(*state, VN_BE_RAM);
+}
+
+static void test_ns_detached_under_file_io_completes_every_command(void **state)
+{
+	ns_detach_under_io(*state, VN_BE_FILE);
+}
+
+/* Feature 0Bh bit 8 clear: no Namespace Attribute Changed event, though
+ * the log still records the change. An error event raised afterwards is
+ * the first the host gets. */
+static void test_ns_change_event_is_not_sent_when_feature_0bh_disables_it(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct vnvme_sqe aer = {.opc = VNVME_ADM_ASYNC_EVENT_REQ};
+	struct vnvme_cqe cqe = {0};
+	uint32_t list[1024];
+	uint16_t cid;
+
+	h_create_ioq(h, 1, 16, false, 0);
+	set_aec(h, 0x1ff & ~VNVME_OAES_NS_ATTR);
+	cid = hq_submit(&h->admin, &aer);
+	assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 5, NULL, NULL), 0);
+	assert_int_equal(dev_ns_remove(f, 1, NULL), 0);
+	/* An admin round trip: the admin poller has seen the change (an
+	 * event would now come before this completion and fail hq_cmd). */
+	assert_int_equal(active_ns(h, list), 2);
+	__atomic_store_n(h->io[0].sqdb, 99u, __ATOMIC_RELEASE); /* invalid: error event */
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid);
+	assert_int_equal(cqe.dw0 & VNVME_AER_TYPE_MASK, VNVME_AER_TYPE_ERROR);
+	__atomic_store_n(h->io[0].sqdb, 0u, __ATOMIC_RELEASE);
+	changed_ns_log(h, false, list);
+	assert_int_equal(list[0], 1);
+	assert_int_equal(list[1], 5);
+	assert_int_equal(list[2], 0);
+
+	/* Enabled: told, even when a masked error event (its log unread) was
+	 * queued before it. */
+	struct vnvme_error_log_entry *el = (void *)(h->mem + H_DATA);
+	uint64_t errors, deadline = h_now_ms() + 10000;
+	set_aec(h, VNVME_OAES_NS_ATTR);
+	assert_sc(get_log_rae(h, VNVME_LID_ERROR, 4096), 0);
+	errors = el[0].error_count;
+	__atomic_store_n(h->io[0].sqdb, 99u, __ATOMIC_RELEASE);
+	do { /* until the admin poller queued the error event (and logged it) */
+		assert_true(h_now_ms() < deadline);
+		assert_sc(get_log_rae(h, VNVME_LID_ERROR, 4096), 0);
+	} while (el[0].error_count == errors);
+	__atomic_store_n(h->io[0].sqdb, 0u, __ATOMIC_RELEASE);
+	cid = hq_submit(&h->admin, &aer);
+	assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 6, NULL, NULL), 0);
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid);
+	assert_int_equal(cqe.dw0, AEN_NS_CHANGED);
+}
+
+/*
+ * Once a Namespace Attribute Changed event is posted, no other comes until
+ * the host reads log 04h with RAE cleared (NVMe Base 2.0c §5.2 "Asynchronous
+ * Event Request command"); what changed meanwhile is in that log. RAE set
+ * leaves the log and the mask as they are. Other event types still come.
+ */
+static void test_ns_change_events_wait_for_the_log_to_be_read(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct vnvme_sqe aer = {.opc = VNVME_ADM_ASYNC_EVENT_REQ};
+	struct vnvme_cqe cqe = {0};
+	uint32_t list[1024];
+	uint16_t cid[3];
+
+	h_create_ioq(h, 1, 16, false, 0);
+	set_aec(h, VNVME_OAES_NS_ATTR);
+	cid[0] = hq_submit(&h->admin, &aer);
+	cid[1] = hq_submit(&h->admin, &aer);
+	assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 3, NULL, NULL), 0);
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid[1]); /* the last submitted first: a stack */
+	assert_int_equal(cqe.dw0, AEN_NS_CHANGED);
+	assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 4, NULL, NULL), 0);
+	assert_int_equal(active_ns(h, list), 4); /* the admin poller saw it */
+	/* Masked: the next event is the error one. */
+	__atomic_store_n(h->io[0].sqdb, 99u, __ATOMIC_RELEASE);
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid[0]);
+	assert_int_equal(cqe.dw0 & VNVME_AER_TYPE_MASK, VNVME_AER_TYPE_ERROR);
+	__atomic_store_n(h->io[0].sqdb, 0u, __ATOMIC_RELEASE);
+	/* RAE set: read, kept. */
+	changed_ns_log(h, true, list);
+	assert_int_equal(list[0], 3);
+	assert_int_equal(list[1], 4);
+	assert_int_equal(list[2], 0);
+	cid[2] = hq_submit(&h->admin, &aer);
+	assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 9, NULL, NULL), 0);
+	assert_int_equal(active_ns(h, list), 5); /* still masked: no event before this */
+	changed_ns_log(h, false, list);
+	assert_int_equal(list[0], 3);
+	assert_int_equal(list[1], 4);
+	assert_int_equal(list[2], 9);
+	assert_int_equal(list[3], 0);
+	/* No event for what that log already said (it would complete before
+	 * this command and fail its hq_cmd). */
+	assert_int_equal(active_ns(h, list), 5);
+	/* Unmasked: the next change is told. */
+	assert_int_equal(dev_ns_remove(f, 4, NULL), 0);
+	assert_int_equal(hq_reap(&h->admin, &cqe, 5000), 0);
+	assert_int_equal(cqe.cid, cid[2]);
+	assert_int_equal(cqe.dw0, AEN_NS_CHANGED);
+	changed_ns_log(h, false, list);
+	assert_int_equal(list[0], 4);
+	assert_int_equal(list[1], 0);
+}
+
+/* Bad NSIDs, refused with a sentence, at the device and the controller;
+ * nothing changes. */
+static void test_ns_add_and_remove_refuse_bad_nsids(void **state)
+{
+	struct tfx *f = *state;
+	struct nvme_ctrl *c = vnvme_dev_ctrl(f->dev);
+	struct nvme_ns_opts o = {.lba_size = 512};
+	const char *e = NULL;
+	char err[256];
+	uint32_t nsid = 0, list[1024];
+
+	assert_int_equal(dev_ns_remove(f, 0, err), -ENOENT);
+	assert_non_null(strstr(err, "no such namespace"));
+	assert_int_equal(dev_ns_remove(f, 33, err), -ENOENT);
+	assert_int_equal(dev_ns_remove(f, 5, err), -ENOENT);
+	assert_int_equal(dev_ns_add(f, VN_BE_RAM, NULL, 512, 1, NULL, err), -EEXIST);
+	assert_non_null(strstr(err, "exists already"));
+	assert_int_equal(dev_ns_add(f, VN_BE_RAM, NULL, 512, 33, NULL, err), -EINVAL);
+	assert_non_null(strstr(err, "1..32"));
+	assert_int_equal(dev_ns_add(f, VN_BE_RAM, NULL, 1000, 0, NULL, err), -EINVAL);
+	assert_non_null(strstr(err, "512 or 4096"));
+	assert_int_equal(dev_ns_add(f, VN_BE_FILE, "/nonexistent/dir/x.img", 512, 0, NULL, err),
+			 -ENOENT);
+	assert_non_null(strstr(err, "namespace 3"));
+
+	/* The controller's own checks. */
+	o.nsid = 0;
+	assert_int_equal(nvme_ctrl_ns_attach(c, &o, &e), -EINVAL);
+	assert_non_null(e);
+	o.nsid = NVME_MAX_NS + 1;
+	assert_int_equal(nvme_ctrl_ns_attach(c, &o, &e), -EINVAL);
+	o.nsid = 2;
+	assert_int_equal(nvme_ctrl_ns_attach(c, &o, &e), -EEXIST);
+	assert_non_null(strstr(e, "attached"));
+	o.nsid = 3; /* no backend */
+	assert_int_equal(nvme_ctrl_ns_attach(c, &o, &e), -EINVAL);
+	assert_int_equal(nvme_ctrl_ns_detach(c, 0, &e), -EINVAL);
+	assert_int_equal(nvme_ctrl_ns_detach(c, NVME_MAX_NS + 1, &e), -EINVAL);
+	assert_int_equal(nvme_ctrl_ns_detach(c, 7, &e), -ENOENT);
+	assert_non_null(strstr(e, "no namespace"));
+	assert_int_equal(vnvme_dev_conf(f->dev)->nr_ns, 2);
+	assert_int_equal(active_ns(&f->h, list), 2);
+
+	/* Every NSID taken: none left to give. */
+	for (uint32_t i = 3; i <= NVME_MAX_NS; i++) {
+		assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 0, &nsid, err), 0);
+		assert_int_equal(nsid, i);
+	}
+	assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 0, &nsid, err), -ENOSPC);
+	assert_int_equal(active_ns(&f->h, list), NVME_MAX_NS);
+	assert_int_equal(vnvme_dev_conf(f->dev)->nr_ns, NVME_MAX_NS);
+}
+
+/* Per-queue statistics: counts and errors by status; a reset reads zero
+ * (controller totals too) and counting goes on from there; the host's
+ * SMART counters are not reset. */
+static void test_queue_stats_count_reset_and_count_again(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct nvme_ctrl *c = vnvme_dev_ctrl(f->dev);
+	struct nvme_queue_stats qs[8];
+	struct nvme_ctrl_stats st;
+	uint8_t *buf = h->mem + H_DATA + 0x200000;
+	struct vnvme_sqe s;
+	int n;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	h_create_ioq(h, 2, 64, false, 0);
+	for (int i = 0; i < 10; i++)
+		rw_round_trip(h, &h->io[0], 1, (uint8_t)i);
+	s = h_rw(VNVME_NVM_READ, 9, 0, 1); /* inactive NSID */
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), VNVME_SC_INVALID_NS_OR_FORMAT);
+	s = h_rw(VNVME_NVM_READ, 1, 1u << 30, 1); /* past the end */
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), VNVME_SC_LBA_OUT_OF_RANGE);
+
+	n = nvme_ctrl_get_queue_stats(c, qs, 8);
+	assert_int_equal(n, 3);
+	assert_int_equal(qs[0].qid, 0);
+	assert_true(qs[0].cmds >= 4); /* the queue creations at least */
+	assert_int_equal(qs[1].qid, 1);
+	assert_int_equal(qs[1].cqid, 1);
+	assert_int_equal(qs[1].size, 64);
+	assert_int_equal(qs[1].inflight, 0);
+	assert_int_equal(qs[1].cmds, 23);
+	assert_int_equal(qs[1].read_cmds, 10);
+	assert_int_equal(qs[1].write_cmds, 10);
+	assert_int_equal(qs[1].bytes_read, 10 * 512);
+	assert_int_equal(qs[1].bytes_written, 10 * 512);
+	assert_int_equal(qs[1].errors, 3);
+	assert_int_equal(qs[1].nr_err, 2);
+	assert_int_equal(qs[1].err[0].status, VNVME_SC_INVALID_NS_OR_FORMAT);
+	assert_int_equal(qs[1].err[0].count, 2);
+	assert_int_equal(qs[1].err[1].status, VNVME_SC_LBA_OUT_OF_RANGE);
+	assert_int_equal(qs[1].err[1].count, 1);
+	assert_string_equal(vnvme_spec_status_name(qs[1].err[1].status), "LBA Out of Range");
+	assert_int_equal(qs[2].qid, 2);
+	assert_int_equal(qs[2].cmds, 0);
+	assert_int_equal(nvme_ctrl_get_queue_stats(c, qs, 1), 1); /* max respected */
+
+	nvme_ctrl_reset_stats(c);
+	n = nvme_ctrl_get_queue_stats(c, qs, 8);
+	assert_int_equal(n, 3);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(qs[i].cmds, 0);
+		assert_int_equal(qs[i].errors, 0);
+		assert_int_equal(qs[i].nr_err, 0);
+		assert_int_equal(qs[i].bytes_read + qs[i].bytes_written, 0);
+	}
+	nvme_ctrl_get_stats(c, &st);
+	assert_int_equal(st.io_cmds, 0);
+	assert_int_equal(st.io_errors, 0);
+	assert_int_equal(st.bytes_read, 0);
+	assert_int_equal(st.nr_io_sq, 2);
+
+	rw_round_trip(h, &h->io[1], 1, 0x42);
+	assert_sc(hq_cmd(&h->io[1], &s, NULL), VNVME_SC_LBA_OUT_OF_RANGE);
+	n = nvme_ctrl_get_queue_stats(c, qs, 8);
+	assert_int_equal(qs[1].cmds, 0);
+	assert_int_equal(qs[2].cmds, 3);
+	assert_int_equal(qs[2].errors, 1);
+	assert_int_equal(qs[2].nr_err, 1);
+	assert_int_equal(qs[2].err[0].status, VNVME_SC_LBA_OUT_OF_RANGE);
+	assert_int_equal(qs[2].bytes_written, 512);
+	nvme_ctrl_get_stats(c, &st);
+	assert_int_equal(st.io_cmds, 3);
+	assert_int_equal(st.io_errors, 1);
+	/* The host's SMART log counts from the start: 11 reads, 11 writes. */
+	struct vnvme_smart_log *sl = (void *)(h->mem + H_DATA);
+	assert_sc(get_log(h, VNVME_LID_SMART, 0, 512, 0), 0);
+	assert_int_equal(sl->host_reads[0], 11);
+	assert_int_equal(sl->host_writes[0], 11);
+
+	/* A queue deleted and created again starts at zero, its baseline gone. */
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, 2), 0);
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, 2), 0);
+	h_create_ioq(h, 2, 32, false, 0);
+	rw_round_trip(h, &h->io[1], 1, 0x43);
+	n = nvme_ctrl_get_queue_stats(c, qs, 8);
+	assert_int_equal(qs[2].cmds, 2);
+	assert_int_equal(qs[2].size, 32);
+	assert_int_equal(qs[2].errors, 0);
+	nvme_ctrl_get_stats(c, &st);
+	assert_int_equal(st.io_cmds, 5);
 }
 
 int main(void)
@@ -2698,6 +3310,14 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_eight_queues_of_sixty_flushes_all_succeed_on_a_busy_file, setup_file,
 		teardown),
+	    T(test_ns_attached_under_io_is_announced_and_serves_io),
+	    T(test_ns_detached_under_io_completes_every_command),
+	    cmocka_unit_test_setup_teardown(test_ns_detached_under_file_io_completes_every_command,
+					    setup_file2, teardown),
+	    T(test_ns_change_event_is_not_sent_when_feature_0bh_disables_it),
+	    T(test_ns_change_events_wait_for_the_log_to_be_read),
+	    T(test_ns_add_and_remove_refuse_bad_nsids),
+	    T(test_queue_stats_count_reset_and_count_again),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	if (!getenv("VNVME_LOG"))
