@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "nvme/io_check.h"
 #include "nvme/priv.h"
@@ -123,7 +124,7 @@ void nvme_cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_st
 
 /* A slot's links are set when it is taken, not when the SQ is created: the
  * slots of a large SQ (tens of MiB at 65536 entries) stay untouched pages
- * of calloc until used. */
+ * until used (reqs_map). */
 static inline struct nvme_req *req_get(struct nvme_sq *sq)
 {
 	struct nvme_req *r = &sq->reqs[sq->free[--sq->nfree]];
@@ -896,6 +897,21 @@ int nvme_cq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 	return 0;
 }
 
+/*
+ * Request slots: an anonymous mapping of their own, not calloc, so that the
+ * pages stay untouched until a slot is used whatever the allocator did
+ * before (glibc serves a calloc the size of one it just freed from its heap,
+ * and clears all of it), and go back to the system when the SQ is deleted.
+ */
+static struct nvme_req *reqs_map(uint32_t n, size_t *len)
+{
+	void *p;
+
+	*len = (size_t)n * sizeof(struct nvme_req);
+	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t size,
 		   struct nvme_cq *cq, struct nvme_sq **out)
 {
@@ -920,7 +936,7 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 		return -EFAULT;
 	}
 	if (qid) {
-		sq->reqs = calloc(size, sizeof(*sq->reqs));
+		sq->reqs = reqs_map(size, &sq->reqs_len);
 		sq->free = calloc(size, sizeof(*sq->free));
 		sq->stage = calloc(NVME_STAGE_MAX, sizeof(*sq->stage));
 		sq->fk_read = VNVME_NVM_READ; /* NSID 0: fits no command */
@@ -975,7 +991,8 @@ void nvme_sq_free(struct nvme_sq *sq)
 {
 	if (!sq)
 		return;
-	free(sq->reqs);
+	if (sq->reqs)
+		munmap(sq->reqs, sq->reqs_len);
 	free(sq->free);
 	free(sq->stage);
 	free(sq);
