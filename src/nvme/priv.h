@@ -101,7 +101,7 @@ struct nvme_sq {
 	struct nvme_cq *cq;
 	struct nvme_sq *next;           /* in cq->sqs */
 	const struct vn_dma_table *tbl; /* ring translated with this table */
-	struct nvme_req *reqs; /* anonymous mapping of reqs_len bytes (reqs_map) */
+	struct nvme_req *reqs;          /* anonymous mapping of reqs_len bytes (reqs_map) */
 	size_t reqs_len;
 	uint16_t *free;
 	uint32_t nfree;
