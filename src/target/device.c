@@ -340,3 +340,8 @@ struct nvme_ctrl *vnvme_dev_ctrl(struct vnvme_dev *d)
 {
 	return d->ctrl;
 }
+
+bool vnvme_dev_connected(struct vnvme_dev *d)
+{
+	return vu_server_connected(d->srv);
+}

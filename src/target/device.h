@@ -4,6 +4,7 @@
 #ifndef VN_TARGET_DEVICE_H
 #define VN_TARGET_DEVICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -38,5 +39,7 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 void vnvme_dev_destroy(struct vnvme_dev *d);
 void vnvme_dev_print_stats(struct vnvme_dev *d, FILE *f);
 struct nvme_ctrl *vnvme_dev_ctrl(struct vnvme_dev *d);
+/* A vfio-user client is attached. */
+bool vnvme_dev_connected(struct vnvme_dev *d);
 
 #endif
