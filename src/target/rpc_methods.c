@@ -168,8 +168,8 @@ static int find_ctrl(struct target *t, struct json_object *p, char *err, size_t 
 		    (!name || !strcmp(name, n)))
 			return (int)i;
 	}
-	perr(err, len, "no controller %s%s%s%s (list_controllers shows them)", sock ? "on " : "",
-	     sock ? sock : "", sock && name ? " named " : "", name ? name : "");
+	perr(err, len, "no controller%s%s%s%s (list_controllers shows them)", sock ? " on " : "",
+	     sock ? sock : "", name ? " named " : "", name ? name : "");
 	return -1;
 }
 
