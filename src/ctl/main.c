@@ -658,6 +658,8 @@ static int cmd_shutdown(int argc, char **argv)
 		      "Usage: vnvme-ctl shutdown\nStop the target (as SIGTERM does).\n"))
 		return 0;
 	int ret = call("shutdown", NULL, &r);
+	if (ret == 0)
+		printf("the target is stopping\n");
 	json_object_put(r);
 	return ret;
 }

@@ -240,7 +240,7 @@ static int call(const char *method, const char *params, struct json_object **res
 
 /* A call that must succeed. */
 static struct json_object *ok(const char *method, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static struct json_object *ok(const char *method, const char *fmt, ...)
 {
@@ -279,8 +279,7 @@ static void test_every_method_round_trips(void **state)
 
 	(void)state;
 	r = ok("get_version", NULL);
-	assert_string_equal(json_object_get_string(json_object_object_get(r, "version")),
-			    "0.1.0");
+	assert_string_equal(json_object_get_string(json_object_object_get(r, "version")), "0.1.0");
 	v = json_object_object_get(r, "methods");
 	assert_true(json_object_array_length(v) >= 7);
 	assert_true(json_object_array_length(json_object_object_get(r, "capabilities")) > 0);
@@ -326,9 +325,9 @@ static void test_every_method_round_trips(void **state)
 	r = ok("get_stats", "{\"name\": \"nvme1\"}");
 	v = json_object_object_get(r, "controllers");
 	assert_int_equal(json_object_array_length(v), 1);
-	assert_string_equal(
-	    json_object_get_string(json_object_object_get(json_object_array_get_idx(v, 0), "socket")),
-	    a);
+	assert_string_equal(json_object_get_string(
+				json_object_object_get(json_object_array_get_idx(v, 0), "socket")),
+			    a);
 	json_object_put(r);
 
 	snprintf(saved, sizeof(saved), "%s/saved.json", T.dir);
@@ -380,7 +379,8 @@ static void test_bad_requests_get_errors_that_say_what_to_fix(void **state)
 	    {"delete_controller", NULL, -32602, "give the controller"},
 	    {"delete_controller", "{}", -32602, "give the controller"},
 	    {"delete_controller", "{\"name\": \"nvme99\"}", -32602, "no controller named nvme99"},
-	    {"delete_controller", "{\"socket\": \"/nowhere\"}", -32602, "no controller on /nowhere"},
+	    {"delete_controller", "{\"socket\": \"/nowhere\"}", -32602,
+	     "no controller on /nowhere"},
 	    {"delete_controller", "{\"name\": 1}", -32602, "\"name\" must be a non-empty string"},
 	    {"delete_controller", "{\"nam\": \"nvme0\"}", -32602, "unknown parameter \"nam\""},
 	    {"get_stats", "{\"name\": \"nvme99\"}", -32602, "no controller"},
@@ -401,18 +401,19 @@ static void test_bad_requests_get_errors_that_say_what_to_fix(void **state)
 	snprintf(p[3], sizeof(p[3]),
 		 "{\"socket\": \"%s\", \"namespaces\": [{\"backend\": \"ram\", \"size\": 1000}]}",
 		 a);
-	snprintf(p[4], sizeof(p[4]),
-		 "{\"socket\": \"%s\", \"namespaces\": [{\"backend\": \"ram\", \"size\": \"64k\"}]}",
-		 a);
+	snprintf(
+	    p[4], sizeof(p[4]),
+	    "{\"socket\": \"%s\", \"namespaces\": [{\"backend\": \"ram\", \"size\": \"64k\"}]}", a);
 	snprintf(p[5], sizeof(p[5]), "{\"socket\": \"%s\", \"qdeth\": 8}", a);
-	snprintf(p[6], sizeof(p[6]), "{\"socket\": \"%s\", \"namespaces\": [{\"backend\": \"tape\"}]}",
-		 a);
+	snprintf(p[6], sizeof(p[6]),
+		 "{\"socket\": \"%s\", \"namespaces\": [{\"backend\": \"tape\"}]}", a);
 	snprintf(p[7], sizeof(p[7]), "{\"socket\": \"%s\"}", T.c0);
 	snprintf(p[8], sizeof(p[8]), "{\"socket\": \"%s%%d\", \"count\": 2}", a);
-	snprintf(p[9], sizeof(p[9]), "{\"socket\": \"%s\", \"namespaces\": [{\"backend\": \"file\"}]}",
-		 a);
+	snprintf(p[9], sizeof(p[9]),
+		 "{\"socket\": \"%s\", \"namespaces\": [{\"backend\": \"file\"}]}", a);
 	snprintf(p[10], sizeof(p[10]), "{\"socket\": \"%s\", \"namespaces\": []}", a);
-	snprintf(p[11], sizeof(p[11]), "{\"socket\": \"%s\", \"namespaces\": [{\"lba\": 9000}]}", a);
+	snprintf(p[11], sizeof(p[11]), "{\"socket\": \"%s\", \"namespaces\": [{\"lba\": 9000}]}",
+		 a);
 	snprintf(p[12], sizeof(p[12]), "{\"socket\": \"%s\", \"pci_id\": \"xyz\"}", a);
 	snprintf(p[13], sizeof(p[13]), "{\"socket\": \"%s\", \"serial\": \"%s\"}", a,
 		 "AAAAAAAAAAAAAAAAAAAAAA");
@@ -605,8 +606,8 @@ static void test_connections_are_bounded(void **state)
 	r = read_reply(extra);
 	assert_non_null(r);
 	assert_true(json_object_object_get_ex(r, "error", &e));
-	assert_non_null(strstr(json_object_get_string(json_object_object_get(e, "message")),
-			       "too many"));
+	assert_non_null(
+	    strstr(json_object_get_string(json_object_object_get(e, "message")), "too many"));
 	json_object_put(r);
 	close(extra);
 	for (int i = 0; i < 64; i++)
@@ -701,7 +702,8 @@ static void test_delete_while_attached(void **state)
 	assert_int_equal(json_object_get_int(json_object_object_get(find_ctrl(r, a), "io_sqs")), 1);
 	json_object_put(r);
 	r = ok("get_stats", "{\"socket\": \"%s\"}", a);
-	struct json_object *st = json_object_array_get_idx(json_object_object_get(r, "controllers"), 0);
+	struct json_object *st =
+	    json_object_array_get_idx(json_object_object_get(r, "controllers"), 0);
 	assert_true(json_object_get_uint64(json_object_object_get(st, "io_cmds")) >= 128);
 	assert_int_equal(json_object_get_uint64(json_object_object_get(st, "bytes_written")),
 			 64 * ni.lba_size);
@@ -832,10 +834,13 @@ static void test_save_then_restart_gives_the_same_devices(void **state)
 		struct json_object *y = json_object_array_get_idx(after, i);
 		static const char *const keys[] = {"socket", "queues", "qdepth", "namespaces"};
 		for (size_t k = 0; k < 4; k++) {
-			const char *sx = json_object_to_json_string(json_object_object_get(x, keys[k]));
-			const char *sy = json_object_to_json_string(json_object_object_get(y, keys[k]));
+			const char *sx =
+			    json_object_to_json_string(json_object_object_get(x, keys[k]));
+			const char *sy =
+			    json_object_to_json_string(json_object_object_get(y, keys[k]));
 			if (strcmp(sx, sy))
-				fail_msg("controller %zu %s: %s before, %s after", i, keys[k], sx, sy);
+				fail_msg("controller %zu %s: %s before, %s after", i, keys[k], sx,
+					 sy);
 		}
 	}
 	json_object_put(before);
