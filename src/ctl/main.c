@@ -655,12 +655,30 @@ static int cmd_shutdown(int argc, char **argv)
 	struct json_object *r;
 
 	if (want_help(argc, argv,
-		      "Usage: vnvme-ctl shutdown\nStop the target (as SIGTERM does).\n"))
+		      "Usage: vnvme-ctl shutdown\nStop the target (as SIGTERM does); returns once "
+		      "it is gone.\n"))
 		return 0;
 	int ret = call("shutdown", NULL, &r);
-	if (ret == 0)
-		printf("the target is stopping\n");
 	json_object_put(r);
+	if (ret)
+		return ret;
+	/* Return once it is gone (its sockets go before this one), so that
+	 * a new target may take the same paths straight away. */
+	for (int i = 0; i < 600; i++) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+		int up = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (!up) {
+			printf("the target stopped\n");
+			return 0;
+		}
+		usleep(50000);
+	}
+	fprintf(stderr, "vnvme-ctl: the target still serves %s 30 s after shutdown\n", sock_path);
+	return 1;
 	return ret;
 }
 

@@ -494,8 +494,8 @@ int main(int argc, char **argv)
 	ret = vn_evloop_run(t.loop);
 	print_stats(&t);
 out:
+	target_del_all(&t); /* the control socket last: once it is gone, all is */
 	target_rpc_stop(&t);
-	target_del_all(&t);
 	for (unsigned i = 0; i < t.nr_pollers; i++)
 		vn_poller_destroy(t.pollers[i]);
 	if (t.loop) {

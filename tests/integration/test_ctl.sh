@@ -51,7 +51,7 @@ expect 0 "deleted nvme0" "$ctl" delete nvme0
 expect 1 "no controller named nvme0" "$ctl" delete nvme0
 expect 0 "deleted $dir/n1" "$ctl" delete "$dir/n1"
 expect 0 "no controllers" "$ctl" list
-expect 0 "the target is stopping" "$ctl" shutdown
+expect 0 "the target stopped" "$ctl" shutdown
 for i in $(seq 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$tpid" 2>/dev/null && nok "vnvme-ctl shutdown stops the target" || ok "vnvme-ctl shutdown stops the target"
 
