@@ -42,6 +42,10 @@ int target_add_ctrl(struct target *t, const struct vnvme_dev_conf *conf, char *e
 			 VN_MAX_CTRLS);
 		return -ENOSPC;
 	}
+	if (t->next_index >= 0xffff) { /* CNTLID is index + 1, 16 bits, never reused */
+		snprintf(err, errlen, "%s", "65535 controllers created: restart the target");
+		return -ENOSPC;
+	}
 	if (t->nr_ctrls == t->cap_ctrls) {
 		unsigned cap = t->cap_ctrls ? t->cap_ctrls * 2 : 8;
 		struct target_ctrl *p = realloc(t->ctrls, cap * sizeof(*p));
