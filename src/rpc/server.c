@@ -231,16 +231,18 @@ static int conn_input(struct rpc_conn *c, const char *buf, size_t len)
 		size_t chunk = len > INT_MAX ? INT_MAX : len;
 		struct json_object *o = json_tokener_parse_ex(c->tok, buf, (int)chunk);
 		enum json_tokener_error je = json_tokener_get_error(c->tok);
-		size_t used = o ? json_tokener_get_parse_end(c->tok) : chunk;
+		/* A complete value: an object, or NULL for JSON's null. */
+		bool done = o || je == json_tokener_success;
+		size_t used = done ? json_tokener_get_parse_end(c->tok) : chunk;
 
-		if (!o && je != json_tokener_continue) {
+		if (!done && je != json_tokener_continue) {
 			char msg[160];
 			snprintf(msg, sizeof(msg), "not JSON: %s; closing the connection",
 				 json_tokener_error_desc(je));
 			reply_error(c, NULL, VN_RPC_PARSE_ERROR, msg);
 			return -1;
 		}
-		if (used > chunk || (o && used == 0))
+		if (used > chunk || (done && used == 0))
 			used = chunk;
 		c->in_bytes += used;
 		if (c->in_bytes > c->s->max_request) {
@@ -254,7 +256,7 @@ static int conn_input(struct rpc_conn *c, const char *buf, size_t len)
 		}
 		buf += used;
 		len -= used;
-		if (!o)
+		if (!done)
 			continue;
 		c->in_bytes = 0;
 		json_tokener_reset(c->tok);

@@ -458,6 +458,8 @@ static void test_malformed_requests_keep_the_connection(void **state)
 	    {"[{\"jsonrpc\": \"2.0\", \"method\": \"get_version\", \"id\": 1}]",
 	     "batch requests are not supported"},
 	    {"42", "must be a JSON object"},
+	    {"null", "must be a JSON object"},
+	    {"\"get_version\"", "must be a JSON object"},
 	    {"{\"jsonrpc\": \"2.0\", \"method\": \"get_version\", \"id\": 1, \"x\": 2}",
 	     "unknown member \"x\""},
 	};
