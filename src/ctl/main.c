@@ -17,8 +17,6 @@
 
 #include <json-c/json.h>
 
-#include "rpc/server.h"
-
 #define DEFAULT_SOCKET   "/tmp/vnvme/rpc.sock"
 #define REPLY_TIMEOUT_MS (300 * 1000) /* a RAM controller of many GiB takes seconds */
 

@@ -10,7 +10,7 @@
 #   backend  util only
 #   nvme     util, backend/backend.h and vnvme/spec.h only
 #   rpc      a JSON-RPC server: util and json-c only
-#   ctl      vnvme-ctl: rpc/server.h (error codes) and json-c only
+#   ctl      vnvme-ctl: json-c only (it speaks JSON-RPC over a socket)
 #   target   joins vu, pci, nvme, the backends and the configuration; it is
 #            the only one that may (no one includes target/)
 #   testdev  a vfio-user test device: vu, pci, util
@@ -64,7 +64,7 @@ allowed() {
 	backend:backend/* | backend:util/*) ;;
 	nvme:nvme/* | nvme:util/* | nvme:backend/backend.h | nvme:vnvme/spec.h) ;;
 	rpc:rpc/* | rpc:util/*) ;;
-	ctl:ctl/* | ctl:rpc/server.h) ;;
+	ctl:ctl/*) ;;
 	target:target/* | target:rpc/* | target:vu/* | target:pci/* | target:nvme/nvme.h | target:backend/backend.h | \
 		target:util/* | target:vnvme/spec.h) ;;
 	testdev:testdev/* | testdev:vu/* | testdev:pci/* | testdev:util/*) ;;
