@@ -26,8 +26,7 @@ static struct vn_evloop *loop;
 static struct vn_rpc_server *srv;
 static char path[80];
 
-static int m_echo(void *ctx, struct json_object *p, struct json_object **res, char *err,
-		  size_t len)
+static int m_echo(void *ctx, struct json_object *p, struct json_object **res, char *err, size_t len)
 {
 	struct json_object *v;
 
@@ -40,13 +39,13 @@ static int m_echo(void *ctx, struct json_object *p, struct json_object **res, ch
 	return 0;
 }
 
-static int m_size(void *ctx, struct json_object *p, struct json_object **res, char *err,
-		  size_t len)
+static int m_size(void *ctx, struct json_object *p, struct json_object **res, char *err, size_t len)
 {
 	struct json_object *v;
 
 	(void)ctx;
-	if (!p || !json_object_object_get_ex(p, "n", &v) || !json_object_is_type(v, json_type_int)) {
+	if (!p || !json_object_object_get_ex(p, "n", &v) ||
+	    !json_object_is_type(v, json_type_int)) {
 		snprintf(err, len, "%s", "\"n\" must be an integer");
 		return VN_RPC_INVALID_PARAMS;
 	}
