@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rpc/server.h"
@@ -24,6 +25,7 @@ struct rpc_conn {
 	char *out;       /* replies not yet written: out[out_off..out_len) */
 	size_t out_off, out_len, out_cap;
 	bool want_out;
+	uint64_t active_ms; /* last byte read or written */
 };
 
 struct vn_rpc_server {
@@ -37,6 +39,14 @@ struct vn_rpc_server {
 	struct vn_ev *listen_ev;
 	struct rpc_conn *conns;
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void conn_close(struct rpc_conn *c)
 {
@@ -68,6 +78,7 @@ static int conn_flush(struct rpc_conn *c)
 		if (n <= 0)
 			return -1;
 		c->out_off += (size_t)n;
+		c->active_ms = now_ms();
 	}
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
@@ -286,6 +297,8 @@ static void conn_event(void *arg, uint32_t events)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
+		if (n > 0)
+			c->active_ms = now_ms();
 		if (n <= 0 || conn_input(c, buf, (size_t)n)) {
 			conn_flush(c);
 			conn_close(c);
@@ -306,6 +319,21 @@ static void listen_event(void *arg, uint32_t events)
 				vn_warn("rpc: accept: %s", strerror(errno));
 			return;
 		}
+		/* At the bound, the connection idle the longest makes room if it
+		 * has been idle long enough: idle clients cannot lock others out. */
+		if (s->nr_conns >= s->max_conns) {
+			struct rpc_conn *idle = NULL;
+			uint64_t now = now_ms();
+			for (struct rpc_conn *c = s->conns; c; c = c->next)
+				if (!idle || c->active_ms < idle->active_ms)
+					idle = c;
+			if (idle && now - idle->active_ms >= VN_RPC_IDLE_EVICT_MS) {
+				vn_warn(
+				    "rpc: %u connections: one idle for %llu ms closed to make room",
+				    s->nr_conns, (unsigned long long)(now - idle->active_ms));
+				conn_close(idle);
+			}
+		}
 		if (s->nr_conns >= s->max_conns) {
 			static const char busy[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-"
 						   "32000,\"message\":\"too many "
@@ -324,6 +352,7 @@ static void listen_event(void *arg, uint32_t events)
 		}
 		c->s = s;
 		c->fd = fd;
+		c->active_ms = now_ms();
 		if (vn_evloop_add(s->loop, fd, EPOLLIN | EPOLLRDHUP, conn_event, c, &c->ev)) {
 			json_tokener_free(c->tok);
 			free(c);

@@ -8,7 +8,8 @@
  * Every client is hostile (docs/security.md): a request is bounded in size
  * (past it: an error, then the connection closes), replies a client does not
  * read are bounded (past it: disconnected), writes never block the loop, and
- * connections are bounded in number. Batches (arrays) are refused.
+ * connections are bounded in number (idle ones make room for new ones).
+ * Batches (arrays) are refused.
  */
 #ifndef VN_RPC_SERVER_H
 #define VN_RPC_SERVER_H
@@ -29,6 +30,9 @@
 #define VN_RPC_DEFAULT_MAX_REQUEST (1u << 20) /* bytes of one request */
 #define VN_RPC_DEFAULT_MAX_OUTPUT  (4u << 20) /* replies queued for one client */
 #define VN_RPC_DEFAULT_MAX_CONNS   64
+/* At max_conns, a new client closes the connection idle the longest if it
+ * has been idle this long (else the new one is refused). */
+#define VN_RPC_IDLE_EVICT_MS 10000
 
 /*
  * A method: params is the request's "params" object (NULL when absent).

@@ -596,8 +596,8 @@ static void test_a_client_that_never_reads_is_disconnected(void **state)
 	close(other);
 }
 
-/* Connections past the bound get an error and are closed; idle ones do not
- * block the others. */
+/* Connections past the bound get an error and are closed, unless one has
+ * been idle long enough: then it makes room. */
 static void test_connections_are_bounded(void **state)
 {
 	int fds[64], extra;
@@ -617,6 +617,19 @@ static void test_connections_are_bounded(void **state)
 	    strstr(json_object_get_string(json_object_object_get(e, "message")), "too many"));
 	json_object_put(r);
 	close(extra);
+	/* Idle past VN_RPC_IDLE_EVICT_MS (10 s): a new client closes the
+	 * connection idle the longest, and is served. */
+	sleep(11);
+	assert_int_equal(call("get_version", NULL, &r, NULL, 0), 0);
+	json_object_put(r);
+	int evicted = 0;
+	for (int i = 0; i < 64; i++) {
+		char c;
+		struct pollfd p = {.fd = fds[i], .events = POLLIN};
+		if (poll(&p, 1, 0) == 1 && recv(fds[i], &c, 1, MSG_DONTWAIT) == 0)
+			evicted++;
+	}
+	assert_int_equal(evicted, 1);
 	for (int i = 0; i < 64; i++)
 		close(fds[i]);
 	/* Closed ones are freed: a new client is served (the loop may need
