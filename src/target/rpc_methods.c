@@ -403,6 +403,8 @@ static struct json_object *conf_json(struct target *t)
 {
 	struct json_object *r = json_object_new_object(), *a = json_object_new_array();
 
+	if (t->rpc_path[0])
+		json_object_object_add(r, "rpc", json_object_new_string(t->rpc_path));
 	for (unsigned i = 0; i < t->nr_pollers; i++)
 		json_object_array_add(a, json_object_new_int(t->cpus[i]));
 	json_object_object_add(r, "cpus", a);
@@ -502,6 +504,8 @@ int target_rpc_start(struct target *t, const char *path, char *err, size_t errle
 	struct vn_rpc_opts o = {.path = path, .loop = t->loop, .methods = methods, .ctx = t};
 	int ret = vn_rpc_server_create(&o, &t->rpc);
 
+	if (!ret)
+		snprintf(t->rpc_path, sizeof(t->rpc_path), "%s", path);
 	if (ret)
 		snprintf(err, errlen, "--rpc %s: %s%s", path, strerror(-ret),
 			 ret == -EADDRINUSE

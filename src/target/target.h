@@ -29,6 +29,7 @@ struct target {
 	int sigfd;
 	struct vn_ev *sigev;
 	struct vn_rpc_server *rpc;
+	char rpc_path[108];
 };
 
 /* Create a controller from conf (copied, paths duplicated) and serve its
