@@ -6,7 +6,7 @@ MESON     ?= meson
 NINJA     ?= ninja
 FUZZ_SECONDS ?= 20
 FUZZ_TIME ?= 600
-FUZZ_TARGETS ?= vu_server nvme_ctrl nvme_ctrl_mt dptr
+FUZZ_TARGETS ?= vu_server nvme_ctrl nvme_ctrl_mt dptr rpc_server
 
 .PHONY: all deps build build-san demo check test format format-check fuzz bench bench-full clean
 

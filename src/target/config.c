@@ -386,7 +386,7 @@ out:
 
 int vn_conf_load_json(const char *path, struct vnvme_target_conf *out, char *err, size_t errlen)
 {
-	static const char *const top_keys[] = {"cpus", "controllers", NULL};
+	static const char *const top_keys[] = {"cpus", "controllers", "rpc", NULL};
 	struct json_object *root, *v;
 	int ret = 0;
 
@@ -428,8 +428,21 @@ int vn_conf_load_json(const char *path, struct vnvme_target_conf *out, char *err
 			goto out;
 		}
 	}
+	if (json_object_object_get_ex(root, "rpc", &v)) {
+		if (!json_object_is_type(v, json_type_string) || !json_object_get_string_len(v) ||
+		    (size_t)json_object_get_string_len(v) >= sizeof(out->rpc)) {
+			ret = jerr(err, errlen, "%s",
+				   "\"rpc\" must be a socket path (107 bytes at most)");
+			goto out;
+		}
+		snprintf(out->rpc, sizeof(out->rpc), "%s", json_object_get_string(v));
+	}
+	/* With a control socket, controllers may come later (create_controller). */
+	if (out->rpc[0] && !json_object_object_get_ex(root, "controllers", &v))
+		goto out;
 	if (!json_object_object_get_ex(root, "controllers", &v) ||
-	    !json_object_is_type(v, json_type_array) || json_object_array_length(v) < 1) {
+	    !json_object_is_type(v, json_type_array) ||
+	    (json_object_array_length(v) < 1 && !out->rpc[0])) {
 		ret = jerr(err, errlen, "%s", "\"controllers\" must be a non-empty array");
 		goto out;
 	}
@@ -489,10 +502,25 @@ out:
 	return ret;
 }
 
+int vn_conf_parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, char *err, size_t errlen)
+{
+	uint32_t count;
+	int ret = parse_ctrl(o, c, &count, err, errlen);
+
+	if (!ret && count != 1) {
+		for (uint32_t n = 0; n < c->nr_ns; n++)
+			free((char *)c->ns[n].be.path);
+		return jerr(err, errlen, "%s",
+			    "\"count\" must be 1 here: one controller at a time");
+	}
+	return ret;
+}
+
 int vn_conf_check(const struct vnvme_target_conf *c, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < c->nr_ctrls; i++) {
 		const struct vnvme_dev_conf *d = &c->ctrls[i];
+		int ret;
 
 		if (!d->socket[0]) {
 			snprintf(err, errlen, "controller %u: no socket path (--socket PATH)", i);
@@ -511,43 +539,46 @@ int vn_conf_check(const struct vnvme_target_conf *c, char *err, size_t errlen)
 				return -EINVAL;
 			}
 		}
-		if (d->queues < 1 || d->queues > NVME_MAX_QUEUES || d->qdepth < 2 ||
-		    d->qdepth > 65536) {
-			snprintf(err, errlen, "%s: queues must be 1..1024, qdepth 2..65536",
-				 d->socket);
+		if ((ret = vn_conf_check_ctrl(d, err, errlen)))
+			return ret;
+	}
+	return 0;
+}
+
+int vn_conf_check_ctrl(const struct vnvme_dev_conf *d, char *err, size_t errlen)
+{
+	if (d->queues < 1 || d->queues > NVME_MAX_QUEUES || d->qdepth < 2 || d->qdepth > 65536) {
+		snprintf(err, errlen, "%s: queues must be 1..1024, qdepth 2..65536", d->socket);
+		return -EINVAL;
+	}
+	for (unsigned n = 0; n < d->nr_ns; n++) {
+		const struct vnvme_ns_conf *ns = &d->ns[n];
+		if (ns->lba_size != 512 && ns->lba_size != 4096) {
+			snprintf(err, errlen, "%s ns %u: lba must be 512 or 4096", d->socket,
+				 n + 1);
 			return -EINVAL;
 		}
-		for (unsigned n = 0; n < d->nr_ns; n++) {
-			const struct vnvme_ns_conf *ns = &d->ns[n];
-			if (ns->lba_size != 512 && ns->lba_size != 4096) {
-				snprintf(err, errlen, "%s ns %u: lba must be 512 or 4096",
-					 d->socket, n + 1);
-				return -EINVAL;
-			}
-			/* A file's size 0 is its own size. Otherwise a size that
-			 * is no whole number of blocks ("--size 1000") or below
-			 * 1 MiB is a unit forgotten, not a wish. */
-			if (ns->be.size && ns->be.size % ns->lba_size) {
-				snprintf(err, errlen,
-					 "%s ns %u: size %llu is not a multiple of the LBA size "
-					 "%u (sizes take a unit: 64M, 1G)",
-					 d->socket, n + 1, (unsigned long long)ns->be.size,
-					 ns->lba_size);
-				return -EINVAL;
-			}
-			if ((ns->be.type != VN_BE_FILE || ns->be.size) &&
-			    ns->be.size < VN_MIN_NS_SIZE) {
-				snprintf(err, errlen,
-					 "%s ns %u: size %llu is below 1 MiB, surely a mistake "
-					 "(sizes take a unit: 64M, 1G)",
-					 d->socket, n + 1, (unsigned long long)ns->be.size);
-				return -EINVAL;
-			}
-			if (ns->be.type == VN_BE_FILE && !ns->be.path) {
-				snprintf(err, errlen, "%s ns %u: the file backend needs a path",
-					 d->socket, n + 1);
-				return -EINVAL;
-			}
+		/* A file's size 0 is its own size. Otherwise a size that
+		 * is no whole number of blocks ("--size 1000") or below
+		 * 1 MiB is a unit forgotten, not a wish. */
+		if (ns->be.size && ns->be.size % ns->lba_size) {
+			snprintf(err, errlen,
+				 "%s ns %u: size %llu is not a multiple of the LBA size "
+				 "%u (sizes take a unit: 64M, 1G)",
+				 d->socket, n + 1, (unsigned long long)ns->be.size, ns->lba_size);
+			return -EINVAL;
+		}
+		if ((ns->be.type != VN_BE_FILE || ns->be.size) && ns->be.size < VN_MIN_NS_SIZE) {
+			snprintf(err, errlen,
+				 "%s ns %u: size %llu is below 1 MiB, surely a mistake "
+				 "(sizes take a unit: 64M, 1G)",
+				 d->socket, n + 1, (unsigned long long)ns->be.size);
+			return -EINVAL;
+		}
+		if (ns->be.type == VN_BE_FILE && !ns->be.path) {
+			snprintf(err, errlen, "%s ns %u: the file backend needs a path", d->socket,
+				 n + 1);
+			return -EINVAL;
 		}
 	}
 	return 0;

@@ -19,6 +19,7 @@ struct vnvme_target_conf {
 	unsigned nr_cpus;
 	unsigned nr_ctrls;
 	struct vnvme_dev_conf *ctrls; /* nr_ctrls entries */
+	char rpc[108];                /* the JSON-RPC socket; "": none */
 };
 
 /* "512", "4k", "64M", "1G", "2T" (binary units). */
@@ -33,6 +34,13 @@ void vn_dev_conf_defaults(struct vnvme_dev_conf *c);
 int vn_conf_load_json(const char *path, struct vnvme_target_conf *out, char *err, size_t errlen);
 /* Check a configuration: sizes, sockets unique, queues and depths in range. */
 int vn_conf_check(const struct vnvme_target_conf *c, char *err, size_t errlen);
+/* The checks of one controller alone (sizes, queues, LBA sizes, paths). */
+int vn_conf_check_ctrl(const struct vnvme_dev_conf *d, char *err, size_t errlen);
 void vn_conf_free(struct vnvme_target_conf *c);
+
+struct json_object;
+/* One controller object of the JSON schema ("count" must be 1): the
+ * defaults, then its keys; its namespaces' paths are strdup'ed. */
+int vn_conf_parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, char *err, size_t errlen);
 
 #endif

@@ -468,3 +468,8 @@ int vnvme_dev_ns_remove(struct vnvme_dev *d, uint32_t nsid, char *err, size_t er
 	d->be[nsid] = NULL;
 	return 0;
 }
+
+bool vnvme_dev_connected(struct vnvme_dev *d)
+{
+	return vu_server_connected(d->srv);
+}

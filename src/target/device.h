@@ -4,6 +4,7 @@
 #ifndef VN_TARGET_DEVICE_H
 #define VN_TARGET_DEVICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -59,5 +60,7 @@ int vnvme_dev_ns_remove(struct vnvme_dev *d, uint32_t nsid, char *err, size_t er
 const struct vnvme_dev_conf *vnvme_dev_conf(const struct vnvme_dev *d);
 void vnvme_dev_print_stats(struct vnvme_dev *d, FILE *f);
 struct nvme_ctrl *vnvme_dev_ctrl(struct vnvme_dev *d);
+/* A vfio-user client is attached. */
+bool vnvme_dev_connected(struct vnvme_dev *d);
 
 #endif

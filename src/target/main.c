@@ -18,6 +18,7 @@
 
 #include "target/config.h"
 #include "target/device.h"
+#include "target/target.h"
 #include "util/log.h"
 
 static void usage(FILE *f)
@@ -53,6 +54,9 @@ static void usage(FILE *f)
 	    "Many controllers:\n"
 	    "  --config FILE      JSON configuration (schema in docs/target.md)\n"
 	    "Both:\n"
+	    "  --rpc PATH         serve JSON-RPC on this UNIX socket (mode 0600): create,\n"
+	    "                     delete, list controllers, statistics (vnvme-ctl,\n"
+	    "                     docs/rpc.md); with it, no controller at start is fine\n"
 	    "  --cpus LIST        polling threads pinned to these CPUs, e.g. 1 or 0,1 or 0-3\n"
 	    "                     (default: one unpinned polling thread)\n"
 	    "  --log LEVEL        err | warn | info | debug      (default info)\n"
@@ -92,21 +96,10 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 	return 0;
 }
 
-struct target {
-	struct vn_evloop *loop;
-	struct vn_qsbr qsbr;
-	struct vn_poller *pollers[VN_MAX_CPUS];
-	unsigned nr_pollers;
-	struct vnvme_dev **devs;
-	unsigned nr_devs;
-	int sigfd;
-	struct vn_ev *sigev;
-};
-
 static void print_stats(struct target *t)
 {
-	for (unsigned i = 0; i < t->nr_devs; i++)
-		vnvme_dev_print_stats(t->devs[i], stdout);
+	for (unsigned i = 0; i < t->nr_ctrls; i++)
+		vnvme_dev_print_stats(t->ctrls[i].dev, stdout);
 	for (unsigned i = 0; i < t->nr_pollers; i++) {
 		struct vn_poller_stats st;
 		vn_poller_get_stats(t->pollers[i], &st);
@@ -252,6 +245,7 @@ int main(int argc, char **argv)
 		O_DAEMON,
 		O_PIDFILE,
 		O_READYFD,
+		O_RPC,
 	};
 	static const struct option opts[] = {
 	    {"socket", required_argument, NULL, O_SOCKET},
@@ -274,12 +268,13 @@ int main(int argc, char **argv)
 	    {"daemonize", no_argument, NULL, O_DAEMON},
 	    {"pidfile", required_argument, NULL, O_PIDFILE},
 	    {"ready-fd", required_argument, NULL, O_READYFD},
+	    {"rpc", required_argument, NULL, O_RPC},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	struct vnvme_target_conf conf = {0};
 	struct vnvme_dev_conf one;
-	const char *config = NULL, *pidfile = NULL;
+	const char *config = NULL, *pidfile = NULL, *rpc = NULL;
 	bool size_set = false, daemon = false, pid_written = false;
 	int ready_fd = -1;
 	struct target t = {.sigfd = -1};
@@ -392,6 +387,12 @@ int main(int argc, char **argv)
 			ready_fd = (int)fd;
 			break;
 		}
+		case O_RPC:
+			if (!optarg[0] || strlen(optarg) >= sizeof(conf.rpc))
+				return die_usage("--rpc wants a socket path (107 bytes at most)",
+						 optarg);
+			rpc = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -410,9 +411,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vnvme-target: %s\n", err);
 			return 1;
 		}
+	} else if (!one.socket[0] && rpc) {
+		/* Controllers come later, through the control socket. */
 	} else {
 		if (!one.socket[0])
-			return die_usage("no controller: give --socket PATH or --config FILE",
+			return die_usage("no controller: give --socket PATH, --config FILE or "
+					 "--rpc PATH",
 					 NULL);
 		if (one.ns[0].be.type == VN_BE_FILE) {
 			if (!one.ns[0].be.path)
@@ -434,6 +438,8 @@ int main(int argc, char **argv)
 		conf.ctrls[0] = one;
 		conf.nr_ctrls = 1; /* paths point into argv: free(conf.ctrls) only */
 	}
+	if (rpc)
+		snprintf(conf.rpc, sizeof(conf.rpc), "%s", rpc);
 	if (nr_cpus) {
 		memcpy(conf.cpus, cpus, nr_cpus * sizeof(cpus[0]));
 		conf.nr_cpus = nr_cpus;
@@ -477,21 +483,19 @@ int main(int argc, char **argv)
 		}
 		t.nr_pollers++;
 	}
-	t.devs = calloc(conf.nr_ctrls, sizeof(*t.devs));
-	if (!t.devs)
-		goto out;
+	memcpy(t.cpus, conf.cpus, sizeof(t.cpus));
 	for (unsigned i = 0; i < conf.nr_ctrls; i++) {
-		conf.ctrls[i].first_poller = i % t.nr_pollers;
-		err[0] = '\0';
-		if (vnvme_dev_create(&conf.ctrls[i], i, t.loop, &t.qsbr, t.pollers, t.nr_pollers,
-				     &t.devs[i], err, sizeof(err))) {
+		if (target_add_ctrl(&t, &conf.ctrls[i], err, sizeof(err))) {
 			fprintf(stderr, "vnvme-target: controller %u: %s\n", i, err);
 			goto out;
 		}
-		t.nr_devs++;
+	}
+	if (conf.rpc[0] && target_rpc_start(&t, conf.rpc, err, sizeof(err))) {
+		fprintf(stderr, "vnvme-target: %s\n", err);
+		goto out;
 	}
 	vn_info("target: %u controller(s) on %u polling thread(s); SIGUSR1 prints counters",
-		t.nr_devs, t.nr_pollers);
+		t.nr_ctrls, t.nr_pollers);
 	if (say_ready(ready_fd, pidfile))
 		goto out;
 	ready_fd = -1;
@@ -499,9 +503,8 @@ int main(int argc, char **argv)
 	ret = vn_evloop_run(t.loop);
 	print_stats(&t);
 out:
-	for (unsigned i = 0; i < t.nr_devs; i++)
-		vnvme_dev_destroy(t.devs[i]);
-	free(t.devs);
+	target_del_all(&t); /* the control socket last: once it is gone, all is */
+	target_rpc_stop(&t);
 	for (unsigned i = 0; i < t.nr_pollers; i++)
 		vn_poller_destroy(t.pollers[i]);
 	if (t.loop) {

@@ -9,6 +9,8 @@
 #   vu       knows nothing of NVMe: util only
 #   backend  util only
 #   nvme     util, backend/backend.h and vnvme/spec.h only
+#   rpc      a JSON-RPC server: util and json-c only
+#   ctl      vnvme-ctl: json-c only (it speaks JSON-RPC over a socket)
 #   target   joins vu, pci, nvme, the backends and the configuration; it is
 #            the only one that may (no one includes target/)
 #   testdev  a vfio-user test device: vu, pci, util
@@ -48,10 +50,10 @@ allowed() {
 	esac
 	case "$1:$2" in
 	# System headers: only json-c is policed.
-	*:json-c/*) case "$1" in vu | target | perf) return 0 ;; *) return 1 ;; esac ;;
+	*:json-c/*) case "$1" in vu | target | perf | rpc | ctl) return 0 ;; *) return 1 ;; esac ;;
 	esac
 	case "$2" in
-	util/* | pci/* | vu/* | backend/* | nvme/* | target/* | testdev/* | demo/* | driver/* | \
+	util/* | pci/* | vu/* | backend/* | nvme/* | target/* | rpc/* | ctl/* | testdev/* | demo/* | driver/* | \
 		perf/* | vnvme/*) ;;
 	*) return 0 ;; # a system header, or a bare name from the same directory
 	esac
@@ -61,7 +63,9 @@ allowed() {
 	vu:vu/* | vu:util/*) ;;
 	backend:backend/* | backend:util/*) ;;
 	nvme:nvme/* | nvme:util/* | nvme:backend/backend.h | nvme:vnvme/spec.h) ;;
-	target:target/* | target:vu/* | target:pci/* | target:nvme/nvme.h | target:backend/backend.h | \
+	rpc:rpc/* | rpc:util/*) ;;
+	ctl:ctl/*) ;;
+	target:target/* | target:rpc/* | target:vu/* | target:pci/* | target:nvme/nvme.h | target:backend/backend.h | \
 		target:util/* | target:vnvme/spec.h) ;;
 	testdev:testdev/* | testdev:vu/* | testdev:pci/* | testdev:util/*) ;;
 	demo:demo/* | demo:testdev/* | demo:vu/* | demo:util/*) ;;
@@ -81,7 +85,9 @@ why() {
 	vu) echo "vu knows nothing of NVMe" ;;
 	backend) echo "backends see only util" ;;
 	nvme) echo "nvme sees only util, backend.h and vnvme/spec.h" ;;
-	target) echo "target joins vu, pci, nvme, backend.h and util" ;;
+	rpc) echo "rpc knows nothing of NVMe: util and json-c" ;;
+	ctl) echo "vnvme-ctl speaks only JSON-RPC" ;;
+	target) echo "target joins vu, pci, nvme, rpc, backend.h and util" ;;
 	testdev | demo) echo "the test device and the demo know nothing of NVMe" ;;
 	driver) echo "driver uses vu (client side), util and include/" ;;
 	perf) echo "perf uses only vnvme.h" ;;
@@ -96,7 +102,7 @@ for f in $(find src include -name '*.[ch]' | sort); do
 	*) fail "$f: not in a layer directory"; continue ;;
 	esac
 	case "$dir" in
-	util | pci | vu | backend | nvme | target | testdev | demo | driver | perf | include) ;;
+	util | pci | vu | backend | nvme | rpc | ctl | target | testdev | demo | driver | perf | include) ;;
 	*) fail "$f: src/$dir has no layering rule (tests/style/check_layers.sh)"; continue ;;
 	esac
 	includes "$f" | while read -r line path; do

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include <json-c/json.h>
+
 #include "target/config.h"
 #include "../test_filter.h"
 
@@ -425,6 +427,62 @@ static void test_conf_load_rejects_a_config_without_controllers(void **state)
 	expect_invalid("{\"cpus\": \"0\"}", "\"controllers\" must be a non-empty array");
 	expect_invalid("{\"controllers\": {\"socket\": \"/run/a\"}}",
 		       "\"controllers\" must be a non-empty array");
+}
+
+/* "rpc": the control socket; with it, controllers may come later. */
+static void test_conf_load_reads_rpc_and_then_allows_no_controllers(void **state)
+{
+	struct vnvme_target_conf c;
+	char path[128], err[512] = "";
+
+	(void)state;
+	write_conf(path, sizeof(path), "rpc.json", "{\"rpc\": \"/run/vnvme/rpc.sock\"}");
+	assert_int_equal(vn_conf_load_json(path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.rpc, "/run/vnvme/rpc.sock");
+	assert_int_equal(c.nr_ctrls, 0);
+	vn_conf_free(&c);
+	write_conf(path, sizeof(path), "rpc.json",
+		   "{\"rpc\": \"/run/r.sock\", \"controllers\": [{\"socket\": \"/run/a\"}]}");
+	assert_int_equal(vn_conf_load_json(path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.rpc, "/run/r.sock");
+	assert_int_equal(c.nr_ctrls, 1);
+	vn_conf_free(&c);
+	write_conf(path, sizeof(path), "rpc.json",
+		   "{\"rpc\": \"/run/r.sock\", \"controllers\": []}");
+	assert_int_equal(vn_conf_load_json(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.nr_ctrls, 0);
+	vn_conf_free(&c);
+	expect_invalid("{\"rpc\": 5}", "\"rpc\" must be a socket path");
+	expect_invalid("{\"rpc\": \"\"}", "\"rpc\" must be a socket path");
+	expect_invalid("{\"rpc\": \"/run/r.sock\", \"controllers\": 3}",
+		       "\"controllers\" must be a non-empty array");
+}
+
+/* One controller object, as create_controller gets it. */
+static void test_conf_parse_ctrl_takes_one_controller_object(void **state)
+{
+	struct vnvme_dev_conf d;
+	char err[512] = "";
+	struct json_object *o;
+
+	(void)state;
+	o = json_tokener_parse("{\"socket\": \"/run/a\", \"queues\": 3, \"namespaces\": "
+			       "[{\"backend\": \"file\", \"path\": \"/x.img\"}]}");
+	assert_int_equal(vn_conf_parse_ctrl(o, &d, err, sizeof(err)), 0);
+	assert_string_equal(d.socket, "/run/a");
+	assert_int_equal(d.queues, 3);
+	assert_string_equal(d.ns[0].be.path, "/x.img");
+	free((char *)d.ns[0].be.path);
+	json_object_put(o);
+	o = json_tokener_parse("{\"socket\": \"/run/a%d\", \"count\": 2, \"namespaces\": "
+			       "[{\"backend\": \"file\", \"path\": \"/x.img\"}]}");
+	assert_int_equal(vn_conf_parse_ctrl(o, &d, err, sizeof(err)), -EINVAL);
+	assert_contains(err, "\"count\" must be 1");
+	json_object_put(o);
+	o = json_tokener_parse("{\"socket\": \"/run/a\", \"queues\": 2000}");
+	assert_int_equal(vn_conf_parse_ctrl(o, &d, err, sizeof(err)), -EINVAL);
+	assert_contains(err, "\"queues\" must be 1..1024, not 2000");
+	json_object_put(o);
 }
 
 static void test_conf_load_rejects_an_empty_controller_list(void **state)
@@ -888,6 +946,8 @@ int main(void)
 	    cmocka_unit_test(test_conf_check_refuses_a_size_that_is_no_whole_number_of_blocks),
 	    cmocka_unit_test(test_conf_check_refuses_a_size_below_one_mib_with_a_hint),
 	    cmocka_unit_test(test_conf_load_gives_a_controller_without_namespaces_one_of_1_gib),
+	    cmocka_unit_test(test_conf_load_reads_rpc_and_then_allows_no_controllers),
+	    cmocka_unit_test(test_conf_parse_ctrl_takes_one_controller_object),
 	    /* These three found bugs in config.c, fixed since. */
 	    cmocka_unit_test(
 		test_conf_load_frees_earlier_namespace_paths_when_a_later_namespace_is_bad),
