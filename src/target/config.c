@@ -205,8 +205,8 @@ static int parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, 
 	const char *b, *path;
 	int ret;
 
-	static const char *const keys[] = {"backend",   "size",   "lba", "path",
-					   "hugepages", "direct", NULL};
+	static const char *const keys[] = {"backend", "size",      "lba",    "path",
+					   "nsid",    "hugepages", "direct", NULL};
 
 	if (!json_object_is_type(o, json_type_object))
 		return jerr(err, len, "%s", "each namespace must be an object");
@@ -229,7 +229,8 @@ static int parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, 
 		ns->be.size = 0;
 	if ((ret = get_size(o, "size", &ns->be.size, err, len)))
 		return ret;
-	if ((ret = get_u32(o, "lba", 512, 4096, &ns->lba_size, err, len)))
+	if ((ret = get_u32(o, "lba", 512, 4096, &ns->lba_size, err, len)) ||
+	    (ret = get_u32(o, "nsid", 1, NVME_MAX_NS, &ns->nsid, err, len)))
 		return ret;
 	/* "hugepages": true requires them, false refuses them; left out,
 	 * the ram backend takes them when enough are free. */
@@ -516,6 +517,13 @@ int vn_conf_parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, char *er
 	return ret;
 }
 
+int vn_conf_parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, size_t errlen)
+{
+	*ns =
+	    (struct vnvme_ns_conf){.be = {.type = VN_BE_RAM, .size = 1ull << 30}, .lba_size = 512};
+	return parse_ns(o, ns, err, errlen);
+}
+
 int vn_conf_check(const struct vnvme_target_conf *c, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < c->nr_ctrls; i++) {
@@ -579,6 +587,18 @@ int vn_conf_check_ctrl(const struct vnvme_dev_conf *d, char *err, size_t errlen)
 			snprintf(err, errlen, "%s ns %u: the file backend needs a path", d->socket,
 				 n + 1);
 			return -EINVAL;
+		}
+		/* "nsid" left out: the namespace's position, 1-based. */
+		for (unsigned k = 0; k < n; k++) {
+			uint32_t a = d->ns[k].nsid ? d->ns[k].nsid : k + 1;
+			uint32_t b = ns->nsid ? ns->nsid : n + 1;
+			if (a == b) {
+				snprintf(err, errlen,
+					 "%s: namespaces %u and %u both have NSID %u (\"nsid\" "
+					 "left out is the position in the list)",
+					 d->socket, k + 1, n + 1, a);
+				return -EINVAL;
+			}
 		}
 	}
 	return 0;

@@ -42,5 +42,8 @@ struct json_object;
 /* One controller object of the JSON schema ("count" must be 1): the
  * defaults, then its keys; its namespaces' paths are strdup'ed. */
 int vn_conf_parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, char *err, size_t errlen);
+/* One namespace object of the schema, over the defaults (ram, 1 GiB, 512 B
+ * LBAs); its path is strdup'ed. 0, -EINVAL with err, or -ENOMEM. */
+int vn_conf_parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, size_t errlen);
 
 #endif

@@ -19,6 +19,7 @@
 #include "target/target.h"
 #include "util/compiler.h"
 #include "util/log.h"
+#include "vnvme/spec.h"
 
 #ifndef VNVME_VERSION
 #define VNVME_VERSION "unknown"
@@ -252,10 +253,12 @@ static int m_list_controllers(void *ctx, struct json_object *p, struct json_obje
 		json_object_object_add(o, "qdepth", json_object_new_int64(tc->conf.qdepth));
 		json_object_object_add(o, "io_sqs", json_object_new_int64(st.nr_io_sq));
 		json_object_object_add(o, "io_cqs", json_object_new_int64(st.nr_io_cq));
-		for (unsigned n = 0; n < tc->conf.nr_ns; n++) {
-			const struct vnvme_ns_conf *c = &tc->conf.ns[n];
+		const struct vnvme_dev_conf *live = vnvme_dev_conf(tc->dev);
+		for (unsigned n = 0; n < live->nr_ns; n++) {
+			const struct vnvme_ns_conf *c = &live->ns[n];
 			struct json_object *e = json_object_new_object();
-			json_object_object_add(e, "nsid", json_object_new_int((int)n + 1));
+			json_object_object_add(
+			    e, "nsid", json_object_new_int((int)(c->nsid ? c->nsid : n + 1)));
 			json_object_object_add(e, "backend",
 					       json_object_new_string(be_name(c->be.type)));
 			json_object_object_add(e, "size", json_u64(ns_size(c)));
@@ -344,6 +347,51 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Per queue (admin first): the counters since the last reset_stats, the
+ * occupancy now, and errors by status. */
+static struct json_object *queues_json(struct nvme_ctrl *c)
+{
+	struct nvme_queue_stats *q = calloc(NVME_MAX_QUEUES + 1, sizeof(*q));
+	struct json_object *a = json_object_new_array();
+	int n = q ? nvme_ctrl_get_queue_stats(c, q, NVME_MAX_QUEUES + 1) : 0;
+
+	for (int i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object(), *e = json_object_new_array();
+
+		json_object_object_add(o, "qid", json_object_new_int(q[i].qid));
+		json_object_object_add(o, "cqid", json_object_new_int(q[i].cqid));
+		json_object_object_add(o, "poller", json_object_new_int((int)q[i].poller));
+		json_object_object_add(o, "size", json_object_new_int64(q[i].size));
+		json_object_object_add(o, "inflight", json_object_new_int64(q[i].inflight));
+		json_object_object_add(o, "cmds", json_u64(q[i].cmds));
+		json_object_object_add(o, "read_cmds", json_u64(q[i].read_cmds));
+		json_object_object_add(o, "write_cmds", json_u64(q[i].write_cmds));
+		json_object_object_add(o, "bytes_read", json_u64(q[i].bytes_read));
+		json_object_object_add(o, "bytes_written", json_u64(q[i].bytes_written));
+		json_object_object_add(o, "errors", json_u64(q[i].errors));
+		for (unsigned k = 0; k < q[i].nr_err; k++) {
+			struct json_object *x = json_object_new_object();
+			char sf[8];
+
+			snprintf(sf, sizeof(sf), "0x%03x", q[i].err[k].status);
+			json_object_object_add(x, "status", json_object_new_string(sf));
+			json_object_object_add(
+			    x, "name",
+			    json_object_new_string(vnvme_spec_status_name(q[i].err[k].status)));
+			json_object_object_add(x, "count", json_u64(q[i].err[k].count));
+			json_object_array_add(e, x);
+		}
+		json_object_object_add(o, "errors_by_status", e);
+		json_object_object_add(o, "errors_other", json_u64(q[i].err_other));
+		json_object_object_add(o, "irqs", json_u64(q[i].irqs));
+		json_object_object_add(o, "polls", json_u64(q[i].polls));
+		json_object_object_add(o, "busy_polls", json_u64(q[i].busy_polls));
+		json_object_array_add(a, o);
+	}
+	free(q);
+	return a;
+}
+
 static int m_get_stats(void *ctx, struct json_object *p, struct json_object **res, char *err,
 		       size_t len)
 {
@@ -375,6 +423,7 @@ static int m_get_stats(void *ctx, struct json_object *p, struct json_object **re
 		json_object_object_add(o, "bytes_read", json_u64(st.bytes_read));
 		json_object_object_add(o, "bytes_written", json_u64(st.bytes_written));
 		json_object_object_add(o, "irqs", json_u64(st.irqs));
+		json_object_object_add(o, "queues", queues_json(vnvme_dev_ctrl(tc->dev)));
 		json_object_array_add(a, o);
 	}
 	json_object_object_add(r, "controllers", a);
@@ -425,9 +474,12 @@ static struct json_object *conf_json(struct target *t)
 		}
 		if (c->max_dma_bytes)
 			json_object_object_add(o, "max_dma_bytes", json_u64(c->max_dma_bytes));
-		for (unsigned n = 0; n < c->nr_ns; n++) {
-			const struct vnvme_ns_conf *nc = &c->ns[n];
+		const struct vnvme_dev_conf *live = vnvme_dev_conf(t->ctrls[i].dev);
+		for (unsigned n = 0; n < live->nr_ns; n++) {
+			const struct vnvme_ns_conf *nc = &live->ns[n];
 			struct json_object *e = json_object_new_object();
+			json_object_object_add(
+			    e, "nsid", json_object_new_int((int)(nc->nsid ? nc->nsid : n + 1)));
 			json_object_object_add(e, "backend",
 					       json_object_new_string(be_name(nc->be.type)));
 			if (nc->be.size)
@@ -436,8 +488,9 @@ static struct json_object *conf_json(struct target *t)
 			if (nc->be.path)
 				json_object_object_add(e, "path",
 						       json_object_new_string(nc->be.path));
-			if (nc->be.hugepages)
-				json_object_object_add(e, "hugepages", json_object_new_boolean(1));
+			if (nc->be.hugepages || nc->be.no_hugepages)
+				json_object_object_add(e, "hugepages",
+						       json_object_new_boolean(nc->be.hugepages));
 			if (nc->be.direct)
 				json_object_object_add(e, "direct", json_object_new_boolean(1));
 			json_object_array_add(ns, e);
@@ -473,6 +526,105 @@ static int m_save_config(void *ctx, struct json_object *p, struct json_object **
 	return 0;
 }
 
+static int m_reset_stats(void *ctx, struct json_object *p, struct json_object **res, char *err,
+			 size_t len)
+{
+	static const char *const keys[] = {"socket", "name", NULL};
+	struct target *t = ctx;
+	int one = -1, ret;
+
+	if ((ret = only_keys(p, keys, err, len)))
+		return ret;
+	if (p && json_object_object_length(p) && (one = find_ctrl(t, p, err, len)) < 0)
+		return INVALID;
+	for (unsigned i = 0; i < t->nr_ctrls; i++)
+		if (one < 0 || (unsigned)one == i)
+			nvme_ctrl_reset_stats(vnvme_dev_ctrl(t->ctrls[i].dev));
+	*res = json_object_new_boolean(1);
+	return 0;
+}
+
+static int m_add_namespace(void *ctx, struct json_object *p, struct json_object **res, char *err,
+			   size_t len)
+{
+	static const char *const keys[] = {"socket", "name", "namespace", NULL};
+	struct target *t = ctx;
+	struct json_object *o;
+	struct vnvme_ns_conf ns;
+	struct vnvme_dev_conf one;
+	uint32_t nsid = 0;
+	int i, ret;
+
+	if ((ret = only_keys(p, keys, err, len)))
+		return ret;
+	if ((i = find_ctrl(t, p, err, len)) < 0)
+		return INVALID;
+	if (!json_object_object_get_ex(p, "namespace", &o))
+		return perr(err, len, "%s",
+			    "\"namespace\": a namespace object as in the configuration, e.g. "
+			    "{\"backend\": \"ram\", \"size\": \"64M\"}");
+	ret = vn_conf_parse_ns(o, &ns, err, len);
+	if (ret)
+		return ret == -ENOMEM ? VN_RPC_INTERNAL_ERROR : INVALID;
+	/* The checks of the configuration (sizes, LBA, path), on this one. */
+	memset(&one, 0, sizeof(one));
+	snprintf(one.socket, sizeof(one.socket), "%s", t->ctrls[i].conf.socket);
+	one.queues = 1;
+	one.qdepth = 2;
+	one.nr_ns = 1;
+	one.ns[0] = ns;
+	ret = vn_conf_check_ctrl(&one, err, len) ? INVALID : 0;
+	if (!ret) {
+		char e[400];
+
+		ret = vnvme_dev_ns_add(t->ctrls[i].dev, &ns, ns.nsid, &nsid, e, sizeof(e));
+		if (ret) {
+			snprintf(err, len, "cannot add the namespace to nvme%u: %s",
+				 t->ctrls[i].index, e);
+			ret = ret == -ENOMEM ? VN_RPC_INTERNAL_ERROR : INVALID;
+		}
+	}
+	free((char *)ns.be.path);
+	if (ret)
+		return ret;
+	vn_info("rpc: nvme%u: namespace %u added", t->ctrls[i].index, nsid);
+	struct json_object *r = json_object_new_object();
+	json_object_object_add(r, "nsid", json_object_new_int((int)nsid));
+	*res = r;
+	return 0;
+}
+
+static int m_remove_namespace(void *ctx, struct json_object *p, struct json_object **res, char *err,
+			      size_t len)
+{
+	static const char *const keys[] = {"socket", "name", "nsid", NULL};
+	struct target *t = ctx;
+	struct json_object *v;
+	int i, ret;
+	int64_t nsid;
+	char e[400];
+
+	if ((ret = only_keys(p, keys, err, len)))
+		return ret;
+	if ((i = find_ctrl(t, p, err, len)) < 0)
+		return INVALID;
+	if (!json_object_object_get_ex(p, "nsid", &v) || !json_object_is_type(v, json_type_int) ||
+	    (nsid = json_object_get_int64(v)) < 1 || nsid > NVME_MAX_NS)
+		return perr(err, len,
+			    "\"nsid\": the namespace to remove, 1..%u (list_controllers "
+			    "shows them)",
+			    NVME_MAX_NS);
+	ret = vnvme_dev_ns_remove(t->ctrls[i].dev, (uint32_t)nsid, e, sizeof(e));
+	if (ret) {
+		snprintf(err, len, "cannot remove namespace %u of nvme%u: %s", (unsigned)nsid,
+			 t->ctrls[i].index, e);
+		return ret == -ENOMEM ? VN_RPC_INTERNAL_ERROR : INVALID;
+	}
+	vn_info("rpc: nvme%u: namespace %u removed", t->ctrls[i].index, (unsigned)nsid);
+	*res = json_object_new_boolean(1);
+	return 0;
+}
+
 static int m_shutdown(void *ctx, struct json_object *p, struct json_object **res, char *err,
 		      size_t len)
 {
@@ -494,6 +646,9 @@ static const struct vn_rpc_method methods[] = {
     {"create_controller", m_create_controller},
     {"delete_controller", m_delete_controller},
     {"get_stats", m_get_stats},
+    {"reset_stats", m_reset_stats},
+    {"add_namespace", m_add_namespace},
+    {"remove_namespace", m_remove_namespace},
     {"save_config", m_save_config},
     {"shutdown", m_shutdown},
     {NULL, NULL},
