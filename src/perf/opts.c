@@ -79,6 +79,15 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* *v = s, a decimal number (strtoull's: "" is 0) in [lo, hi]? */
+static bool num_in(const char *s, uint64_t lo, uint64_t hi, uint64_t *v)
+{
+	char *end;
+
+	*v = strtoull(s, &end, 10);
+	return !*end && *v >= lo && *v <= hi;
+}
+
 /* Is prog an executable in $PATH? */
 static bool in_path(const char *prog)
 {
@@ -179,8 +188,7 @@ int opts_parse(struct opts *o, int argc, char **argv)
 			break;
 		}
 		case O_MIX:
-			v = strtoull(optarg, &end, 10);
-			if (*end || v > 100)
+			if (!num_in(optarg, 0, 100, &v))
 				return bad("--mix wants 0..100", optarg);
 			o->mix = (unsigned)v;
 			mix_set = true;
@@ -191,20 +199,17 @@ int opts_parse(struct opts *o, int argc, char **argv)
 			o->bs = (uint32_t)v;
 			break;
 		case O_QD:
-			v = strtoull(optarg, &end, 10);
-			if (*end || !v || v > 4095)
+			if (!num_in(optarg, 1, 4095, &v))
 				return bad("--qd wants 1..4095", optarg);
 			o->qd = (uint32_t)v;
 			break;
 		case O_QSIZE:
-			v = strtoull(optarg, &end, 10);
-			if (*end || v < 2 || v > 65536)
+			if (!num_in(optarg, 2, 65536, &v))
 				return bad("--queue-size wants 2..65536", optarg);
 			o->qsize = (uint32_t)v;
 			break;
 		case O_JOBS:
-			v = strtoull(optarg, &end, 10);
-			if (*end || !v || v > MAX_JOBS)
+			if (!num_in(optarg, 1, MAX_JOBS, &v))
 				return bad("--jobs wants 1..64", optarg);
 			o->jobs = (unsigned)v;
 			break;
@@ -236,19 +241,16 @@ int opts_parse(struct opts *o, int argc, char **argv)
 				return bad("--runtime wants seconds, 0 < s <= 86400", optarg);
 			break;
 		case O_IOS:
-			o->ios = strtoull(optarg, &end, 10);
-			if (*end || !o->ios)
+			if (!num_in(optarg, 1, UINT64_MAX, &o->ios))
 				return bad("--ios wants a positive count", optarg);
 			break;
 		case O_NS:
-			v = strtoull(optarg, &end, 10);
-			if (*end || !v || v > 0xfffffffeull)
+			if (!num_in(optarg, 1, 0xfffffffeull, &v))
 				return bad("--ns wants a namespace ID", optarg);
 			o->nsid = (uint32_t)v;
 			break;
 		case O_RANGE:
-			o->range_lbas = strtoull(optarg, &end, 10);
-			if (*end || !o->range_lbas)
+			if (!num_in(optarg, 1, UINT64_MAX, &o->range_lbas))
 				return bad("--range wants a block count", optarg);
 			break;
 		case O_VERIFY:
