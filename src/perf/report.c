@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/* vnvme-perf's output: progress, text or JSON results, --plot. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "perf/engine.h"
+#include "perf/hist.h"
+#include "perf/opts.h"
+#include "perf/report.h"
+
+/* Histograms hold TSC ticks; reports are in nanoseconds. */
+static unsigned long long tns(uint64_t ticks, double tsc_ns)
+{
+	return (unsigned long long)((double)ticks * tsc_ns + 0.5);
+}
+
+static void print_lat(FILE *f, const char *name, const struct hist *h, double secs, uint32_t bs,
+		      double tsc_ns)
+{
+	static const double pct[] = {50, 90, 99, 99.9, 99.99};
+	double iops = secs > 0 ? (double)h->count / secs : 0;
+
+	fprintf(f, "  %s: IOPS=%.3fM, BW=%.1fMiB/s, ios=%llu\n", name, iops / 1e6,
+		iops * bs / 1048576.0, (unsigned long long)h->count);
+	fprintf(f, "    lat (ns): min=%llu, max=%llu, avg=%.1f, stdev=%.1f\n",
+		tns(hist_min(h), tsc_ns), tns(h->max, tsc_ns), hist_mean(h) * tsc_ns,
+		hist_stdev(h) * tsc_ns);
+	fprintf(f, "    lat percentiles (ns):");
+	for (unsigned i = 0; i < sizeof(pct) / sizeof(pct[0]); i++)
+		fprintf(f, " %.2fth=[%llu]", pct[i], tns(hist_percentile(h, pct[i]), tsc_ns));
+	fprintf(f, "\n");
+}
+
+static struct json_object *json_lat(const struct hist *h, double secs, uint32_t bs, double tsc_ns)
+{
+	static const double pct[] = {50, 90, 99, 99.9, 99.99};
+	struct json_object *o = json_object_new_object(), *l = json_object_new_object(),
+			   *p = json_object_new_object();
+	double iops = secs > 0 ? (double)h->count / secs : 0;
+
+	json_object_object_add(o, "ios", json_object_new_int64((int64_t)h->count));
+	json_object_object_add(o, "iops", json_object_new_double(iops));
+	json_object_object_add(o, "bw_bytes", json_object_new_double(iops * bs));
+	json_object_object_add(l, "min", json_object_new_int64((int64_t)tns(hist_min(h), tsc_ns)));
+	json_object_object_add(l, "max", json_object_new_int64((int64_t)tns(h->max, tsc_ns)));
+	json_object_object_add(l, "mean", json_object_new_double(hist_mean(h) * tsc_ns));
+	json_object_object_add(l, "stdev", json_object_new_double(hist_stdev(h) * tsc_ns));
+	for (unsigned i = 0; i < sizeof(pct) / sizeof(pct[0]); i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "%g", pct[i]);
+		json_object_object_add(
+		    p, k, json_object_new_int64((int64_t)tns(hist_percentile(h, pct[i]), tsc_ns)));
+	}
+	json_object_object_add(l, "percentiles", p);
+	json_object_object_add(o, "lat_ns", l);
+	return o;
+}
+
+/* 0, or -1 when no PNG was written (said on stderr). */
+static int plot(const struct opts *o, double tsc_ns, const struct hist *h)
+{
+	char dat[] = "/tmp/vnvme-perf-XXXXXX";
+	int fd = mkstemp(dat), ret;
+	FILE *f, *g;
+
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		fprintf(stderr, "vnvme-perf: --plot: cannot write a temporary file\n");
+		return -1;
+	}
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		if (h->b[i])
+			fprintf(f, "%llu %llu\n", tns(hist_bucket_low(i), tsc_ns),
+				(unsigned long long)h->b[i]);
+	fclose(f);
+	g = popen("gnuplot", "w");
+	if (!g) {
+		fprintf(stderr, "vnvme-perf: --plot: cannot run gnuplot: %s\n", strerror(errno));
+		unlink(dat);
+		return -1;
+	}
+	fprintf(g,
+		"set terminal png size 900,500\nset output '%s'\nset logscale x\n"
+		"set xlabel 'latency (ns)'\nset ylabel 'I/Os'\nset title 'vnvme-perf %s bs=%u "
+		"qd=%u'\nplot '%s' using 1:2 with steps title 'latency histogram'\n",
+		o->plot, opts_run_name(o), o->bs, o->qd, dat);
+	ret = pclose(g);
+	unlink(dat);
+	if (ret != 0) {
+		fprintf(stderr, "vnvme-perf: --plot: gnuplot failed to write %s\n", o->plot);
+		return -1;
+	}
+	return 0;
+}
+
+void report_progress(const struct opts *o, uint64_t t0)
+{
+	uint64_t last = 0, tl = t0;
+
+	if (o->quiet)
+		return;
+	for (unsigned sec = 1;; sec++) {
+		bool alive = false;
+		for (unsigned w = 0; w < 10; w++) {
+			struct timespec ts = {0, 100000000};
+			nanosleep(&ts, NULL);
+			alive = engine_running();
+			if (!alive)
+				break;
+		}
+		uint64_t done, errs, tn = engine_now_ns();
+		engine_counts(&done, &errs);
+		/* As the summary: the I/Os that succeeded. Errors also count
+		 * I/Os that never completed, hence the floor. */
+		done = done > errs ? done - errs : 0;
+		if (done < last)
+			done = last;
+		double iops = (double)(done - last) * 1e9 / (double)(tn - tl);
+		fprintf(stderr, "[%4us] %.3fM IOPS, %.1f MiB/s\n", sec, iops / 1e6,
+			iops * o->bs / 1048576.0);
+		last = done;
+		tl = tn;
+		if (!alive)
+			break;
+	}
+}
+
+void report_print(const struct opts *o, const struct result *r)
+{
+	if (o->json) {
+		struct json_object *j = json_object_new_object(), *cfg = json_object_new_object();
+		json_object_object_add(j, "version", json_object_new_int(1));
+		json_object_object_add(cfg, "rw", json_object_new_string(opts_run_name(o)));
+		json_object_object_add(cfg, "bs", json_object_new_int64(o->bs));
+		json_object_object_add(cfg, "qd", json_object_new_int64(o->qd));
+		json_object_object_add(cfg, "jobs", json_object_new_int64(o->jobs));
+		json_object_object_add(cfg, "devices", json_object_new_int64(o->nr_devs));
+		json_object_object_add(cfg, "verify", json_object_new_boolean(o->verify));
+		json_object_object_add(j, "config", cfg);
+		json_object_object_add(j, "runtime_s", json_object_new_double(r->secs));
+		json_object_object_add(j, "read", json_lat(&r->rd, r->secs, o->bs, r->tsc_ns));
+		json_object_object_add(j, "write", json_lat(&r->wr, r->secs, o->bs, r->tsc_ns));
+		json_object_object_add(j, "errors", json_object_new_int64((int64_t)r->errors));
+		json_object_object_add(j, "verify_mismatches",
+				       json_object_new_int64((int64_t)r->mismatches));
+		if (r->first_error)
+			json_object_object_add(j, "first_error",
+					       json_object_new_string(r->first_error));
+		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
+		json_object_put(j);
+	} else {
+		printf("vnvme-perf: %s bs=%u qd=%u jobs=%u devices=%u runtime=%.1fs\n",
+		       opts_run_name(o), o->bs, o->qd, o->jobs, o->nr_devs, r->secs);
+		if (r->rd.count)
+			print_lat(stdout, "read", &r->rd, r->secs, o->bs, r->tsc_ns);
+		if (r->wr.count)
+			print_lat(stdout, "write", &r->wr, r->secs, o->bs, r->tsc_ns);
+		printf("  errors=%llu", (unsigned long long)r->errors);
+		if (o->verify)
+			printf(" verify_mismatches=%llu", (unsigned long long)r->mismatches);
+		printf("\n");
+	}
+	if (r->first_error)
+		fprintf(stderr, "vnvme-perf: first error: %s\n", r->first_error);
+	if (r->mismatches)
+		fprintf(stderr, "vnvme-perf: verify: %llu block(s) mismatched, first at LBA %llu\n",
+			(unsigned long long)r->mismatches, (unsigned long long)r->first_bad);
+}
+
+int report_plot(const struct opts *o, const struct result *r)
+{
+	struct hist all = r->rd;
+
+	hist_merge(&all, &r->wr);
+	return plot(o, r->tsc_ns, &all);
+}
