@@ -36,6 +36,9 @@ static void usage(FILE *f)
 	       "  create --socket PATH [options]   a new controller, served when it returns\n"
 	       "  delete NAME|SOCKET    delete a controller (its client is disconnected)\n"
 	       "  stats [--watch SECS]  counters; with --watch, IOPS and bandwidth per second\n"
+	       "  reset-stats [NAME]    zero the counters (all controllers, or one)\n"
+	       "  ns-add NAME [options] add a namespace to a live controller (the host is told)\n"
+	       "  ns-remove NAME NSID   remove a namespace from a live controller\n"
 	       "  save FILE             the running configuration, as vnvme-target --config reads\n"
 	       "  version               the target's version, capabilities and methods\n"
 	       "  shutdown              stop the target\n"
@@ -287,7 +290,9 @@ static const char create_help[] =
     "  --serial STR       serial number, 16 characters at most\n"
     "  --pci-id VVVV:DDDD PCI vendor:device\n"
     "  --max-dma-bytes SIZE  guest memory the client may map\n"
-    "  --hugepages        back ram namespaces with hugepages\n"
+    "  --hugepages        back ram namespaces with 2 MiB hugepages, or fail\n"
+    "  --no-hugepages     back ram namespaces with 4 KiB pages (default: hugepages\n"
+    "                     when enough are free)\n"
     "  --direct           open files with O_DIRECT\n";
 
 /* A number where it parses as one, else the string: the target says what is wrong. */
@@ -318,6 +323,7 @@ static int cmd_create(int argc, char **argv)
 		C_PCIID,
 		C_MAXDMA,
 		C_HUGE,
+		C_NOHUGE,
 		C_DIRECT
 	};
 	static const struct option opts[] = {
@@ -333,6 +339,7 @@ static int cmd_create(int argc, char **argv)
 	    {"pci-id", required_argument, NULL, C_PCIID},
 	    {"max-dma-bytes", required_argument, NULL, C_MAXDMA},
 	    {"hugepages", no_argument, NULL, C_HUGE},
+	    {"no-hugepages", no_argument, NULL, C_NOHUGE},
 	    {"direct", no_argument, NULL, C_DIRECT},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -386,6 +393,9 @@ static int cmd_create(int argc, char **argv)
 			break;
 		case C_HUGE:
 			json_object_object_add(ns, "hugepages", json_object_new_boolean(1));
+			break;
+		case C_NOHUGE:
+			json_object_object_add(ns, "hugepages", json_object_new_boolean(0));
 			break;
 		case C_DIRECT:
 			json_object_object_add(ns, "direct", json_object_new_boolean(1));
@@ -514,22 +524,28 @@ static void rates(struct json_object *a, struct json_object *b)
 	fflush(stdout);
 }
 
+static void queues_table(struct json_object *r);
+
 static int cmd_stats(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"watch", required_argument, NULL, 'w'},
 	    {"count", required_argument, NULL, 'c'},
+	    {"queues", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	static const char help[] =
-	    "Usage: vnvme-ctl stats [--watch SECONDS [--count N]] [NAME|SOCKET]\n"
+	    "Usage: vnvme-ctl stats [--queues] [--watch SECONDS [--count N]] [NAME|SOCKET]\n"
+	    "--queues adds one line per queue: its CQ and polling thread, size, commands\n"
+	    "in flight now, commands, errors and the statuses they had.\n"
 	    "Counters per controller (I/O commands, errors, bytes, admin commands) and\n"
 	    "each polling thread's busy share. With --watch, every SECONDS: IOPS, read\n"
 	    "and write bandwidth and errors per second per controller, until Ctrl-C or\n"
 	    "N lines of samples (--count). --json prints get_stats' result (each sample).\n";
 	double watch = 0;
 	long count = 0;
+	bool per_queue = false;
 	int opt, ret;
 	struct json_object *p = NULL, *prev = NULL, *r;
 
@@ -546,6 +562,9 @@ static int cmd_stats(int argc, char **argv)
 			count = strtol(optarg, &end, 10);
 			if (*end || count < 1)
 				return die("--count wants a positive number, not %s", optarg);
+			break;
+		case 'q':
+			per_queue = true;
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -565,7 +584,7 @@ static int cmd_stats(int argc, char **argv)
 	if (!watch) {
 		ret = call("get_stats", p, &r);
 		json_object_put(p);
-		return finish(ret, r, stats_table);
+		return finish(ret, r, per_queue ? queues_table : stats_table);
 	}
 	/* The first sample only starts the interval (but is printed with --json). */
 	for (long n = 0;;) {
@@ -589,6 +608,193 @@ static int cmd_stats(int argc, char **argv)
 	json_object_put(prev);
 	json_object_put(p);
 	return ret;
+}
+
+/* {"name": NAME} or {"socket": PATH}: a controller named on the command line. */
+static struct json_object *ctrl_param(const char *which)
+{
+	struct json_object *p = json_object_new_object();
+
+	json_object_object_add(p, strchr(which, '/') ? "socket" : "name",
+			       json_object_new_string(which));
+	return p;
+}
+
+static int cmd_ns_add(int argc, char **argv)
+{
+	enum { N_NSID = 256, N_BACKEND, N_SIZE, N_FILE, N_LBA, N_HUGE, N_NOHUGE, N_DIRECT };
+	static const struct option opts[] = {
+	    {"nsid", required_argument, NULL, N_NSID},
+	    {"backend", required_argument, NULL, N_BACKEND},
+	    {"size", required_argument, NULL, N_SIZE},
+	    {"file", required_argument, NULL, N_FILE},
+	    {"lba", required_argument, NULL, N_LBA},
+	    {"hugepages", no_argument, NULL, N_HUGE},
+	    {"no-hugepages", no_argument, NULL, N_NOHUGE},
+	    {"direct", no_argument, NULL, N_DIRECT},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	static const char help[] =
+	    "Usage: vnvme-ctl ns-add NAME|SOCKET [options]\n"
+	    "Add a namespace to a live controller. An attached host gets a Namespace\n"
+	    "Attribute Changed event and finds the NSID in the Changed Namespace List log\n"
+	    "(Linux rescans and shows a new block device). Prints the NSID.\n"
+	    "  --nsid N           1..32                          (default: the lowest free)\n"
+	    "  --backend TYPE     null | ram | file              (default ram)\n"
+	    "  --size SIZE        64M, 1G                        (default 1G; file: its size)\n"
+	    "  --file PATH        file or block device for --backend file\n"
+	    "  --lba BYTES        512 | 4096                     (default 512)\n"
+	    "  --hugepages        ram on 2 MiB hugepages, or fail\n"
+	    "  --no-hugepages     ram on 4 KiB pages (default: hugepages when enough are free)\n"
+	    "  --direct           open the file with O_DIRECT\n";
+	struct json_object *ns = json_object_new_object(), *p, *r;
+	int opt, ret;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case N_NSID:
+			json_object_object_add(ns, "nsid", num_or_str(optarg));
+			break;
+		case N_BACKEND:
+			json_object_object_add(ns, "backend", json_object_new_string(optarg));
+			break;
+		case N_SIZE:
+			json_object_object_add(ns, "size", num_or_str(optarg));
+			break;
+		case N_FILE:
+			json_object_object_add(ns, "path", json_object_new_string(optarg));
+			break;
+		case N_LBA:
+			json_object_object_add(ns, "lba", num_or_str(optarg));
+			break;
+		case N_HUGE:
+		case N_NOHUGE:
+			json_object_object_add(ns, "hugepages",
+					       json_object_new_boolean(opt == N_HUGE));
+			break;
+		case N_DIRECT:
+			json_object_object_add(ns, "direct", json_object_new_boolean(1));
+			break;
+		case 'h':
+			fputs(help, stdout);
+			json_object_put(ns);
+			return 0;
+		default:
+			fputs(help, stderr);
+			json_object_put(ns);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		json_object_put(ns);
+		return die("%s", "ns-add wants one controller: a name (nvme0) or a socket path "
+				 "(see vnvme-ctl ns-add --help)");
+	}
+	p = ctrl_param(argv[optind]);
+	json_object_object_add(p, "namespace", ns);
+	ret = call("add_namespace", p, &r);
+	json_object_put(p);
+	if (ret == 0 && !json_out)
+		printf("%s: namespace %d added\n", argv[optind],
+		       json_object_get_int(json_object_object_get(r, "nsid")));
+	else if (ret == 0)
+		print_json(r);
+	json_object_put(r);
+	return ret;
+}
+
+static int cmd_ns_remove(int argc, char **argv)
+{
+	struct json_object *p, *r;
+	char *end;
+	long nsid;
+	int ret;
+
+	if (want_help(argc, argv,
+		      "Usage: vnvme-ctl ns-remove NAME|SOCKET NSID\n"
+		      "Remove a namespace from a live controller. Commands in flight to it\n"
+		      "complete; later ones get Invalid Namespace; an attached host gets a\n"
+		      "Namespace Attribute Changed event.\n"))
+		return 0;
+	if (argc != 3)
+		return die("%s", "ns-remove wants a controller and an NSID: ns-remove nvme0 2");
+	nsid = strtol(argv[2], &end, 10);
+	if (*end || nsid < 1 || nsid > 32)
+		return die("ns-remove: the NSID is 1..32, not %s", argv[2]);
+	p = ctrl_param(argv[1]);
+	json_object_object_add(p, "nsid", json_object_new_int((int)nsid));
+	ret = call("remove_namespace", p, &r);
+	json_object_put(p);
+	if (ret == 0 && !json_out)
+		printf("%s: namespace %ld removed\n", argv[1], nsid);
+	else if (ret == 0)
+		print_json(r);
+	json_object_put(r);
+	return ret;
+}
+
+static int cmd_reset_stats(int argc, char **argv)
+{
+	struct json_object *p = NULL, *r;
+	int ret;
+
+	if (want_help(argc, argv,
+		      "Usage: vnvme-ctl reset-stats [NAME|SOCKET]\n"
+		      "Zero the counters get_stats reports, of every controller or of one (the\n"
+		      "host's SMART log is not touched).\n"))
+		return 0;
+	if (argc > 2)
+		return die("reset-stats: unexpected argument %s", argv[2]);
+	if (argc == 2)
+		p = ctrl_param(argv[1]);
+	ret = call("reset_stats", p, &r);
+	json_object_put(p);
+	if (ret == 0 && !json_out)
+		printf("counters reset\n");
+	else if (ret == 0)
+		print_json(r);
+	json_object_put(r);
+	return ret;
+}
+
+/* With stats --queues: one line per queue of each controller. */
+static void queues_table(struct json_object *r)
+{
+	struct json_object *a;
+
+	stats_table(r);
+	if (!json_object_object_get_ex(r, "controllers", &a))
+		return;
+	printf("\n%-8s %4s %4s %6s %6s %8s %12s %8s %s\n", "NAME", "QID", "CQID", "POLLER", "SIZE",
+	       "INFLIGHT", "CMDS", "ERRORS", "BY STATUS");
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct json_object *c = json_object_array_get_idx(a, i), *qs;
+
+		if (!json_object_object_get_ex(c, "queues", &qs))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(qs); k++) {
+			struct json_object *q = json_object_array_get_idx(qs, k), *e;
+
+			printf("%-8s %4llu %4llu %6llu %6llu %8llu %12llu %8llu ", jstr(c, "name"),
+			       (unsigned long long)ju64(q, "qid"),
+			       (unsigned long long)ju64(q, "cqid"),
+			       (unsigned long long)ju64(q, "poller"),
+			       (unsigned long long)ju64(q, "size"),
+			       (unsigned long long)ju64(q, "inflight"),
+			       (unsigned long long)ju64(q, "cmds"),
+			       (unsigned long long)ju64(q, "errors"));
+			if (json_object_object_get_ex(q, "errors_by_status", &e))
+				for (size_t x = 0; x < json_object_array_length(e); x++) {
+					struct json_object *s = json_object_array_get_idx(e, x);
+					printf("%s%s %s x%llu", x ? ", " : "", jstr(s, "status"),
+					       jstr(s, "name"),
+					       (unsigned long long)ju64(s, "count"));
+				}
+			printf("\n");
+		}
+	}
 }
 
 static int cmd_save(int argc, char **argv)
@@ -709,9 +915,17 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {
-	    {"list", cmd_list},   {"create", cmd_create},     {"delete", cmd_delete},
-	    {"stats", cmd_stats}, {"save", cmd_save},         {"version", cmd_version},
-	    {"call", cmd_call},   {"shutdown", cmd_shutdown},
+	    {"list", cmd_list},
+	    {"create", cmd_create},
+	    {"delete", cmd_delete},
+	    {"stats", cmd_stats},
+	    {"save", cmd_save},
+	    {"version", cmd_version},
+	    {"call", cmd_call},
+	    {"shutdown", cmd_shutdown},
+	    {"ns-add", cmd_ns_add},
+	    {"ns-remove", cmd_ns_remove},
+	    {"reset-stats", cmd_reset_stats},
 	};
 	int i = 1;
 

@@ -20,7 +20,7 @@ expect() {
 
 expect 2 "is vnvme-target running with --rpc" "$ctl" list
 expect 0 "Usage: vnvme-ctl" "$ctl" --help
-for c in list create delete stats save version shutdown call; do
+for c in list create delete stats save version shutdown call ns-add ns-remove reset-stats; do
 	expect 0 "Usage: vnvme-ctl $c" "$ctl" $c --help
 done
 expect 2 "unknown command" "$ctl" frobnicate
@@ -43,7 +43,24 @@ expect 0 "nvme0" "$ctl" stats
 expect 0 "poller vnvme-poll0" "$ctl" stats nvme1
 expect 0 "IOPS" "$ctl" stats --watch 0.2 --count 2
 expect 0 "\"time_ns\"" "$ctl" --json stats --watch 0.2 --count 1
+# Namespaces on a live controller: the lowest free NSID, a chosen one, errors.
+expect 0 "nvme0: namespace 2 added" "$ctl" ns-add nvme0 --size 8M
+expect 0 "namespace 9 added" "$ctl" ns-add "$dir/n0" --nsid 9 --backend null --size 2G --lba 4096
+expect 0 "1:ram 16M/512, 2:ram 8M/512, 9:null 2G/4096" "$ctl" list
+expect 1 "namespace 9 exists already" "$ctl" ns-add nvme0 --nsid 9 --size 8M
+expect 1 "\"nsid\" must be 1..32" "$ctl" ns-add nvme0 --nsid 40
+expect 1 "not a multiple of the LBA size" "$ctl" ns-add nvme0 --size 1000
+expect 2 "ns-add wants one controller" "$ctl" ns-add --size 8M
+expect 0 "nvme0: namespace 2 removed" "$ctl" ns-remove nvme0 2
+expect 1 "namespace 2: no such namespace" "$ctl" ns-remove nvme0 2
+expect 2 "the NSID is 1..32" "$ctl" ns-remove nvme0 0
+expect 0 "1:ram 16M/512, 9:null 2G/4096" "$ctl" list
+expect 0 "QID CQID POLLER" "$ctl" stats --queues nvme0
+expect 0 "counters reset" "$ctl" reset-stats
+expect 0 "counters reset" "$ctl" reset-stats nvme1
+expect 1 "no controller named nvme7" "$ctl" reset-stats nvme7
 expect 0 "saved 2 controller(s)" "$ctl" save "$dir/saved.json"
+expect 0 "\"nsid\":9" "$ctl" call save_config
 expect 0 "\"controllers\"" "$ctl" call save_config
 expect 1 "no method \"nope\"" "$ctl" call nope
 expect 2 "params are not JSON" "$ctl" call get_stats '{nope'
@@ -60,7 +77,7 @@ kill -0 "$tpid" 2>/dev/null && nok "vnvme-ctl shutdown stops the target" || ok "
 	--pidfile "$dir/target.pid" > "$dir/target.log" 2>&1
 tpid=$(cat "$dir/target.pid" 2>/dev/null)
 expect 0 "1:null 1G/4096, 2:null 1G/4096, 3:null 1G/4096" "$ctl" list
-expect 0 "1:ram 16M/512" "$ctl" list
+expect 0 "1:ram 16M/512, 9:null 2G/4096" "$ctl" list
 kill "$tpid"
 for i in $(seq 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
 tpid=
