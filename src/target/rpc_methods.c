@@ -178,6 +178,21 @@ static int find_ctrl(struct target *t, struct json_object *p, char *err, size_t 
 	return -1;
 }
 
+/* Params of the methods that take every controller or one: none, or
+ * "socket" / "name". *one is its index, or -1 for all. */
+static int all_or_one(struct target *t, struct json_object *p, int *one, char *err, size_t len)
+{
+	static const char *const keys[] = {"socket", "name", NULL};
+	int ret;
+
+	*one = -1;
+	if ((ret = only_keys(p, keys, err, len)))
+		return ret;
+	if (p && json_object_object_length(p) && (*one = find_ctrl(t, p, err, len)) < 0)
+		return INVALID;
+	return 0;
+}
+
 /* ---- methods ---- */
 
 static const struct vn_rpc_method methods[];
@@ -395,14 +410,11 @@ static struct json_object *queues_json(struct nvme_ctrl *c)
 static int m_get_stats(void *ctx, struct json_object *p, struct json_object **res, char *err,
 		       size_t len)
 {
-	static const char *const keys[] = {"socket", "name", NULL};
 	struct target *t = ctx;
-	int one = -1, ret;
+	int one, ret;
 
-	if ((ret = only_keys(p, keys, err, len)))
+	if ((ret = all_or_one(t, p, &one, err, len)))
 		return ret;
-	if (p && json_object_object_length(p) && (one = find_ctrl(t, p, err, len)) < 0)
-		return INVALID;
 	struct json_object *r = json_object_new_object(), *a = json_object_new_array();
 	json_object_object_add(r, "time_ns", json_u64(now_ns()));
 	for (unsigned i = 0; i < t->nr_ctrls; i++) {
@@ -529,14 +541,11 @@ static int m_save_config(void *ctx, struct json_object *p, struct json_object **
 static int m_reset_stats(void *ctx, struct json_object *p, struct json_object **res, char *err,
 			 size_t len)
 {
-	static const char *const keys[] = {"socket", "name", NULL};
 	struct target *t = ctx;
-	int one = -1, ret;
+	int one, ret;
 
-	if ((ret = only_keys(p, keys, err, len)))
+	if ((ret = all_or_one(t, p, &one, err, len)))
 		return ret;
-	if (p && json_object_object_length(p) && (one = find_ctrl(t, p, err, len)) < 0)
-		return INVALID;
 	for (unsigned i = 0; i < t->nr_ctrls; i++)
 		if (one < 0 || (unsigned)one == i)
 			nvme_ctrl_reset_stats(vnvme_dev_ctrl(t->ctrls[i].dev));
