@@ -13,7 +13,7 @@
  * batches of 16 whose sources are prefetched first (as vnvme-target does).
  *
  *   bench/ceiling [--cpus A,B] [--seconds S] [--qd N ...] [--json]
- *   bench/ceiling --copy SIZE_MIB [--cpus A,B] [--seconds S] [--json]
+ *   bench/ceiling --copy SIZE_MIB [--huge] [--cpus A,B] [--seconds S] [--json]
  */
 #include <errno.h>
 #include <pthread.h>
@@ -178,14 +178,24 @@ static struct result host(unsigned qd, double secs)
 }
 
 /* Random 512-byte copies out of a size-byte buffer, per second (one core). */
-static double copy_rate(size_t size, double secs)
+/* With huge: on 2 MiB hugepages when the pool has them (as a ram namespace
+ * takes them by default), else 4 KiB pages; *on_huge says which. */
+static double copy_rate(size_t size, double secs, bool huge, bool *on_huge)
 {
 	static uint8_t dst[16][512] __attribute__((aligned(64)));
-	uint8_t *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	uint8_t *m = MAP_FAILED;
 	uint64_t x = 88172645463325252ull, blocks = size / 512, done = 0, t0, deadline;
 	uint64_t off[16];
 
+	*on_huge = false;
+	if (huge && !(size & ((2u << 20) - 1))) {
+		m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+		*on_huge = m != MAP_FAILED;
+	}
+	if (m == MAP_FAILED)
+		m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (m == MAP_FAILED)
 		return 0;
 	memset(m, 1, size);
@@ -218,7 +228,7 @@ int main(int argc, char **argv)
 {
 	unsigned qds[8] = {1, 16, 128}, nqd = 3;
 	double secs = 2;
-	bool json = false, qd_given = false;
+	bool json = false, qd_given = false, huge = false;
 	size_t copy_mib = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -248,35 +258,42 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(argv[i], "--huge")) {
+			huge = true;
 		} else {
 			fprintf(
 			    stderr,
 			    "usage: ceiling [--cpus DEVICE,HOST] [--seconds S] [--qd N]... "
 			    "[--json]\n"
-			    "       ceiling --copy SIZE_MIB [--cpus DEVICE,HOST] [--seconds S] "
+			    "       ceiling --copy SIZE_MIB [--huge] [--cpus DEVICE,HOST] [--seconds S] "
 			    "[--json]\n"
 			    "Measures an NVMe SQ/CQ pair over shared memory between two pinned\n"
 			    "threads doing nothing else: the protocol's ceiling on this "
 			    "machine.\n"
 			    "--copy: random 512-byte copies out of a SIZE_MIB buffer on the "
 			    "DEVICE\n"
-			    "CPU, batches of 16 prefetched: what a ram namespace can give.\n");
+			    "CPU, batches of 16 prefetched: what a ram namespace can give.\n"
+			    "--huge: the buffer on 2 MiB hugepages when there are enough (a ram\n"
+			    "namespace takes them by default), else 4 KiB pages.\n");
 			return strcmp(argv[i], "--help") ? 2 : 0;
 		}
 	}
 	if (copy_mib) {
 		pin(cpu_dev);
-		double r = copy_rate(copy_mib << 20, secs);
+		bool on_huge;
+		double r = copy_rate(copy_mib << 20, secs, huge, &on_huge);
 		if (r == 0) {
 			fprintf(stderr, "ceiling: cannot map %zu MiB\n", copy_mib);
 			return 1;
 		}
 		if (json)
-			printf("{\"cpu\": %d, \"size_mib\": %zu, \"bs\": 512, \"ops\": %.0f}\n",
-			       cpu_dev, copy_mib, r);
+			printf("{\"cpu\": %d, \"size_mib\": %zu, \"bs\": 512, \"ops\": %.0f, "
+			       "\"pages\": \"%s\"}\n",
+			       cpu_dev, copy_mib, r, on_huge ? "2M" : "4K");
 		else
-			printf("copy ceiling: %.2f M random 512 B copies/s out of %zu MiB\n",
-			       r / 1e6, copy_mib);
+			printf("copy ceiling: %.2f M random 512 B copies/s out of %zu MiB on %s "
+			       "pages\n",
+			       r / 1e6, copy_mib, on_huge ? "2 MiB" : "4 KiB");
 		return 0;
 	}
 	pin(cpu_host);

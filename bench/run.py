@@ -366,7 +366,7 @@ def main():
     def copy_ceiling_now(seconds):
         # What a 256 MiB ram namespace can give with no protocol at all:
         # random 512 B copies on the target's CPU (bench/ceiling --copy).
-        out = subprocess.run([ceil_bin, '--copy', str(RAM_MIB), '--cpus', cpus, '--seconds',
+        out = subprocess.run([ceil_bin, '--copy', str(RAM_MIB), '--huge', '--cpus', cpus, '--seconds',
                               str(seconds), '--json'], capture_output=True, text=True,
                              check=True)
         return json.loads(out.stdout)['ops']
@@ -377,7 +377,7 @@ def main():
     ceiling = json.loads(ceil_out.stdout)
     ceil_by_qd = {r['qd']: r for r in ceiling['results']}
     copy_ceiling = json.loads(subprocess.run(
-        [ceil_bin, '--copy', str(RAM_MIB), '--cpus', cpus, '--seconds', str(secs), '--json'],
+        [ceil_bin, '--copy', str(RAM_MIB), '--huge', '--cpus', cpus, '--seconds', str(secs), '--json'],
         capture_output=True, text=True, check=True).stdout)
 
     need, tries = (1, 3) if a.smoke else (MIN_SLICES, MAX_SLICES)
@@ -437,8 +437,8 @@ def main():
     print('ceiling (SQ/CQ pair, two pinned threads): ' + ', '.join(
         'QD%d %.2f M ops/s' % (r['qd'], r['ops'] / 1e6) for r in ceiling['results']) +
         ' ; QD1 median round trip %d ns' % ceil_by_qd[1]['rtt_median_ns'])
-    print('copy ceiling (random 512 B copies out of %d MiB, one core): %.2f M/s' % (
-        RAM_MIB, copy_ceiling['ops'] / 1e6))
+    print('copy ceiling (random 512 B copies out of %d MiB on %s pages, one core): %.2f M/s' % (
+        RAM_MIB, copy_ceiling.get('pages', '4K'), copy_ceiling['ops'] / 1e6))
     print('%-5s %5s %-9s %5s %4s %9s %9s %8s %8s %9s %6s %7s %13s %5s %-8s' % (
         'be', 'ctrls', 'rw', 'bs', 'qd', 'MIOPS', 'MiB/s', 'p50 ns', 'p99 ns', 'p99.9 ns',
         'busy', 'ceil%', 'min-max %', 'kept', 'mode'))
