@@ -265,7 +265,8 @@ int main(int argc, char **argv)
 			    stderr,
 			    "usage: ceiling [--cpus DEVICE,HOST] [--seconds S] [--qd N]... "
 			    "[--json]\n"
-			    "       ceiling --copy SIZE_MIB [--huge] [--cpus DEVICE,HOST] [--seconds S] "
+			    "       ceiling --copy SIZE_MIB [--huge] [--cpus DEVICE,HOST] "
+			    "[--seconds S] "
 			    "[--json]\n"
 			    "Measures an NVMe SQ/CQ pair over shared memory between two pinned\n"
 			    "threads doing nothing else: the protocol's ceiling on this "
