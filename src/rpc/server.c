@@ -14,6 +14,7 @@
 
 #include "rpc/server.h"
 #include "util/log.h"
+#include "util/unixsock.h"
 
 struct rpc_conn {
 	struct vn_rpc_server *s;
@@ -365,66 +366,6 @@ static void listen_event(void *arg, uint32_t events)
 	}
 }
 
-static int mkdir_parents(const char *path)
-{
-	char buf[108];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
-}
-
-static int rpc_listen(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct stat st;
-	int fd, ret;
-
-	if (!path[0] || strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if ((ret = mkdir_parents(path)))
-		return ret;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
-		close(fd);
-		if (ret == 0)
-			return -EADDRINUSE;
-		if (ret != -ECONNREFUSED && ret != -ENOENT)
-			return ret;
-		if (unlink(path) < 0 && errno != ENOENT)
-			return -errno;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	/* 0600 from the start: no moment where another user may connect. */
-	mode_t old = umask(0177);
-	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
-	umask(old);
-	if (ret || listen(fd, 16) < 0) {
-		ret = ret ? ret : -errno;
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
 int vn_rpc_server_create(const struct vn_rpc_opts *o, struct vn_rpc_server **out)
 {
 	struct vn_rpc_server *s = calloc(1, sizeof(*s));
@@ -443,7 +384,7 @@ int vn_rpc_server_create(const struct vn_rpc_opts *o, struct vn_rpc_server **out
 	s->max_request = o->max_request ? o->max_request : VN_RPC_DEFAULT_MAX_REQUEST;
 	s->max_output = o->max_output ? o->max_output : VN_RPC_DEFAULT_MAX_OUTPUT;
 	s->max_conns = o->max_conns ? o->max_conns : VN_RPC_DEFAULT_MAX_CONNS;
-	s->listen_fd = rpc_listen(s->path);
+	s->listen_fd = vn_unix_listen(s->path, 0600, 16);
 	if (s->listen_fd < 0) {
 		ret = s->listen_fd;
 		free(s);

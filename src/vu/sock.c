@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/compiler.h"
+#include "util/unixsock.h"
 #include "vu/proto.h"
 #include "vu/sock.h"
 
@@ -36,26 +37,6 @@ static int make_addr(const char *path, struct sockaddr_un *sa)
 	return 0;
 }
 
-/* mkdir -p of path's parent directory. */
-static int mkdir_parents(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
-}
-
 int vu_sock_connect(const char *path)
 {
 	struct sockaddr_un sa;
@@ -76,37 +57,7 @@ int vu_sock_connect(const char *path)
 
 int vu_sock_listen(const char *path)
 {
-	struct sockaddr_un sa;
-	struct stat st;
-	int fd, ret = make_addr(path, &sa);
-
-	if (ret)
-		return ret;
-	ret = mkdir_parents(path);
-	if (ret)
-		return ret;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST; /* never clobber a file that is not a socket */
-		fd = vu_sock_connect(path);
-		if (fd >= 0) {
-			close(fd);
-			return -EADDRINUSE; /* a live server answers there */
-		}
-		if (fd != -ECONNREFUSED && fd != -ENOENT)
-			return fd;
-		if (unlink(path) < 0 && errno != ENOENT)
-			return -errno;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	return fd;
+	return vn_unix_listen(path, 0, 8);
 }
 
 int vu_sock_wait(int fd, short events, int timeout_ms)
