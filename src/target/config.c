@@ -553,6 +553,36 @@ int vn_conf_check(const struct vnvme_target_conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+int vn_conf_check_ns(const struct vnvme_ns_conf *ns, const char *where, char *err, size_t errlen)
+{
+	if (ns->lba_size != 512 && ns->lba_size != 4096) {
+		snprintf(err, errlen, "%s: lba must be 512 or 4096", where);
+		return -EINVAL;
+	}
+	/* A file's size 0 is its own size. Otherwise a size that is no whole
+	 * number of blocks ("--size 1000") or below 1 MiB is a unit
+	 * forgotten, not a wish. */
+	if (ns->be.size && ns->be.size % ns->lba_size) {
+		snprintf(err, errlen,
+			 "%s: size %llu is not a multiple of the LBA size %u (sizes take a unit: "
+			 "64M, 1G)",
+			 where, (unsigned long long)ns->be.size, ns->lba_size);
+		return -EINVAL;
+	}
+	if ((ns->be.type != VN_BE_FILE || ns->be.size) && ns->be.size < VN_MIN_NS_SIZE) {
+		snprintf(err, errlen,
+			 "%s: size %llu is below 1 MiB, surely a mistake (sizes take a unit: 64M, "
+			 "1G)",
+			 where, (unsigned long long)ns->be.size);
+		return -EINVAL;
+	}
+	if (ns->be.type == VN_BE_FILE && !ns->be.path) {
+		snprintf(err, errlen, "%s: the file backend needs a path", where);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int vn_conf_check_ctrl(const struct vnvme_dev_conf *d, char *err, size_t errlen)
 {
 	if (d->queues < 1 || d->queues > NVME_MAX_QUEUES || d->qdepth < 2 || d->qdepth > 65536) {
@@ -561,33 +591,12 @@ int vn_conf_check_ctrl(const struct vnvme_dev_conf *d, char *err, size_t errlen)
 	}
 	for (unsigned n = 0; n < d->nr_ns; n++) {
 		const struct vnvme_ns_conf *ns = &d->ns[n];
-		if (ns->lba_size != 512 && ns->lba_size != 4096) {
-			snprintf(err, errlen, "%s ns %u: lba must be 512 or 4096", d->socket,
-				 n + 1);
-			return -EINVAL;
-		}
-		/* A file's size 0 is its own size. Otherwise a size that
-		 * is no whole number of blocks ("--size 1000") or below
-		 * 1 MiB is a unit forgotten, not a wish. */
-		if (ns->be.size && ns->be.size % ns->lba_size) {
-			snprintf(err, errlen,
-				 "%s ns %u: size %llu is not a multiple of the LBA size "
-				 "%u (sizes take a unit: 64M, 1G)",
-				 d->socket, n + 1, (unsigned long long)ns->be.size, ns->lba_size);
-			return -EINVAL;
-		}
-		if ((ns->be.type != VN_BE_FILE || ns->be.size) && ns->be.size < VN_MIN_NS_SIZE) {
-			snprintf(err, errlen,
-				 "%s ns %u: size %llu is below 1 MiB, surely a mistake "
-				 "(sizes take a unit: 64M, 1G)",
-				 d->socket, n + 1, (unsigned long long)ns->be.size);
-			return -EINVAL;
-		}
-		if (ns->be.type == VN_BE_FILE && !ns->be.path) {
-			snprintf(err, errlen, "%s ns %u: the file backend needs a path", d->socket,
-				 n + 1);
-			return -EINVAL;
-		}
+		char where[140];
+		int ret;
+
+		snprintf(where, sizeof(where), "%s ns %u", d->socket, n + 1);
+		if ((ret = vn_conf_check_ns(ns, where, err, errlen)))
+			return ret;
 		/* "nsid" left out: the namespace's position, 1-based. */
 		for (unsigned k = 0; k < n; k++) {
 			uint32_t a = d->ns[k].nsid ? d->ns[k].nsid : k + 1;

@@ -36,6 +36,8 @@ int vn_conf_load_json(const char *path, struct vnvme_target_conf *out, char *err
 int vn_conf_check(const struct vnvme_target_conf *c, char *err, size_t errlen);
 /* The checks of one controller alone (sizes, queues, LBA sizes, paths). */
 int vn_conf_check_ctrl(const struct vnvme_dev_conf *d, char *err, size_t errlen);
+/* The checks of one namespace (LBA size, size, path); where names it in err. */
+int vn_conf_check_ns(const struct vnvme_ns_conf *ns, const char *where, char *err, size_t errlen);
 void vn_conf_free(struct vnvme_target_conf *c);
 
 struct json_object;

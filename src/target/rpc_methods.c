@@ -560,7 +560,7 @@ static int m_add_namespace(void *ctx, struct json_object *p, struct json_object 
 	struct target *t = ctx;
 	struct json_object *o;
 	struct vnvme_ns_conf ns;
-	struct vnvme_dev_conf one;
+	char where[48];
 	uint32_t nsid = 0;
 	int i, ret;
 
@@ -575,14 +575,9 @@ static int m_add_namespace(void *ctx, struct json_object *p, struct json_object 
 	ret = vn_conf_parse_ns(o, &ns, err, len);
 	if (ret)
 		return ret == -ENOMEM ? VN_RPC_INTERNAL_ERROR : INVALID;
-	/* The checks of the configuration (sizes, LBA, path), on this one. */
-	memset(&one, 0, sizeof(one));
-	snprintf(one.socket, sizeof(one.socket), "%s", t->ctrls[i].conf.socket);
-	one.queues = 1;
-	one.qdepth = 2;
-	one.nr_ns = 1;
-	one.ns[0] = ns;
-	ret = vn_conf_check_ctrl(&one, err, len) ? INVALID : 0;
+	/* The configuration's checks of a namespace (sizes, LBA, path). */
+	snprintf(where, sizeof(where), "nvme%u's new namespace", t->ctrls[i].index);
+	ret = vn_conf_check_ns(&ns, where, err, len) ? INVALID : 0;
 	if (!ret) {
 		char e[400];
 
