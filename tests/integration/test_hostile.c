@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 
 #include "../proc_field.h"
+#include "../target_spawn.h"
 #include "nvme_host.h"
 #include "vnvme/vnvme.h"
 #include "vu/sock.h"
@@ -159,31 +160,8 @@ static void target_start(void)
 	fclose(f);
 
 	/* Ready when it says so on --ready-fd: every socket served. */
-	int rp[2];
-	char fdarg[16], buf[16] = "";
-	struct pollfd pfd;
-
-	assert_int_equal(pipe2(rp, O_CLOEXEC), 0);
-	T.pid = fork();
-	assert_true(T.pid >= 0);
-	if (T.pid == 0) {
-		int lfd = open(T.log, O_CREAT | O_WRONLY | O_TRUNC, 0600);
-		if (lfd < 0)
-			_exit(127);
-		dup2(lfd, 1);
-		dup2(lfd, 2);
-		close(lfd);
-		dup2(rp[1], 3); /* dup2 clears close-on-exec */
-		snprintf(fdarg, sizeof(fdarg), "%d", 3);
-		execl(target_bin, target_bin, "--config", cfg, "--ready-fd", fdarg, (char *)NULL);
-		_exit(127);
-	}
-	close(rp[1]);
-	pfd = (struct pollfd){.fd = rp[0], .events = POLLIN};
-	if (poll(&pfd, 1, 60000) != 1 || read(rp[0], buf, sizeof(buf) - 1) <= 0 ||
-	    strncmp(buf, "ready", 5) != 0)
-		fail_msg("vnvme-target did not say it was ready within 60 s (log: %s)", T.log);
-	close(rp[0]);
+	const char *args[] = {"--config", cfg, NULL};
+	T.pid = target_spawn(target_bin, args, T.log, O_TRUNC);
 	assert_true(target_alive());
 	assert_true(sock_ready(T.victim) && sock_ready(T.attacked) && sock_ready(T.probe));
 }

@@ -31,6 +31,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "../target_spawn.h"
 #include "vnvme/vnvme.h"
 
 static const char *target_bin;
@@ -59,37 +60,7 @@ static bool is_sock(const char *path)
 /* Start the target with these arguments after its binary; ready on --ready-fd. */
 static void target_start_args(const char *const *args)
 {
-	const char *argv[16];
-	unsigned n = 0;
-	int rp[2];
-	char buf[16] = "";
-	struct pollfd pfd;
-
-	argv[n++] = target_bin;
-	while (*args)
-		argv[n++] = *args++;
-	argv[n++] = "--ready-fd";
-	argv[n++] = "3";
-	argv[n] = NULL;
-	assert_int_equal(pipe2(rp, O_CLOEXEC), 0);
-	T.pid = fork();
-	assert_true(T.pid >= 0);
-	if (T.pid == 0) {
-		int lfd = open(T.log, O_CREAT | O_WRONLY | O_APPEND, 0600);
-		if (lfd < 0)
-			_exit(127);
-		dup2(lfd, 1);
-		dup2(lfd, 2);
-		dup2(rp[1], 3);
-		execv(target_bin, (char **)argv);
-		_exit(127);
-	}
-	close(rp[1]);
-	pfd = (struct pollfd){.fd = rp[0], .events = POLLIN};
-	if (poll(&pfd, 1, 60000) != 1 || read(rp[0], buf, sizeof(buf) - 1) <= 0 ||
-	    strncmp(buf, "ready", 5) != 0)
-		fail_msg("vnvme-target did not say it was ready within 60 s (log: %s)", T.log);
-	close(rp[0]);
+	T.pid = target_spawn(target_bin, args, T.log, O_APPEND);
 }
 
 static void target_start(void)
