@@ -17,7 +17,8 @@
 
 #include <json-c/json.h>
 
-#define DEFAULT_SOCKET   "/tmp/vnvme/rpc.sock"
+#include "rpc/path.h"
+
 #define REPLY_TIMEOUT_MS (300 * 1000) /* a RAM controller of many GiB takes seconds */
 
 static const char *sock_path;
@@ -28,8 +29,10 @@ static void usage(FILE *f)
 	fprintf(
 	    f, "Usage: vnvme-ctl [-s SOCKET] [--json] COMMAND [ARGS]\n"
 	       "\n"
-	       "Drives a running vnvme-target through its JSON-RPC socket (vnvme-target --rpc\n"
-	       "PATH). SOCKET defaults to $VNVME_RPC, else " DEFAULT_SOCKET ".\n"
+	       "Drives a running vnvme-target through its JSON-RPC socket. SOCKET defaults\n"
+	       "to $VNVME_RPC, else to where vnvme-target serves it unless told otherwise:\n"
+	       "$XDG_RUNTIME_DIR/vnvme/rpc.sock, /run/vnvme/rpc.sock for root, else\n"
+	       "/tmp/vnvme-UID/rpc.sock.\n"
 	       "\n"
 	       "Commands (COMMAND --help for each):\n"
 	       "  list                  controllers: socket, client, state, queues, namespaces\n"
@@ -77,8 +80,8 @@ static int connect_rpc(void)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr,
-			"vnvme-ctl: cannot connect to %s: %s: is vnvme-target running with "
-			"--rpc %s?\n",
+			"vnvme-ctl: cannot connect to %s: %s: is a vnvme-target serving it "
+			"(its default path, or --rpc %s)? Else give -s SOCKET\n",
 			sock_path, strerror(errno), sock_path);
 		if (fd >= 0)
 			close(fd);
@@ -929,9 +932,11 @@ int main(int argc, char **argv)
 	};
 	int i = 1;
 
-	sock_path = getenv("VNVME_RPC");
-	if (!sock_path || !sock_path[0])
-		sock_path = DEFAULT_SOCKET;
+	static char def_path[108];
+
+	sock_path = vn_rpc_default_path(def_path, sizeof(def_path));
+	if (!sock_path)
+		sock_path = getenv("VNVME_RPC"); /* too long: connect_rpc says so */
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);

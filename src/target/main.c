@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "target/config.h"
+#include "rpc/path.h"
 #include "target/device.h"
 #include "target/target.h"
 #include "util/log.h"
@@ -56,7 +57,11 @@ static void usage(FILE *f)
 	    "Both:\n"
 	    "  --rpc PATH         serve JSON-RPC on this UNIX socket (mode 0600): create,\n"
 	    "                     delete, list controllers, statistics (vnvme-ctl,\n"
-	    "                     docs/rpc.md); with it, no controller at start is fine\n"
+	    "                     docs/rpc.md); with it, no controller at start is fine.\n"
+	    "                     Default: $VNVME_RPC, else $XDG_RUNTIME_DIR/vnvme/rpc.sock,\n"
+	    "                     /run/vnvme/rpc.sock for root, /tmp/vnvme-UID/rpc.sock;\n"
+	    "                     skipped (one line) when another target serves it\n"
+	    "  --no-rpc           serve no control socket\n"
 	    "  --cpus LIST        polling threads pinned to these CPUs, e.g. 1 or 0,1 or 0-3\n"
 	    "                     (default: one unpinned polling thread)\n"
 	    "  --log LEVEL        err | warn | info | debug      (default info)\n"
@@ -94,6 +99,45 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;
+}
+
+/*
+ * The control socket at its default path (rpc/path.h) when none was given:
+ * never a reason to fail. Several targets often run on one machine (one per
+ * test, one per guest): the first serves the default, the others say so
+ * and run without one. A directory of the path that another user owns or
+ * may write to (a /tmp fallback made by someone else) is not used.
+ */
+static void rpc_default(struct target *t)
+{
+	char path[108], dir[108], err[512];
+	struct stat st;
+	int ret;
+
+	if (!vn_rpc_default_path(path, sizeof(path))) {
+		vn_warn("target: the default control socket path is too long ($VNVME_RPC or "
+			"$XDG_RUNTIME_DIR): none served; give --rpc PATH");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (strrchr(dir, '/'))
+		*strrchr(dir, '/') = '\0';
+	if (dir[0] && stat(dir, &st) == 0 &&
+	    (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
+		vn_warn("target: %s belongs to another user or is writable by others: no "
+			"control socket served; give --rpc PATH",
+			dir);
+		return;
+	}
+	ret = target_rpc_start(t, path, err, sizeof(err));
+	if (ret == -EADDRINUSE)
+		vn_info("target: another target serves the default control socket %s: this one "
+			"has none (give --rpc PATH for one)",
+			path);
+	else if (ret)
+		vn_warn("target: no control socket: %s", err);
+	else
+		vn_info("target: control socket %s (vnvme-ctl finds it there)", path);
 }
 
 static void print_stats(struct target *t)
@@ -246,6 +290,7 @@ int main(int argc, char **argv)
 		O_PIDFILE,
 		O_READYFD,
 		O_RPC,
+		O_NORPC,
 	};
 	static const struct option opts[] = {
 	    {"socket", required_argument, NULL, O_SOCKET},
@@ -269,13 +314,14 @@ int main(int argc, char **argv)
 	    {"pidfile", required_argument, NULL, O_PIDFILE},
 	    {"ready-fd", required_argument, NULL, O_READYFD},
 	    {"rpc", required_argument, NULL, O_RPC},
+	    {"no-rpc", no_argument, NULL, O_NORPC},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	struct vnvme_target_conf conf = {0};
 	struct vnvme_dev_conf one;
 	const char *config = NULL, *pidfile = NULL, *rpc = NULL;
-	bool size_set = false, daemon = false, pid_written = false;
+	bool size_set = false, daemon = false, pid_written = false, no_rpc = false;
 	int ready_fd = -1;
 	struct target t = {.sigfd = -1};
 	char err[512] = "";
@@ -393,6 +439,9 @@ int main(int argc, char **argv)
 						 optarg);
 			rpc = optarg;
 			break;
+		case O_NORPC:
+			no_rpc = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -403,6 +452,8 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return die_usage("unexpected argument", argv[optind]);
+	if (rpc && no_rpc)
+		return die_usage("--rpc and --no-rpc exclude each other", NULL);
 
 	if (config) {
 		if (one.socket[0])
@@ -494,6 +545,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vnvme-target: %s\n", err);
 		goto out;
 	}
+	if (!conf.rpc[0] && !no_rpc)
+		rpc_default(&t);
 	vn_info("target: %u controller(s) on %u polling thread(s); SIGUSR1 prints counters",
 		t.nr_ctrls, t.nr_pollers);
 	if (say_ready(ready_fd, pidfile))

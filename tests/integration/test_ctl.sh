@@ -18,7 +18,7 @@ expect() {
 	else nok "$(echo "$*" | sed "s|$dir|DIR|g") (rc $rc, wanted $want_rc and \"$want\")"; fi
 }
 
-expect 2 "is vnvme-target running with --rpc" "$ctl" list
+expect 2 "is a vnvme-target serving it" "$ctl" list
 expect 0 "Usage: vnvme-ctl" "$ctl" --help
 for c in list create delete stats save version shutdown call ns-add ns-remove reset-stats; do
 	expect 0 "Usage: vnvme-ctl $c" "$ctl" $c --help
@@ -81,6 +81,37 @@ expect 0 "1:ram 16M/512, 9:null 2G/4096" "$ctl" list
 kill "$tpid"
 for i in $(seq 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
 tpid=
+
+# No --rpc: the default control socket ($VNVME_RPC here, rpc/path.h); a
+# second target finds it served and runs without one; --no-rpc serves none.
+stop() {
+	kill "$1" 2>/dev/null
+	for i in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+}
+"$target" --socket "$dir/d0" --backend null --size 1G --log info --daemonize \
+	--pidfile "$dir/d0.pid" > "$dir/d0.log" 2>&1
+tpid=$(cat "$dir/d0.pid" 2>/dev/null)
+expect 0 "$dir/d0" "$ctl" list
+"$target" --socket "$dir/d1" --backend null --size 1G --log info --daemonize \
+	--pidfile "$dir/d1.pid" > "$dir/d1.log" 2>&1
+d1=$(cat "$dir/d1.pid" 2>/dev/null)
+if [ -n "$d1" ] && grep -q "another target serves the default control socket" "$dir/d1.log"; then
+	ok "a second target without --rpc runs, and says the default socket is taken"
+else nok "a second target without --rpc (log: $(cat "$dir/d1.log"))"; fi
+"$ctl" list > "$dir/out" 2>&1
+if grep -q "$dir/d0" "$dir/out" && ! grep -q "$dir/d1" "$dir/out"; then ok "the default socket is the first target's"
+else nok "the default socket is the first target's"; fi
+stop "$d1"
+stop "$tpid"
+tpid=
+[ -e "$VNVME_RPC" ] && nok "the default socket is removed at exit" || ok "the default socket is removed at exit"
+"$target" --socket "$dir/d2" --backend null --size 1G --no-rpc --log warn --daemonize \
+	--pidfile "$dir/d2.pid" > "$dir/d2.log" 2>&1
+tpid=$(cat "$dir/d2.pid" 2>/dev/null)
+[ -n "$tpid" ] && [ ! -e "$VNVME_RPC" ] && ok "--no-rpc serves no control socket" || nok "--no-rpc serves no control socket"
+stop "$tpid"
+tpid=
+expect 2 "exclude each other" "$target" --socket "$dir/d3" --rpc "$VNVME_RPC" --no-rpc
 
 echo "1..$n"
 exit $fail

@@ -64,7 +64,7 @@ allowed() {
 	backend:backend/* | backend:util/*) ;;
 	nvme:nvme/* | nvme:util/* | nvme:backend/backend.h | nvme:vnvme/spec.h) ;;
 	rpc:rpc/* | rpc:util/*) ;;
-	ctl:ctl/*) ;;
+	ctl:ctl/* | ctl:rpc/path.h) ;;
 	target:target/* | target:rpc/* | target:vu/* | target:pci/* | target:nvme/nvme.h | target:backend/backend.h | \
 		target:util/* | target:vnvme/spec.h) ;;
 	testdev:testdev/* | testdev:vu/* | testdev:pci/* | testdev:util/*) ;;
