@@ -525,6 +525,20 @@ static VN_INLINE uint32_t sq_take(struct nvme_sq *sq, struct nvme_cq *cq, uint32
 }
 
 /*
+ * The SQ that the last CQ polled on this thread left staged ram I/Os in (the
+ * NVME_STAGE_LAG whose prefetches were still under way), or NULL. The next
+ * CQ poll on this thread, of any controller, completes them first
+ * (lag_drain): a poller with many CQs visits each once per round, and the
+ * lag would otherwise wait a whole round, holding back a quarter of a QD16
+ * host's commands. The pointer never outlives that next poll, which takes
+ * it whatever happens: the SQ cannot be freed before (its deletion unlinks
+ * it in its own CQ's poll, on this thread, and an SQ being deleted keeps no
+ * lag), and the staged host pointers are then still those of this round's
+ * DMA table when the CQ's is the current one.
+ */
+static __thread struct nvme_sq *lag_sq;
+
+/*
  * n (>= 1) commands of an I/O SQ, in runs (sq_run) between the rings' ends
  * and the commands for the general way (sq_one). Then the tail is read
  * once more: what the host added meanwhile joins the batch (up to
@@ -556,8 +570,11 @@ static VN_NOINLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq
 		} while (n);
 	} while (total < NVME_SQ_BATCH && total == first &&
 		 (n = sq_take(sq, cq, NVME_SQ_BATCH - total)));
-	if (sq->st_n)
+	if (sq->st_n) {
 		sq_drain(sq, cq, NVME_STAGE_LAG);
+		if (sq->st_n)
+			lag_sq = sq;
+	}
 	return total;
 }
 
@@ -755,6 +772,24 @@ due:
 	return true;
 }
 
+/*
+ * Complete what the previous CQ poll on this thread left staged (lag_sq),
+ * unless it is this CQ's own (sq_process does it in order) or its CQ no
+ * longer runs as it did: stopping (cq_stop drops it), failed, or its DMA
+ * table replaced (its next poll translates the staged buffers again). Its
+ * CQ's interrupt, if any, is raised by that CQ's next poll.
+ */
+static VN_NOINLINE void lag_drain(struct nvme_sq *sq, struct nvme_cq *self)
+{
+	struct nvme_cq *cq = sq->cq;
+	struct nvme_ctrl *c = sq->ctrl;
+
+	if (cq == self || vn_load_relaxed(&cq->stopping) ||
+	    (vn_load_relaxed(&c->csts) & VNVME_CSTS_CFS) || cq->tbl != vn_dma_table_get(c->o.dma))
+		return;
+	sq_drain(sq, cq, 0);
+}
+
 unsigned nvme_cq_poll(struct vn_pollable *pl)
 {
 	struct nvme_cq *cq = vn_container_of(pl, struct nvme_cq, pl);
@@ -762,6 +797,11 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 	const struct vn_dma_table *t;
 	unsigned work = 0;
 	bool deleting = false;
+
+	if (unlikely(lag_sq)) {
+		lag_drain(lag_sq, cq);
+		lag_sq = NULL;
+	}
 
 	if (unlikely(vn_load_acquire(&cq->stopping)))
 		return cq_stop(cq);
