@@ -14,7 +14,8 @@ from A (B / A - 1), and a verdict:
               fastest mode that run saw), so the ceilings decide
   missing     the row is in one run only
 Exit status 0 when every row compared agrees, 1 otherwise. Reads version 3
-files, and version 2 ones (a row's figure there may mix modes).
+files, and versions 1 and 2 (a row's figure there may mix modes; its mode
+reads e.g. 'high+low', or '?' in version 1, which had no modes).
 """
 import argparse
 import json
@@ -33,7 +34,7 @@ def figure(r):
     """(ratio, mode, ceiling, resolved) of a row of a version 2 or 3 file."""
     if 'resolved' in r:
         return r['ratio_to_ceiling'], r['mode'], r['ceiling_ops'], r['resolved']
-    # version 2: one figure over every kept slice, whatever their modes
+    # versions 1 and 2: one figure over every slice kept, whatever their modes
     return (r['ratio_to_ceiling'], '+'.join(r.get('modes', [])) or '?', r['ceiling_ops'],
             r.get('reliable', True))
 
