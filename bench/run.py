@@ -8,15 +8,21 @@ IOPS, MiB/s, latency percentiles, the target thread's busy share, and the
 ratio to the protocol ceiling (bench/ceiling) at the same queue depth.
 
 The ceiling is measured beside every row, on the same CPUs, in alternating
-slices: ceiling, row, ceiling, row, ceiling ... A row slice counts only when
-the two ceilings around it agree (within CEIL_AGREE): the machines these
-runs get switch between performance modes from one moment to the next, and a
-row measured across a switch would compare one mode with the other. The row
-takes slices until MIN_SLICES of them count (at most MAX_SLICES) and reports
-the median ratio, its min and max, and the mode (ceiling level) of each
-slice: see docs/performance.md, "Measurement".
+slices: ceiling, row, ceiling, row, ceiling ... A row slice is kept only when
+the two ceilings around it agree (within CEIL_AGREE): the machines these runs
+get switch between performance modes 2-4x apart from one moment to the next,
+and a row measured across a switch would compare one mode with the other.
+The run's kept ceilings, clustered per queue depth, give the modes, and a
+row's figure comes from one mode only: it takes slices until one mode has
+MIN_SLICES kept ones (at most --max-slices) and reports that mode's median
+ratio with its min and max ('high', the fastest, when two modes have
+enough), the other modes' figures beside it; a row with no such mode is
+reported unresolved, never as a figure mixing modes. The logic is in
+bench/modes.py; docs/performance.md, "Modes", has the evidence.
 
-Usage: bench/run.py [--quick | --full] [--build DIR] [--out FILE] [--smoke]
+Usage: bench/run.py [--quick | --full | --smoke] [--build DIR] [--out FILE]
+       [--only BACKEND:CONTROLLERS] [--max-slices N] [--scale]
+Compare two runs with bench/compare.py A.json B.json.
 Writes JSON to bench/results/<UTC time>.json (schema: docs/performance.md)
 and prints a table.
 """
@@ -32,11 +38,13 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import modes  # noqa: E402
+from modes import CEIL_AGREE, MIN_SLICES  # noqa: E402,F401
+
 RAM_MIB = 256  # the ram namespaces' size
-CEIL_AGREE = 1.15  # neighbouring ceilings agree when max / min is at most this
-MIN_SLICES = 3     # slices that count, per row
-MAX_SLICES = 8     # slices tried, per row
-MODE_HIGH = 0.7    # a slice's ceiling >= this x the run's highest: mode 'high'
+MAX_SLICES = 10    # row slices tried at most, per row
+JSON_VERSION = 3   # 3: figures per mode ('mode', 'resolved', 'modes'); 2: one figure over all
 ROOT = os.path.dirname(HERE)
 
 
@@ -169,17 +177,13 @@ def instructions(build, target_cpu, perf_cpu, ios, qd):
     return res
 
 
-def median(v):
-    v = sorted(v)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
-
-
-def measure_row(a, t, backend, count, rw, bs, qd, secs, need, tries, ceil_fn, copy_fn):
-    """One row in alternating slices: ceiling, row, ceiling, row ... A row
-    slice counts when the ceilings on either side agree within CEIL_AGREE;
-    its ratio is to their mean. Stops once `need` slices count or after
-    `tries` row slices."""
+def measure_row(a, t, backend, count, rw, bs, qd, secs, need, tries, ceil_fn, copy_fn,
+                history):
+    """One row in alternating slices: ceiling, row, ceiling, row ... Stops
+    once one mode has `need` kept slices (modes.row_done, against `history`:
+    the kept ceilings of earlier rows at this queue depth, which it extends)
+    or after `tries` row slices. The figures are made later, once the whole
+    run's ceilings give the modes (modes.classify, modes.summarize_row)."""
     slices = []
     before = ceil_fn()
     copy_before = copy_fn() if copy_fn else None
@@ -190,13 +194,9 @@ def measure_row(a, t, backend, count, rw, bs, qd, secs, need, tries, ceil_fn, co
         after = ceil_fn()
         copy_after = copy_fn() if copy_fn else None
         side = r['read'] if rw == 'randread' else r['write']
-        lo, hi = min(before, after), max(before, after)
-        ceil = (before + after) / 2
-        sl = {'ceiling_before': before, 'ceiling_after': after, 'iops': side['iops'],
-              'ratio': side['iops'] / ceil if ceil else 0,
-              'kept': bool(lo > 0 and hi / lo <= CEIL_AGREE and r['errors'] == 0),
-              'errors': r['errors'], 'busy': (b1 - b0) / max(1, (b1 - b0) + (i1 - i0)),
-              'side': side}
+        sl = modes.make_slice(before, after, side['iops'], r['errors'],
+                              busy=(b1 - b0) / max(1, (b1 - b0) + (i1 - i0)),
+                              lat_ns=side['lat_ns'])
         if copy_fn:
             cc = (copy_before + copy_after) / 2
             sl['copy_ceiling'] = cc
@@ -204,47 +204,26 @@ def measure_row(a, t, backend, count, rw, bs, qd, secs, need, tries, ceil_fn, co
             copy_before = copy_after
         slices.append(sl)
         before = after
-        if sum(s['kept'] for s in slices) >= need:
+        if modes.row_done(slices, history, need):
             break
-    kept = [s for s in slices if s['kept']]
-    use = kept or slices  # none agreed: report all, flagged
-    ratios = [s['ratio'] for s in use]
-    mid = sorted(use, key=lambda s: s['ratio'])[len(use) // 2]  # the median slice
-    row = {
-        'backend': backend, 'controllers': count, 'rw': rw, 'bs': bs, 'qd': qd,
-        'iops': median([s['iops'] for s in use]),
-        'mib_s': median([s['iops'] for s in use]) * bs / 1048576,
-        'lat_ns': mid['side']['lat_ns'],
-        'errors': sum(s['errors'] for s in slices),
-        'target_busy': round(median([s['busy'] for s in use]), 3),
-        'ceiling_ops': median([(s['ceiling_before'] + s['ceiling_after']) / 2 for s in use]),
-        'ratio_to_ceiling': median(ratios),
-        'ratio_min': min(ratios), 'ratio_max': max(ratios),
-        'slices_kept': len(kept), 'slices_tried': len(slices),
-        'reliable': len(kept) >= need,
-        'slices': [{k: v for k, v in s.items() if k != 'side'} for s in slices],
-    }
-    row['target_idle'] = round(1 - row['target_busy'], 3)
-    if copy_fn:
-        row['ratio_to_copy_ceiling'] = median([s['ratio_to_copy_ceiling'] for s in use])
-    return row
+    history.extend(modes.slice_ceiling(s) for s in slices if s['kept'])
+    return {'backend': backend, 'controllers': count, 'rw': rw, 'bs': bs, 'qd': qd,
+            'slices': slices}
 
 
-def label_modes(rows):
-    """The mode of each slice: 'high' when the ceiling around it is at least
-    MODE_HIGH x the highest seen at that queue depth in this run, else
-    'low'. A row lists the modes of the slices it counted."""
-    top = {}
+def finish_rows(rows, need):
+    """Labels every slice with its mode, per queue depth over the whole run,
+    and gives each row its figures (modes.summarize_row). Returns the modes
+    found per queue depth."""
+    found = {}
+    for qd in sorted({r['qd'] for r in rows}):
+        found[str(qd)] = modes.classify([s for r in rows if r['qd'] == qd for s in r['slices']])
     for r in rows:
-        for s in r['slices']:
-            c = (s['ceiling_before'] + s['ceiling_after']) / 2
-            top[r['qd']] = max(top.get(r['qd'], 0), c)
-    for r in rows:
-        for s in r['slices']:
-            c = (s['ceiling_before'] + s['ceiling_after']) / 2
-            s['mode'] = 'high' if c >= MODE_HIGH * top[r['qd']] else 'low'
-        counted = [s for s in r['slices'] if s['kept']] or r['slices']
-        r['modes'] = sorted({s['mode'] for s in counted})
+        r.update(modes.summarize_row(r['slices'], need))
+        r['mib_s'] = r['iops'] * r['bs'] / 1048576 if r['resolved'] else None
+        r['target_idle'] = round(1 - r['target_busy'], 3) if r['resolved'] else None
+        r['slices'] = [{k: v for k, v in s.items() if k != 'lat_ns'} for s in r['slices']]
+    return found
 
 
 def scale_sweep(a, secs):
@@ -295,7 +274,7 @@ def scale_sweep(a, secs):
                 finally:
                     tp.send_signal(signal.SIGTERM)
                     tp.wait(timeout=30)
-            iops = median(runs)
+            iops = modes.median(runs)
             if k == 1:
                 base = iops
             points.append({'qd': qd, 'threads_per_side': k, 'iops': iops,
@@ -330,12 +309,17 @@ def main():
                     help='only these parts of the matrix, e.g. null:1 (repeatable)')
     ap.add_argument('--no-instr', action='store_true',
                     help='skip the callgrind instruction counts')
+    ap.add_argument('--max-slices', type=int, default=MAX_SLICES, metavar='N',
+                    help='row slices tried at most per row, waiting for one mode to have '
+                         '%d kept ones (default %d)' % (MIN_SLICES, MAX_SLICES))
     a = ap.parse_args()
+    if a.max_slices < 1:
+        ap.error('--max-slices must be at least 1')
     secs = 2 if a.full else 0.2 if a.smoke else 0.5
     mode = 'full' if a.full else 'smoke' if a.smoke else 'quick'
 
     if a.scale:
-        res = {'version': 2, 'mode': 'scale',
+        res = {'version': JSON_VERSION, 'mode': 'scale',
                'time_utc': datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%SZ'),
                'host': {'cpus': os.cpu_count(), 'model': cpu_model()},
                'seconds_per_run': secs, 'scale': scale_sweep(a, secs)}
@@ -380,8 +364,9 @@ def main():
         [ceil_bin, '--copy', str(RAM_MIB), '--huge', '--cpus', cpus, '--seconds', str(secs), '--json'],
         capture_output=True, text=True, check=True).stdout)
 
-    need, tries = (1, 3) if a.smoke else (MIN_SLICES, MAX_SLICES)
+    need, tries = (1, 3) if a.smoke else (MIN_SLICES, a.max_slices)
     rows = []
+    history = {}  # kept ceilings so far, per queue depth: the modes while rows run
     matrix = [(b, n) for b in ('null', 'ram') for n in (1, 24)]
     if a.smoke:
         matrix = [('null', 1)]
@@ -403,12 +388,13 @@ def main():
                             rows.append(measure_row(
                                 a, t, backend, count, rw, bs, qd, secs, need, tries,
                                 lambda q=qd: ceiling_at(q, secs),
-                                (lambda: copy_ceiling_now(secs)) if copy else None))
+                                (lambda: copy_ceiling_now(secs)) if copy else None,
+                                history.setdefault(qd, [])))
                             print('.', end='', flush=True, file=sys.stderr)
             finally:
                 t.stop()
     print(file=sys.stderr)
-    label_modes(rows)
+    found = finish_rows(rows, need)
 
     instr = []
     if not a.smoke and not a.no_instr:
@@ -419,13 +405,16 @@ def main():
             instr = [instructions(a.build, a.target_cpu, a.perf_cpu, ios, qd) for qd in (16, 128)]
 
     result = {
-        'version': 2,
+        'version': JSON_VERSION,
         'mode': mode,
         'time_utc': datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%SZ'),
         'host': {'cpus': os.cpu_count(), 'model': cpu_model()},
         'target_cpu': a.target_cpu, 'perf_cpu': a.perf_cpu, 'seconds_per_row': secs,
         'ceiling': ceiling,
         'copy_ceiling': copy_ceiling,
+        'ceil_agree': modes.CEIL_AGREE, 'mode_gap': modes.MODE_GAP,
+        'min_slices': need, 'max_slices': tries,
+        'modes': found,
         'rows': rows,
         'instructions': instr,
     }
@@ -439,17 +428,29 @@ def main():
         ' ; QD1 median round trip %d ns' % ceil_by_qd[1]['rtt_median_ns'])
     print('copy ceiling (random 512 B copies out of %d MiB on %s pages, one core): %.2f M/s' % (
         RAM_MIB, copy_ceiling.get('pages', '4K'), copy_ceiling['ops'] / 1e6))
-    print('%-5s %5s %-9s %5s %4s %9s %9s %8s %8s %9s %6s %7s %13s %5s %-8s' % (
+    print('modes (clusters of the kept ceilings, fastest first): ' + '; '.join(
+        'QD%s %s' % (qd, ', '.join('%s %.2f-%.2f M (%d)' % (
+            m['mode'], m['ceiling_min'] / 1e6, m['ceiling_max'] / 1e6, m['slices'])
+            for m in ms) or 'none kept') for qd, ms in found.items()))
+    print('%-5s %5s %-9s %5s %4s %9s %9s %8s %8s %9s %6s %7s %13s %5s %-5s %s' % (
         'be', 'ctrls', 'rw', 'bs', 'qd', 'MIOPS', 'MiB/s', 'p50 ns', 'p99 ns', 'p99.9 ns',
-        'busy', 'ceil%', 'min-max %', 'kept', 'mode'))
+        'busy', 'ceil%', 'min-max %', 'kept', 'mode', 'other modes'))
     for r in rows:
+        others = ', '.join('%s %d: %.1f%%' % (m, st['slices'], st['ratio'] * 100)
+                           for m, st in sorted(r['modes'].items(),
+                                               key=lambda x: -x[1]['ceiling_ops'])
+                           if m != r['mode'])
+        head = '%-5s %5d %-9s %5d %4d ' % (r['backend'], r['controllers'], r['rw'], r['bs'],
+                                          r['qd'])
+        if not r['resolved']:
+            print(head + 'unresolved: no mode got %d kept slices of %d tried (%s)' % (
+                need, r['slices_tried'], others or 'none kept'))
+            continue
         p = r['lat_ns']['percentiles']
-        print('%-5s %5d %-9s %5d %4d %9.3f %9.1f %8d %8d %9d %5.0f%% %6.1f%% %6.1f-%-6.1f %2d/%-2d %-8s%s' % (
-            r['backend'], r['controllers'], r['rw'], r['bs'], r['qd'], r['iops'] / 1e6,
-            r['mib_s'], p['50'], p['99'], p['99.9'], r['target_busy'] * 100,
+        print(head + '%9.3f %9.1f %8d %8d %9d %5.0f%% %6.1f%% %6.1f-%-6.1f %2d/%-2d %-5s %s' % (
+            r['iops'] / 1e6, r['mib_s'], p['50'], p['99'], p['99.9'], r['target_busy'] * 100,
             r['ratio_to_ceiling'] * 100, r['ratio_min'] * 100, r['ratio_max'] * 100,
-            r['slices_kept'], r['slices_tried'], '+'.join(r['modes']),
-            '' if r['reliable'] else '  (too few slices between agreeing ceilings)'))
+            r['modes'][r['mode']]['slices'], r['slices_tried'], r['mode'], others))
     for i in instr:
         print('instructions per I/O (callgrind, %d null 512 B reads, QD%d): target %.1f, '
               'driver + perf %.1f (%.1f with the polls that found nothing)' % (

@@ -1,0 +1,183 @@
+"""The pairing and mode logic of bench/run.py, free of I/O so that
+bench/test_modes.py can drive it with synthetic slice sequences.
+
+A row is measured in alternating slices: ceiling, row, ceiling, row ... A row
+slice is *kept* when the two ceilings around it agree within CEIL_AGREE and it
+had no I/O error; its ratio is its IOPS over the mean of those two ceilings
+(its "ceiling" below). The machines these runs get switch between speed modes
+2-4x apart (docs/performance.md, "Modes"), and a row's ratio to the ceiling
+is not the same in every mode. So kept slices are grouped by mode, and a
+row's figure comes from one mode only: never a median over slices of
+different modes.
+
+Modes are found by clustering, per queue depth, the ceilings of every kept
+slice of the run (mode_clusters): sorted, the values are cut wherever one is
+at least MODE_GAP times the one below it. Why a gap and not a threshold
+against the run's highest ceiling:
+- inside one mode the ceilings of a run spread about 1.3x (45-57 M at QD16 on
+  the AMD type, 29-31 M on the Intel one), and a run has dozens of them, so
+  neighbours in sorted order are far closer than 1.4x; the modes are 2-4x
+  apart, so there is a gap of at least 2 / 1.3 = 1.5x between them;
+- more values can only shrink gaps, never open one: a set of ceilings that
+  is one mode stays one mode as the run goes on. So when a row stopped
+  because 3 of its slices were in one mode (row_done, on the ceilings seen so
+  far), the final grouping (on the whole run's) still has them together;
+- a threshold against the highest would move as the run finds a faster mode,
+  and split slices that were together.
+Only kept slices' ceilings are clustered: a ceiling measured across a switch
+lies between the modes, but its neighbour rarely agrees with it, so it is
+not kept, and cannot bridge the gap.
+
+Modes are labelled by speed within the run: 'high' is the fastest cluster,
+'low' the slowest, 'mid1', 'mid2' ... between. A run that never left its slow
+mode calls it 'high': compare.py therefore compares the ceilings of two runs
+too, not only the labels.
+"""
+import math
+
+CEIL_AGREE = 1.15  # neighbouring ceilings agree when max / min is at most this
+MODE_GAP = 1.4     # sorted kept ceilings one or more modes apart: next / prev >= this
+MIN_SLICES = 3     # kept slices in one mode that a row needs
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def ceilings_agree(before, after):
+    lo, hi = min(before, after), max(before, after)
+    return lo > 0 and hi / lo <= CEIL_AGREE
+
+
+def make_slice(before, after, iops, errors=0, **extra):
+    """One row slice between the ceilings measured before and after it."""
+    ceil = (before + after) / 2
+    s = {'ceiling_before': before, 'ceiling_after': after, 'iops': iops,
+         'ratio': iops / ceil if ceil > 0 else 0,
+         'kept': ceilings_agree(before, after) and errors == 0, 'errors': errors}
+    s.update(extra)
+    return s
+
+
+def slice_ceiling(s):
+    return (s['ceiling_before'] + s['ceiling_after']) / 2
+
+
+def mode_clusters(ceilings, gap=MODE_GAP):
+    """The modes among these ceiling values: [(lowest, highest), ...], fastest
+    first. Sorted, the values are cut wherever one is >= gap x the previous."""
+    v = sorted(c for c in ceilings if c > 0)
+    if not v:
+        return []
+    clusters = [[v[0], v[0]]]
+    for x in v[1:]:
+        if x >= clusters[-1][1] * gap:
+            clusters.append([x, x])
+        else:
+            clusters[-1][1] = x
+    return [tuple(c) for c in reversed(clusters)]
+
+
+def mode_labels(n):
+    """Names for n modes, fastest first."""
+    if n <= 0:
+        return []
+    if n == 1:
+        return ['high']
+    return ['high'] + ['mid%d' % i for i in range(1, n - 1)] + ['low']
+
+
+def mode_index(ceiling, clusters):
+    """The cluster this ceiling falls in; one between clusters (not among the
+    values they were made of) goes to the nearest on a log scale."""
+    best, dist = None, None
+    for i, (lo, hi) in enumerate(clusters):
+        if lo <= ceiling <= hi:
+            return i
+        d = min(abs(math.log(ceiling / lo)), abs(math.log(ceiling / hi)))
+        if dist is None or d < dist:
+            best, dist = i, d
+    return best
+
+
+def row_done(row_slices, other_ceilings, need=MIN_SLICES):
+    """While a row is measured: has one mode `need` kept slices yet? The modes
+    are those of the kept ceilings seen so far at this queue depth (earlier
+    rows' and this row's)."""
+    kept = [slice_ceiling(s) for s in row_slices if s['kept']]
+    clusters = mode_clusters(list(other_ceilings) + kept)
+    counts = {}
+    for c in kept:
+        i = mode_index(c, clusters)
+        counts[i] = counts.get(i, 0) + 1
+    return any(n >= need for n in counts.values())
+
+
+def classify(slices):
+    """Labels every slice of one queue depth (all rows of the run) with its
+    mode: s['mode'] is a label for a kept slice, None for one that was not
+    kept. Returns the modes found: [{'mode', 'ceiling_min', 'ceiling_max',
+    'slices'}, ...], fastest first."""
+    kept = [s for s in slices if s['kept']]
+    clusters = mode_clusters([slice_ceiling(s) for s in kept])
+    labels = mode_labels(len(clusters))
+    counts = [0] * len(clusters)
+    for s in slices:
+        if s['kept']:
+            i = mode_index(slice_ceiling(s), clusters)
+            s['mode'] = labels[i]
+            counts[i] += 1
+        else:
+            s['mode'] = None
+    return [{'mode': labels[i], 'ceiling_min': lo, 'ceiling_max': hi, 'slices': counts[i]}
+            for i, (lo, hi) in enumerate(clusters)]
+
+
+def mode_stats(slices):
+    """Figures of one mode's kept slices of one row."""
+    ratios = [s['ratio'] for s in slices]
+    ceils = [slice_ceiling(s) for s in slices]
+    st = {'slices': len(slices), 'ratio': median(ratios),
+          'ratio_min': min(ratios), 'ratio_max': max(ratios),
+          'iops': median([s['iops'] for s in slices]),
+          'ceiling_ops': median(ceils), 'ceiling_min': min(ceils), 'ceiling_max': max(ceils)}
+    if all('busy' in s for s in slices):
+        st['target_busy'] = round(median([s['busy'] for s in slices]), 3)
+    if all('ratio_to_copy_ceiling' in s for s in slices):
+        st['ratio_to_copy_ceiling'] = median([s['ratio_to_copy_ceiling'] for s in slices])
+    return st
+
+
+def summarize_row(slices, need=MIN_SLICES):
+    """A row's figures from its slices, labelled by classify().
+
+    Kept slices are grouped by mode. The row's figure is that of the fastest
+    mode with at least `need` slices ('high' when it has them); the row is
+    then resolved. Without such a mode the row is unresolved: its figure
+    fields are None, and only the per-mode figures in 'modes' say what it
+    got. Never a figure over slices of two modes."""
+    by_mode = {}
+    for s in slices:
+        if s['kept']:
+            by_mode.setdefault(s['mode'], []).append(s)
+    modes = {m: mode_stats(v) for m, v in by_mode.items()}
+    full = [m for m in modes if modes[m]['slices'] >= need]
+    chosen = max(full, key=lambda m: modes[m]['ceiling_ops']) if full else None
+    row = {'resolved': chosen is not None, 'mode': chosen, 'modes': modes,
+           'slices_kept': sum(len(v) for v in by_mode.values()), 'slices_tried': len(slices),
+           'errors': sum(s['errors'] for s in slices)}
+    fields = ('iops', 'ceiling_ops', 'ratio_min', 'ratio_max', 'target_busy',
+              'ratio_to_copy_ceiling')
+    if chosen is None:
+        row.update({'iops': None, 'ceiling_ops': None, 'ratio_to_ceiling': None,
+                    'ratio_min': None, 'ratio_max': None, 'target_busy': None, 'lat_ns': None})
+        return row
+    st = modes[chosen]
+    row.update({k: st[k] for k in fields if k in st})
+    row['ratio_to_ceiling'] = st['ratio']
+    # Latencies are those of the slice with the median ratio in that mode.
+    mid = sorted(by_mode[chosen], key=lambda s: s['ratio'])[len(by_mode[chosen]) // 2]
+    row['lat_ns'] = mid.get('lat_ns')
+    return row

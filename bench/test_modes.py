@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Tests of bench/modes.py (and compare.py, run.py's finish_rows) with
+synthetic slice sequences: no process is started, nothing is timed.
+Run: python3 bench/test_modes.py (make check runs it as bench_modes)."""
+import os
+import random
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402
+import modes  # noqa: E402
+import run  # noqa: E402
+
+M = 1e6
+HI, LO = 50 * M, 12 * M  # the AMD type's QD16 ceiling in its two modes
+
+
+def sl(ceil, ratio, after=None, errors=0, **extra):
+    """A row slice between ceilings `ceil` and `after` (default: the same)."""
+    after = ceil if after is None else after
+    return modes.make_slice(ceil, after, ratio * (ceil + after) / 2, errors, **extra)
+
+
+def measure(ceilings, ratio_of, need=3, tries=8, history=None):
+    """What run.measure_row does, on a scripted ceiling sequence: ceilings[0],
+    row, ceilings[1], row ... `ratio_of(ceiling)` is the row's ratio in the
+    mode of that ceiling. Returns the slices taken."""
+    history = [] if history is None else history
+    slices = []
+    for i in range(tries):
+        before, after = ceilings[i], ceilings[i + 1]
+        slices.append(sl(before, ratio_of((before + after) / 2), after))
+        if modes.row_done(slices, history, need):
+            break
+    history.extend(modes.slice_ceiling(s) for s in slices if s['kept'])
+    return slices
+
+
+def summarize(slices, need=3):
+    modes.classify(slices)
+    return modes.summarize_row(slices, need)
+
+
+def by_mode(c):
+    return 0.62 if c > 30 * M else 1.02  # 512 B randwrite QD1's two ratios
+
+
+class Pairing(unittest.TestCase):
+    def test_agreeing_ceilings_keep_the_slice(self):
+        s = sl(10 * M, 0.5, 11.4 * M)
+        self.assertTrue(s['kept'])
+        self.assertAlmostEqual(s['ratio'], 0.5)
+
+    def test_ceiling_disagreement_discards_the_slice(self):
+        self.assertFalse(sl(10 * M, 0.5, 11.6 * M)['kept'])
+        self.assertFalse(sl(HI, 0.5, LO)['kept'])
+        self.assertFalse(sl(0, 0.5, 0)['kept'])
+
+    def test_errors_discard_the_slice(self):
+        self.assertFalse(sl(HI, 0.5, errors=1)['kept'])
+
+    def test_discarded_slices_never_count(self):
+        # two kept at 0.40 and three discarded at 0.90: unresolved, the
+        # discarded ones in no mode
+        slices = [sl(HI, 0.40), sl(HI, 0.40)] + [sl(HI, 0.90, LO) for _ in range(3)]
+        row = summarize(slices)
+        self.assertFalse(row['resolved'])
+        self.assertEqual(row['modes']['high']['slices'], 2)
+        self.assertEqual(row['slices_kept'], 2)
+        self.assertEqual(row['slices_tried'], 5)
+        self.assertEqual([s['mode'] for s in slices[2:]], [None] * 3)
+
+
+class Clusters(unittest.TestCase):
+    def test_one_mode_with_its_spread_stays_one(self):
+        # 45-57 M: one mode's spread over a run on the AMD type
+        self.assertEqual(len(modes.mode_clusters([45 * M, 57 * M, 51 * M, 48 * M])), 1)
+        self.assertEqual(modes.mode_labels(1), ['high'])
+
+    def test_modes_two_to_four_times_apart_split(self):
+        for factor in (2, 3, 4.5):
+            lo = [10 * M, 11 * M, 12.7 * M]
+            hi = [c * factor * 1.27 for c in lo]  # worst case: 2 / 1.27 apart
+            cl = modes.mode_clusters(lo + hi)
+            self.assertEqual(len(cl), 2, factor)
+            self.assertEqual(cl[0], (min(hi), max(hi)))  # fastest first
+            self.assertEqual(cl[1], (10 * M, 12.7 * M))
+
+    def test_three_modes_are_labelled_by_speed(self):
+        slices = [sl(c, 0.5) for c in (50 * M, 48 * M, 30 * M, 11 * M)]
+        found = modes.classify(slices)
+        self.assertEqual([m['mode'] for m in found], ['high', 'mid1', 'low'])
+        self.assertEqual([s['mode'] for s in slices], ['high', 'high', 'mid1', 'low'])
+        self.assertEqual([m['slices'] for m in found], [2, 1, 1])
+
+    def test_more_ceilings_never_split_a_mode(self):
+        # why a gap and not a threshold: a group that is one mode stays one
+        rng = random.Random(16)
+        for _ in range(200):
+            first = [rng.uniform(1, 100) for _ in range(rng.randint(1, 12))]
+            more = first + [rng.uniform(1, 100) for _ in range(rng.randint(1, 12))]
+            before, after = modes.mode_clusters(first), modes.mode_clusters(more)
+            for lo, hi in before:
+                self.assertEqual(modes.mode_index(lo, after), modes.mode_index(hi, after))
+
+    def test_modes_are_per_queue_depth(self):
+        # a QD1 ceiling is 20x below a QD16 one: clustered together, every
+        # QD1 slice would be 'low'
+        rows = [{'backend': 'null', 'controllers': 1, 'rw': 'randread', 'bs': 512, 'qd': qd,
+                 'slices': [sl(c, 0.5, busy=0.5, lat_ns={'p': qd}) for _ in range(3)]}
+                for qd, c in ((1, 2.7 * M), (16, HI))]
+        found = run.finish_rows(rows, 3)
+        self.assertEqual(sorted(found), ['1', '16'])
+        for r in rows:
+            self.assertTrue(r['resolved'])
+            self.assertEqual(r['mode'], 'high')
+            self.assertEqual(r['lat_ns'], {'p': r['qd']})
+            self.assertAlmostEqual(r['mib_s'], r['iops'] * 512 / 1048576)
+            self.assertAlmostEqual(r['target_idle'], 0.5)
+            self.assertNotIn('lat_ns', r['slices'][0])
+
+
+class Rows(unittest.TestCase):
+    def test_mixed_mode_row_is_never_merged(self):
+        slices = [sl(HI, 0.62), sl(LO, 1.02), sl(HI, 0.64), sl(LO, 1.00)]
+        row = summarize(slices)
+        self.assertFalse(row['resolved'])
+        self.assertIsNone(row['mode'])
+        for k in ('iops', 'ratio_to_ceiling', 'ratio_min', 'ratio_max', 'lat_ns', 'ceiling_ops'):
+            self.assertIsNone(row[k], k)
+        self.assertEqual(row['modes']['high']['slices'], 2)
+        self.assertAlmostEqual(row['modes']['high']['ratio'], 0.63)
+        self.assertAlmostEqual(row['modes']['high']['ratio_max'], 0.64)
+        self.assertEqual(row['modes']['low']['slices'], 2)
+        self.assertAlmostEqual(row['modes']['low']['ratio_min'], 1.00)
+
+    def test_three_high_two_low_reports_high(self):
+        slices = [sl(HI, 0.60, busy=0.5, lat_ns='a'), sl(LO, 1.02, busy=0.9),
+                  sl(HI * 1.1, 0.62, busy=0.6, lat_ns='b'), sl(LO, 1.00),
+                  sl(HI * 0.9, 0.66, busy=0.7, lat_ns='c')]
+        row = summarize(slices)
+        self.assertTrue(row['resolved'])
+        self.assertEqual(row['mode'], 'high')
+        self.assertAlmostEqual(row['ratio_to_ceiling'], 0.62)
+        self.assertAlmostEqual(row['ratio_min'], 0.60)  # the low mode's 1.02 stays out
+        self.assertAlmostEqual(row['ratio_max'], 0.66)
+        self.assertAlmostEqual(row['ceiling_ops'], HI)
+        self.assertEqual(row['lat_ns'], 'b')  # the median slice of the mode
+        self.assertEqual(row['target_busy'], 0.6)
+        self.assertEqual(row['modes']['low']['slices'], 2)
+        self.assertAlmostEqual(row['modes']['low']['ratio'], 1.01)
+
+    def test_two_high_three_low_reports_low(self):
+        slices = [sl(HI, 0.60), sl(LO, 1.02), sl(HI, 0.62), sl(LO, 1.00), sl(LO, 0.98)]
+        row = summarize(slices)
+        self.assertEqual(row['mode'], 'low')
+        self.assertAlmostEqual(row['ratio_to_ceiling'], 1.00)
+        self.assertAlmostEqual(row['ratio_max'], 1.02)
+
+    def test_both_modes_full_prefers_high(self):
+        slices = [sl(HI, 0.6), sl(HI, 0.6), sl(HI, 0.6), sl(LO, 1.0), sl(LO, 1.0), sl(LO, 1.0)]
+        row = summarize(slices)
+        self.assertEqual(row['mode'], 'high')
+        self.assertEqual(row['modes']['low']['slices'], 3)
+
+    def test_nothing_kept_is_unresolved(self):
+        row = summarize([sl(HI, 0.6, LO), sl(LO, 1.0, HI)])
+        self.assertFalse(row['resolved'])
+        self.assertEqual(row['modes'], {})
+        self.assertEqual(row['slices_kept'], 0)
+
+    def test_copy_ceiling_ratio_from_the_mode(self):
+        slices = [sl(HI, 0.5, ratio_to_copy_ceiling=r) for r in (0.7, 0.8, 0.9)]
+        self.assertAlmostEqual(summarize(slices)['ratio_to_copy_ceiling'], 0.8)
+
+
+class Sampling(unittest.TestCase):
+    def test_stops_at_three_in_one_mode(self):
+        # h h | h l (switch: dropped) | l l | l h (dropped) | h h | h h
+        seq = [HI, HI, LO, LO, HI, HI, HI, HI, HI]
+        slices = measure(seq, by_mode)
+        self.assertEqual(len(slices), 6)
+        row = summarize(slices)
+        self.assertEqual((row['mode'], row['modes']['high']['slices']), ('high', 3))
+        self.assertEqual(row['modes']['low']['slices'], 1)
+        self.assertAlmostEqual(row['ratio_to_ceiling'], 0.62)
+
+    def test_low_mode_first_stops_there(self):
+        slices = measure([LO] * 9, by_mode)
+        self.assertEqual(len(slices), 3)
+        row = summarize(slices)
+        self.assertEqual(row['mode'], 'high')  # the fastest this row saw: see compare
+        self.assertAlmostEqual(row['ratio_to_ceiling'], 1.02)
+
+    def test_earlier_rows_place_a_slow_start(self):
+        history = [HI] * 6  # earlier rows at this depth saw the fast mode
+        slices = measure([LO] * 9, by_mode, history=history)
+        modes.classify([sl(c, 0.5) for c in history[:6]] + slices)
+        self.assertEqual({s['mode'] for s in slices}, {'low'})
+        self.assertEqual(len(history), 9)
+
+    def test_switching_every_slice_ends_unresolved_at_the_cap(self):
+        seq = [HI, HI, LO, LO, HI, HI, LO, LO, HI, HI, LO]  # 2 + 2 kept, the rest dropped
+        slices = measure(seq, by_mode, tries=8)
+        self.assertEqual(len(slices), 8)
+        row = summarize(slices)
+        self.assertFalse(row['resolved'])
+        self.assertEqual({m: st['slices'] for m, st in row['modes'].items()},
+                         {'high': 2, 'low': 2})
+
+    def test_smoke_needs_one(self):
+        self.assertEqual(len(measure([HI, LO, LO, LO], by_mode, need=1, tries=3)), 2)
+
+
+def row(qd, ratio, mode='high', ceiling=HI, resolved=True, backend='null'):
+    return {'backend': backend, 'controllers': 1, 'rw': 'randread', 'bs': 512, 'qd': qd,
+            'ratio_to_ceiling': ratio if resolved else None, 'mode': mode if resolved else None,
+            'ceiling_ops': ceiling if resolved else None, 'resolved': resolved}
+
+
+class Compare(unittest.TestCase):
+    def verdicts(self, a, b):
+        return [e['verdict'] for e in compare.compare(a, b)]
+
+    def test_verdicts(self):
+        a = [row(1, 0.60), row(16, 0.60), row(128, 0.60), row(32, 0.6), row(64, 0.6)]
+        b = [row(1, 0.65), row(16, 0.67), row(128, 0.60, ceiling=LO), row(32, 0, resolved=False),
+             row(256, 0.6)]
+        self.assertEqual(self.verdicts(a, b),
+                         ['agree', 'DIFFER', 'other mode', 'unresolved', 'missing', 'missing'])
+        self.assertAlmostEqual(compare.compare(a, b)[0]['diff'], 0.65 / 0.60 - 1)
+
+    def test_edges_of_the_tolerance(self):
+        self.assertEqual(self.verdicts([row(1, 0.5)], [row(1, 0.55)]), ['agree'])
+        self.assertEqual(self.verdicts([row(1, 0.5)], [row(1, 0.45)]), ['agree'])
+        self.assertEqual(self.verdicts([row(1, 0.5)], [row(1, 0.5501)]), ['DIFFER'])
+
+    def test_version_2_rows(self):
+        v2 = {'backend': 'null', 'controllers': 1, 'rw': 'randread', 'bs': 512, 'qd': 1,
+              'ratio_to_ceiling': 0.62, 'ceiling_ops': HI, 'reliable': True,
+              'modes': ['high', 'low']}
+        e = compare.compare([v2], [row(1, 0.60)])[0]
+        self.assertEqual((e['verdict'], e['a'][1]), ('agree', 'high+low'))
+
+    def test_exit_status(self):
+        import json
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            paths = []
+            for name, rows in (('a', [row(16, 0.6), row(16, 0.3, backend='ram')]),
+                               ('b', [row(16, 0.61), row(16, 0.5, backend='ram')])):
+                paths.append(os.path.join(d, name + '.json'))
+                with open(paths[-1], 'w') as f:
+                    json.dump({'version': 3, 'mode': 'quick', 'time_utc': 't',
+                               'host': {'model': 'm'}, 'rows': rows}, f)
+            out = open(os.devnull, 'w')
+            old, sys.stdout = sys.stdout, out
+            try:
+                self.assertEqual(compare.main(paths + ['--only', 'null:1']), 0)
+                self.assertEqual(compare.main(paths), 1)
+            finally:
+                sys.stdout = old
+                out.close()
+
+
+if __name__ == '__main__':
+    unittest.main()
