@@ -372,7 +372,17 @@ static uint64_t now_ns(void)
  * percentiles: the upper end of the bucket where the running count first
  * reaches p % of the total, as here.
  */
-static struct json_object *svc_json(const struct vn_hist *h, bool buckets)
+/*
+ * Per-queue buckets in one get_stats reply, at most: about 20 bytes each,
+ * so that with the rest the reply stays well within what a client may
+ * have queued (VN_RPC_DEFAULT_MAX_OUTPUT, 4 MiB). A queue's service times
+ * fill a few hundred at most; the controllers' are not counted.
+ */
+#define SVC_QUEUE_BUCKETS_MAX 65536
+
+/* svc_json's buckets: every non-empty one, or none with buckets_omitted
+ * when more than *budget are left (NULL: no bound). */
+static struct json_object *svc_json(const struct vn_hist *h, bool buckets, size_t *budget)
 {
 	static const struct {
 		const char *key;
@@ -389,8 +399,19 @@ static struct json_object *svc_json(const struct vn_hist *h, bool buckets)
 	json_object_object_add(o, "max", json_u64(vn_tsc_to_ns(h->count ? h->max : 0)));
 	if (!buckets)
 		return o;
-	struct json_object *a = json_object_new_array();
 	json_object_object_add(o, "sum", json_u64(vn_tsc_to_ns(h->sum)));
+	if (budget) {
+		size_t n = 0;
+
+		for (unsigned i = 0; i < VN_HIST_BUCKETS; i++)
+			n += h->b[i] != 0;
+		if (n > *budget) {
+			json_object_object_add(o, "buckets_omitted", json_object_new_boolean(1));
+			return o;
+		}
+		*budget -= n;
+	}
+	struct json_object *a = json_object_new_array();
 	for (unsigned i = 0; i < VN_HIST_BUCKETS; i++) {
 		uint64_t hi;
 
@@ -409,7 +430,7 @@ static struct json_object *svc_json(const struct vn_hist *h, bool buckets)
 
 /* Per queue (admin first): the counters since the last reset_stats, the
  * occupancy now, errors by status, service times. */
-static struct json_object *queues_json(struct nvme_ctrl *c, bool buckets)
+static struct json_object *queues_json(struct nvme_ctrl *c, bool buckets, size_t *budget)
 {
 	struct nvme_queue_stats *q = calloc(NVME_MAX_QUEUES + 1, sizeof(*q));
 	struct json_object *a = json_object_new_array();
@@ -446,7 +467,7 @@ static struct json_object *queues_json(struct nvme_ctrl *c, bool buckets)
 		json_object_object_add(o, "irqs", json_u64(q[i].irqs));
 		json_object_object_add(o, "polls", json_u64(q[i].polls));
 		json_object_object_add(o, "busy_polls", json_u64(q[i].busy_polls));
-		json_object_object_add(o, "service_ns", svc_json(&q[i].svc, buckets));
+		json_object_object_add(o, "service_ns", svc_json(&q[i].svc, buckets, budget));
 		json_object_array_add(a, o);
 	}
 	free(q);
@@ -460,6 +481,7 @@ static int m_get_stats(void *ctx, struct json_object *p, struct json_object **re
 	struct target *t = ctx;
 	struct json_object *v;
 	bool buckets = false;
+	size_t budget = SVC_QUEUE_BUCKETS_MAX;
 	int one = -1, ret;
 
 	if ((ret = only_keys(p, keys, err, len)))
@@ -494,8 +516,9 @@ static int m_get_stats(void *ctx, struct json_object *p, struct json_object **re
 		json_object_object_add(o, "bytes_read", json_u64(st.bytes_read));
 		json_object_object_add(o, "bytes_written", json_u64(st.bytes_written));
 		json_object_object_add(o, "irqs", json_u64(st.irqs));
-		json_object_object_add(o, "service_ns", svc_json(&st.svc, buckets));
-		json_object_object_add(o, "queues", queues_json(vnvme_dev_ctrl(tc->dev), buckets));
+		json_object_object_add(o, "service_ns", svc_json(&st.svc, buckets, NULL));
+		json_object_object_add(o, "queues",
+				       queues_json(vnvme_dev_ctrl(tc->dev), buckets, &budget));
 		json_object_array_add(a, o);
 	}
 	json_object_object_add(r, "controllers", a);

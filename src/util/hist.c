@@ -26,7 +26,11 @@ void vn_hist_merge(struct vn_hist *dst, const struct vn_hist *src)
 
 void vn_hist_clear(struct vn_hist *h)
 {
-	if (h->min <= h->max) {
+	if (h->max >= 1ull << 62) {
+		/* Past 2^62 vn_hist_index wraps: min and max no longer bound
+		 * the buckets used. */
+		memset(h->b, 0, sizeof(h->b));
+	} else if (h->min <= h->max) {
 		unsigned lo = vn_hist_index(h->min), hi = vn_hist_index(h->max);
 		memset(&h->b[lo], 0, (size_t)(hi - lo + 1) * sizeof(h->b[0]));
 	}

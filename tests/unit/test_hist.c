@@ -120,6 +120,14 @@ static void test_hist_clear_empties_it(void **state)
 	vn_hist_add(&h, 77);
 	vn_hist_copy(&h, &h);
 	assert_int_equal(h.count, 1);
+	/* A difference from a clock that went back: past 2^62 the index
+	 * wraps below min's, and min..max bounds no bucket range. */
+	vn_hist_clear(&h);
+	vn_hist_add(&h, 1000);
+	vn_hist_add(&h, (1ull << 63) + 5);
+	assert_true(vn_hist_index((1ull << 63) + 5) < vn_hist_index(1000));
+	vn_hist_clear(&h);
+	assert_memory_equal(&h, &zero, sizeof(h));
 }
 
 static void test_hist_interval_is_the_difference(void **state)
