@@ -38,7 +38,8 @@ static void usage(FILE *f)
 	       "  list                  controllers: socket, client, state, queues, namespaces\n"
 	       "  create --socket PATH [options]   a new controller, served when it returns\n"
 	       "  delete NAME|SOCKET    delete a controller (its client is disconnected)\n"
-	       "  stats [--watch SECS]  counters; with --watch, IOPS and bandwidth per second\n"
+	       "  stats [--watch SECS]  counters and p50/p99 service times; with --watch, IOPS,\n"
+	       "                        bandwidth and p50/p99 of each interval\n"
 	       "  reset-stats [NAME]    zero the counters (all controllers, or one)\n"
 	       "  ns-add NAME [options] add a namespace to a live controller (the host is told)\n"
 	       "  ns-remove NAME NSID   remove a namespace from a live controller\n"
@@ -466,21 +467,52 @@ static int cmd_delete(int argc, char **argv)
 	return ret;
 }
 
+/* A duration for a table: 834ns, 12.3us, 4.56ms, 1.20s; "-" without samples. */
+static const char *fmt_ns(uint64_t ns, bool any, char *buf, size_t len)
+{
+	if (!any)
+		snprintf(buf, len, "-");
+	else if (ns < 1000)
+		snprintf(buf, len, "%lluns", (unsigned long long)ns);
+	else if (ns < 1000000)
+		snprintf(buf, len, "%.1fus", (double)ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, len, "%.2fms", (double)ns / 1e6);
+	else
+		snprintf(buf, len, "%.2fs", (double)ns / 1e9);
+	return buf;
+}
+
+/* An object's service_ns percentile key ("p50"), as fmt_ns. */
+static const char *svc_pct(struct json_object *o, const char *key, char *buf, size_t len)
+{
+	struct json_object *s;
+
+	if (!json_object_object_get_ex(o, "service_ns", &s))
+		return fmt_ns(0, false, buf, len);
+	return fmt_ns(ju64(s, key), ju64(s, "count") > 0, buf, len);
+}
+
 static void stats_table(struct json_object *r)
 {
 	struct json_object *a;
 
-	printf("%-8s %-32s %12s %8s %14s %14s %10s\n", "NAME", "SOCKET", "IO CMDS", "ERRORS",
-	       "BYTES READ", "BYTES WRITTEN", "ADMIN");
+	printf("%-8s %-32s %12s %8s %14s %14s %10s %9s %9s\n", "NAME", "SOCKET", "IO CMDS",
+	       "ERRORS", "BYTES READ", "BYTES WRITTEN", "ADMIN", "P50", "P99");
 	if (json_object_object_get_ex(r, "controllers", &a))
 		for (size_t i = 0; i < json_object_array_length(a); i++) {
 			struct json_object *c = json_object_array_get_idx(a, i);
-			printf("%-8s %-32s %12llu %8llu %14llu %14llu %10llu\n", jstr(c, "name"),
-			       jstr(c, "socket"), (unsigned long long)ju64(c, "io_cmds"),
+			char p50[16], p99[16];
+
+			printf("%-8s %-32s %12llu %8llu %14llu %14llu %10llu %9s %9s\n",
+			       jstr(c, "name"), jstr(c, "socket"),
+			       (unsigned long long)ju64(c, "io_cmds"),
 			       (unsigned long long)ju64(c, "io_errors"),
 			       (unsigned long long)ju64(c, "bytes_read"),
 			       (unsigned long long)ju64(c, "bytes_written"),
-			       (unsigned long long)ju64(c, "admin_cmds"));
+			       (unsigned long long)ju64(c, "admin_cmds"),
+			       svc_pct(c, "p50", p50, sizeof(p50)),
+			       svc_pct(c, "p99", p99, sizeof(p99)));
 		}
 	if (json_object_object_get_ex(r, "pollers", &a))
 		for (size_t i = 0; i < json_object_array_length(a); i++) {
@@ -502,7 +534,78 @@ static struct json_object *find_by_name(struct json_object *arr, const char *nam
 	return NULL;
 }
 
-/* One line per controller, from two samples: IOPS and MiB/s over the interval. */
+/* b - a of one counter, 0 if it went back (a reset_stats between). */
+static uint64_t delta(struct json_object *a, struct json_object *b, const char *key)
+{
+	uint64_t x = ju64(a, key), y = ju64(b, key);
+
+	return y > x ? y - x : 0;
+}
+
+/* The histogram's buckets in get_stats: [index, upper end in ns, count]. */
+#define SVC_BUCKETS 1025
+
+/* Counts by bucket index of a service_ns object's buckets into n[]; the
+ * upper ends into hi[] (when given). */
+static void svc_buckets(struct json_object *o, uint64_t *n, uint64_t *hi)
+{
+	struct json_object *s, *b;
+
+	if (!json_object_object_get_ex(o, "service_ns", &s) ||
+	    !json_object_object_get_ex(s, "buckets", &b))
+		return;
+	for (size_t i = 0; i < json_object_array_length(b); i++) {
+		struct json_object *e = json_object_array_get_idx(b, i);
+		int64_t k = json_object_get_int64(json_object_array_get_idx(e, 0));
+
+		if (json_object_array_length(e) != 3 || k < 0 || k >= SVC_BUCKETS)
+			continue; /* not a bucket we know */
+		n[k] = json_object_get_uint64(json_object_array_get_idx(e, 2));
+		if (hi)
+			hi[k] = json_object_get_uint64(json_object_array_get_idx(e, 1));
+	}
+}
+
+/*
+ * The p50 and p99 service times of the interval between two samples: the
+ * buckets' counts subtracted index by index (a bucket that went down, after
+ * a reset, counts 0), then, as the target computes them, the upper end of
+ * the first bucket where the running count reaches p % of the interval's.
+ * False if no command completed in between.
+ */
+static bool svc_interval(struct json_object *a, struct json_object *b, uint64_t *p50, uint64_t *p99)
+{
+	static uint64_t na[SVC_BUCKETS], nb[SVC_BUCKETS], hi[SVC_BUCKETS];
+	const uint64_t permille[2] = {500, 990};
+	uint64_t *out[2] = {p50, p99}, total = 0;
+
+	memset(na, 0, sizeof(na));
+	memset(nb, 0, sizeof(nb));
+	svc_buckets(a, na, NULL);
+	svc_buckets(b, nb, hi);
+	for (unsigned k = 0; k < SVC_BUCKETS; k++) {
+		nb[k] = nb[k] > na[k] ? nb[k] - na[k] : 0;
+		total += nb[k];
+	}
+	if (!total)
+		return false;
+	for (unsigned p = 0; p < 2; p++) {
+		/* ceil(p % of total), at least 1 */
+		uint64_t want = (total * permille[p] + 999) / 1000, seen = 0;
+
+		for (unsigned k = 0; k < SVC_BUCKETS; k++) {
+			seen += nb[k];
+			if (nb[k] && seen >= want) {
+				*out[p] = hi[k];
+				break;
+			}
+		}
+	}
+	return true;
+}
+
+/* One line per controller, from two samples: IOPS, MiB/s and the p50 and
+ * p99 service times over the interval. */
 static void rates(struct json_object *a, struct json_object *b)
 {
 	struct json_object *ca, *cb;
@@ -510,19 +613,24 @@ static void rates(struct json_object *a, struct json_object *b)
 
 	json_object_object_get_ex(a, "controllers", &ca);
 	json_object_object_get_ex(b, "controllers", &cb);
-	printf("%-8s %12s %12s %12s %10s\n", "NAME", "IOPS", "READ MiB/s", "WRITE MiB/s",
-	       "ERRORS/s");
+	printf("%-8s %12s %12s %12s %10s %9s %9s\n", "NAME", "IOPS", "READ MiB/s", "WRITE MiB/s",
+	       "ERRORS/s", "P50", "P99");
 	for (size_t i = 0; dt > 0 && i < json_object_array_length(cb); i++) {
 		struct json_object *y = json_object_array_get_idx(cb, i);
 		struct json_object *x = find_by_name(ca, jstr(y, "name"));
+		uint64_t p50 = 0, p99 = 0;
+		char s50[16], s99[16];
+		bool any;
+
 		if (!x)
 			continue;
-		printf("%-8s %12.0f %12.1f %12.1f %10.0f\n", jstr(y, "name"),
-		       (double)(ju64(y, "io_cmds") - ju64(x, "io_cmds")) / dt,
-		       (double)(ju64(y, "bytes_read") - ju64(x, "bytes_read")) / dt / 1048576.0,
-		       (double)(ju64(y, "bytes_written") - ju64(x, "bytes_written")) / dt /
-			   1048576.0,
-		       (double)(ju64(y, "io_errors") - ju64(x, "io_errors")) / dt);
+		any = svc_interval(x, y, &p50, &p99);
+		printf("%-8s %12.0f %12.1f %12.1f %10.0f %9s %9s\n", jstr(y, "name"),
+		       (double)delta(x, y, "io_cmds") / dt,
+		       (double)delta(x, y, "bytes_read") / dt / 1048576.0,
+		       (double)delta(x, y, "bytes_written") / dt / 1048576.0,
+		       (double)delta(x, y, "io_errors") / dt, fmt_ns(p50, any, s50, sizeof(s50)),
+		       fmt_ns(p99, any, s99, sizeof(s99)));
 	}
 	fflush(stdout);
 }
@@ -540,12 +648,15 @@ static int cmd_stats(int argc, char **argv)
 	};
 	static const char help[] =
 	    "Usage: vnvme-ctl stats [--queues] [--watch SECONDS [--count N]] [NAME|SOCKET]\n"
+	    "Counters per controller (I/O commands, errors, bytes, admin commands), the\n"
+	    "p50 and p99 service times of its I/O commands (from the device taking a\n"
+	    "command to posting its completion), and each polling thread's busy share.\n"
 	    "--queues adds one line per queue: its CQ and polling thread, size, commands\n"
-	    "in flight now, commands, errors and the statuses they had.\n"
-	    "Counters per controller (I/O commands, errors, bytes, admin commands) and\n"
-	    "each polling thread's busy share. With --watch, every SECONDS: IOPS, read\n"
-	    "and write bandwidth and errors per second per controller, until Ctrl-C or\n"
-	    "N lines of samples (--count). --json prints get_stats' result (each sample).\n";
+	    "in flight now, commands, errors, p50 and p99, and the statuses errors had.\n"
+	    "With --watch, every SECONDS: IOPS, read and write bandwidth, errors per\n"
+	    "second and the p50 and p99 service times of that interval, per controller,\n"
+	    "until Ctrl-C or N lines of samples (--count). --json prints get_stats' result\n"
+	    "(each sample; with --watch, with the histograms' buckets).\n";
 	double watch = 0;
 	long count = 0;
 	bool per_queue = false;
@@ -579,11 +690,13 @@ static int cmd_stats(int argc, char **argv)
 	}
 	if (optind < argc - 1)
 		return die("stats: unexpected argument %s", argv[optind + 1]);
-	if (optind == argc - 1) {
+	if (optind == argc - 1 || watch)
 		p = json_object_new_object();
+	if (optind == argc - 1)
 		json_object_object_add(p, strchr(argv[optind], '/') ? "socket" : "name",
 				       json_object_new_string(argv[optind]));
-	}
+	if (watch) /* the buckets, for each interval's percentiles */
+		json_object_object_add(p, "histogram", json_object_new_boolean(1));
 	if (!watch) {
 		ret = call("get_stats", p, &r);
 		json_object_put(p);
@@ -770,8 +883,8 @@ static void queues_table(struct json_object *r)
 	stats_table(r);
 	if (!json_object_object_get_ex(r, "controllers", &a))
 		return;
-	printf("\n%-8s %4s %4s %6s %6s %8s %12s %8s %s\n", "NAME", "QID", "CQID", "POLLER", "SIZE",
-	       "INFLIGHT", "CMDS", "ERRORS", "BY STATUS");
+	printf("\n%-8s %4s %4s %6s %6s %8s %12s %8s %9s %9s %s\n", "NAME", "QID", "CQID", "POLLER",
+	       "SIZE", "INFLIGHT", "CMDS", "ERRORS", "P50", "P99", "BY STATUS");
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
 		struct json_object *c = json_object_array_get_idx(a, i), *qs;
 
@@ -779,15 +892,18 @@ static void queues_table(struct json_object *r)
 			continue;
 		for (size_t k = 0; k < json_object_array_length(qs); k++) {
 			struct json_object *q = json_object_array_get_idx(qs, k), *e;
+			char p50[16], p99[16];
 
-			printf("%-8s %4llu %4llu %6llu %6llu %8llu %12llu %8llu ", jstr(c, "name"),
-			       (unsigned long long)ju64(q, "qid"),
+			printf("%-8s %4llu %4llu %6llu %6llu %8llu %12llu %8llu %9s %9s ",
+			       jstr(c, "name"), (unsigned long long)ju64(q, "qid"),
 			       (unsigned long long)ju64(q, "cqid"),
 			       (unsigned long long)ju64(q, "poller"),
 			       (unsigned long long)ju64(q, "size"),
 			       (unsigned long long)ju64(q, "inflight"),
 			       (unsigned long long)ju64(q, "cmds"),
-			       (unsigned long long)ju64(q, "errors"));
+			       (unsigned long long)ju64(q, "errors"),
+			       svc_pct(q, "p50", p50, sizeof(p50)),
+			       svc_pct(q, "p99", p99, sizeof(p99)));
 			if (json_object_object_get_ex(q, "errors_by_status", &e))
 				for (size_t x = 0; x < json_object_array_length(e); x++) {
 					struct json_object *s = json_object_array_get_idx(e, x);

@@ -744,6 +744,7 @@ void nvme_admin_poll_pending(struct nvme_ctrl *c, struct nvme_sq *asq)
 	if (p->done) {
 		p->active = false;
 		nvme_cq_post(asq->cq, asq, p->cid, p->st, 0);
+		nvme_svc_add(asq, vn_tsc() - p->tsc, 1);
 		return;
 	}
 	/* Unpublished under qlock: a statistics reader on the control thread
@@ -765,6 +766,7 @@ void nvme_admin_poll_pending(struct nvme_ctrl *c, struct nvme_sq *asq)
 	}
 	p->active = false;
 	nvme_cq_post(asq->cq, asq, p->cid, NVME_OK, 0);
+	nvme_svc_add(asq, vn_tsc() - p->tsc, 1);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -331,6 +331,9 @@ void nvme_queue_retire(struct nvme_ctrl *c, const struct nvme_sq *sq, const stru
 		c->gone_bytes_written += sq->dir_bytes[NVME_DIR_WRITE];
 		c->gone_read_cmds += sq->dir_cmds[NVME_DIR_READ];
 		c->gone_write_cmds += sq->dir_cmds[NVME_DIR_WRITE];
+		/* Its poller let go: no race. Not if cleared by a reset since. */
+		if (sq->svc_gen == c->stats_gen)
+			vn_hist_merge(c->gone_svc, sq->svc);
 	}
 	if (cq && cq->qid)
 		c->gone_irqs += cq->irqs;
@@ -641,10 +644,12 @@ int nvme_ctrl_create(const struct nvme_ctrl_opts *o, struct nvme_ctrl **out, con
 	}
 	c->nn = NVME_MAX_NS;
 	c->qbase = calloc(o->max_ioqpairs + 1, sizeof(*c->qbase));
-	if (!c->qbase) {
+	c->gone_svc = malloc(sizeof(*c->gone_svc));
+	if (!c->qbase || !c->gone_svc) {
 		ret = -ENOMEM;
 		goto err;
 	}
+	vn_hist_init(c->gone_svc);
 	for (uint32_t i = 0; i < o->nr_ns; i++) {
 		struct nvme_ns *ns;
 
@@ -670,6 +675,7 @@ err:
 		if (c->io_ns[i])
 			ns_free(c, c->io_ns[i]);
 	free(c->qbase);
+	free(c->gone_svc);
 	free(c->sqs);
 	free(c->cqs);
 	free(c->feat.ivc);
@@ -689,6 +695,7 @@ void nvme_ctrl_destroy(struct nvme_ctrl *c)
 		if (c->io_ns[i])
 			ns_free(c, c->io_ns[i]);
 	free(c->qbase);
+	free(c->gone_svc);
 	free(c->sqs);
 	free(c->cqs);
 	free(c->feat.ivc);
@@ -726,6 +733,21 @@ static void qstat_raw(const struct nvme_sq *sq, struct nvme_qstat_base *b)
 	b->busy_polls = vn_load_relaxed(&cq->busy_polls);
 }
 
+/*
+ * An SQ's service times since the last reset (qlock held): empty while its
+ * poller has not yet cleared them for the reset (stats_gen: it does when it
+ * next records). Acquire pairs with nvme_svc_reset's release: seen
+ * current, the histogram is cleared; and no reset comes while we hold
+ * qlock, so no clear starts while we copy.
+ */
+static void svc_get(struct nvme_ctrl *c, const struct nvme_sq *sq, struct vn_hist *h)
+{
+	if (vn_load_acquire(&sq->svc_gen) == c->stats_gen)
+		vn_hist_copy(h, sq->svc);
+	else
+		vn_hist_init(h);
+}
+
 /* One queue's statistics: raw minus its baseline, where the baseline is of
  * the same queue (serials), not of one deleted since. */
 static void qstat_get(struct nvme_ctrl *c, const struct nvme_sq *sq, struct nvme_queue_stats *o)
@@ -759,6 +781,7 @@ static void qstat_get(struct nvme_ctrl *c, const struct nvme_sq *sq, struct nvme
 	o->irqs = r.irqs - (cb ? b->irqs : 0);
 	o->polls = r.polls - (cb ? b->polls : 0);
 	o->busy_polls = r.busy_polls - (cb ? b->busy_polls : 0);
+	svc_get(c, sq, &o->svc);
 }
 
 /* The controller's totals as they are (qlock held): those of the queues
@@ -804,6 +827,18 @@ void nvme_ctrl_get_stats(struct nvme_ctrl *c, struct nvme_ctrl_stats *out)
 	out->bytes_read -= b->bytes_read;
 	out->bytes_written -= b->bytes_written;
 	out->irqs -= b->irqs;
+	/* Service times: the deleted queues' and the live ones', each as it
+	 * is since the reset (no baseline). */
+	vn_hist_init(&out->svc);
+	vn_hist_merge(&out->svc, c->gone_svc);
+	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++) {
+		struct vn_hist h;
+
+		if (!c->sqs[q])
+			continue;
+		svc_get(c, c->sqs[q], &h);
+		vn_hist_merge(&out->svc, &h);
+	}
 	pthread_mutex_unlock(&c->qlock);
 }
 
@@ -822,6 +857,9 @@ int nvme_ctrl_get_queue_stats(struct nvme_ctrl *c, struct nvme_queue_stats *out,
 void nvme_ctrl_reset_stats(struct nvme_ctrl *c)
 {
 	pthread_mutex_lock(&c->qlock);
+	/* The service-time histograms: a new generation (priv.h, stats_gen). */
+	vn_store_release(&c->stats_gen, c->stats_gen + 1);
+	vn_hist_init(c->gone_svc);
 	totals_raw(c, &c->base_tot);
 	for (uint32_t q = 0; q <= c->o.max_ioqpairs; q++) {
 		if (c->sqs[q])
@@ -830,6 +868,12 @@ void nvme_ctrl_reset_stats(struct nvme_ctrl *c)
 			memset(&c->qbase[q], 0, sizeof(c->qbase[q]));
 	}
 	pthread_mutex_unlock(&c->qlock);
+}
+
+/* A service-time percentile in nanoseconds (0 when empty). */
+static unsigned long long svc_ns(const struct vn_hist *h, double p)
+{
+	return (unsigned long long)vn_tsc_to_ns(vn_hist_percentile(h, p));
 }
 
 void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
@@ -843,11 +887,11 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 	nvme_ctrl_get_stats(c, &st);
 	fprintf(f,
 		"%s: csts 0x%x admin %llu io %llu errors %llu read %llu B written %llu B irqs "
-		"%llu queues %u/%u\n",
+		"%llu queues %u/%u p50 %llu ns p99 %llu ns\n",
 		c->name, st.csts, (unsigned long long)st.admin_cmds, (unsigned long long)st.io_cmds,
 		(unsigned long long)st.io_errors, (unsigned long long)st.bytes_read,
 		(unsigned long long)st.bytes_written, (unsigned long long)st.irqs, st.nr_io_sq,
-		st.nr_io_cq);
+		st.nr_io_cq, svc_ns(&st.svc, 50), svc_ns(&st.svc, 99));
 	for (int i = 0; i < n; i++) {
 		const struct nvme_queue_stats *q = &qs[i];
 
@@ -855,12 +899,12 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 			continue; /* the admin queue: in the line above */
 		fprintf(f,
 			"%s sq%u: cq%u poller %u cmds %llu errors %llu read %llu B written %llu B "
-			"polls %llu busy %.1f%% irqs %llu\n",
+			"polls %llu busy %.1f%% irqs %llu p50 %llu ns p99 %llu ns\n",
 			c->name, q->qid, q->cqid, q->poller, (unsigned long long)q->cmds,
 			(unsigned long long)q->errors, (unsigned long long)q->bytes_read,
 			(unsigned long long)q->bytes_written, (unsigned long long)q->polls,
 			q->polls ? 100.0 * (double)q->busy_polls / (double)q->polls : 0.0,
-			(unsigned long long)q->irqs);
+			(unsigned long long)q->irqs, svc_ns(&q->svc, 50), svc_ns(&q->svc, 99));
 	}
 	free(qs);
 }

@@ -21,6 +21,7 @@
 
 #include "backend/backend.h"
 #include "util/dma.h"
+#include "util/hist.h"
 #include "util/poller.h"
 
 #define NVME_MAX_NS      32
@@ -92,6 +93,14 @@ struct nvme_queue_stats {
 	unsigned nr_err; /* entries of err[], count > 0 */
 	struct nvme_queue_err err[NVME_QSTAT_ERR_SLOTS];
 	uint64_t err_other;
+	/* Service times in TSC ticks (vn_tsc_to_ns): from when the controller
+	 * took a command from the SQ to when it posted its CQE, one sample per
+	 * command; svc.count is the samples. The fast path (null and ram Read
+	 * and Write) stamps per batch of up to 32 commands, not per command
+	 * (queue.c, sq_process_io): an upper bound, by the batch's duration.
+	 * Asynchronous Event Requests are not counted (they wait for an event,
+	 * not for the device). */
+	struct vn_hist svc;
 };
 
 struct nvme_ctrl_stats {
@@ -99,6 +108,9 @@ struct nvme_ctrl_stats {
 	uint64_t io_cmds, io_errors, bytes_read, bytes_written, irqs;
 	uint32_t nr_io_sq, nr_io_cq;
 	uint32_t csts;
+	/* The I/O queues' service times (as nvme_queue_stats.svc), deleted
+	 * queues' included; nvme_ctrl_get_stats only (not the baseline). */
+	struct vn_hist svc;
 };
 
 int nvme_ctrl_create(const struct nvme_ctrl_opts *o, struct nvme_ctrl **out, const char **err);

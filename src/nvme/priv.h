@@ -10,7 +10,9 @@
 
 #include "nvme/nvme.h"
 #include "util/compiler.h"
+#include "util/hist.h"
 #include "util/log.h"
+#include "util/tsc.h"
 #include "vnvme/spec.h"
 
 #define NVME_ADMIN_QSIZE_MAX 4096
@@ -65,6 +67,7 @@ struct nvme_req {
 	uint8_t dsm_fua;      /* DSM: VN_BE_FUA for each deallocation */
 	uint32_t nsid;        /* the command's, and the LBA it failed at: for the error log */
 	uint64_t slba;
+	uint64_t tsc; /* taken from the SQ: its batch's stamp (nvme_sq.t_batch) */
 	struct iovec iov[NVME_MAX_IOV];
 };
 
@@ -121,6 +124,21 @@ struct nvme_sq {
 	 */
 	uint64_t fk_read;
 	const struct nvme_ns *fk_ns;
+	/*
+	 * Service time (queue.c, "Service time"): from when a command is taken
+	 * from the SQ to when its CQE is posted, in TSC ticks, one sample per
+	 * command. t_batch: vn_tsc() when the current batch was taken, every
+	 * command's stamp. Staged ram I/Os: the first st_old of them carry the
+	 * stamp st_tsc (an earlier batch), the rest t_batch. The histogram
+	 * (svc) is an anonymous mapping (svc_map): its pages cost nothing until
+	 * a bucket on them counts. Single writer (the poller); svc_gen is the
+	 * ctrl->stats_gen it was last cleared for (nvme_ctrl_reset_stats).
+	 */
+	uint64_t t_batch;
+	uint64_t st_tsc;
+	uint32_t st_old;
+	uint32_t svc_gen;
+	struct vn_hist *svc;
 	/* Counters: single writer (the poller). By direction (NVME_DIR_*):
 	 * SMART's host read and write commands and the bytes moved. */
 	uint64_t cmds, errors;
@@ -192,6 +210,7 @@ struct nvme_pending {
 	uint16_t cid;
 	uint8_t opc;
 	vnvme_status st;
+	uint64_t tsc;       /* taken from the admin SQ: for its service time */
 	struct nvme_sq *sq; /* Delete SQ */
 	struct nvme_cq *cq; /* Delete CQ */
 };
@@ -298,6 +317,9 @@ struct nvme_ctrl {
 	/* Counters of deleted I/O queues, so totals survive queue deletion. */
 	uint64_t gone_cmds, gone_errors, gone_bytes_read, gone_bytes_written, gone_irqs;
 	uint64_t gone_read_cmds, gone_write_cmds;
+	/* Their service times since the last reset (under qlock, both ways:
+	 * only nvme_queue_retire and nvme_ctrl_reset_stats write it). */
+	struct vn_hist *gone_svc;
 	uint64_t power_on_ns;
 	uint64_t unsafe_shutdowns;
 
@@ -310,6 +332,14 @@ struct nvme_ctrl {
 	struct nvme_qstat_base *qbase;
 	struct nvme_ctrl_stats base_tot;
 	uint32_t q_serial; /* the last serial given to a queue */
+	/*
+	 * The histograms are not baselined (8 KiB a queue to copy and keep):
+	 * a reset bumps stats_gen instead, and each SQ's poller clears its own
+	 * histogram when it next records and finds it changed (queue.c,
+	 * svc_add: one load per batch). Until then readers take an SQ whose
+	 * svc_gen differs for empty. Written under qlock; read by pollers.
+	 */
+	uint32_t stats_gen;
 
 	/* Doorbell Buffer Config (§5.8): set by the admin poller, followed by
 	 * every CQ's poller when dbbuf_gen changes. */
@@ -386,6 +416,18 @@ vnvme_status nvme_dptr_copy_in(const struct vn_dma_table *t, const struct vnvme_
 
 /* queue.c */
 unsigned nvme_cq_poll(struct vn_pollable *pl);
+/* Clear sq's histogram for statistics generation gen (its poller; cold). */
+void nvme_svc_reset(struct nvme_sq *sq, uint32_t gen);
+/* n commands of sq completed, each ticks after it was taken (its poller).
+ * The generation check is a load of a line the pollers only read. */
+static inline void nvme_svc_add(struct nvme_sq *sq, uint64_t ticks, uint64_t n)
+{
+	uint32_t gen = vn_load_relaxed(&sq->ctrl->stats_gen);
+
+	if (unlikely(gen != sq->svc_gen))
+		nvme_svc_reset(sq, gen);
+	vn_hist_add_n(sq->svc, ticks, n);
+}
 void nvme_cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_status st,
 		  uint32_t dw0);
 void nvme_req_complete(struct nvme_req *r, vnvme_status st, uint32_t dw0);

@@ -67,6 +67,13 @@ static inline uint32_t cq_room(struct nvme_cq *cq)
 	return room;
 }
 
+VN_COLD void nvme_svc_reset(struct nvme_sq *sq, uint32_t gen)
+{
+	vn_hist_clear(sq->svc);
+	/* Release: a reader that sees the new generation sees it cleared. */
+	vn_store_release(&sq->svc_gen, gen);
+}
+
 /* Count an error by its status (nvme_sq.err_sts): the first
  * NVME_QSTAT_ERR_SLOTS distinct ones get a slot each. */
 static VN_COLD void sq_count_error(struct nvme_sq *sq, vnvme_status st)
@@ -150,6 +157,7 @@ void nvme_req_complete(struct nvme_req *r, vnvme_status st, uint32_t dw0)
 		sq->inflight--;
 	} else {
 		cq_post(cq, sq, r->cid, st, dw0, r->nsid, r->slba);
+		nvme_svc_add(sq, vn_tsc() - r->tsc, 1);
 	}
 	req_put(sq, r);
 }
@@ -169,12 +177,19 @@ static void sq_exec_one(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_
 	cq->inflight++;
 	if (unlikely(sq->qid == 0)) {
 		st = nvme_admin_exec(sq->ctrl, sq, &sqe, &dw0);
-		if (!nvme_is_pending(st))
+		if (!nvme_is_pending(st)) {
 			cq_post(cq, sq, sqe.cid, st, dw0, sqe.nsid, 0);
+			nvme_svc_add(sq, vn_tsc() - sq->t_batch, 1);
+		} else if (sqe.opc != VNVME_ADM_ASYNC_EVENT_REQ) {
+			/* Completed later (nvme_admin_poll_pending). An AER
+			 * waits for an event, not for the device: no sample. */
+			sq->ctrl->pending.tsc = sq->t_batch;
+		}
 		return;
 	}
 	struct nvme_req *r = req_get(sq);
 	r->cid = sqe.cid;
+	r->tsc = sq->t_batch;
 	st = nvme_io_exec(sq, r, &sqe, t);
 	if (!nvme_is_pending(st))
 		nvme_req_complete(r, st, 0);
@@ -276,13 +291,17 @@ static VN_COLD void stage_post_error(struct nvme_sq *sq, struct nvme_cq *cq,
 	cq_post(cq, sq, e->cid, nvme_sc(VNVME_SC_DATA_XFER_ERROR), 0, nsid, lba);
 }
 
-/* Copy and complete staged I/Os, oldest first, until `keep` are left. */
-static VN_NOINLINE void sq_drain(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t keep)
+/*
+ * Copy and complete staged I/Os, oldest first, until `keep` are left.
+ * Returns the vn_tsc() their service times end at, 0 if none was.
+ */
+static VN_NOINLINE uint64_t sq_drain(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t keep)
 {
-	uint32_t n = sq->st_n - keep, h = sq->st_head;
+	uint32_t n = sq->st_n - keep, h = sq->st_head, done = n, old;
+	uint64_t now;
 
 	if (sq->st_n <= keep)
-		return;
+		return 0;
 	sq->st_n = keep;
 	sq->st_head = (h + n) & (NVME_STAGE_MAX - 1);
 	cq->irq_pending += n;
@@ -305,6 +324,16 @@ static VN_NOINLINE void sq_drain(struct nvme_sq *sq, struct nvme_cq *cq, uint32_
 			memcpy(e->host, e->mem, e->len);
 		cq_post_ok(cq, sq, e->cid);
 	}
+	/* Service time: the first st_old of those were staged by an earlier
+	 * batch (stamp st_tsc), the rest by the current one (t_batch). */
+	now = vn_tsc();
+	old = VN_MIN(done, sq->st_old);
+	sq->st_old -= old;
+	if (old)
+		nvme_svc_add(sq, now - sq->st_tsc, old);
+	if (done > old)
+		nvme_svc_add(sq, now - sq->t_batch, done - old);
+	return now;
 }
 
 /* A controller reset: staged I/Os are dropped, nobody waits for them. */
@@ -313,6 +342,7 @@ static VN_COLD void sq_stage_drop(struct nvme_sq *sq, struct nvme_cq *cq)
 	cq->inflight -= sq->st_n;
 	sq->inflight -= sq->st_n;
 	sq->st_n = 0;
+	sq->st_old = 0;
 }
 
 /* After a DMA map change: translate the staged host buffers again. */
@@ -436,9 +466,9 @@ static VN_INLINE int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint
  * of dw0 and dw1 zero, then SQHD, SQID, CID and the status with the phase
  * tag in one 8-byte store, made last (cqe_store_ok); those on ram
  * namespaces are staged. Stops before a command for the general way.
- * Returns the commands consumed.
+ * Returns the commands consumed; adds the CQEs posted to *done.
  */
-static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t k)
+static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t k, uint32_t *done)
 {
 	uint32_t head = sq->head, tail = cq->tail, cid, posted, used;
 	const struct vnvme_sqe *s = &sq->ring[head], *const s0 = s, *const stop = s + k;
@@ -462,6 +492,7 @@ static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_
 	/* Unsigned byte distances: shifts, no signed division. */
 	posted = (uint32_t)(((uintptr_t)e - (uintptr_t)e0) / sizeof(struct vnvme_cqe));
 	cq->irq_pending += posted;
+	*done += posted;
 	tail += posted;
 	if (tail == cq->size) {
 		tail = 0;
@@ -474,22 +505,25 @@ static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_
 }
 
 /* One command of an I/O SQ, at any slot: the fast path's, or the general
- * way when the fast path declines it. */
-static VN_NOINLINE void sq_one(struct nvme_sq *sq, struct nvme_cq *cq)
+ * way when the fast path declines it. Returns 1 if the fast path posted its
+ * CQE (the general way records its own service time). */
+static VN_NOINLINE uint32_t sq_one(struct nvme_sq *sq, struct nvme_cq *cq)
 {
 	uint32_t cid;
 	int f = io_fast(sq, &sq->ring[sq->head], &cid);
 
 	if (f == FAST_NO) {
 		sq_exec_one(sq, cq, sq->tbl);
-		return;
+		return 0;
 	}
 	if (++sq->head == sq->size)
 		sq->head = 0;
 	if (f == FAST_DONE) {
 		cq_post_ok(cq, sq, (uint16_t)cid);
 		cq->irq_pending++;
+		return 1;
 	}
+	return 0;
 }
 
 /*
@@ -546,10 +580,18 @@ static __thread struct nvme_sq *lag_sq;
  * Last, all but NVME_STAGE_LAG of the staged ram I/Os are copied and
  * completed. Returns the commands taken. Out of line, so that the loop has
  * the registers to itself.
+ *
+ * Service time, on this path per batch, never per command: the commands
+ * the fast path completed here (done) all count the time from the batch's
+ * stamp (sq->t_batch, taken before the first was read) to the end of the
+ * batch, one vn_tsc() for all (sq_drain's when it copied staged I/Os); an
+ * upper bound for each, by at most the batch's own duration. Staged ram
+ * I/Os count from the stamp of the batch that staged them (sq_drain).
  */
 static VN_NOINLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n)
 {
-	uint32_t total = 0, first = n;
+	uint32_t total = 0, first = n, done = 0;
+	uint64_t now = 0;
 
 	do {
 		total += n;
@@ -558,23 +600,25 @@ static VN_NOINLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq
 
 			k = VN_MIN(k, n);
 			if (likely(k)) {
-				uint32_t used = sq_run(sq, cq, k);
+				uint32_t used = sq_run(sq, cq, k, &done);
 
 				n -= used;
 				if (used == k)
 					continue;
 			}
 			/* The SQ's last slot, or a command the fast path declined. */
-			sq_one(sq, cq);
+			done += sq_one(sq, cq);
 			n--;
 		} while (n);
 	} while (total < NVME_SQ_BATCH && total == first &&
 		 (n = sq_take(sq, cq, NVME_SQ_BATCH - total)));
 	if (sq->st_n) {
-		sq_drain(sq, cq, NVME_STAGE_LAG);
+		now = sq_drain(sq, cq, NVME_STAGE_LAG);
 		if (sq->st_n)
 			lag_sq = sq;
 	}
+	if (done)
+		nvme_svc_add(sq, (now ? now : vn_tsc()) - sq->t_batch, done);
 	return total;
 }
 
@@ -591,6 +635,21 @@ static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct 
 		}
 		return 0;
 	}
+	/*
+	 * The batch's stamp. What is still staged was staged by earlier
+	 * batches: from now on all of it counts from one stamp, the oldest
+	 * one's (usually only the NVME_STAGE_LAG of the last batch are left:
+	 * its stamp, t_batch). Where older ones are left beside those, the
+	 * last batch's count from the older stamp too: an overestimate for
+	 * them, by the time between the two batches. One stamp per SQ, none
+	 * per staged entry.
+	 */
+	if (sq->st_n) {
+		if (!sq->st_old)
+			sq->st_tsc = sq->t_batch;
+		sq->st_old = sq->st_n;
+	}
+	sq->t_batch = vn_tsc();
 	if (likely(sq->qid)) {
 		n = sq_process_io(sq, cq, n);
 	} else {
@@ -952,6 +1011,23 @@ static struct nvme_req *reqs_map(uint32_t n, size_t *len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/*
+ * The service-time histogram, mapped as the request slots are: 8 KiB of
+ * buckets, of which a queue touches few (from 1 us to 1 s at 2-4 GHz: 20
+ * powers of two, 320 buckets, 2.5 KiB); the page of its header is touched
+ * at once (min).
+ */
+static struct vn_hist *svc_map(void)
+{
+	void *p = mmap(NULL, sizeof(struct vn_hist), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	((struct vn_hist *)p)->min = UINT64_MAX; /* vn_hist_init, but for the zeroes */
+	return p;
+}
+
 int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t size,
 		   struct nvme_cq *cq, struct nvme_sq **out)
 {
@@ -967,6 +1043,7 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 	sq->iova = iova;
 	sq->size = size;
 	sq->serial = __atomic_add_fetch(&c->q_serial, 1u, __ATOMIC_RELAXED);
+	sq->svc_gen = vn_load_relaxed(&c->stats_gen);
 	sq->db = &c->o.doorbells[2 * qid];
 	vn_store_release(sq->db, 0u);
 	/* The ring first: a ring outside the host's maps is refused before
@@ -974,6 +1051,11 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 	if (!sq_translate(sq, vn_dma_table_get(c->o.dma))) {
 		nvme_sq_free(sq);
 		return -EFAULT;
+	}
+	sq->svc = svc_map();
+	if (!sq->svc) {
+		nvme_sq_free(sq);
+		return -ENOMEM;
 	}
 	if (qid) {
 		sq->reqs = reqs_map(size, &sq->reqs_len);
@@ -1033,6 +1115,8 @@ void nvme_sq_free(struct nvme_sq *sq)
 		return;
 	if (sq->reqs)
 		munmap(sq->reqs, sq->reqs_len);
+	if (sq->svc)
+		munmap(sq->svc, sizeof(*sq->svc));
 	free(sq->free);
 	free(sq->stage);
 	free(sq);

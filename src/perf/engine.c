@@ -24,7 +24,7 @@
 #endif
 
 #include "perf/engine.h"
-#include "perf/hist.h"
+#include "util/hist.h"
 #include "perf/opts.h"
 #include "vnvme/vnvme.h"
 
@@ -113,7 +113,7 @@ struct job {
 	struct vnvme_cpl *cpl; /* O.qd completions, for vnvme_hot_reap */
 	uint64_t rng;
 	/* results */
-	struct hist rd, wr;
+	struct vn_hist rd, wr;
 	uint64_t done_ios; /* read by the progress thread, relaxed */
 	uint64_t errors;
 	uint64_t mismatches;
@@ -229,7 +229,7 @@ static void complete(void *arg, const struct vnvme_cqe *cqe)
 		}
 	}
 	if (!sf) /* the histograms count what succeeded: IOPS, bandwidth */
-		hist_add(io->write ? &j->wr : &j->rd, lat);
+		vn_hist_add(io->write ? &j->wr : &j->rd, lat);
 	__atomic_store_n(&j->done_ios, j->done_ios + 1, __ATOMIC_RELAXED);
 	if (can_issue(j, io->qp))
 		submit_or_count(io);
@@ -476,7 +476,7 @@ static inline __attribute__((always_inline)) void io_done(struct job *j, const s
 	if (unlikely(dw3 & 0xfffe0000u)) /* one test, no shift */
 		io_failed(j, io, write, dw3);
 	else /* in TSC ticks; converted to ns once, at the end */
-		hist_add(write ? &j->wr : &j->rd, t - io->start);
+		vn_hist_add(write ? &j->wr : &j->rd, t - io->start);
 }
 
 /* The loop's counters, shared by its batches. */
@@ -807,8 +807,8 @@ int engine_open(const struct opts *o)
 		struct job *j = &jobs[i];
 		j->id = i;
 		j->rng = O.seed * 0x9e3779b97f4a7c15ull + i + 1;
-		hist_init(&j->rd);
-		hist_init(&j->wr);
+		vn_hist_init(&j->rd);
+		vn_hist_init(&j->wr);
 		j->cpl = calloc(O.qd, sizeof(*j->cpl));
 		if (!j->cpl)
 			return 1;
@@ -917,11 +917,11 @@ void engine_result(struct result *r)
 	uint64_t tb = UINT64_MAX, te = 0;
 
 	*r = (struct result){.tsc_ns = tsc_ns};
-	hist_init(&r->rd);
-	hist_init(&r->wr);
+	vn_hist_init(&r->rd);
+	vn_hist_init(&r->wr);
 	for (unsigned i = 0; i < O.jobs; i++) {
-		hist_merge(&r->rd, &jobs[i].rd);
-		hist_merge(&r->wr, &jobs[i].wr);
+		vn_hist_merge(&r->rd, &jobs[i].rd);
+		vn_hist_merge(&r->wr, &jobs[i].wr);
 		r->errors += jobs[i].errors;
 		if (jobs[i].mismatches && !r->mismatches)
 			r->first_bad = jobs[i].first_bad_lba;

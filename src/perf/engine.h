@@ -15,12 +15,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "perf/hist.h"
+#include "util/hist.h"
 #include "perf/opts.h"
 
 /* What the jobs did, merged. */
 struct result {
-	struct hist rd, wr;      /* latencies in TSC ticks, of the I/Os that succeeded */
+	struct vn_hist rd, wr;   /* latencies in TSC ticks, of the I/Os that succeeded */
 	double tsc_ns;           /* ns per TSC tick */
 	double secs;             /* the time I/O ran: first start to last completion */
 	uint64_t errors;         /* failed and lost I/Os, failed submissions */

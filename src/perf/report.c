@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "perf/engine.h"
-#include "perf/hist.h"
+#include "util/hist.h"
 #include "perf/opts.h"
 #include "perf/report.h"
 
@@ -19,7 +19,7 @@ static unsigned long long tns(uint64_t ticks, double tsc_ns)
 	return (unsigned long long)((double)ticks * tsc_ns + 0.5);
 }
 
-static void print_lat(FILE *f, const char *name, const struct hist *h, double secs, uint32_t bs,
+static void print_lat(FILE *f, const char *name, const struct vn_hist *h, double secs, uint32_t bs,
 		      double tsc_ns)
 {
 	static const double pct[] = {50, 90, 99, 99.9, 99.99};
@@ -28,15 +28,16 @@ static void print_lat(FILE *f, const char *name, const struct hist *h, double se
 	fprintf(f, "  %s: IOPS=%.3fM, BW=%.1fMiB/s, ios=%llu\n", name, iops / 1e6,
 		iops * bs / 1048576.0, (unsigned long long)h->count);
 	fprintf(f, "    lat (ns): min=%llu, max=%llu, avg=%.1f, stdev=%.1f\n",
-		tns(hist_min(h), tsc_ns), tns(h->max, tsc_ns), hist_mean(h) * tsc_ns,
-		hist_stdev(h) * tsc_ns);
+		tns(vn_hist_min(h), tsc_ns), tns(h->max, tsc_ns), vn_hist_mean(h) * tsc_ns,
+		vn_hist_stdev(h) * tsc_ns);
 	fprintf(f, "    lat percentiles (ns):");
 	for (unsigned i = 0; i < sizeof(pct) / sizeof(pct[0]); i++)
-		fprintf(f, " %.2fth=[%llu]", pct[i], tns(hist_percentile(h, pct[i]), tsc_ns));
+		fprintf(f, " %.2fth=[%llu]", pct[i], tns(vn_hist_percentile(h, pct[i]), tsc_ns));
 	fprintf(f, "\n");
 }
 
-static struct json_object *json_lat(const struct hist *h, double secs, uint32_t bs, double tsc_ns)
+static struct json_object *json_lat(const struct vn_hist *h, double secs, uint32_t bs,
+				    double tsc_ns)
 {
 	static const double pct[] = {50, 90, 99, 99.9, 99.99};
 	struct json_object *o = json_object_new_object(), *l = json_object_new_object(),
@@ -46,15 +47,17 @@ static struct json_object *json_lat(const struct hist *h, double secs, uint32_t 
 	json_object_object_add(o, "ios", json_object_new_int64((int64_t)h->count));
 	json_object_object_add(o, "iops", json_object_new_double(iops));
 	json_object_object_add(o, "bw_bytes", json_object_new_double(iops * bs));
-	json_object_object_add(l, "min", json_object_new_int64((int64_t)tns(hist_min(h), tsc_ns)));
+	json_object_object_add(l, "min",
+			       json_object_new_int64((int64_t)tns(vn_hist_min(h), tsc_ns)));
 	json_object_object_add(l, "max", json_object_new_int64((int64_t)tns(h->max, tsc_ns)));
-	json_object_object_add(l, "mean", json_object_new_double(hist_mean(h) * tsc_ns));
-	json_object_object_add(l, "stdev", json_object_new_double(hist_stdev(h) * tsc_ns));
+	json_object_object_add(l, "mean", json_object_new_double(vn_hist_mean(h) * tsc_ns));
+	json_object_object_add(l, "stdev", json_object_new_double(vn_hist_stdev(h) * tsc_ns));
 	for (unsigned i = 0; i < sizeof(pct) / sizeof(pct[0]); i++) {
 		char k[16];
 		snprintf(k, sizeof(k), "%g", pct[i]);
 		json_object_object_add(
-		    p, k, json_object_new_int64((int64_t)tns(hist_percentile(h, pct[i]), tsc_ns)));
+		    p, k,
+		    json_object_new_int64((int64_t)tns(vn_hist_percentile(h, pct[i]), tsc_ns)));
 	}
 	json_object_object_add(l, "percentiles", p);
 	json_object_object_add(o, "lat_ns", l);
@@ -62,7 +65,7 @@ static struct json_object *json_lat(const struct hist *h, double secs, uint32_t 
 }
 
 /* 0, or -1 when no PNG was written (said on stderr). */
-static int plot(const struct opts *o, double tsc_ns, const struct hist *h)
+static int plot(const struct opts *o, double tsc_ns, const struct vn_hist *h)
 {
 	char dat[] = "/tmp/vnvme-perf-XXXXXX";
 	int fd = mkstemp(dat), ret;
@@ -72,9 +75,9 @@ static int plot(const struct opts *o, double tsc_ns, const struct hist *h)
 		fprintf(stderr, "vnvme-perf: --plot: cannot write a temporary file\n");
 		return -1;
 	}
-	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+	for (unsigned i = 0; i < VN_HIST_BUCKETS; i++)
 		if (h->b[i])
-			fprintf(f, "%llu %llu\n", tns(hist_bucket_low(i), tsc_ns),
+			fprintf(f, "%llu %llu\n", tns(vn_hist_bucket_low(i), tsc_ns),
 				(unsigned long long)h->b[i]);
 	fclose(f);
 	g = popen("gnuplot", "w");
@@ -173,8 +176,8 @@ void report_print(const struct opts *o, const struct result *r)
 
 int report_plot(const struct opts *o, const struct result *r)
 {
-	struct hist all = r->rd;
+	struct vn_hist all = r->rd;
 
-	hist_merge(&all, &r->wr);
+	vn_hist_merge(&all, &r->wr);
 	return plot(o, r->tsc_ns, &all);
 }

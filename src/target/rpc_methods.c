@@ -18,7 +18,9 @@
 
 #include "target/target.h"
 #include "util/compiler.h"
+#include "util/hist.h"
 #include "util/log.h"
+#include "util/tsc.h"
 #include "vnvme/spec.h"
 
 #ifndef VNVME_VERSION
@@ -362,9 +364,73 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Service times (TSC ticks) as "service_ns": the count, mean, percentiles
+ * and max in nanoseconds; with buckets, also the sum and every non-empty
+ * bucket as [index, upper end in ns, count], so that a client can subtract
+ * two snapshots (same index, counts subtracted) and take an interval's
+ * percentiles: the upper end of the bucket where the running count first
+ * reaches p % of the total, as here.
+ */
+/*
+ * Per-queue buckets in one get_stats reply, at most: about 20 bytes each,
+ * so that with the rest the reply stays well within what a client may
+ * have queued (VN_RPC_DEFAULT_MAX_OUTPUT, 4 MiB). A queue's service times
+ * fill a few hundred at most; the controllers' are not counted.
+ */
+#define SVC_QUEUE_BUCKETS_MAX 65536
+
+/* svc_json's buckets: every non-empty one, or none with buckets_omitted
+ * when more than *budget are left (NULL: no bound). */
+static struct json_object *svc_json(const struct vn_hist *h, bool buckets, size_t *budget)
+{
+	static const struct {
+		const char *key;
+		double p;
+	} pct[] = {{"p50", 50}, {"p90", 90}, {"p99", 99}, {"p999", 99.9}};
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "count", json_u64(h->count));
+	json_object_object_add(o, "mean",
+			       json_u64(vn_tsc_to_ns((uint64_t)(vn_hist_mean(h) + 0.5))));
+	for (unsigned i = 0; i < VN_ARRAY_SIZE(pct); i++)
+		json_object_object_add(o, pct[i].key,
+				       json_u64(vn_tsc_to_ns(vn_hist_percentile(h, pct[i].p))));
+	json_object_object_add(o, "max", json_u64(vn_tsc_to_ns(h->count ? h->max : 0)));
+	if (!buckets)
+		return o;
+	json_object_object_add(o, "sum", json_u64(vn_tsc_to_ns(h->sum)));
+	if (budget) {
+		size_t n = 0;
+
+		for (unsigned i = 0; i < VN_HIST_BUCKETS; i++)
+			n += h->b[i] != 0;
+		if (n > *budget) {
+			json_object_object_add(o, "buckets_omitted", json_object_new_boolean(1));
+			return o;
+		}
+		*budget -= n;
+	}
+	struct json_object *a = json_object_new_array();
+	for (unsigned i = 0; i < VN_HIST_BUCKETS; i++) {
+		uint64_t hi;
+
+		if (!h->b[i])
+			continue;
+		hi = i + 1 < VN_HIST_BUCKETS ? vn_hist_bucket_low(i + 1) - 1 : h->max;
+		struct json_object *b = json_object_new_array();
+		json_object_array_add(b, json_object_new_int((int)i));
+		json_object_array_add(b, json_u64(vn_tsc_to_ns(hi)));
+		json_object_array_add(b, json_u64(h->b[i]));
+		json_object_array_add(a, b);
+	}
+	json_object_object_add(o, "buckets", a);
+	return o;
+}
+
 /* Per queue (admin first): the counters since the last reset_stats, the
- * occupancy now, and errors by status. */
-static struct json_object *queues_json(struct nvme_ctrl *c)
+ * occupancy now, errors by status, service times. */
+static struct json_object *queues_json(struct nvme_ctrl *c, bool buckets, size_t *budget)
 {
 	struct nvme_queue_stats *q = calloc(NVME_MAX_QUEUES + 1, sizeof(*q));
 	struct json_object *a = json_object_new_array();
@@ -401,6 +467,7 @@ static struct json_object *queues_json(struct nvme_ctrl *c)
 		json_object_object_add(o, "irqs", json_u64(q[i].irqs));
 		json_object_object_add(o, "polls", json_u64(q[i].polls));
 		json_object_object_add(o, "busy_polls", json_u64(q[i].busy_polls));
+		json_object_object_add(o, "service_ns", svc_json(&q[i].svc, buckets, budget));
 		json_object_array_add(a, o);
 	}
 	free(q);
@@ -410,11 +477,25 @@ static struct json_object *queues_json(struct nvme_ctrl *c)
 static int m_get_stats(void *ctx, struct json_object *p, struct json_object **res, char *err,
 		       size_t len)
 {
+	static const char *const keys[] = {"socket", "name", "histogram", NULL};
 	struct target *t = ctx;
-	int one, ret;
+	struct json_object *v;
+	bool buckets = false;
+	size_t budget = SVC_QUEUE_BUCKETS_MAX;
+	int one = -1, ret;
 
-	if ((ret = all_or_one(t, p, &one, err, len)))
+	if ((ret = only_keys(p, keys, err, len)))
 		return ret;
+	if (p && json_object_object_get_ex(p, "histogram", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return perr(err, len, "%s", "\"histogram\" must be true or false");
+		buckets = json_object_get_boolean(v);
+	}
+	if (p &&
+	    (json_object_object_get_ex(p, "socket", NULL) ||
+	     json_object_object_get_ex(p, "name", NULL)) &&
+	    (one = find_ctrl(t, p, err, len)) < 0)
+		return INVALID;
 	struct json_object *r = json_object_new_object(), *a = json_object_new_array();
 	json_object_object_add(r, "time_ns", json_u64(now_ns()));
 	for (unsigned i = 0; i < t->nr_ctrls; i++) {
@@ -435,7 +516,9 @@ static int m_get_stats(void *ctx, struct json_object *p, struct json_object **re
 		json_object_object_add(o, "bytes_read", json_u64(st.bytes_read));
 		json_object_object_add(o, "bytes_written", json_u64(st.bytes_written));
 		json_object_object_add(o, "irqs", json_u64(st.irqs));
-		json_object_object_add(o, "queues", queues_json(vnvme_dev_ctrl(tc->dev)));
+		json_object_object_add(o, "service_ns", svc_json(&st.svc, buckets, NULL));
+		json_object_object_add(o, "queues",
+				       queues_json(vnvme_dev_ctrl(tc->dev), buckets, &budget));
 		json_object_array_add(a, o);
 	}
 	json_object_object_add(r, "controllers", a);

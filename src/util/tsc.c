@@ -44,5 +44,9 @@ uint64_t vn_tsc_from_ns(uint64_t ns)
 
 uint64_t vn_tsc_to_ns(uint64_t ticks)
 {
-	return (uint64_t)((double)ticks * vn_tsc_ns_per_tick() + 0.5);
+	double ns = (double)ticks * vn_tsc_ns_per_tick() + 0.5;
+
+	/* Saturated: a difference from a clock that went back can be near
+	 * 2^64 ticks, and a double beyond uint64_t converts undefined. */
+	return ns < 0x1p64 ? (uint64_t)ns : UINT64_MAX;
 }

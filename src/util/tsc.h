@@ -31,7 +31,7 @@ double vn_tsc_ns_per_tick(void);
 
 /* Ticks in ns nanoseconds (ns > 0 gives at least 1). */
 uint64_t vn_tsc_from_ns(uint64_t ns);
-/* Nanoseconds in ticks ticks. */
+/* Nanoseconds in ticks ticks (UINT64_MAX if they do not fit). */
 uint64_t vn_tsc_to_ns(uint64_t ticks);
 
 #endif

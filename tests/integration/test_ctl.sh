@@ -1,7 +1,7 @@
 #!/bin/sh
 # vnvme-ctl against a vnvme-target with --rpc, as a user runs it: TAP output.
-# Usage: test_ctl.sh TARGET CTL
-target=$1 ctl=$2
+# Usage: test_ctl.sh TARGET CTL PERF
+target=$1 ctl=$2 perf=$3
 dir=$(mktemp -d /tmp/vnvme-ctl-test-XXXXXX)
 n=0 fail=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -43,6 +43,18 @@ expect 0 "nvme0" "$ctl" stats
 expect 0 "poller vnvme-poll0" "$ctl" stats nvme1
 expect 0 "IOPS" "$ctl" stats --watch 0.2 --count 2
 expect 0 "\"time_ns\"" "$ctl" --json stats --watch 0.2 --count 1
+# Service times: P50 and P99 columns, "-" before any I/O; values once some
+# ran (the controller's total keeps them after the client's queues are
+# gone); --watch shows the interval's, "-" when none ran in it.
+expect 0 "ADMIN       P50       P99" "$ctl" stats
+expect 0 "nvme1 .* 0 .* -  *-$" "$ctl" stats nvme1
+"$perf" --socket "$dir/n1" --bs 4096 --qd 8 --ios 2000 --quiet > "$dir/out" 2>&1 &&
+	ok "vnvme-perf 2000 I/Os on nvme1" || nok "vnvme-perf on nvme1"
+expect 0 "nvme1 .* 2000 .*[0-9][0-9.]*[nmu]*s  *[0-9][0-9.]*[nmu]*s$" "$ctl" stats nvme1
+expect 0 "nvme1 .* -  *-$" "$ctl" stats --watch 0.2 --count 1 nvme1
+expect 0 "P50       P99" "$ctl" stats --watch 0.2 --count 1 nvme1
+expect 0 "\"buckets\"" "$ctl" --json stats --watch 0.2 --count 1 nvme1
+expect 0 "\"p99\"" "$ctl" --json stats nvme1
 # Namespaces on a live controller: the lowest free NSID, a chosen one, errors.
 expect 0 "nvme0: namespace 2 added" "$ctl" ns-add nvme0 --size 8M
 expect 0 "namespace 9 added" "$ctl" ns-add "$dir/n0" --nsid 9 --backend null --size 2G --lba 4096
@@ -56,6 +68,20 @@ expect 1 "namespace 2: no such namespace" "$ctl" ns-remove nvme0 2
 expect 2 "the NSID is 1..32" "$ctl" ns-remove nvme0 0
 expect 0 "1:ram 16M/512, 9:null 2G/4096" "$ctl" list
 expect 0 "QID CQID POLLER" "$ctl" stats --queues nvme0
+expect 0 "ERRORS       P50       P99 BY STATUS" "$ctl" stats --queues nvme0
+# Per queue: a client's queues exist while it is attached; wait (bounded)
+# for its I/O queue's line to show service times.
+"$perf" --socket "$dir/n1" --bs 4096 --qd 8 --runtime 60 --quiet > /dev/null 2>&1 &
+ppid=$!
+for i in $(seq 200); do
+	"$ctl" stats --queues nvme1 > "$dir/out" 2>&1
+	grep -q "^nvme1  *1  *1 .*[0-9][0-9.]*[nmu]*s  *[0-9][0-9.]*[nmu]*s $" "$dir/out" && break
+	sleep 0.1
+done
+grep -q "^nvme1  *1  *1 .*[0-9][0-9.]*[nmu]*s  *[0-9][0-9.]*[nmu]*s $" "$dir/out" &&
+	ok "stats --queues: an I/O queue's P50 and P99" || nok "stats --queues: an I/O queue's P50 and P99"
+kill "$ppid"
+wait "$ppid"
 expect 0 "counters reset" "$ctl" reset-stats
 expect 0 "counters reset" "$ctl" reset-stats nvme1
 expect 1 "no controller named nvme7" "$ctl" reset-stats nvme7

@@ -3256,6 +3256,145 @@ static void test_queue_stats_count_reset_and_count_again(void **state)
 	assert_int_equal(st.io_cmds, 5);
 }
 
+/* qid's statistics once its service-time samples reach cmds: the poller
+ * records a batch's samples just after posting its CQEs (and counts cmds
+ * at the batch's end), so the host may see a CQE a moment earlier. The
+ * wait only bounds a failure; nothing is timed. */
+static void svc_settled(struct nvme_ctrl *c, uint16_t qid, uint64_t cmds,
+			struct nvme_queue_stats *out)
+{
+	struct nvme_queue_stats qs[4];
+	uint64_t deadline = h_now_ms() + 5000;
+
+	for (;;) {
+		int n = nvme_ctrl_get_queue_stats(c, qs, 4);
+		for (int i = 0; i < n; i++) {
+			if (qs[i].qid != qid)
+				continue;
+			*out = qs[i];
+			if ((out->cmds >= cmds && out->svc.count >= cmds) || h_now_ms() > deadline)
+				return;
+		}
+		usleep(100);
+	}
+}
+
+/* Percentiles in order, within the samples' range. */
+static void assert_svc_ordered(const struct vn_hist *h)
+{
+	uint64_t p50 = vn_hist_percentile(h, 50), p90 = vn_hist_percentile(h, 90);
+	uint64_t p99 = vn_hist_percentile(h, 99), p999 = vn_hist_percentile(h, 99.9);
+
+	assert_true(h->count > 0);
+	assert_true(vn_hist_min(h) <= p50);
+	assert_true(p50 <= p90 && p90 <= p99 && p99 <= p999 && p999 <= h->max);
+	assert_true(vn_hist_mean(h) >= (double)vn_hist_min(h));
+	assert_true(vn_hist_mean(h) <= (double)h->max);
+}
+
+/*
+ * Service times (nvme_queue_stats.svc): one sample per command completed,
+ * whichever way it went: a batch of null Reads on the fast path (one
+ * stamp per batch), ram Writes staged and drained a round later, a Flush
+ * and an error on the general path. The admin queue's commands count on
+ * the admin queue, not in the controller's I/O total. A reset empties the
+ * histograms (the poller clears its own when it next records); a deleted
+ * queue's samples stay in the controller's total until the next reset.
+ */
+static void test_service_times_count_every_command_and_reset(void **state)
+{
+	struct tfx *f = *state;
+	struct host *h = &f->h;
+	struct nvme_ctrl *c = vnvme_dev_ctrl(f->dev);
+	struct nvme_queue_stats q, qs[4];
+	struct nvme_ctrl_stats st;
+	uint8_t *buf = h->mem + H_DATA + 0x200000;
+	struct vnvme_cqe cqe = {0};
+	struct vnvme_sqe s;
+	uint32_t nsid;
+	char err[256];
+
+	assert_int_equal(dev_ns_add(f, VN_BE_NULL, NULL, 512, 0, &nsid, err), 0);
+	h_create_ioq(h, 1, 64, false, 0);
+	/* 16 null Reads in one doorbell: the fast path, posted in one batch. */
+	for (int i = 0; i < 16; i++) {
+		s = h_rw(VNVME_NVM_READ, nsid, (uint64_t)i, 1);
+		s.dptr.prp1 = h_iova(h, buf + 512 * i);
+		hq_queue(&h->io[0], &s);
+	}
+	hq_ring(&h->io[0]);
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(hq_reap(&h->io[0], &cqe, 5000), 0);
+		assert_sc(vnvme_cqe_status(&cqe).v, 0);
+	}
+	svc_settled(c, 1, 16, &q);
+	assert_int_equal(q.cmds, 16);
+	assert_int_equal(q.svc.count, 16);
+	assert_svc_ordered(&q.svc);
+	/* 8 ram Writes at once (staged, the last NVME_STAGE_LAG drained a
+	 * round later), then a Flush and an error: the general way. */
+	for (int i = 0; i < 8; i++) {
+		s = h_rw(VNVME_NVM_WRITE, 1, (uint64_t)i, 1);
+		s.dptr.prp1 = h_iova(h, buf + 512 * i);
+		hq_queue(&h->io[0], &s);
+	}
+	hq_ring(&h->io[0]);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(hq_reap(&h->io[0], &cqe, 5000), 0);
+		assert_sc(vnvme_cqe_status(&cqe).v, 0);
+	}
+	s = (struct vnvme_sqe){.opc = VNVME_NVM_FLUSH, .nsid = 1};
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), 0);
+	s = h_rw(VNVME_NVM_READ, 1, 1u << 30, 1); /* past the end */
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(&h->io[0], &s, NULL), VNVME_SC_LBA_OUT_OF_RANGE);
+	svc_settled(c, 1, 26, &q);
+	assert_int_equal(q.cmds, 26);
+	assert_int_equal(q.svc.count, 26);
+	assert_svc_ordered(&q.svc);
+	/* The controller's: the I/O queues'. */
+	nvme_ctrl_get_stats(c, &st);
+	assert_int_equal(st.svc.count, 26);
+	assert_svc_ordered(&st.svc);
+	/* The admin queue: its commands but the AERs the host left waiting. */
+	assert_int_equal(nvme_ctrl_get_queue_stats(c, qs, 4), 2);
+	assert_int_equal(qs[0].qid, 0);
+	assert_true(qs[0].svc.count >= 2); /* Create I/O CQ and SQ at least */
+	assert_true(qs[0].svc.count <= qs[0].cmds);
+	assert_svc_ordered(&qs[0].svc);
+
+	/* A reset: empty at once, though the poller clears only when it
+	 * next records; then counting again from zero. */
+	nvme_ctrl_reset_stats(c);
+	assert_int_equal(nvme_ctrl_get_queue_stats(c, qs, 4), 2);
+	assert_int_equal(qs[0].svc.count, 0);
+	assert_int_equal(qs[1].svc.count, 0);
+	assert_int_equal(qs[1].svc.max, 0);
+	nvme_ctrl_get_stats(c, &st);
+	assert_int_equal(st.svc.count, 0);
+	for (int i = 0; i < 3; i++) {
+		s = h_rw(VNVME_NVM_READ, nsid, 0, 1);
+		s.dptr.prp1 = h_iova(h, buf);
+		assert_sc(hq_cmd(&h->io[0], &s, NULL), 0);
+	}
+	svc_settled(c, 1, 3, &q);
+	assert_int_equal(q.cmds, 3);
+	assert_int_equal(q.svc.count, 3);
+	assert_svc_ordered(&q.svc);
+
+	/* Deleted, the queue's samples stay in the controller's total. */
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_SQ, 1), 0);
+	assert_sc(delete_q(h, VNVME_ADM_DELETE_CQ, 1), 0);
+	nvme_ctrl_get_stats(c, &st);
+	assert_int_equal(st.io_cmds, 3);
+	assert_int_equal(st.svc.count, 3);
+	assert_int_equal(nvme_ctrl_get_queue_stats(c, qs, 4), 1);
+	assert_true(qs[0].svc.count >= 2); /* the two deletions */
+	nvme_ctrl_reset_stats(c);
+	nvme_ctrl_get_stats(c, &st);
+	assert_int_equal(st.svc.count, 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -3318,6 +3457,7 @@ int main(void)
 	    T(test_ns_change_events_wait_for_the_log_to_be_read),
 	    T(test_ns_add_and_remove_refuse_bad_nsids),
 	    T(test_queue_stats_count_reset_and_count_again),
+	    T(test_service_times_count_every_command_and_reset),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	if (!getenv("VNVME_LOG"))

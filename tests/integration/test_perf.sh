@@ -103,6 +103,13 @@ if "$perf" --socket "$dir/nvme0" --socket "$dir/nvme1" --verify --bs 4k --quiet 
 else
 	nok "verify over two devices"
 fi
+# The counters again, now with I/O: each controller's p50 and p99 service
+# times (non-zero: its deleted queues' samples stay in its total).
+kill -USR1 "$tpid"
+svc='^nvme0: .* io [1-9][0-9]* .* p50 [1-9][0-9]* ns p99 [1-9][0-9]* ns$'
+for i in $(seq 50); do grep -q "$svc" "$dir/target.log" && break; sleep 0.1; done
+if grep -q "$svc" "$dir/target.log"; then ok "SIGUSR1 after I/O prints p50 and p99 service times"
+else nok "SIGUSR1 after I/O: p50 and p99"; grep "^nvme0" "$dir/target.log" | sed 's/^/# /'; fi
 
 if "$perf" --socket "$dir/nvme0" --rw randrw --mix 50 --bs 512 --qd 8 --jobs 2 --runtime 1 --json --quiet > "$dir/out" 2>"$dir/err" &&
 	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["read"]["ios"] > 0 and r["write"]["ios"] > 0 and r["errors"] == 0 and r["read"]["lat_ns"]["percentiles"]["99"] >= r["read"]["lat_ns"]["min"]' "$dir/out"; then

@@ -361,6 +361,8 @@ static void test_bad_requests_get_errors_that_say_what_to_fix(void **state)
 	    {"delete_controller", "{\"nam\": \"nvme0\"}", -32602, "unknown parameter \"nam\""},
 	    {"get_stats", "{\"name\": \"nvme99\"}", -32602, "no controller"},
 	    {"get_stats", "{\"socket\": []}", -32602, "\"socket\" must be a non-empty string"},
+	    {"get_stats", "{\"histogram\": 1}", -32602, "\"histogram\" must be true or false"},
+	    {"get_stats", "{\"histo\": true}", -32602, "takes socket, name, histogram"},
 	    {"save_config", "{\"path\": 3}", -32602, "\"path\" must be a non-empty string"},
 	    {"save_config", "{\"path\": \"/nonexistent/dir/x.json\"}", -32602, "cannot write"},
 	    {"get_version", "{\"x\": 1}", -32602, "takes none"},
@@ -756,11 +758,49 @@ static struct json_object *stat_queue(struct json_object *r, int qid)
 }
 
 /*
+ * A "service_ns" object: its percentiles in order; with buckets, those
+ * ascending by index, their counts adding up to count. Returns count.
+ */
+static uint64_t check_service_ns(struct json_object *o, bool buckets)
+{
+	struct json_object *s = json_object_object_get(o, "service_ns"), *b;
+	uint64_t n = ju(s, "count"), sum = 0;
+	int last = -1;
+
+	assert_non_null(s);
+	assert_true(ju(s, "p50") <= ju(s, "p90"));
+	assert_true(ju(s, "p90") <= ju(s, "p99"));
+	assert_true(ju(s, "p99") <= ju(s, "p999"));
+	assert_true(ju(s, "p999") <= ju(s, "max"));
+	assert_true(ju(s, "mean") <= ju(s, "max"));
+	if (!n)
+		assert_int_equal(ju(s, "max"), 0);
+	b = json_object_object_get(s, "buckets");
+	assert_true(!b == !buckets);
+	for (size_t i = 0; b && i < json_object_array_length(b); i++) {
+		struct json_object *e = json_object_array_get_idx(b, i);
+		int idx = json_object_get_int(json_object_array_get_idx(e, 0));
+
+		assert_int_equal(json_object_array_length(e), 3);
+		assert_true(idx > last && idx <= 1024);
+		last = idx;
+		assert_true(json_object_get_uint64(json_object_array_get_idx(e, 2)) > 0);
+		sum += json_object_get_uint64(json_object_array_get_idx(e, 2));
+	}
+	if (b) {
+		assert_int_equal(sum, n);
+		assert_non_null(json_object_object_get(s, "sum"));
+	}
+	return n;
+}
+
+/*
  * Namespaces added and removed through the socket while libvnvme is
  * attached: the driver finds the new one by Identify and uses it; once
  * removed, its I/O fails with Invalid Namespace and namespace 1 carries on.
- * get_stats counts per queue with errors by status; reset_stats zeroes
- * them; save_config keeps the NSIDs. Each bad parameter gets its error.
+ * get_stats counts per queue with errors by status and service times
+ * (with their buckets when asked); reset_stats zeroes them; save_config
+ * keeps the NSIDs. Each bad parameter gets its error.
  */
 static void test_namespaces_come_and_go_under_a_client(void **state)
 {
@@ -804,6 +844,19 @@ static void test_namespaces_come_and_go_under_a_client(void **state)
 	assert_int_equal(ju(qs, "bytes_written"), 16 * 4096);
 	assert_int_equal(ju(qs, "inflight"), 0);
 	assert_int_equal(ju(qs, "errors"), 0);
+	assert_int_equal(check_service_ns(qs, false), 32);
+	assert_int_equal(
+	    check_service_ns(json_object_array_get_idx(json_object_object_get(r, "controllers"), 0),
+			     false),
+	    32);
+	assert_true(check_service_ns(stat_queue(r, 0), false) > 0); /* admin */
+	json_object_put(r);
+	r = ok("get_stats", "{\"socket\": \"%s\", \"histogram\": true}", a);
+	assert_int_equal(check_service_ns(stat_queue(r, 1), true), 32);
+	assert_int_equal(
+	    check_service_ns(json_object_array_get_idx(json_object_object_get(r, "controllers"), 0),
+			     true),
+	    32);
 	json_object_put(r);
 
 	json_object_put(ok("remove_namespace", "{\"socket\": \"%s\", \"nsid\": 3}", a));
@@ -824,6 +877,7 @@ static void test_namespaces_come_and_go_under_a_client(void **state)
 	qs = stat_queue(r, 1);
 	assert_int_equal(ju(qs, "cmds"), 0);
 	assert_int_equal(ju(qs, "errors"), 0);
+	assert_int_equal(check_service_ns(qs, false), 0);
 	json_object_put(r);
 
 	/* Gaps are kept: a saved file brings NSID 5 back as 5. */

@@ -16,7 +16,7 @@
 #   testdev  a vfio-user test device: vu, pci, util
 #   demo     testdev, vu, util
 #   driver   vu (client side: not vu/server.h), util and include/vnvme/
-#   perf     vnvme/vnvme.h only
+#   perf     vnvme/vnvme.h, and util/hist.h (self-contained: stdint, string)
 #   include/vnvme/  installed: system headers and vnvme/ only
 # json-c only in vu (VERSION), target (configuration) and perf (options);
 # the hot path (nvme/queue.c, io.c, dptr.c, the backends) never includes
@@ -71,7 +71,7 @@ allowed() {
 	demo:demo/* | demo:testdev/* | demo:vu/* | demo:util/*) ;;
 	driver:vu/server.h) return 1 ;;
 	driver:driver/* | driver:vu/* | driver:util/* | driver:vnvme/*) ;;
-	perf:perf/* | perf:vnvme/vnvme.h) ;;
+	perf:perf/* | perf:vnvme/vnvme.h | perf:util/hist.h) ;;
 	include:vnvme/*) ;;
 	*) return 1 ;;
 	esac
@@ -90,7 +90,7 @@ why() {
 	target) echo "target joins vu, pci, nvme, rpc, backend.h and util" ;;
 	testdev | demo) echo "the test device and the demo know nothing of NVMe" ;;
 	driver) echo "driver uses vu (client side), util and include/" ;;
-	perf) echo "perf uses only vnvme.h" ;;
+	perf) echo "perf uses only vnvme.h and util/hist.h" ;;
 	include) echo "installed headers include only system headers and vnvme/" ;;
 	esac
 }
