@@ -12,6 +12,7 @@
 #include "util/compiler.h"
 #include "util/log.h"
 #include "vnvme/spec.h"
+#include "vnvme/trace.h"
 
 #define NVME_ADMIN_QSIZE_MAX 4096
 #define NVME_MAX_IOV         40 /* 2^MDTS pages + 1 for an offset, merged when contiguous */
@@ -65,6 +66,7 @@ struct nvme_req {
 	uint8_t dsm_fua;      /* DSM: VN_BE_FUA for each deallocation */
 	uint32_t nsid;        /* the command's, and the LBA it failed at: for the error log */
 	uint64_t slba;
+	uint64_t t_fetch, t_done; /* trace: TSC stamps (nvme_sq.trace set) */
 	struct iovec iov[NVME_MAX_IOV];
 };
 
@@ -121,6 +123,11 @@ struct nvme_sq {
 	 */
 	uint64_t fk_read;
 	const struct nvme_ns *fk_ns;
+	/* The trace table's records of this SQ (nvme_ctrl_opts.trace), indexed
+	 * by CID & trace_mask; NULL when off: its commands then go the fast
+	 * way, else the general way (sq_process). */
+	struct vnvme_trace_rec *trace;
+	uint32_t trace_mask;
 	/* Counters: single writer (the poller). By direction (NVME_DIR_*):
 	 * SMART's host read and write commands and the bytes moved. */
 	uint64_t cmds, errors;

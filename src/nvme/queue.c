@@ -14,6 +14,13 @@
 
 #include "nvme/io_check.h"
 #include "nvme/priv.h"
+#include "nvme/probes.h"
+#include "util/tsc.h"
+
+/* The USDT probes' semaphores (probes.h): a tracer raises them. */
+volatile unsigned short vnvme_cmd_fetch_semaphore __attribute__((section(".probes")));
+volatile unsigned short vnvme_cmd_done_semaphore __attribute__((section(".probes")));
+volatile unsigned short vnvme_cqe_post_semaphore __attribute__((section(".probes")));
 
 static bool sq_translate(struct nvme_sq *sq, const struct vn_dma_table *t)
 {
@@ -94,6 +101,7 @@ static void cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_
 {
 	struct vnvme_cqe *e = &cq->ring[cq->tail];
 
+	NVME_PROBE4(cqe_post, sq->ctrl->name, sq->qid, cid, st.v);
 	e->dw0 = dw0;
 	e->dw1 = 0;
 	e->sqhd = (uint16_t)sq->head; /* < 65536 */
@@ -116,9 +124,34 @@ static void cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_
 	}
 }
 
+/*
+ * A command's trace record (include/vnvme/trace.h), written before its CQE:
+ * cq_post's release store of the phase orders it for the host. fetch 0: not
+ * known.
+ */
+static void trace_put(struct nvme_sq *sq, uint16_t cid, uint8_t opc, uint64_t fetch, uint64_t done,
+		      vnvme_status st)
+{
+	struct vnvme_trace_rec *t = &sq->trace[cid & sq->trace_mask];
+	uint64_t post = vn_tsc();
+
+	t->fetch = fetch;
+	t->done = done && done <= post ? done : post;
+	t->post = post;
+	t->cid = cid;
+	t->sqid = sq->qid;
+	t->status = st.v;
+	t->opc = opc;
+	t->flags = fetch ? 0 : VNVME_TRACE_F_NO_FETCH;
+}
+
+/* An admin command completed later (Asynchronous Event Request, Delete
+ * SQ/CQ, Format NVM): its fetch time is not kept. */
 void nvme_cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_status st,
 		  uint32_t dw0)
 {
+	if (unlikely(sq->trace))
+		trace_put(sq, cid, 0, 0, 0, st);
 	cq_post(cq, sq, cid, st, dw0, 0, 0);
 }
 
@@ -149,6 +182,8 @@ void nvme_req_complete(struct nvme_req *r, vnvme_status st, uint32_t dw0)
 		cq->inflight--;
 		sq->inflight--;
 	} else {
+		if (unlikely(sq->trace))
+			trace_put(sq, r->cid, r->opc, r->t_fetch, r->t_done, st);
 		cq_post(cq, sq, r->cid, st, dw0, r->nsid, r->slba);
 	}
 	req_put(sq, r);
@@ -160,21 +195,30 @@ static void sq_exec_one(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_
 	struct vnvme_sqe sqe;
 	vnvme_status st;
 	uint32_t dw0 = 0;
+	uint64_t t0 = 0;
 
 	/* Copy the entry out once: the host may rewrite it meanwhile. */
 	memcpy(&sqe, &sq->ring[sq->head], sizeof(sqe));
+	if (unlikely(sq->trace))
+		t0 = vn_tsc();
+	NVME_PROBE4(cmd_fetch, sq->ctrl->name, sq->qid, sqe.cid, sqe.opc);
 	if (++sq->head == sq->size)
 		sq->head = 0;
 	sq->inflight++;
 	cq->inflight++;
 	if (unlikely(sq->qid == 0)) {
 		st = nvme_admin_exec(sq->ctrl, sq, &sqe, &dw0);
-		if (!nvme_is_pending(st))
-			cq_post(cq, sq, sqe.cid, st, dw0, sqe.nsid, 0);
+		if (nvme_is_pending(st))
+			return;
+		if (unlikely(sq->trace))
+			trace_put(sq, sqe.cid, sqe.opc, t0, 0, st);
+		cq_post(cq, sq, sqe.cid, st, dw0, sqe.nsid, 0);
 		return;
 	}
 	struct nvme_req *r = req_get(sq);
 	r->cid = sqe.cid;
+	r->t_fetch = t0;
+	r->t_done = 0;
 	st = nvme_io_exec(sq, r, &sqe, t);
 	if (!nvme_is_pending(st))
 		nvme_req_complete(r, st, 0);
@@ -561,6 +605,21 @@ static VN_NOINLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq
 	return total;
 }
 
+/*
+ * n (>= 1) commands of an I/O SQ, each the general way (sq_exec_one), where
+ * the trace table gets its records and the USDT probes fire per command;
+ * ram I/O the fast path staged before a probe was attached completes too.
+ */
+static VN_NOINLINE uint32_t sq_process_general(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n,
+					       const struct vn_dma_table *t)
+{
+	for (uint32_t i = 0; i < n; i++)
+		sq_exec_one(sq, cq, t);
+	if (sq->st_n)
+		sq_drain(sq, cq, 0);
+	return n;
+}
+
 /* Execute up to a batch (NVME_SQ_BATCH) of new commands from one SQ. */
 static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_dma_table *t)
 {
@@ -575,7 +634,12 @@ static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct 
 		return 0;
 	}
 	if (likely(sq->qid)) {
-		n = sq_process_io(sq, cq, n);
+		/* Traced (or probed): per command, the general way. One test
+		 * per batch, which an untraced controller always fails. */
+		if (unlikely(sq->trace || nvme_probes_on()))
+			n = sq_process_general(sq, cq, n, t);
+		else
+			n = sq_process_io(sq, cq, n);
 	} else {
 		for (uint32_t i = 0; i < n; i++) {
 			/* An admin command waiting for another thread holds up
@@ -929,6 +993,10 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 	sq->serial = __atomic_add_fetch(&c->q_serial, 1u, __ATOMIC_RELAXED);
 	sq->db = &c->o.doorbells[2 * qid];
 	vn_store_release(sq->db, 0u);
+	if (c->o.trace) {
+		sq->trace = c->o.trace + (size_t)qid * c->o.trace_entries;
+		sq->trace_mask = c->o.trace_entries - 1;
+	}
 	/* The ring first: a ring outside the host's maps is refused before
 	 * its request slots are allocated. */
 	if (!sq_translate(sq, vn_dma_table_get(c->o.dma))) {

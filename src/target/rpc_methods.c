@@ -486,6 +486,8 @@ static struct json_object *conf_json(struct target *t)
 		}
 		if (c->max_dma_bytes)
 			json_object_object_add(o, "max_dma_bytes", json_u64(c->max_dma_bytes));
+		if (c->trace)
+			json_object_object_add(o, "trace", json_object_new_boolean(1));
 		const struct vnvme_dev_conf *live = vnvme_dev_conf(t->ctrls[i].dev);
 		for (unsigned n = 0; n < live->nr_ns; n++) {
 			const struct vnvme_ns_conf *nc = &live->ns[n];
