@@ -124,10 +124,12 @@ struct nvme_sq {
 	uint64_t fk_read;
 	const struct nvme_ns *fk_ns;
 	/* The trace table's records of this SQ (nvme_ctrl_opts.trace), indexed
-	 * by CID & trace_mask; NULL when off: its commands then go the fast
-	 * way, else the general way (sq_process). */
+	 * by CID & trace_mask; NULL when off. On, null namespaces' Reads and
+	 * Writes write theirs on the fast path (queue.c, trace_fast), the rest
+	 * on the general way. */
 	struct vnvme_trace_rec *trace;
 	uint32_t trace_mask;
+	uint64_t tr_fetch; /* the fast path's fetch stamp of its current run */
 	/* Counters: single writer (the poller). By direction (NVME_DIR_*):
 	 * SMART's host read and write commands and the bytes moved. */
 	uint64_t cmds, errors;

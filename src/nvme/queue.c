@@ -368,6 +368,26 @@ static VN_COLD void sq_stage_translate(struct nvme_sq *sq, const struct vn_dma_t
 	}
 }
 
+/*
+ * A fast-path command's trace record, before its CQE: fetch is the run's
+ * (sq->tr_fetch, one TSC read per run of commands), done and post now (a
+ * null namespace's command is done when it is checked).
+ */
+static VN_INLINE void trace_fast(struct nvme_sq *sq, uint16_t cid, uint8_t opc)
+{
+	struct vnvme_trace_rec *t = &sq->trace[cid & sq->trace_mask];
+	uint64_t now = vn_tsc();
+
+	t->fetch = sq->tr_fetch;
+	t->done = now;
+	t->post = now;
+	t->cid = cid;
+	t->sqid = sq->qid;
+	t->status = 0;
+	t->opc = opc;
+	t->flags = 0;
+}
+
 /* The first qword of an SQE with its CID masked out: opcode, flags, NSID. */
 #define FK_MASK 0xffffffff0000ffffull
 
@@ -400,7 +420,7 @@ static VN_NOINLINE bool sq_fast_kind(struct nvme_sq *sq, uint64_t key)
  * (NVME_DIR_*, a constant: the compiler makes one copy per direction).
  */
 static VN_INLINE int io_fast_dir(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_t *cid,
-				 const unsigned w)
+				 const unsigned w, const bool tr)
 {
 	const struct nvme_ns *ns = sq->fk_ns;
 	/* SLBA, NLB (16 bits of CDW12: the rest is flags, 0 here) and PRP1 once each. */
@@ -425,6 +445,9 @@ static VN_INLINE int io_fast_dir(struct nvme_sq *sq, const struct vnvme_sqe *s, 
 	}
 	*cid = vn_load_relaxed(&s->cid); /* not in the kind: read once, here */
 	if (ns->mem) {
+		/* Traced: ram I/O is not staged, it goes the general way. */
+		if (tr)
+			return FAST_NO;
 		/* Loaded again here: the test above is then one compare. */
 		uint8_t *mem = vn_load_relaxed(&ns->mem);
 		uint64_t at = slba << ns->lbads;
@@ -441,6 +464,9 @@ static VN_INLINE int io_fast_dir(struct nvme_sq *sq, const struct vnvme_sqe *s, 
 	}
 	sq->dir_cmds[w]++;
 	sq->dir_bytes[w] += len;
+	if (tr) /* before the caller's CQE store */
+		trace_fast(sq, (uint16_t)*cid,
+			   w == NVME_DIR_WRITE ? VNVME_NVM_WRITE : VNVME_NVM_READ);
 	return FAST_DONE;
 }
 
@@ -456,21 +482,22 @@ static VN_INLINE int io_fast_dir(struct nvme_sq *sq, const struct vnvme_sqe *s, 
  * either way. Anything else, errors included, returns FAST_NO before any
  * side effect and takes the general way.
  */
-static VN_INLINE int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_t *cid)
+static VN_INLINE int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_t *cid,
+			     const bool tr)
 {
 	/* Opcode, flags and NSID: one load, one compare. */
 	uint64_t key = vn_load_relaxed((const vn_u64_alias *)(const void *)s) & FK_MASK;
 
 	_Static_assert(VNVME_NVM_WRITE == (VNVME_NVM_READ ^ 3), "Write's kind is Read's ^ 3");
 	if (likely(key == sq->fk_read))
-		return io_fast_dir(sq, s, cid, NVME_DIR_READ);
+		return io_fast_dir(sq, s, cid, NVME_DIR_READ, tr);
 	/* A load of its own (relaxed: only this thread writes it), so that
 	 * the compiler compares Reads against memory, one instruction. */
 	if ((key ^ 3) == vn_load_relaxed(&sq->fk_read))
-		return io_fast_dir(sq, s, cid, NVME_DIR_WRITE);
+		return io_fast_dir(sq, s, cid, NVME_DIR_WRITE, tr);
 	if (!sq_fast_kind(sq, key))
 		return FAST_NO;
-	return io_fast_dir(sq, s, cid, key == sq->fk_read ? NVME_DIR_READ : NVME_DIR_WRITE);
+	return io_fast_dir(sq, s, cid, key == sq->fk_read ? NVME_DIR_READ : NVME_DIR_WRITE, tr);
 }
 
 /*
@@ -482,7 +509,7 @@ static VN_INLINE int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint
  * namespaces are staged. Stops before a command for the general way.
  * Returns the commands consumed.
  */
-static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t k)
+static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t k, const bool tr)
 {
 	uint32_t head = sq->head, tail = cq->tail, cid, posted, used;
 	const struct vnvme_sqe *s = &sq->ring[head], *const s0 = s, *const stop = s + k;
@@ -490,11 +517,13 @@ static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_
 	/* SQHD in the low 16 bits: head + k < size, so it never carries. */
 	uint64_t hi = cqe_tag(sq, cq) | head;
 
+	if (tr) /* the run's fetch time (trace_fast) */
+		sq->tr_fetch = vn_tsc();
 	for (; s != stop; s++) {
 		int f;
 
 		hi++; /* SQHD once this command is consumed */
-		f = io_fast(sq, s, &cid);
+		f = io_fast(sq, s, &cid, tr);
 		if (unlikely(f != FAST_DONE)) {
 			if (f == FAST_NO)
 				break;
@@ -522,7 +551,12 @@ static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_
 static VN_NOINLINE void sq_one(struct nvme_sq *sq, struct nvme_cq *cq)
 {
 	uint32_t cid;
-	int f = io_fast(sq, &sq->ring[sq->head], &cid);
+	int f;
+
+	/* A runtime test here: once per ring wrap or general command. */
+	if (unlikely(sq->trace))
+		sq->tr_fetch = vn_tsc();
+	f = io_fast(sq, &sq->ring[sq->head], &cid, sq->trace != NULL);
 
 	if (f == FAST_NO) {
 		sq_exec_one(sq, cq, sq->tbl);
@@ -574,10 +608,11 @@ static VN_INLINE uint32_t sq_take(struct nvme_sq *sq, struct nvme_cq *cq, uint32
  * once more: what the host added meanwhile joins the batch (up to
  * NVME_SQ_BATCH in all), so a busy queue costs fewer rounds per command.
  * Last, all but NVME_STAGE_LAG of the staged ram I/Os are copied and
- * completed. Returns the commands taken. Out of line, so that the loop has
- * the registers to itself.
+ * completed. Returns the commands taken. tr (a constant): the SQ has trace
+ * records, written on the fast path (trace_fast).
  */
-static VN_NOINLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n)
+static VN_INLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n,
+					const bool tr)
 {
 	uint32_t total = 0, first = n;
 
@@ -588,7 +623,7 @@ static VN_NOINLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq
 
 			k = VN_MIN(k, n);
 			if (likely(k)) {
-				uint32_t used = sq_run(sq, cq, k);
+				uint32_t used = sq_run(sq, cq, k, tr);
 
 				n -= used;
 				if (used == k)
@@ -603,6 +638,18 @@ static VN_NOINLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq
 	if (sq->st_n)
 		sq_drain(sq, cq, NVME_STAGE_LAG);
 	return total;
+}
+
+/* Out of line, so that the loop has the registers to itself; one copy
+ * without the trace table, one with (the compiler drops every test of tr). */
+static VN_NOINLINE uint32_t sq_process_fast(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n)
+{
+	return sq_process_io(sq, cq, n, false);
+}
+
+static VN_NOINLINE uint32_t sq_process_traced(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n)
+{
+	return sq_process_io(sq, cq, n, true);
 }
 
 /*
@@ -634,12 +681,15 @@ static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct 
 		return 0;
 	}
 	if (likely(sq->qid)) {
-		/* Traced (or probed): per command, the general way. One test
-		 * per batch, which an untraced controller always fails. */
-		if (unlikely(sq->trace || nvme_probes_on()))
-			n = sq_process_general(sq, cq, n, t);
+		/* Traced or probed: one test per batch, which an untraced
+		 * controller always fails. A USDT probe attached sends every
+		 * command the general way, where the probes are. */
+		if (likely(!sq->trace && !nvme_probes_on()))
+			n = sq_process_fast(sq, cq, n);
+		else if (!nvme_probes_on())
+			n = sq_process_traced(sq, cq, n);
 		else
-			n = sq_process_io(sq, cq, n);
+			n = sq_process_general(sq, cq, n, t);
 	} else {
 		for (uint32_t i = 0; i < n; i++) {
 			/* An admin command waiting for another thread holds up
