@@ -14,6 +14,7 @@
  *  - interrupts: MSI-X through the client's eventfds.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -183,6 +184,15 @@ static void dev_reset(void *opaque, enum vu_reset_reason why)
 		/* The next client gets the device as after power-on. */
 		d->cfg = d->cfg_init;
 		memset(d->bar4, 0, d->bar4_size);
+		/* And none of the last client's trace records: the queues are
+		 * gone (the reset stopped them), so nothing writes the table.
+		 * A hole, not a memset: the pages go back, untouched ones stay
+		 * unallocated. */
+		if (d->bar2 && fallocate(d->bar2_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					 VNVME_TRACE_REC_OFFSET,
+					 (off_t)(d->bar2_size - VNVME_TRACE_REC_OFFSET)) < 0)
+			vn_warn("%s: trace table: cannot clear the last client's records: %s",
+				d->name, strerror(errno));
 	}
 }
 

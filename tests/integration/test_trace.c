@@ -285,6 +285,30 @@ static void test_a_shared_slot_is_never_misattributed(void **state)
 	assert_false(vnvme_trace_get(tr, f->hdr->entries, 2, last, &rec));
 }
 
+/* A client that disconnects leaves no records to the next one. */
+static void test_the_next_client_finds_no_records(void **state)
+{
+	struct tfx *f = *state;
+	const struct vnvme_trace_rec *tr;
+	struct vnvme_trace_rec rec;
+
+	one_by_one(f, VNVME_NVM_READ, 10);
+	munmap((void *)(uintptr_t)f->hdr, f->len);
+	f->hdr = NULL;
+	h_close(&f->h);
+	assert_int_equal(h_connect(&f->h, f->path), 0);
+	map_table(f);
+	tr = recs(f, 1);
+	for (uint16_t cid = 0; cid < 64; cid++) {
+		assert_false(vnvme_trace_get(tr, f->hdr->entries, 1, cid, &rec));
+		assert_int_equal(rec.post, 0);
+	}
+	/* And the new client's commands are recorded. */
+	h_enable(&f->h, 32);
+	h_create_ioq(&f->h, 1, 64, false, 0);
+	one_by_one(f, VNVME_NVM_READ, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +323,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_commands_are_recorded, setup_ram, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_shared_slot_is_never_misattributed, setup_ram,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_the_next_client_finds_no_records, setup_null,
 					    teardown),
 	};
 
