@@ -266,6 +266,7 @@ static int m_list_controllers(void *ctx, struct json_object *p, struct json_obje
 		json_object_object_add(o, "ready", json_object_new_boolean(st.csts & 1));
 		json_object_object_add(o, "queues", json_object_new_int64(tc->conf.queues));
 		json_object_object_add(o, "qdepth", json_object_new_int64(tc->conf.qdepth));
+		json_object_object_add(o, "trace", json_object_new_boolean(tc->conf.trace));
 		json_object_object_add(o, "io_sqs", json_object_new_int64(st.nr_io_sq));
 		json_object_object_add(o, "io_cqs", json_object_new_int64(st.nr_io_cq));
 		const struct vnvme_dev_conf *live = vnvme_dev_conf(tc->dev);

@@ -290,6 +290,7 @@ static void test_every_method_round_trips(void **state)
 	c = find_ctrl(r, a);
 	assert_non_null(c);
 	assert_int_equal(json_object_array_length(json_object_object_get(c, "namespaces")), 2);
+	assert_true(json_object_get_boolean(json_object_object_get(c, "trace")));
 	v = json_object_array_get_idx(json_object_object_get(c, "namespaces"), 1);
 	assert_int_equal(json_object_get_int(json_object_object_get(v, "lba")), 4096);
 	json_object_put(r);
