@@ -63,6 +63,22 @@ _Static_assert(sizeof(struct vnvme_trace_rec) == 32, "trace record layout");
 #define VNVME_TRACE_REC_OFFSET 4096u
 
 /*
+ * Whether a table header, copied out of a mapping of len bytes, is one this
+ * header describes, with every record inside the mapping: check it once,
+ * on a copy (the device may rewrite the header), and keep the copy.
+ */
+static inline bool vnvme_trace_hdr_ok(const struct vnvme_trace_hdr *h, uint64_t len)
+{
+	if (len < sizeof(*h) || h->magic != VNVME_TRACE_MAGIC ||
+	    h->version != VNVME_TRACE_VERSION || h->rec_size != sizeof(struct vnvme_trace_rec) ||
+	    !h->entries || (h->entries & (h->entries - 1)) || !h->nr_queues ||
+	    h->nr_queues > 65536 || h->rec_offset % 8 || h->rec_offset > len)
+		return false;
+	/* nr_queues and entries are below 2^32 each: the product fits. */
+	return (uint64_t)h->nr_queues * h->entries <= (len - h->rec_offset) / h->rec_size;
+}
+
+/*
  * Copy the record of command cid on the queue whose records start at q
  * (entries: the header's) into *out, once its CQE was seen. True if it is
  * that command's: same CID and SQID, and stamps in order.

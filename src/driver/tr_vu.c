@@ -96,11 +96,7 @@ static void vu_map_trace(struct vnvme_ctrl *c, struct vu_tr *t, const char *path
 		return;
 	}
 	memcpy(&h, p, sizeof(h));
-	if (h.magic != VNVME_TRACE_MAGIC || h.version != VNVME_TRACE_VERSION ||
-	    h.rec_size != sizeof(struct vnvme_trace_rec) || !h.entries ||
-	    (h.entries & (h.entries - 1)) || !h.nr_queues || h.rec_offset % 8 ||
-	    h.rec_offset > len ||
-	    (uint64_t)h.nr_queues * h.entries > (len - h.rec_offset) / h.rec_size) {
+	if (!vnvme_trace_hdr_ok(&h, len)) {
 		/* Said by vnvme_ctrl_errmsg(), not an error: I/O works. */
 		drv_err(c, "%s: BAR2 is no trace table vnvme knows: ignored", path);
 		munmap(p, len);
