@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "vnvme/spec.h"
+#include "vnvme/trace.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -96,6 +97,16 @@ uint16_t vnvme_qpair_id(const struct vnvme_qpair *q);
 int vnvme_qpair_eventfd(const struct vnvme_qpair *q);
 /* Commands submitted and not yet completed. */
 uint32_t vnvme_qpair_outstanding(const struct vnvme_qpair *q);
+/*
+ * The device's trace records of this queue pair's SQ (vnvme-target with
+ * "trace", over vfio-user: include/vnvme/trace.h, docs/attribution.md):
+ * *entries of them, the record of CID cid at [cid & (*entries - 1)], to be
+ * read with vnvme_trace_get() once the command's CQE was seen; the stamps
+ * count *tsc_hz TSC ticks per second. NULL when the controller has no trace
+ * table (or a malformed one, or a PCI transport).
+ */
+const struct vnvme_trace_rec *vnvme_qpair_trace(const struct vnvme_qpair *q, uint32_t *entries,
+						uint64_t *tsc_hz);
 
 /*
  * Queue a command; -EBUSY when the queue is full. The doorbell is rung by

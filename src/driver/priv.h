@@ -81,6 +81,12 @@ struct vnvme_ctrl {
 	uint32_t max_qpairs;
 	uint8_t *qid_used;
 	uint32_t *dbbuf, *dbbuf_ei; /* shadow doorbells, or NULL */
+
+	/* The device's trace table (tr_vu.c), or NULL: its geometry checked
+	 * and copied once at open (the device may rewrite the header). */
+	const struct vnvme_trace_rec *trace;
+	uint32_t trace_queues, trace_entries;
+	uint64_t trace_hz;
 };
 
 void drv_err(struct vnvme_ctrl *c, const char *fmt, ...) VN_PRINTF(2, 3);

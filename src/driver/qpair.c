@@ -272,6 +272,18 @@ int vnvme_qpair_eventfd(const struct vnvme_qpair *q)
 	return q->efd;
 }
 
+const struct vnvme_trace_rec *vnvme_qpair_trace(const struct vnvme_qpair *q, uint32_t *entries,
+						uint64_t *tsc_hz)
+{
+	const struct vnvme_ctrl *c = q->c;
+
+	if (!c->trace || q->qid >= c->trace_queues)
+		return NULL;
+	*entries = c->trace_entries;
+	*tsc_hz = c->trace_hz;
+	return c->trace + (size_t)q->qid * c->trace_entries;
+}
+
 uint32_t vnvme_qpair_outstanding(const struct vnvme_qpair *q)
 {
 	/* Every CID is either free or outstanding; one slot is never used. */

@@ -21,6 +21,8 @@ struct vu_tr {
 	int memfd;
 	void *bar_map;
 	size_t bar_len;
+	void *trace_map; /* BAR2: the device's trace table, or NULL */
+	size_t trace_len;
 };
 
 static int vu_reg_read(struct vnvme_ctrl *c, uint32_t off, void *buf, uint32_t len)
@@ -52,6 +54,8 @@ static void vu_close(struct vnvme_ctrl *c)
 	vu_client_close(t->cl);
 	if (t->bar_map)
 		munmap(t->bar_map, t->bar_len);
+	if (t->trace_map)
+		munmap(t->trace_map, t->trace_len);
 	if (c->dma)
 		munmap(c->dma, c->dma_size);
 	if (t->memfd >= 0)
@@ -66,6 +70,46 @@ static const struct drv_transport vu_transport = {
     .set_irq = vu_set_irq,
     .close = vu_close,
 };
+
+/*
+ * The trace table, if the device offers one (BAR2, include/vnvme/trace.h):
+ * mapped read-only, its header checked once against the mapping. Absent or
+ * malformed, the controller works as without it (c->trace NULL).
+ */
+static void vu_map_trace(struct vnvme_ctrl *c, struct vu_tr *t, const char *path)
+{
+	struct vu_client_region r;
+	struct vnvme_trace_hdr h;
+	void *p;
+	size_t len;
+
+	if (vu_client_region_info(t->cl, VNVME_TRACE_BAR, &r) || !r.size)
+		return;
+	if (vu_client_region_mmap(&r, 0, &p, &len)) {
+		if (r.fd >= 0)
+			close(r.fd);
+		return;
+	}
+	close(r.fd);
+	if (len < sizeof(h)) {
+		munmap(p, len);
+		return;
+	}
+	memcpy(&h, p, sizeof(h));
+	if (!vnvme_trace_hdr_ok(&h, len)) {
+		/* Said by vnvme_ctrl_errmsg(), not an error: I/O works. */
+		drv_err(c, "%s: BAR2 is no trace table vnvme knows: ignored", path);
+		munmap(p, len);
+		return;
+	}
+	t->trace_map = p;
+	t->trace_len = len;
+	c->trace =
+	    (const struct vnvme_trace_rec *)(const void *)((const uint8_t *)p + h.rec_offset);
+	c->trace_queues = h.nr_queues;
+	c->trace_entries = h.entries;
+	c->trace_hz = h.tsc_hz;
+}
 
 int drv_vu_open(struct vnvme_ctrl *c, const char *path)
 {
@@ -115,6 +159,8 @@ int drv_vu_open(struct vnvme_ctrl *c, const char *path)
 	t->bar_map = p;
 	c->doorbells = p;
 	c->db_len = t->bar_len;
+	if (di.num_regions > VNVME_TRACE_BAR)
+		vu_map_trace(c, t, path);
 
 	/* DMA memory: a memfd sealed against resizing, shared with the device. */
 	t->memfd = memfd_create("vnvme-dma", MFD_CLOEXEC | MFD_ALLOW_SEALING);

@@ -618,6 +618,12 @@ int nvme_ctrl_create(const struct nvme_ctrl_opts *o, struct nvme_ctrl **out, con
 		*err = "queue depth must be 2..65536";
 		return -EINVAL;
 	}
+	if (o->trace &&
+	    (o->trace_entries < o->mqes || (o->trace_entries & (o->trace_entries - 1)))) {
+		*err =
+		    "trace table: entries per queue must be a power of 2, at least the queue depth";
+		return -EINVAL;
+	}
 	if (o->nr_pollers < 1 || o->nr_pollers > NVME_MAX_POLLERS || !o->pollers) {
 		*err = "1..64 polling threads";
 		return -EINVAL;

@@ -5,6 +5,8 @@
 
 #include "nvme/io_check.h"
 #include "nvme/priv.h"
+#include "nvme/probes.h"
+#include "util/tsc.h"
 
 static inline vnvme_status be_result(const struct nvme_req *r)
 {
@@ -59,6 +61,9 @@ static inline vnvme_status submit(struct nvme_sq *sq, struct nvme_req *r)
 	int ret = vn_be_submit(r->ns->chan[sq->cq->poller], &r->io);
 
 	if (likely(ret == 1)) {
+		if (unlikely(sq->trace))
+			r->t_done = vn_tsc();
+		NVME_PROBE4(cmd_done, sq->ctrl->name, sq->qid, r->cid, r->io.result);
 		account(sq, r);
 		return be_result(r);
 	}
@@ -278,6 +283,9 @@ void nvme_io_done(struct nvme_req *r)
 		nvme_admin_io_done(r);
 		return;
 	}
+	if (unlikely(sq->trace))
+		r->t_done = vn_tsc();
+	NVME_PROBE4(cmd_done, sq->ctrl->name, sq->qid, r->cid, r->io.result);
 	st = be_result(r);
 
 	if (r->opc == VNVME_NVM_DSM && vnvme_status_ok(st) && r->dsm_left &&

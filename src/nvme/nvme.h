@@ -24,6 +24,8 @@
 #include "util/hist.h"
 #include "util/poller.h"
 
+struct vnvme_trace_rec;
+
 #define NVME_MAX_NS      32
 #define NVME_MAX_POLLERS 64
 #define NVME_MAX_QUEUES  1024 /* I/O queue pairs per controller, at most */
@@ -56,6 +58,13 @@ struct nvme_ctrl_opts {
 	/* Raise MSI-X vector `iv`; called on polling threads. */
 	void (*irq)(void *arg, uint16_t iv);
 	void *irq_arg;
+	/*
+	 * The trace table's records (include/vnvme/trace.h): trace_entries (a
+	 * power of 2, at least mqes) per SQID 0..max_ioqpairs, in memory the
+	 * host may read. NULL: no tracing, and the fast path as without it.
+	 */
+	struct vnvme_trace_rec *trace;
+	uint32_t trace_entries;
 };
 
 /* Size of the doorbell area for max_ioqpairs I/O queue pairs, in bytes. */

@@ -14,6 +14,7 @@
 #include "util/log.h"
 #include "util/tsc.h"
 #include "vnvme/spec.h"
+#include "vnvme/trace.h"
 
 #define NVME_ADMIN_QSIZE_MAX 4096
 #define NVME_MAX_IOV         40 /* 2^MDTS pages + 1 for an offset, merged when contiguous */
@@ -67,7 +68,8 @@ struct nvme_req {
 	uint8_t dsm_fua;      /* DSM: VN_BE_FUA for each deallocation */
 	uint32_t nsid;        /* the command's, and the LBA it failed at: for the error log */
 	uint64_t slba;
-	uint64_t tsc; /* taken from the SQ: its batch's stamp (nvme_sq.t_batch) */
+	uint64_t tsc;             /* taken from the SQ: its batch's stamp (nvme_sq.t_batch) */
+	uint64_t t_fetch, t_done; /* trace: TSC stamps (nvme_sq.trace set) */
 	struct iovec iov[NVME_MAX_IOV];
 };
 
@@ -139,6 +141,13 @@ struct nvme_sq {
 	uint32_t st_old;
 	uint32_t svc_gen;
 	struct vn_hist *svc;
+	/* The trace table's records of this SQ (nvme_ctrl_opts.trace), indexed
+	 * by CID & trace_mask; NULL when off. On, null namespaces' Reads and
+	 * Writes write theirs on the fast path (queue.c, trace_fast), the rest
+	 * on the general way. */
+	struct vnvme_trace_rec *trace;
+	uint32_t trace_mask;
+	uint64_t tr_fetch; /* the fast path's fetch stamp of its current run */
 	/* Counters: single writer (the poller). By direction (NVME_DIR_*):
 	 * SMART's host read and write commands and the bytes moved. */
 	uint64_t cmds, errors;

@@ -14,6 +14,13 @@
 
 #include "nvme/io_check.h"
 #include "nvme/priv.h"
+#include "nvme/probes.h"
+#include "util/tsc.h"
+
+/* The USDT probes' semaphores (probes.h): a tracer raises them. */
+volatile unsigned short vnvme_cmd_fetch_semaphore __attribute__((section(".probes")));
+volatile unsigned short vnvme_cmd_done_semaphore __attribute__((section(".probes")));
+volatile unsigned short vnvme_cqe_post_semaphore __attribute__((section(".probes")));
 
 static bool sq_translate(struct nvme_sq *sq, const struct vn_dma_table *t)
 {
@@ -101,6 +108,7 @@ static void cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_
 {
 	struct vnvme_cqe *e = &cq->ring[cq->tail];
 
+	NVME_PROBE4(cqe_post, sq->ctrl->name, sq->qid, cid, st.v);
 	e->dw0 = dw0;
 	e->dw1 = 0;
 	e->sqhd = (uint16_t)sq->head; /* < 65536 */
@@ -123,9 +131,34 @@ static void cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_
 	}
 }
 
+/*
+ * A command's trace record (include/vnvme/trace.h), written before its CQE:
+ * cq_post's release store of the phase orders it for the host. fetch 0: not
+ * known.
+ */
+static void trace_put(struct nvme_sq *sq, uint16_t cid, uint8_t opc, uint64_t fetch, uint64_t done,
+		      vnvme_status st)
+{
+	struct vnvme_trace_rec *t = &sq->trace[cid & sq->trace_mask];
+	uint64_t post = vn_tsc();
+
+	t->fetch = fetch;
+	t->done = done && done <= post ? done : post;
+	t->post = post;
+	t->cid = cid;
+	t->sqid = sq->qid;
+	t->status = st.v;
+	t->opc = opc;
+	t->flags = fetch ? 0 : VNVME_TRACE_F_NO_FETCH;
+}
+
+/* An admin command completed later (Asynchronous Event Request, Delete
+ * SQ/CQ, Format NVM): its fetch time is not kept. */
 void nvme_cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_status st,
 		  uint32_t dw0)
 {
+	if (unlikely(sq->trace))
+		trace_put(sq, cid, 0, 0, 0, st);
 	cq_post(cq, sq, cid, st, dw0, 0, 0);
 }
 
@@ -156,6 +189,8 @@ void nvme_req_complete(struct nvme_req *r, vnvme_status st, uint32_t dw0)
 		cq->inflight--;
 		sq->inflight--;
 	} else {
+		if (unlikely(sq->trace))
+			trace_put(sq, r->cid, r->opc, r->t_fetch, r->t_done, st);
 		cq_post(cq, sq, r->cid, st, dw0, r->nsid, r->slba);
 		nvme_svc_add(sq, vn_tsc() - r->tsc, 1);
 	}
@@ -168,28 +203,37 @@ static void sq_exec_one(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_
 	struct vnvme_sqe sqe;
 	vnvme_status st;
 	uint32_t dw0 = 0;
+	uint64_t t0 = 0;
 
 	/* Copy the entry out once: the host may rewrite it meanwhile. */
 	memcpy(&sqe, &sq->ring[sq->head], sizeof(sqe));
+	if (unlikely(sq->trace))
+		t0 = vn_tsc();
+	NVME_PROBE4(cmd_fetch, sq->ctrl->name, sq->qid, sqe.cid, sqe.opc);
 	if (++sq->head == sq->size)
 		sq->head = 0;
 	sq->inflight++;
 	cq->inflight++;
 	if (unlikely(sq->qid == 0)) {
 		st = nvme_admin_exec(sq->ctrl, sq, &sqe, &dw0);
-		if (!nvme_is_pending(st)) {
-			cq_post(cq, sq, sqe.cid, st, dw0, sqe.nsid, 0);
-			nvme_svc_add(sq, vn_tsc() - sq->t_batch, 1);
-		} else if (sqe.opc != VNVME_ADM_ASYNC_EVENT_REQ) {
+		if (nvme_is_pending(st)) {
 			/* Completed later (nvme_admin_poll_pending). An AER
 			 * waits for an event, not for the device: no sample. */
-			sq->ctrl->pending.tsc = sq->t_batch;
+			if (sqe.opc != VNVME_ADM_ASYNC_EVENT_REQ)
+				sq->ctrl->pending.tsc = sq->t_batch;
+			return;
 		}
+		if (unlikely(sq->trace))
+			trace_put(sq, sqe.cid, sqe.opc, t0, 0, st);
+		cq_post(cq, sq, sqe.cid, st, dw0, sqe.nsid, 0);
+		nvme_svc_add(sq, vn_tsc() - sq->t_batch, 1);
 		return;
 	}
 	struct nvme_req *r = req_get(sq);
 	r->cid = sqe.cid;
 	r->tsc = sq->t_batch;
+	r->t_fetch = t0;
+	r->t_done = 0;
 	st = nvme_io_exec(sq, r, &sqe, t);
 	if (!nvme_is_pending(st))
 		nvme_req_complete(r, st, 0);
@@ -354,6 +398,26 @@ static VN_COLD void sq_stage_translate(struct nvme_sq *sq, const struct vn_dma_t
 	}
 }
 
+/*
+ * A fast-path command's trace record, before its CQE: fetch is the run's
+ * (sq->tr_fetch, one TSC read per run of commands), done and post now (a
+ * null namespace's command is done when it is checked).
+ */
+static VN_INLINE void trace_fast(struct nvme_sq *sq, uint16_t cid, uint8_t opc)
+{
+	struct vnvme_trace_rec *t = &sq->trace[cid & sq->trace_mask];
+	uint64_t now = vn_tsc();
+
+	t->fetch = sq->tr_fetch;
+	t->done = now;
+	t->post = now;
+	t->cid = cid;
+	t->sqid = sq->qid;
+	t->status = 0;
+	t->opc = opc;
+	t->flags = 0;
+}
+
 /* The first qword of an SQE with its CID masked out: opcode, flags, NSID. */
 #define FK_MASK 0xffffffff0000ffffull
 
@@ -386,7 +450,7 @@ static VN_NOINLINE bool sq_fast_kind(struct nvme_sq *sq, uint64_t key)
  * (NVME_DIR_*, a constant: the compiler makes one copy per direction).
  */
 static VN_INLINE int io_fast_dir(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_t *cid,
-				 const unsigned w)
+				 const unsigned w, const bool tr)
 {
 	const struct nvme_ns *ns = sq->fk_ns;
 	/* SLBA, NLB (16 bits of CDW12: the rest is flags, 0 here) and PRP1 once each. */
@@ -411,6 +475,9 @@ static VN_INLINE int io_fast_dir(struct nvme_sq *sq, const struct vnvme_sqe *s, 
 	}
 	*cid = vn_load_relaxed(&s->cid); /* not in the kind: read once, here */
 	if (ns->mem) {
+		/* Traced: ram I/O is not staged, it goes the general way. */
+		if (tr)
+			return FAST_NO;
 		/* Loaded again here: the test above is then one compare. */
 		uint8_t *mem = vn_load_relaxed(&ns->mem);
 		uint64_t at = slba << ns->lbads;
@@ -427,6 +494,9 @@ static VN_INLINE int io_fast_dir(struct nvme_sq *sq, const struct vnvme_sqe *s, 
 	}
 	sq->dir_cmds[w]++;
 	sq->dir_bytes[w] += len;
+	if (tr) /* before the caller's CQE store */
+		trace_fast(sq, (uint16_t)*cid,
+			   w == NVME_DIR_WRITE ? VNVME_NVM_WRITE : VNVME_NVM_READ);
 	return FAST_DONE;
 }
 
@@ -442,21 +512,22 @@ static VN_INLINE int io_fast_dir(struct nvme_sq *sq, const struct vnvme_sqe *s, 
  * either way. Anything else, errors included, returns FAST_NO before any
  * side effect and takes the general way.
  */
-static VN_INLINE int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_t *cid)
+static VN_INLINE int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint32_t *cid,
+			     const bool tr)
 {
 	/* Opcode, flags and NSID: one load, one compare. */
 	uint64_t key = vn_load_relaxed((const vn_u64_alias *)(const void *)s) & FK_MASK;
 
 	_Static_assert(VNVME_NVM_WRITE == (VNVME_NVM_READ ^ 3), "Write's kind is Read's ^ 3");
 	if (likely(key == sq->fk_read))
-		return io_fast_dir(sq, s, cid, NVME_DIR_READ);
+		return io_fast_dir(sq, s, cid, NVME_DIR_READ, tr);
 	/* A load of its own (relaxed: only this thread writes it), so that
 	 * the compiler compares Reads against memory, one instruction. */
 	if ((key ^ 3) == vn_load_relaxed(&sq->fk_read))
-		return io_fast_dir(sq, s, cid, NVME_DIR_WRITE);
+		return io_fast_dir(sq, s, cid, NVME_DIR_WRITE, tr);
 	if (!sq_fast_kind(sq, key))
 		return FAST_NO;
-	return io_fast_dir(sq, s, cid, key == sq->fk_read ? NVME_DIR_READ : NVME_DIR_WRITE);
+	return io_fast_dir(sq, s, cid, key == sq->fk_read ? NVME_DIR_READ : NVME_DIR_WRITE, tr);
 }
 
 /*
@@ -468,7 +539,8 @@ static VN_INLINE int io_fast(struct nvme_sq *sq, const struct vnvme_sqe *s, uint
  * namespaces are staged. Stops before a command for the general way.
  * Returns the commands consumed; adds the CQEs posted to *done.
  */
-static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t k, uint32_t *done)
+static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t k, uint32_t *done,
+				 const bool tr)
 {
 	uint32_t head = sq->head, tail = cq->tail, cid, posted, used;
 	const struct vnvme_sqe *s = &sq->ring[head], *const s0 = s, *const stop = s + k;
@@ -476,11 +548,13 @@ static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_
 	/* SQHD in the low 16 bits: head + k < size, so it never carries. */
 	uint64_t hi = cqe_tag(sq, cq) | head;
 
+	if (tr) /* the run's fetch time (trace_fast) */
+		sq->tr_fetch = vn_tsc();
 	for (; s != stop; s++) {
 		int f;
 
 		hi++; /* SQHD once this command is consumed */
-		f = io_fast(sq, s, &cid);
+		f = io_fast(sq, s, &cid, tr);
 		if (unlikely(f != FAST_DONE)) {
 			if (f == FAST_NO)
 				break;
@@ -510,7 +584,12 @@ static VN_INLINE uint32_t sq_run(struct nvme_sq *sq, struct nvme_cq *cq, uint32_
 static VN_NOINLINE uint32_t sq_one(struct nvme_sq *sq, struct nvme_cq *cq)
 {
 	uint32_t cid;
-	int f = io_fast(sq, &sq->ring[sq->head], &cid);
+	int f;
+
+	/* A runtime test here: once per ring wrap or general command. */
+	if (unlikely(sq->trace))
+		sq->tr_fetch = vn_tsc();
+	f = io_fast(sq, &sq->ring[sq->head], &cid, sq->trace != NULL);
 
 	if (f == FAST_NO) {
 		sq_exec_one(sq, cq, sq->tbl);
@@ -578,8 +657,8 @@ static __thread struct nvme_sq *lag_sq;
  * once more: what the host added meanwhile joins the batch (up to
  * NVME_SQ_BATCH in all), so a busy queue costs fewer rounds per command.
  * Last, all but NVME_STAGE_LAG of the staged ram I/Os are copied and
- * completed. Returns the commands taken. Out of line, so that the loop has
- * the registers to itself.
+ * completed. Returns the commands taken. tr (a constant): the SQ has trace
+ * records, written on the fast path (trace_fast).
  *
  * Service time, on this path per batch, never per command: the commands
  * the fast path completed here (done) all count the time from the batch's
@@ -588,7 +667,8 @@ static __thread struct nvme_sq *lag_sq;
  * upper bound for each, by at most the batch's own duration. Staged ram
  * I/Os count from the stamp of the batch that staged them (sq_drain).
  */
-static VN_NOINLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n)
+static VN_INLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n,
+					const bool tr)
 {
 	uint32_t total = 0, first = n, done = 0;
 	uint64_t now = 0;
@@ -600,7 +680,7 @@ static VN_NOINLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq
 
 			k = VN_MIN(k, n);
 			if (likely(k)) {
-				uint32_t used = sq_run(sq, cq, k, &done);
+				uint32_t used = sq_run(sq, cq, k, &done, tr);
 
 				n -= used;
 				if (used == k)
@@ -620,6 +700,33 @@ static VN_NOINLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq
 	if (done)
 		nvme_svc_add(sq, (now ? now : vn_tsc()) - sq->t_batch, done);
 	return total;
+}
+
+/* Out of line, so that the loop has the registers to itself; one copy
+ * without the trace table, one with (the compiler drops every test of tr). */
+static VN_NOINLINE uint32_t sq_process_fast(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n)
+{
+	return sq_process_io(sq, cq, n, false);
+}
+
+static VN_NOINLINE uint32_t sq_process_traced(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n)
+{
+	return sq_process_io(sq, cq, n, true);
+}
+
+/*
+ * n (>= 1) commands of an I/O SQ, each the general way (sq_exec_one), where
+ * the trace table gets its records and the USDT probes fire per command;
+ * ram I/O the fast path staged before a probe was attached completes too.
+ */
+static VN_NOINLINE uint32_t sq_process_general(struct nvme_sq *sq, struct nvme_cq *cq, uint32_t n,
+					       const struct vn_dma_table *t)
+{
+	for (uint32_t i = 0; i < n; i++)
+		sq_exec_one(sq, cq, t);
+	if (sq->st_n)
+		sq_drain(sq, cq, 0);
+	return n;
 }
 
 /* Execute up to a batch (NVME_SQ_BATCH) of new commands from one SQ. */
@@ -651,7 +758,15 @@ static unsigned sq_process(struct nvme_sq *sq, struct nvme_cq *cq, const struct 
 	}
 	sq->t_batch = vn_tsc();
 	if (likely(sq->qid)) {
-		n = sq_process_io(sq, cq, n);
+		/* Traced or probed: one test per batch, which an untraced
+		 * controller always fails. A USDT probe attached sends every
+		 * command the general way, where the probes are. */
+		if (likely(!sq->trace && !nvme_probes_on()))
+			n = sq_process_fast(sq, cq, n);
+		else if (!nvme_probes_on())
+			n = sq_process_traced(sq, cq, n);
+		else
+			n = sq_process_general(sq, cq, n, t);
 	} else {
 		for (uint32_t i = 0; i < n; i++) {
 			/* An admin command waiting for another thread holds up
@@ -1046,6 +1161,10 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 	sq->svc_gen = vn_load_relaxed(&c->stats_gen);
 	sq->db = &c->o.doorbells[2 * qid];
 	vn_store_release(sq->db, 0u);
+	if (c->o.trace) {
+		sq->trace = c->o.trace + (size_t)qid * c->o.trace_entries;
+		sq->trace_mask = c->o.trace_entries - 1;
+	}
 	/* The ring first: a ring outside the host's maps is refused before
 	 * its request slots are allocated. */
 	if (!sq_translate(sq, vn_dma_table_get(c->o.dma))) {

@@ -102,7 +102,11 @@ struct qp {
 	struct dev *d;
 	struct io *ios;
 	uint64_t last_progress;
-	uint64_t seq_next;      /* sequential workloads */
+	uint64_t seq_next; /* sequential workloads */
+	/* --attribute: the device's trace records of this queue pair's SQ. */
+	const struct vnvme_trace_rec *trace;
+	uint32_t tr_entries;
+	uint16_t sqid;
 	uint64_t issued, limit; /* --verify: one pass over the range per phase */
 };
 
@@ -114,7 +118,8 @@ struct job {
 	uint64_t rng;
 	/* results */
 	struct vn_hist rd, wr;
-	uint64_t done_ios; /* read by the progress thread, relaxed */
+	struct attribution *at; /* --attribute, else NULL */
+	uint64_t done_ios;      /* read by the progress thread, relaxed */
 	uint64_t errors;
 	uint64_t mismatches;
 	uint64_t first_bad_lba;
@@ -464,19 +469,66 @@ static int io_check(struct job *j, uint64_t deadline_ns)
 	return stop_flag ? 1 : 0;
 }
 
-/* Account a completion (dw3: its CQE's dword 3) that arrived by t. */
-static inline __attribute__((always_inline)) void io_done(struct job *j, const struct io *io,
-							  enum rw rw, uint32_t dw3, uint64_t t)
+/*
+ * --attribute: split the latency of the I/O on CID cid, submitted at start
+ * and reaped at reap, at the device's stamps in its trace record (complete:
+ * its CQE was seen). Each part is a difference of two stamps, so the parts
+ * sum to reap - start exactly. A record of another command in the slot is
+ * counted as missed, never attributed.
+ */
+static __attribute__((noinline)) void attribute(struct job *j, const struct qp *qp, uint16_t cid,
+						uint64_t start, uint64_t reap)
+{
+	struct attribution *a = j->at;
+	struct vnvme_trace_rec rec;
+	uint64_t f, d, p;
+
+	if (!vnvme_trace_get(qp->trace, qp->tr_entries, qp->sqid, cid, &rec)) {
+		a->missed++;
+		return;
+	}
+	f = rec.fetch;
+	d = rec.done;
+	p = rec.post;
+	if (unlikely(f < start || p > reap)) {
+		/* The device's CPU reads a TSC a little apart from ours (seen:
+		 * up to ~100 ns on a VM): clamp into [start, reap], so that no
+		 * part is negative and they still sum to the total. */
+		uint64_t skew = f < start ? start - f : p - reap;
+		a->clamped++;
+		if (skew > a->skew_max)
+			a->skew_max = skew;
+		f = f < start ? start : f > reap ? reap : f;
+		p = p < f ? f : p > reap ? reap : p;
+		d = d < f ? f : d > p ? p : d;
+	}
+	vn_hist_add(&a->h[AT_SUBMIT_FETCH], f - start);
+	vn_hist_add(&a->h[AT_FETCH_DONE], d - f);
+	vn_hist_add(&a->h[AT_DONE_POST], p - d);
+	vn_hist_add(&a->h[AT_POST_REAP], reap - p);
+	vn_hist_add(&a->h[AT_SERVICE], p - f);
+	vn_hist_add(&a->h[AT_TOTAL], reap - start);
+}
+
+/* Account a completion (dw3: its CQE's dword 3, cid its CID) that arrived
+ * by t; attr (a constant): --attribute. */
+static inline __attribute__((always_inline)) void io_done(struct job *j, const struct qp *qp,
+							  const struct io *io, enum rw rw,
+							  uint32_t dw3, uint16_t cid, uint64_t t,
+							  const bool attr)
 {
 	bool write = rw_writes(rw, io);
 
 	/* The Status Field is non-zero: bits 31:17, above the phase. A failed
 	 * I/O is an error, not a result: the histograms (IOPS, bandwidth,
 	 * latency) count the I/Os that succeeded. */
-	if (unlikely(dw3 & 0xfffe0000u)) /* one test, no shift */
+	if (unlikely(dw3 & 0xfffe0000u)) { /* one test, no shift */
 		io_failed(j, io, write, dw3);
-	else /* in TSC ticks; converted to ns once, at the end */
+	} else { /* in TSC ticks; converted to ns once, at the end */
 		vn_hist_add(write ? &j->wr : &j->rd, t - io->start);
+		if (attr)
+			attribute(j, qp, cid, io->start, t);
+	}
 }
 
 /* The loop's counters, shared by its batches. */
@@ -495,16 +547,15 @@ struct run {
  * docs/perf.md) measures the per-I/O cost without the empty polls.
  */
 /* A completion taken: account it, then queue the slot's next I/O. */
-static inline __attribute__((always_inline)) void again(struct job *j, struct qp *qp, struct run *r,
-							struct vnvme_hot_batch *b,
-							const struct vnvme_hot_cpl *c, enum rw rw,
-							uint64_t t, struct lba_gen *g)
+static inline __attribute__((always_inline)) void
+again(struct job *j, struct qp *qp, struct run *r, struct vnvme_hot_batch *b,
+      const struct vnvme_hot_cpl *c, enum rw rw, uint64_t t, struct lba_gen *g, const bool attr)
 {
 	struct io *io = c->arg;
 	const struct vnvme_rw *cmd;
 	int ret;
 
-	io_done(j, io, rw, c->dw3, t);
+	io_done(j, qp, io, rw, c->dw3, c->cid, t, attr);
 	cmd = io_next(io, rw, t, g);
 	ret = vnvme_hot_batch_resubmit(b, c->cid, cmd, io->lba);
 	if (unlikely(ret)) {
@@ -514,7 +565,7 @@ static inline __attribute__((always_inline)) void again(struct job *j, struct qp
 }
 
 static inline __attribute__((always_inline)) void batch(struct job *j, struct qp *qp, struct run *r,
-							enum rw rw)
+							enum rw rw, const bool attr)
 {
 	struct vnvme_hot_batch b;
 	unsigned n = vnvme_hot_batch_begin(&b, qp->h, O.qd), k;
@@ -540,7 +591,7 @@ static inline __attribute__((always_inline)) void batch(struct job *j, struct qp
 			r->left++;
 			continue; /* a broken controller's CQE */
 		}
-		again(j, qp, r, &b, &c, rw, t, &g);
+		again(j, qp, r, &b, &c, rw, t, &g, attr);
 	}
 	while (n--) {
 		struct vnvme_hot_cpl c;
@@ -551,9 +602,9 @@ static inline __attribute__((always_inline)) void batch(struct job *j, struct qp
 		}
 		if (r->left) {
 			r->left--;
-			again(j, qp, r, &b, &c, rw, t, &g);
+			again(j, qp, r, &b, &c, rw, t, &g, attr);
 		} else {
-			io_done(j, c.arg, rw, c.dw3, t);
+			io_done(j, qp, c.arg, rw, c.dw3, c.cid, t, attr);
 			vnvme_hot_batch_release(&b, c.cid);
 			r->inflight--;
 		}
@@ -576,30 +627,39 @@ static inline __attribute__((always_inline)) void batch(struct job *j, struct qp
 static __attribute__((noinline)) void perf_batch_randread(struct job *j, struct qp *qp,
 							  struct run *r)
 {
-	batch(j, qp, r, RW_RANDREAD);
+	batch(j, qp, r, RW_RANDREAD, false);
 }
 static __attribute__((noinline)) void perf_batch_randwrite(struct job *j, struct qp *qp,
 							   struct run *r)
 {
-	batch(j, qp, r, RW_RANDWRITE);
+	batch(j, qp, r, RW_RANDWRITE, false);
 }
 static __attribute__((noinline)) void perf_batch_read(struct job *j, struct qp *qp, struct run *r)
 {
-	batch(j, qp, r, RW_READ);
+	batch(j, qp, r, RW_READ, false);
 }
 static __attribute__((noinline)) void perf_batch_write(struct job *j, struct qp *qp, struct run *r)
 {
-	batch(j, qp, r, RW_WRITE);
+	batch(j, qp, r, RW_WRITE, false);
 }
 static __attribute__((noinline)) void perf_batch_randrw(struct job *j, struct qp *qp, struct run *r)
 {
-	batch(j, qp, r, RW_RANDRW);
+	batch(j, qp, r, RW_RANDRW, false);
+}
+/* --attribute: one instance, every mode (rw is not a constant here). */
+static __attribute__((noinline)) void perf_batch_attr(struct job *j, struct qp *qp, struct run *r)
+{
+	batch(j, qp, r, O.rw, true);
 }
 
 /* rw is a constant in every run_io instance: the switch folds away. */
-static inline __attribute__((always_inline)) void perf_batch(struct job *j, struct qp *qp,
-							     struct run *r, enum rw rw)
+static inline __attribute__((always_inline)) void
+perf_batch(struct job *j, struct qp *qp, struct run *r, enum rw rw, const bool attr)
 {
+	if (attr) {
+		perf_batch_attr(j, qp, r);
+		return;
+	}
 	switch (rw) {
 	case RW_RANDREAD:
 		perf_batch_randread(j, qp, r);
@@ -620,7 +680,7 @@ static inline __attribute__((always_inline)) void perf_batch(struct job *j, stru
 }
 
 static inline __attribute__((always_inline)) void run_io(struct job *j, uint64_t deadline_ns,
-							 enum rw rw)
+							 enum rw rw, const bool attr)
 {
 	struct run r = {.left = O.ios ? O.ios : UINT64_MAX};
 	uint64_t t = now_ticks();
@@ -650,7 +710,7 @@ static inline __attribute__((always_inline)) void run_io(struct job *j, uint64_t
 
 			/* An empty poll is this check alone. */
 			if (vnvme_hot_ready(qp->h))
-				perf_batch(j, qp, &r, rw);
+				perf_batch(j, qp, &r, rw, attr);
 		}
 		if ((iter & 1023) == 0) {
 			int ret = io_check(j, deadline_ns);
@@ -665,23 +725,27 @@ static inline __attribute__((always_inline)) void run_io(struct job *j, uint64_t
 /* One instance per mode; chosen once, at the start of the job. */
 static void run_randread(struct job *j, uint64_t dl)
 {
-	run_io(j, dl, RW_RANDREAD);
+	run_io(j, dl, RW_RANDREAD, false);
 }
 static void run_randwrite(struct job *j, uint64_t dl)
 {
-	run_io(j, dl, RW_RANDWRITE);
+	run_io(j, dl, RW_RANDWRITE, false);
 }
 static void run_read(struct job *j, uint64_t dl)
 {
-	run_io(j, dl, RW_READ);
+	run_io(j, dl, RW_READ, false);
 }
 static void run_write(struct job *j, uint64_t dl)
 {
-	run_io(j, dl, RW_WRITE);
+	run_io(j, dl, RW_WRITE, false);
 }
 static void run_randrw(struct job *j, uint64_t dl)
 {
-	run_io(j, dl, RW_RANDRW);
+	run_io(j, dl, RW_RANDRW, false);
+}
+static void run_attr(struct job *j, uint64_t dl)
+{
+	run_io(j, dl, O.rw, true);
 }
 
 static void (*const run_mode[])(struct job *, uint64_t) = {
@@ -724,7 +788,7 @@ static void job_run(struct job *j)
 			j->t_end_ns = mono_ns();
 		return;
 	}
-	run_mode[O.rw](j, deadline);
+	(O.attribute ? run_attr : run_mode[O.rw])(j, deadline);
 	if (!j->fatal)
 		j->t_end_ns = mono_ns();
 }
@@ -809,6 +873,13 @@ int engine_open(const struct opts *o)
 		j->rng = O.seed * 0x9e3779b97f4a7c15ull + i + 1;
 		vn_hist_init(&j->rd);
 		vn_hist_init(&j->wr);
+		if (O.attribute) {
+			j->at = calloc(1, sizeof(*j->at));
+			if (!j->at)
+				return 1;
+			for (unsigned k = 0; k < AT_NR; k++)
+				vn_hist_init(&j->at->h[k]);
+		}
 		j->cpl = calloc(O.qd, sizeof(*j->cpl));
 		if (!j->cpl)
 			return 1;
@@ -829,6 +900,19 @@ int engine_open(const struct opts *o)
 					"vnvme-perf: libvnvme's hot path is not version %u\n",
 					VNVME_HOT_VERSION);
 				return 1;
+			}
+			if (O.attribute) {
+				uint64_t hz;
+				qp->trace = vnvme_qpair_trace(qp->q, &qp->tr_entries, &hz);
+				qp->sqid = vnvme_qpair_id(qp->q);
+				if (!qp->trace) {
+					fprintf(stderr,
+						"vnvme-perf: %s: --attribute needs the device's "
+						"trace table: start vnvme-target with --trace (or "
+						"\"trace\": true)\n",
+						O.devs[d]);
+					return 2;
+				}
 			}
 			qp->ios = calloc(O.qd, sizeof(*qp->ios));
 			if (!qp->ios)
@@ -919,6 +1003,23 @@ void engine_result(struct result *r)
 	*r = (struct result){.tsc_ns = tsc_ns};
 	vn_hist_init(&r->rd);
 	vn_hist_init(&r->wr);
+	if (O.attribute) {
+		static struct attribution at;
+		for (unsigned k = 0; k < AT_NR; k++)
+			vn_hist_init(&at.h[k]);
+		at.missed = at.clamped = at.skew_max = 0;
+		for (unsigned i = 0; i < O.jobs; i++) {
+			if (!jobs[i].at)
+				continue;
+			for (unsigned k = 0; k < AT_NR; k++)
+				vn_hist_merge(&at.h[k], &jobs[i].at->h[k]);
+			at.missed += jobs[i].at->missed;
+			at.clamped += jobs[i].at->clamped;
+			if (jobs[i].at->skew_max > at.skew_max)
+				at.skew_max = jobs[i].at->skew_max;
+		}
+		r->at = &at;
+	}
 	for (unsigned i = 0; i < O.jobs; i++) {
 		vn_hist_merge(&r->rd, &jobs[i].rd);
 		vn_hist_merge(&r->wr, &jobs[i].wr);

@@ -18,6 +18,28 @@
 #include "util/hist.h"
 #include "perf/opts.h"
 
+/*
+ * --attribute: each I/O's latency (host submit to host reap) split at the
+ * device's stamps; in TSC ticks, of the I/Os that succeeded and whose
+ * record was found (an I/O's parts sum to its total exactly).
+ */
+enum {
+	AT_SUBMIT_FETCH, /* host submit -> device fetch */
+	AT_FETCH_DONE,   /* device fetch -> backend done */
+	AT_DONE_POST,    /* backend done -> CQE post */
+	AT_POST_REAP,    /* device post -> host reap */
+	AT_SERVICE,      /* device fetch -> post: the two above */
+	AT_TOTAL,        /* submit -> reap */
+	AT_NR
+};
+
+struct attribution {
+	struct vn_hist h[AT_NR];
+	uint64_t missed;   /* I/Os whose record was not theirs (another CID in the slot) */
+	uint64_t clamped;  /* I/Os whose stamps fell outside [submit, reap], clamped (engine.c) */
+	uint64_t skew_max; /* ... by this much at most, in ticks */
+};
+
 /* What the jobs did, merged. */
 struct result {
 	struct vn_hist rd, wr;   /* latencies in TSC ticks, of the I/Os that succeeded */
@@ -28,6 +50,7 @@ struct result {
 	uint64_t first_bad;      /* ... the first one's LBA */
 	const char *first_error; /* NULL, or the first job's first error (engine-owned) */
 	int fatal;               /* -errno of a job that lost its device, or 0 */
+	struct attribution *at;  /* --attribute: the split (engine-owned), else NULL */
 };
 
 /* Measure the TSC against CLOCK_MONOTONIC (20 ms). */

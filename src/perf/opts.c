@@ -41,6 +41,10 @@ static void usage(FILE *f)
 	    "  --verify          write every block of the range with a pattern carrying\n"
 	    "                    its LBA, read it all back and compare; mismatches by LBA\n"
 	    "  --interrupts      MSI-X interrupts to an eventfd (default: polled queues)\n"
+	    "  --attribute       split each I/O's latency into host submit -> device fetch,\n"
+	    "                    device service and device post -> host reap, from the\n"
+	    "                    device's trace table (vnvme-target --trace; see\n"
+	    "                    docs/attribution.md)\n"
 	    "  --json            print the result as JSON (docs/perf.md has the schema)\n"
 	    "  --plot FILE       write a latency histogram PNG with gnuplot (needs it in $PATH)\n"
 	    "  --seed N          random seed and verify generation             (default 1)\n"
@@ -129,7 +133,8 @@ int opts_parse(struct opts *o, int argc, char **argv)
 		O_PLOT,
 		O_SEED,
 		O_QUIET,
-		O_IRQ
+		O_IRQ,
+		O_ATTR
 	};
 	static const struct option lo[] = {
 	    {"socket", 1, NULL, O_SOCKET},
@@ -151,6 +156,7 @@ int opts_parse(struct opts *o, int argc, char **argv)
 	    {"seed", 1, NULL, O_SEED},
 	    {"quiet", 0, NULL, O_QUIET},
 	    {"interrupts", 0, NULL, O_IRQ},
+	    {"attribute", 0, NULL, O_ATTR},
 	    {"help", 0, NULL, 'h'},
 	    {0},
 	};
@@ -273,6 +279,9 @@ int opts_parse(struct opts *o, int argc, char **argv)
 		case O_IRQ:
 			o->interrupts = true;
 			break;
+		case O_ATTR:
+			o->attribute = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -310,6 +319,10 @@ int opts_parse(struct opts *o, int argc, char **argv)
 						o->cpus[i], sysconf(_SC_NPROCESSORS_ONLN));
 					return 2;
 				}
+	}
+	if (o->attribute && o->verify) {
+		fprintf(stderr, "vnvme-perf: --attribute measures a workload, not --verify\n");
+		return 2;
 	}
 	if (o->qsize && o->qsize <= o->qd) {
 		fprintf(stderr,

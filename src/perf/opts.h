@@ -31,6 +31,7 @@ struct opts {
 	uint32_t nsid;
 	uint64_t range_lbas; /* 0: whole namespace */
 	bool verify, json, quiet, interrupts;
+	bool attribute; /* split each I/O's latency with the device's trace table */
 	const char *plot;
 	uint64_t seed;
 };

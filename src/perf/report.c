@@ -64,6 +64,104 @@ static struct json_object *json_lat(const struct vn_hist *h, double secs, uint32
 	return o;
 }
 
+/* --attribute's parts, in report order, with their names (text, JSON). */
+static const struct {
+	unsigned k;
+	const char *text, *json;
+} at_parts[] = {
+    {AT_SUBMIT_FETCH, "host submit -> device fetch", "submit_to_fetch"},
+    {AT_FETCH_DONE, "device fetch -> done", "fetch_to_done"},
+    {AT_DONE_POST, "device done -> post", "done_to_post"},
+    {AT_POST_REAP, "device post -> host reap", "post_to_reap"},
+    {AT_SERVICE, "device service (fetch -> post)", "device_service"},
+    {AT_TOTAL, "total (submit -> reap)", "total"},
+};
+
+static const double at_pct[] = {50, 90, 99, 99.9};
+
+/*
+ * Which side the time goes to: the device's service (fetch -> post) or the
+ * host's hand-offs (submit -> fetch: the SQE waits for the device to take
+ * it, doorbell and polling included; post -> reap: the CQE waits for the
+ * host), by their share of the mean latency. *dev_share in [0, 1].
+ */
+static const char *at_bottleneck(const struct attribution *a, double *dev_share)
+{
+	double total = (double)a->h[AT_TOTAL].sum;
+
+	*dev_share = total > 0 ? (double)a->h[AT_SERVICE].sum / total : 0;
+	return *dev_share > 0.5 ? "device" : "host";
+}
+
+static void print_attribution(FILE *f, const struct attribution *a, double tsc_ns)
+{
+	double dev;
+	const char *side = at_bottleneck(a, &dev);
+	const struct vn_hist *t = &a->h[AT_TOTAL];
+	double sum = 0;
+
+	fprintf(f,
+		"  attribution (ns; %llu I/Os; %llu left out without their record; %llu clamped, "
+		"their stamps up to %llu ns outside submit..reap):\n",
+		(unsigned long long)t->count, (unsigned long long)a->missed,
+		(unsigned long long)a->clamped, tns(a->skew_max, tsc_ns));
+	fprintf(f, "    %-32s %10s", "part", "mean");
+	for (unsigned i = 0; i < sizeof(at_pct) / sizeof(at_pct[0]); i++)
+		fprintf(f, " %9gth", at_pct[i]);
+	fprintf(f, "\n");
+	for (unsigned p = 0; p < sizeof(at_parts) / sizeof(at_parts[0]); p++) {
+		const struct vn_hist *h = &a->h[at_parts[p].k];
+		fprintf(f, "    %-32s %10.1f", at_parts[p].text, vn_hist_mean(h) * tsc_ns);
+		for (unsigned i = 0; i < sizeof(at_pct) / sizeof(at_pct[0]); i++)
+			fprintf(f, " %11llu", tns(vn_hist_percentile(h, at_pct[i]), tsc_ns));
+		fprintf(f, "\n");
+		if (at_parts[p].k <= AT_POST_REAP)
+			sum += vn_hist_mean(h) * tsc_ns;
+	}
+	fprintf(f, "    parts sum to %.1f ns, the total's mean %.1f ns\n", sum,
+		vn_hist_mean(t) * tsc_ns);
+	fprintf(f,
+		"  bottleneck: %s (device service %.0f%% of the mean latency, host hand-offs "
+		"%.0f%%)\n",
+		side, dev * 100, (1 - dev) * 100);
+}
+
+static struct json_object *json_attribution(const struct attribution *a, double tsc_ns)
+{
+	struct json_object *o = json_object_new_object(), *parts = json_object_new_object();
+	double dev;
+	const char *side = at_bottleneck(a, &dev);
+
+	json_object_object_add(o, "ios", json_object_new_int64((int64_t)a->h[AT_TOTAL].count));
+	json_object_object_add(o, "missed", json_object_new_int64((int64_t)a->missed));
+	json_object_object_add(o, "clamped", json_object_new_int64((int64_t)a->clamped));
+	json_object_object_add(o, "clamp_max_ns",
+			       json_object_new_int64((int64_t)tns(a->skew_max, tsc_ns)));
+	for (unsigned p = 0; p < sizeof(at_parts) / sizeof(at_parts[0]); p++) {
+		const struct vn_hist *h = &a->h[at_parts[p].k];
+		struct json_object *e = json_object_new_object(), *pc = json_object_new_object();
+
+		json_object_object_add(e, "mean", json_object_new_double(vn_hist_mean(h) * tsc_ns));
+		json_object_object_add(e, "min",
+				       json_object_new_int64((int64_t)tns(vn_hist_min(h), tsc_ns)));
+		json_object_object_add(e, "max",
+				       json_object_new_int64((int64_t)tns(h->max, tsc_ns)));
+		for (unsigned i = 0; i < sizeof(at_pct) / sizeof(at_pct[0]); i++) {
+			char k[16];
+			snprintf(k, sizeof(k), "%g", at_pct[i]);
+			json_object_object_add(pc, k,
+					       json_object_new_int64((int64_t)tns(
+						   vn_hist_percentile(h, at_pct[i]), tsc_ns)));
+		}
+		json_object_object_add(e, "percentiles", pc);
+		json_object_object_add(parts, at_parts[p].json, e);
+	}
+	json_object_object_add(o, "parts_ns", parts);
+	json_object_object_add(o, "bottleneck", json_object_new_string(side));
+	json_object_object_add(o, "device_share", json_object_new_double(dev));
+	return o;
+}
+
 /* 0, or -1 when no PNG was written (said on stderr). */
 static int plot(const struct opts *o, double tsc_ns, const struct vn_hist *h)
 {
@@ -153,6 +251,9 @@ void report_print(const struct opts *o, const struct result *r)
 		if (r->first_error)
 			json_object_object_add(j, "first_error",
 					       json_object_new_string(r->first_error));
+		if (r->at)
+			json_object_object_add(j, "attribution",
+					       json_attribution(r->at, r->tsc_ns));
 		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
 		json_object_put(j);
 	} else {
@@ -166,6 +267,8 @@ void report_print(const struct opts *o, const struct result *r)
 		if (o->verify)
 			printf(" verify_mismatches=%llu", (unsigned long long)r->mismatches);
 		printf("\n");
+		if (r->at)
+			print_attribution(stdout, r->at, r->tsc_ns);
 	}
 	if (r->first_error)
 		fprintf(stderr, "vnvme-perf: first error: %s\n", r->first_error);

@@ -6,11 +6,15 @@
  *  - BAR0 (64-bit): controller registers by message at 0x0..0xfff, the
  *    doorbells from 0x1000 in a memfd the client mmaps (sparse mmap area), so a
  *    doorbell write is a plain store the pollers see;
+ *  - BAR2 (64-bit, prefetchable), with "trace" only: the trace table
+ *    (include/vnvme/trace.h, docs/attribution.md) in a memfd the client
+ *    mmaps read-only;
  *  - BAR4: MSI-X table (0x0) and PBA, emulated by QEMU, kept here for other
  *    clients;
  *  - interrupts: MSI-X through the client's eventfds.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,7 +23,9 @@
 #include "pci/cfg.h"
 #include "target/device.h"
 #include "util/log.h"
+#include "util/tsc.h"
 #include "vnvme/spec.h"
+#include "vnvme/trace.h"
 #include "vu/server.h"
 
 struct vnvme_dev {
@@ -32,6 +38,9 @@ struct vnvme_dev {
 	uint64_t bar0_size;
 	uint8_t *bar4;
 	uint64_t bar4_size;
+	int bar2_fd; /* the trace table, or -1 */
+	uint8_t *bar2;
+	uint64_t bar2_size;
 	uint32_t nr_vectors;
 	/* By NSID: attached, or detached with I/O still in flight (kept until
 	 * a later remove or the device's end). conf.ns lists the attached. */
@@ -48,6 +57,46 @@ static uint64_t pow2_at_least(uint64_t v)
 	while (p < v)
 		p <<= 1;
 	return p;
+}
+
+/*
+ * The trace table (include/vnvme/trace.h): a header and, per SQID, a record
+ * per CID below the queue size rounded up to a power of 2, in a memfd: its
+ * pages cost memory only once a command touches them (a 65536-entry queue's
+ * records are 2 MiB, used as far as the host's CIDs reach).
+ */
+static int trace_setup(struct vnvme_dev *d, struct nvme_ctrl_opts *co)
+{
+	uint32_t entries = (uint32_t)pow2_at_least(VN_MAX(d->conf.qdepth, 2u));
+	uint32_t nq = d->conf.queues + 1;
+	uint64_t size =
+	    VNVME_TRACE_REC_OFFSET + (uint64_t)nq * entries * sizeof(struct vnvme_trace_rec);
+	struct vnvme_trace_hdr *h;
+
+	d->bar2_size = pow2_at_least(size);
+	d->bar2_fd = memfd_create("vnvme-trace", MFD_CLOEXEC);
+	if (d->bar2_fd < 0 || ftruncate(d->bar2_fd, (off_t)d->bar2_size) < 0)
+		return -errno;
+	d->bar2 = mmap(NULL, d->bar2_size, PROT_READ | PROT_WRITE, MAP_SHARED, d->bar2_fd, 0);
+	if (d->bar2 == MAP_FAILED) {
+		d->bar2 = NULL;
+		return -errno;
+	}
+	h = (struct vnvme_trace_hdr *)(void *)d->bar2;
+	*h = (struct vnvme_trace_hdr){
+	    .magic = VNVME_TRACE_MAGIC,
+	    .version = VNVME_TRACE_VERSION,
+	    .hdr_size = sizeof(*h),
+	    .rec_size = sizeof(struct vnvme_trace_rec),
+	    .nr_queues = nq,
+	    .entries = entries,
+	    .tsc_hz = (uint64_t)(1e9 / vn_tsc_ns_per_tick() + 0.5),
+	    .rec_offset = VNVME_TRACE_REC_OFFSET,
+	    .size = size,
+	};
+	co->trace = (struct vnvme_trace_rec *)(void *)(d->bar2 + VNVME_TRACE_REC_OFFSET);
+	co->trace_entries = entries;
+	return 0;
 }
 
 static void irq(void *arg, uint16_t iv)
@@ -95,6 +144,12 @@ static int region_access(void *opaque, uint32_t region, uint64_t off, void *buf,
 		else
 			memcpy(buf, d->bar0 + off, n);
 		return 0;
+	case VNVME_TRACE_BAR:
+		/* The trace table by message: read-only, as it is mapped. */
+		if (wr || !d->bar2)
+			return -EINVAL;
+		memcpy(buf, d->bar2 + off, n);
+		return 0;
 	case 4:
 		if (wr)
 			memcpy(d->bar4 + off, buf, n);
@@ -129,6 +184,15 @@ static void dev_reset(void *opaque, enum vu_reset_reason why)
 		/* The next client gets the device as after power-on. */
 		d->cfg = d->cfg_init;
 		memset(d->bar4, 0, d->bar4_size);
+		/* And none of the last client's trace records: the queues are
+		 * gone (the reset stopped them), so nothing writes the table.
+		 * A hole, not a memset: the pages go back, untouched ones stay
+		 * unallocated. */
+		if (d->bar2 && fallocate(d->bar2_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					 VNVME_TRACE_REC_OFFSET,
+					 (off_t)(d->bar2_size - VNVME_TRACE_REC_OFFSET)) < 0)
+			vn_warn("%s: trace table: cannot clear the last client's records: %s",
+				d->name, strerror(errno));
 	}
 }
 
@@ -171,6 +235,9 @@ static void cfg_setup(struct vnvme_dev *d, uint64_t pba_off)
 
 	pcicfg_init(&d->cfg, &ids);
 	pcicfg_set_bar(&d->cfg, 0, d->bar0_size, PCI_BAR_MEM_64);
+	if (d->bar2)
+		pcicfg_set_bar(&d->cfg, VNVME_TRACE_BAR, d->bar2_size,
+			       PCI_BAR_MEM_64 | PCI_BAR_PREFETCH);
 	pcicfg_set_bar(&d->cfg, 4, d->bar4_size, 0);
 	/* PCI Power Management 1.2: D0 only; PMCSR power state writable. */
 	off = pcicfg_add_cap(&d->cfg, PCI_CAP_ID_PM, 8);
@@ -207,6 +274,7 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 	if (!d)
 		return -ENOMEM;
 	d->bar0_fd = -1;
+	d->bar2_fd = -1;
 	d->conf = *conf;
 	/* The device owns its configuration's strings (namespaces come and
 	 * go), copied below: none is the caller's, whatever fails first. */
@@ -244,6 +312,10 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 	if (d->bar0 == MAP_FAILED) {
 		d->bar0 = NULL;
 		ret = -errno;
+		goto err;
+	}
+	if (conf->trace && (ret = trace_setup(d, &co)) < 0) {
+		snprintf(err, errlen, "trace table: %s", strerror(-ret));
 		goto err;
 	}
 	pba_off = ((uint64_t)d->nr_vectors * 16 + 4095) & ~4095ull;
@@ -310,6 +382,12 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 	    .nr_sparse = 1,
 	    .sparse = {{.offset = VNVME_REG_DBS, .size = d->bar0_size - VNVME_REG_DBS}},
 	};
+	if (d->bar2)
+		vd.regions[VNVME_TRACE_BAR] = (struct vu_region){
+		    .size = d->bar2_size,
+		    .flags = VU_REGION_F_READ | VU_REGION_F_MMAP,
+		    .fd = d->bar2_fd,
+		};
 	vd.regions[4] = (struct vu_region){
 	    .size = d->bar4_size, .flags = VU_REGION_F_READ | VU_REGION_F_WRITE, .fd = -1};
 	vd.regions[VU_PCI_CONFIG_REGION] = (struct vu_region){
@@ -363,6 +441,10 @@ void vnvme_dev_destroy(struct vnvme_dev *d)
 		munmap(d->bar0, d->bar0_size);
 	if (d->bar0_fd >= 0)
 		close(d->bar0_fd);
+	if (d->bar2)
+		munmap(d->bar2, d->bar2_size);
+	if (d->bar2_fd >= 0)
+		close(d->bar2_fd);
 	free(d->bar4);
 	free(d->pollers);
 	free(d);

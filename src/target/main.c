@@ -52,6 +52,8 @@ static void usage(FILE *f)
 	    "  --serial STR       serial number (default: unique per process and controller)\n"
 	    "  --pci-id VVVV:DDDD PCI vendor:device              (default 4e58:0001)\n"
 	    "  --max-dma-bytes SIZE  guest memory the client may map (default 128G)\n"
+	    "  --trace            per-command device timestamps in a table the host maps\n"
+	    "                     (BAR2; vnvme-perf --attribute, docs/attribution.md)\n"
 	    "Many controllers:\n"
 	    "  --config FILE      JSON configuration (schema in docs/target.md)\n"
 	    "Both:\n"
@@ -286,6 +288,7 @@ int main(int argc, char **argv)
 		O_CPUS,
 		O_LOG,
 		O_MAXDMA,
+		O_TRACE,
 		O_DAEMON,
 		O_PIDFILE,
 		O_READYFD,
@@ -310,6 +313,7 @@ int main(int argc, char **argv)
 	    {"cpus", required_argument, NULL, O_CPUS},
 	    {"log", required_argument, NULL, O_LOG},
 	    {"max-dma-bytes", required_argument, NULL, O_MAXDMA},
+	    {"trace", no_argument, NULL, O_TRACE},
 	    {"daemonize", no_argument, NULL, O_DAEMON},
 	    {"pidfile", required_argument, NULL, O_PIDFILE},
 	    {"ready-fd", required_argument, NULL, O_READYFD},
@@ -403,6 +407,9 @@ int main(int argc, char **argv)
 			if (vn_parse_size(optarg, &one.max_dma_bytes) || !one.max_dma_bytes)
 				return die_usage("--max-dma-bytes wants a size such as 64G",
 						 optarg);
+			break;
+		case O_TRACE:
+			one.trace = true;
 			break;
 		case O_CONFIG:
 			config = optarg;

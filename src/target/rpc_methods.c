@@ -268,6 +268,7 @@ static int m_list_controllers(void *ctx, struct json_object *p, struct json_obje
 		json_object_object_add(o, "ready", json_object_new_boolean(st.csts & 1));
 		json_object_object_add(o, "queues", json_object_new_int64(tc->conf.queues));
 		json_object_object_add(o, "qdepth", json_object_new_int64(tc->conf.qdepth));
+		json_object_object_add(o, "trace", json_object_new_boolean(tc->conf.trace));
 		json_object_object_add(o, "io_sqs", json_object_new_int64(st.nr_io_sq));
 		json_object_object_add(o, "io_cqs", json_object_new_int64(st.nr_io_cq));
 		const struct vnvme_dev_conf *live = vnvme_dev_conf(tc->dev);
@@ -569,6 +570,8 @@ static struct json_object *conf_json(struct target *t)
 		}
 		if (c->max_dma_bytes)
 			json_object_object_add(o, "max_dma_bytes", json_u64(c->max_dma_bytes));
+		if (c->trace)
+			json_object_object_add(o, "trace", json_object_new_boolean(1));
 		const struct vnvme_dev_conf *live = vnvme_dev_conf(t->ctrls[i].dev);
 		for (unsigned n = 0; n < live->nr_ns; n++) {
 			const struct vnvme_ns_conf *nc = &live->ns[n];

@@ -18,6 +18,7 @@
 #include "target/config.h"
 #include "target/device.h"
 #include "util/log.h"
+#include "util/tsc.h"
 #include "vnvme/vnvme.h"
 #include "target_env.h"
 
@@ -63,6 +64,32 @@ static int setup(void **state)
 	return 0;
 }
 
+/* A controller with the trace table (BAR2, docs/attribution.md). */
+static int setup_trace(void **state)
+{
+	struct dfx *f = calloc(1, sizeof(*f));
+	struct vnvme_dev_conf conf;
+	char err[256] = "";
+
+	tenv_init(&f->e, "drv", 1);
+	snprintf(f->path, sizeof(f->path), "%s/nvme0", f->e.dir);
+	vn_dev_conf_defaults(&conf);
+	memcpy(conf.socket, f->path, strlen(f->path) + 1);
+	conf.queues = 2;
+	conf.qdepth = 200;
+	conf.trace = true;
+	conf.ns[0].be.type = VN_BE_NULL;
+	conf.ns[0].be.size = 8u << 20;
+	assert_int_equal(vnvme_dev_create(&conf, 0, f->e.loop, &f->e.qsbr, f->e.pollers, 1, &f->dev,
+					  err, sizeof(err)),
+			 0);
+	tenv_run(&f->e);
+	assert_int_equal(vnvme_ctrl_open(f->path, NULL, &f->c), 0);
+	assert_int_equal(vnvme_ns_info(f->c, 1, &f->ns), 0);
+	*state = f;
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	struct dfx *f = *state;
@@ -95,6 +122,69 @@ static void wait_done(struct vnvme_qpair *q, struct result *r, int n)
 	for (long i = 0; i < 5000000 && r->done < n; i++)
 		assert_true(vnvme_qpair_poll(q, 0) >= 0);
 	assert_int_equal(r->done, n);
+}
+
+/* What a completion callback found in the trace table. */
+struct traced {
+	const struct vnvme_trace_rec *recs;
+	uint32_t entries;
+	uint16_t sqid;
+	int done, ours;
+	uint64_t t0;
+};
+
+static void trace_cb(void *arg, const struct vnvme_cqe *cqe)
+{
+	struct traced *t = arg;
+	struct vnvme_trace_rec rec;
+
+	t->done++;
+	/* The CQE is seen: the record of its command is complete. */
+	if (vnvme_trace_get(t->recs, t->entries, t->sqid, cqe->cid, &rec) && rec.fetch >= t->t0 &&
+	    rec.opc == VNVME_NVM_READ && rec.status == 0)
+		t->ours++;
+}
+
+/* The driver maps BAR2 and gives each queue pair its records: each of 512
+ * Reads, 16 at a time, finds its own in its completion callback. */
+static void test_trace_table_gives_each_completion_its_record(void **state)
+{
+	struct dfx *f = *state;
+	struct vnvme_qpair_opts qo = {.depth = 32};
+	void *buf = vnvme_dma_alloc(f->c, 4096);
+	struct traced t = {0};
+	uint64_t hz = 0;
+
+	assert_int_equal(vnvme_qpair_create(f->c, &qo, &f->q), 0);
+	t.recs = vnvme_qpair_trace(f->q, &t.entries, &hz);
+	assert_non_null(t.recs);
+	assert_int_equal(t.entries, 256); /* qdepth 200, rounded up */
+	assert_true(hz > 1000000);
+	t.sqid = vnvme_qpair_id(f->q);
+	t.t0 = vn_tsc();
+	for (int sent = 0; sent < 512;) {
+		for (int k = 0; k < 16; k++, sent++)
+			assert_int_equal(
+			    vnvme_read(f->q, 1, buf, (uint64_t)sent, 1, 512, trace_cb, &t), 0);
+		for (long i = 0; i < 5000000 && t.done < sent; i++)
+			assert_true(vnvme_qpair_poll(f->q, 0) >= 0);
+	}
+	assert_int_equal(t.done, 512);
+	assert_int_equal(t.ours, 512);
+	vnvme_dma_free(f->c, buf);
+}
+
+/* Without "trace", no records. */
+static void test_no_trace_table_without_trace(void **state)
+{
+	struct dfx *f = *state;
+	struct vnvme_qpair_opts qo = {.depth = 32};
+	uint32_t entries = 7;
+	uint64_t hz = 7;
+
+	assert_int_equal(vnvme_qpair_create(f->c, &qo, &f->q), 0);
+	assert_null(vnvme_qpair_trace(f->q, &entries, &hz));
+	assert_int_equal(entries, 7);
 }
 
 static void test_bring_up_identifies_the_controller(void **state)
@@ -578,6 +668,9 @@ int main(void)
 	    T(test_a_batch_resubmits_on_the_cids_it_takes),
 	    T(test_open_errors_say_what_to_do),
 	    T(test_the_driver_sees_a_namespace_come_and_go),
+	    T(test_no_trace_table_without_trace),
+	    cmocka_unit_test_setup_teardown(test_trace_table_gives_each_completion_its_record,
+					    setup_trace, teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	if (!getenv("VNVME_LOG"))

@@ -203,6 +203,35 @@ else
 	fi
 fi
 
+# --attribute (docs/attribution.md): a target with --trace; each I/O's
+# parts sum to its total, so their means sum to the total's mean (the JSON
+# rounds nothing but the doubles' last bits: 0.1 % margin).
+timeout 30 "$target" --socket "$dir/tr" --backend null --trace --log warn --daemonize \
+	--pidfile "$dir/tr.pid" > "$dir/out" 2>&1
+if timeout 60 "$perf" --socket "$dir/tr" --bs 512 --qd 16 --ios 20000 --attribute --json --quiet > "$dir/json" 2> "$dir/out" &&
+	json_check "$dir/json" 'all(k in r["attribution"]["parts_ns"] for k in ("submit_to_fetch", "fetch_to_done", "done_to_post", "post_to_reap", "device_service", "total")) and r["attribution"]["ios"] >= 19000 and r["attribution"]["missed"] == 0 and r["attribution"]["bottleneck"] in ("host", "device") and abs(sum(r["attribution"]["parts_ns"][k]["mean"] for k in ("submit_to_fetch", "fetch_to_done", "done_to_post", "post_to_reap")) - r["attribution"]["parts_ns"]["total"]["mean"]) <= 0.001 * r["attribution"]["parts_ns"]["total"]["mean"] and abs(r["attribution"]["parts_ns"]["total"]["mean"] - r["read"]["lat_ns"]["mean"]) <= 0.001 * r["read"]["lat_ns"]["mean"]'; then
+	ok "--attribute: JSON parts whose means sum to the total, a bottleneck named"
+else
+	nok "--attribute JSON"; sed 's/^/# /' "$dir/json"
+fi
+if timeout 60 "$perf" --socket "$dir/tr" --rw randwrite --bs 4k --qd 4 --ios 5000 --attribute --quiet > "$dir/out" 2>&1 &&
+	grep -q "host submit -> device fetch" "$dir/out" && grep -q "device post -> host reap" "$dir/out" &&
+	grep -q "^  bottleneck: \(host\|device\) (device service" "$dir/out" &&
+	awk '/parts sum to/ { a = $4; b = $(NF - 1); d = a - b; if (d < 0) d = -d; ok = d <= 0.001 * b + 0.1 } END { exit !ok }' "$dir/out"; then
+	ok "--attribute: text parts, their sum against the total, the bottleneck"
+else
+	nok "--attribute text"
+fi
+"$perf" --socket "$dir/rfd2" --attribute --verify > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && grep -q "not --verify" "$dir/out"; then ok "--attribute with --verify is refused"; else nok "--attribute --verify (rc $rc)"; fi
+kill "$(cat "$dir/tr.pid")" 2>/dev/null
+timeout 30 "$target" --socket "$dir/notr" --backend null --log warn --daemonize \
+	--pidfile "$dir/notr.pid" > "$dir/out" 2>&1
+timeout 30 "$perf" --socket "$dir/notr" --attribute --runtime 1 > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && grep -q "needs the device's trace table: start vnvme-target with --trace" "$dir/out"; then
+	ok "--attribute without the target's --trace says how to get it"; else nok "--attribute without --trace (rc $rc)"; fi
+kill "$(cat "$dir/notr.pid")" 2>/dev/null
+
 # SIGTERM: clean exit, sockets removed, counters printed.
 start_target
 "$perf" --socket "$dir/nvme0" --ios 1000 --quiet > /dev/null 2>&1

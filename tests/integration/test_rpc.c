@@ -276,7 +276,8 @@ static void test_every_method_round_trips(void **state)
 	snprintf(a, sizeof(a), "%s/a", T.dir);
 	r = ok("create_controller",
 	       "{\"socket\": \"%s\", \"queues\": 3, \"qdepth\": 64, \"serial\": \"RPC1\","
-	       " \"pci_id\": \"1b36:0010\", \"max_dma_bytes\": \"1G\", \"namespaces\": ["
+	       " \"pci_id\": \"1b36:0010\", \"max_dma_bytes\": \"1G\", \"trace\": true,"
+	       " \"namespaces\": ["
 	       " {\"backend\": \"ram\", \"size\": \"16M\"},"
 	       " {\"backend\": \"null\", \"size\": 1073741824, \"lba\": 4096} ] }",
 	       a);
@@ -289,6 +290,7 @@ static void test_every_method_round_trips(void **state)
 	c = find_ctrl(r, a);
 	assert_non_null(c);
 	assert_int_equal(json_object_array_length(json_object_object_get(c, "namespaces")), 2);
+	assert_true(json_object_get_boolean(json_object_object_get(c, "trace")));
 	v = json_object_array_get_idx(json_object_object_get(c, "namespaces"), 1);
 	assert_int_equal(json_object_get_int(json_object_object_get(v, "lba")), 4096);
 	json_object_put(r);
@@ -313,6 +315,9 @@ static void test_every_method_round_trips(void **state)
 	r = json_object_from_file(saved);
 	assert_non_null(r);
 	assert_int_equal(json_object_array_length(json_object_object_get(r, "controllers")), 2);
+	c = find_ctrl(json_object_object_get(r, "controllers"), a);
+	assert_non_null(c); /* "trace" kept by save_config */
+	assert_true(json_object_get_boolean(json_object_object_get(c, "trace")));
 	json_object_put(r);
 
 	r = ok("delete_controller", "{\"socket\": \"%s\"}", a);

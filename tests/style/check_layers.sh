@@ -8,7 +8,7 @@
 #   pci      a leaf: util only
 #   vu       knows nothing of NVMe: util only
 #   backend  util only
-#   nvme     util, backend/backend.h and vnvme/spec.h only
+#   nvme     util, backend/backend.h, vnvme/spec.h and vnvme/trace.h only
 #   rpc      a JSON-RPC server: util and json-c only
 #   ctl      vnvme-ctl: json-c only (it speaks JSON-RPC over a socket)
 #   target   joins vu, pci, nvme, the backends and the configuration; it is
@@ -62,11 +62,11 @@ allowed() {
 	pci:pci/* | pci:util/*) ;;
 	vu:vu/* | vu:util/*) ;;
 	backend:backend/* | backend:util/*) ;;
-	nvme:nvme/* | nvme:util/* | nvme:backend/backend.h | nvme:vnvme/spec.h) ;;
+	nvme:nvme/* | nvme:util/* | nvme:backend/backend.h | nvme:vnvme/spec.h | nvme:vnvme/trace.h) ;;
 	rpc:rpc/* | rpc:util/*) ;;
 	ctl:ctl/* | ctl:rpc/path.h) ;;
 	target:target/* | target:rpc/* | target:vu/* | target:pci/* | target:nvme/nvme.h | target:backend/backend.h | \
-		target:util/* | target:vnvme/spec.h) ;;
+		target:util/* | target:vnvme/spec.h | target:vnvme/trace.h) ;;
 	testdev:testdev/* | testdev:vu/* | testdev:pci/* | testdev:util/*) ;;
 	demo:demo/* | demo:testdev/* | demo:vu/* | demo:util/*) ;;
 	driver:vu/server.h) return 1 ;;

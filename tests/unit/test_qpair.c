@@ -335,6 +335,69 @@ static void test_hot_reap_stops_at_max_and_at_the_phase(void **state)
 	assert_int_equal(f.h.nfree, SIZE - 1);
 }
 
+/* The trace table's header (vnvme/trace.h) as a hostile device may
+ * write it: every field that could put a record outside the mapping, or
+ * make the index wrong, is refused. */
+static void test_trace_header_checks_refuse_what_reads_out_of_bounds(void **state)
+{
+	const struct vnvme_trace_hdr good = {
+	    .magic = VNVME_TRACE_MAGIC,
+	    .version = VNVME_TRACE_VERSION,
+	    .hdr_size = sizeof(struct vnvme_trace_hdr),
+	    .rec_size = sizeof(struct vnvme_trace_rec),
+	    .nr_queues = 9,
+	    .entries = 1024,
+	    .rec_offset = VNVME_TRACE_REC_OFFSET,
+	};
+	const uint64_t len = VNVME_TRACE_REC_OFFSET + 9ull * 1024 * 32;
+	struct vnvme_trace_hdr h;
+
+	(void)state;
+	assert_true(vnvme_trace_hdr_ok(&good, len));
+	assert_false(vnvme_trace_hdr_ok(&good, len - 1));          /* the last record cut */
+	assert_false(vnvme_trace_hdr_ok(&good, sizeof(good) - 1)); /* not even a header */
+	h = good, h.magic ^= 1;
+	assert_false(vnvme_trace_hdr_ok(&h, len));
+	h = good, h.version = 2;
+	assert_false(vnvme_trace_hdr_ok(&h, len));
+	h = good, h.rec_size = 16; /* records overlapping: the index would be wrong */
+	assert_false(vnvme_trace_hdr_ok(&h, len));
+	h = good, h.entries = 1000; /* not a power of 2: cid & (entries - 1) is no index */
+	assert_false(vnvme_trace_hdr_ok(&h, len));
+	h = good, h.entries = 0;
+	assert_false(vnvme_trace_hdr_ok(&h, len));
+	h = good, h.nr_queues = 0;
+	assert_false(vnvme_trace_hdr_ok(&h, len));
+	h = good, h.nr_queues = 0xffffffff, h.entries = 0x80000000; /* a product past 2^32 */
+	assert_false(vnvme_trace_hdr_ok(&h, UINT64_MAX));
+	h = good, h.rec_offset = len + 4096;
+	assert_false(vnvme_trace_hdr_ok(&h, len));
+	h = good, h.rec_offset = UINT64_MAX - 7;
+	assert_false(vnvme_trace_hdr_ok(&h, len));
+	h = good, h.rec_offset = 4097; /* misaligned records */
+	assert_false(vnvme_trace_hdr_ok(&h, len + 1));
+}
+
+/* A record is a command's only with its CID and SQID and stamps in order. */
+static void test_trace_get_takes_only_the_commands_own_record(void **state)
+{
+	struct vnvme_trace_rec recs[8] = {0}, out;
+
+	(void)state;
+	recs[5] =
+	    (struct vnvme_trace_rec){.fetch = 10, .done = 20, .post = 30, .cid = 13, .sqid = 1};
+	assert_true(vnvme_trace_get(recs, 8, 1, 13, &out)); /* 13 & 7 = 5 */
+	assert_int_equal(out.post, 30);
+	assert_false(vnvme_trace_get(recs, 8, 1, 5, &out));  /* same slot, other CID */
+	assert_false(vnvme_trace_get(recs, 8, 2, 13, &out)); /* other queue */
+	recs[5].fetch = 0;                                   /* an admin command completed later */
+	assert_false(vnvme_trace_get(recs, 8, 1, 13, &out));
+	recs[5].fetch = 25; /* fetch after done */
+	assert_false(vnvme_trace_get(recs, 8, 1, 13, &out));
+	recs[5].fetch = 10, recs[5].done = 31; /* done after post */
+	assert_false(vnvme_trace_get(recs, 8, 1, 13, &out));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +411,8 @@ int main(void)
 	    cmocka_unit_test(test_hot_batch_skips_a_cid_completed_twice_or_never_submitted),
 	    cmocka_unit_test(test_hot_batch_stops_where_a_ring_wraps),
 	    cmocka_unit_test(test_hot_reap_stops_at_max_and_at_the_phase),
+	    cmocka_unit_test(test_trace_header_checks_refuse_what_reads_out_of_bounds),
+	    cmocka_unit_test(test_trace_get_takes_only_the_commands_own_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
