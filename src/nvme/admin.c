@@ -30,7 +30,12 @@ VN_COLD void nvme_errlog_add(struct nvme_ctrl *c, uint16_t sqid, uint16_t cid, v
 	e = &c->errlog[c->error_count % NVME_ERRLOG_ENTRIES];
 	memset(e, 0, sizeof(*e));
 	e->error_count = ++c->error_count;
-	if (vnvme_status_sct(st) == VNVME_SCT_MEDIA)
+	/* SMART's Media and Data Integrity Errors: unrecovered data integrity
+	 * errors (Write Fault, Unrecovered Read Error, end-to-end guard,
+	 * application and reference tag checks, 80h..84h), not a Compare
+	 * Failure or Access Denied. */
+	if (vnvme_status_sct(st) == VNVME_SCT_MEDIA && vnvme_status_sc(st) >= 0x80 &&
+	    vnvme_status_sc(st) <= 0x84)
 		c->media_errors++;
 	e->sqid = sqid;
 	e->cid = cid;

@@ -313,7 +313,7 @@ struct nvme_ctrl {
 	uint32_t aen_masked; /* event types awaiting a Get Log Page with RAE=0 */
 	struct vnvme_error_log_entry errlog[NVME_ERRLOG_ENTRIES];
 	uint64_t error_count;
-	uint64_t media_errors; /* SMART: completions with a media status (SCT 2h) */
+	uint64_t media_errors; /* SMART: completions with media status 80h..84h */
 	uint64_t admin_cmds;
 	/* Counters of deleted I/O queues, so totals survive queue deletion. */
 	uint64_t gone_cmds, gone_errors, gone_bytes_read, gone_bytes_written, gone_irqs;
