@@ -17,12 +17,13 @@
 struct mfx {
 	struct target_env e;
 	char path[100];
+	char file[100]; /* a file namespace's backing file */
 	struct vnvme_dev *dev;
 	struct host h;
 };
 
-/* ns 1: ram 16 MiB with the model; ns 2: ram 16 MiB without. */
-static struct mfx *start(const char *model)
+/* ns 1: 16 MiB of `type` with the model; ns 2: ram 16 MiB without. */
+static struct mfx *start_be(const char *model, enum vn_be_type type)
 {
 	struct mfx *f = calloc(1, sizeof(*f));
 	struct vnvme_dev_conf c;
@@ -44,6 +45,11 @@ static struct mfx *start(const char *model)
 	if (vn_model_canon_text(model, &canon, err, sizeof(err)))
 		fail_msg("model %s: %s", model, err);
 	c.ns[0].model = canon;
+	c.ns[0].be.type = type;
+	if (type == VN_BE_FILE) {
+		snprintf(f->file, sizeof(f->file), "%s/ns1.img", f->e.dir);
+		c.ns[0].be.path = f->file;
+	}
 	if (vnvme_dev_create(&c, 0, f->e.loop, &f->e.qsbr, f->e.pollers, 2, &f->dev, err,
 			     sizeof(err)))
 		fail_msg("vnvme_dev_create: %s", err);
@@ -52,6 +58,11 @@ static struct mfx *start(const char *model)
 	assert_int_equal(h_connect(&f->h, f->path), 0);
 	h_enable(&f->h, 32);
 	return f;
+}
+
+static struct mfx *start(const char *model)
+{
+	return start_be(model, VN_BE_RAM);
 }
 
 static int teardown(void **state)
@@ -159,6 +170,42 @@ static void test_fixed_read_delay_holds_every_read(void **state)
 	memset(buf + 8192, 0, 4096);
 	assert_sc(hq_cmd(q, &s, NULL), 0);
 	assert_memory_equal(buf + 8192, buf, 4096);
+}
+
+/* On a file namespace the backend completes later (io_uring): the delay
+ * is held from there, and a Flush of its own class too. */
+static void test_file_backend_completions_are_held_too(void **state)
+{
+	struct mfx *f = *state = start_be(
+	    "{\"read\": {\"fixed_us\": 2000}, \"flush\": {\"fixed_us\": 3000}}", VN_BE_FILE);
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	uint8_t *buf = h->mem + H_DATA;
+	struct vnvme_sqe s;
+	uint64_t t0;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	memset(buf, 0x77, 4096);
+	s = h_rw(VNVME_NVM_WRITE, 1, 8, 8);
+	s.dptr.prp1 = h_iova(h, buf);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	for (unsigned i = 0; i < 5; i++) {
+		memset(buf + 8192, 0, 4096);
+		s = h_rw(VNVME_NVM_READ, 1, 8, 8);
+		s.dptr.prp1 = h_iova(h, buf + 8192);
+		t0 = now_ns();
+		assert_sc(hq_cmd(q, &s, NULL), 0);
+		if (now_ns() - t0 < 2000000)
+			fail_msg("a file read took %llu ns, below the model's 2 ms",
+				 (unsigned long long)(now_ns() - t0));
+		assert_memory_equal(buf + 8192, buf, 4096);
+	}
+	s = (struct vnvme_sqe){.opc = VNVME_NVM_FLUSH, .nsid = 1};
+	t0 = now_ns();
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	if (now_ns() - t0 < 3000000)
+		fail_msg("a flush took %llu ns, below the model's 3 ms",
+			 (unsigned long long)(now_ns() - t0));
 }
 
 /* 500 commands per second: 200 reads at queue depth 32 take 0.35 s at least. */
@@ -350,6 +397,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_fixed_read_delay_holds_every_read, teardown),
+	    cmocka_unit_test_teardown(test_file_backend_completions_are_held_too, teardown),
 	    cmocka_unit_test_teardown(test_iops_cap_paces_commands, teardown),
 	    cmocka_unit_test_teardown(test_injected_media_errors_only_in_their_range, teardown),
 	    cmocka_unit_test_teardown(test_same_seed_same_sequence_on_a_new_queue, teardown),
