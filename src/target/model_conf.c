@@ -377,6 +377,32 @@ int vn_model_parse_text(const char *text, struct nvme_model_conf *c, char *err, 
 	return ret;
 }
 
+/*
+ * Empirical files by absolute path in the canonical text: a configuration
+ * saved from it (save_config) starts the same model from any directory.
+ * The model parsed already, so each file exists.
+ */
+static int files_absolute(struct json_object *o)
+{
+	static const char *const cls[] = {"read", "write", "flush"};
+
+	for (unsigned k = 0; k < VN_ARRAY_SIZE(cls); k++) {
+		struct json_object *l, *f;
+		char *abs;
+
+		if (!json_object_object_get_ex(o, cls[k], &l) ||
+		    !json_object_object_get_ex(l, "file", &f) ||
+		    json_object_get_string(f)[0] == '/')
+			continue;
+		abs = realpath(json_object_get_string(f), NULL);
+		if (!abs)
+			return -errno;
+		json_object_object_add(l, "file", json_object_new_string(abs));
+		free(abs);
+	}
+	return 0;
+}
+
 int vn_model_canon(struct json_object *o, char **out, char *err, size_t len)
 {
 	struct nvme_model_conf c;
@@ -385,7 +411,12 @@ int vn_model_canon(struct json_object *o, char **out, char *err, size_t len)
 	if (ret)
 		return ret;
 	nvme_model_conf_free(&c);
-	*out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	if ((ret = files_absolute(o))) {
+		snprintf(err, len, "model: an empirical file's absolute path: %s", strerror(-ret));
+		return ret == -ENOMEM ? ret : -EINVAL;
+	}
+	*out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							    JSON_C_TO_STRING_NOSLASHESCAPE));
 	return *out ? 0 : -ENOMEM;
 }
 

@@ -483,6 +483,23 @@ static void test_the_issue_example_parses(void **state)
 	assert_int_equal(vn_model_canon_text(at, &canon, err, sizeof(err)), 0);
 	assert_string_equal(canon, "{\"read\":{\"fixed_us\":5}}");
 	free(canon);
+	/* A relative empirical file: by absolute path in the canonical text,
+	 * so that a saved configuration works from any directory. */
+	char cwd[256], want[256], *real;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(tmpdir), 0);
+	assert_int_equal(vn_model_canon_text("{\"flush\": {\"dist\": \"empirical\", \"file\": "
+					     "\"ssd.txt\"}}",
+					     &canon, err, sizeof(err)),
+			 0);
+	assert_int_equal(chdir(cwd), 0);
+	real = realpath(tmpdir, NULL);
+	assert_non_null(real);
+	snprintf(want, sizeof(want), "\"file\":\"%s/ssd.txt\"", real);
+	free(real);
+	if (!strstr(canon, want))
+		fail_msg("%s does not hold %s", canon, want);
+	free(canon);
 }
 
 /* The configuration file keeps a namespace's model as canonical text; it
