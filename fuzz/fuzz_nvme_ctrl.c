@@ -33,6 +33,7 @@
 
 #include "fuzz_input.h"
 #include "backend/backend.h"
+#include "nvme/model.h"
 #include "nvme/nvme.h"
 #include "util/dma.h"
 #include "util/log.h"
@@ -77,7 +78,20 @@ static struct vn_poller *poller;
 static struct vn_dma dma;
 static uint8_t *gmem, *romem, *topmem;
 static uint32_t *doorbells;
-static struct vn_be *be_ram, *be_null;
+static struct vn_be *be_ram, *be_null, *be_model;
+
+/* Namespace 3: a device model (nvme/model.h), so that its held completions
+ * meet resets, deletions and hostile queues too. Delays of microseconds:
+ * held a few rounds. */
+static const struct nvme_model_conf fuzz_model = {
+    .seed = 1,
+    .lat = {[NVME_MODEL_READ] = {.dist = NVME_DIST_UNIFORM, .p1 = 0, .p2 = 5},
+	    [NVME_MODEL_WRITE] = {.fixed_us = 1}},
+    .iops = 1000000,
+    .qd_ns = 100,
+    .nrules = 1,
+    .rules = {{.status = 0x281, .rate = 0.25, .opc_mask = 1u << 2}},
+};
 static uint64_t irqs;
 
 /* The host's view of its queues. */
@@ -137,7 +151,8 @@ static void init_once(void)
 	    vn_dma_add(&dma, NOP_BASE, NOP_SIZE, VN_DMA_READ | VN_DMA_WRITE, -1, 0) ||
 	    vn_dma_add_host(&dma, TOP_BASE, TOP_SIZE, VN_DMA_READ | VN_DMA_WRITE, topmem))
 		abort();
-	if (vn_be_create(&ram, &be_ram, &e) || vn_be_create(&nul, &be_null, &e))
+	if (vn_be_create(&ram, &be_ram, &e) || vn_be_create(&nul, &be_null, &e) ||
+	    vn_be_create(&nul, &be_model, &e))
 		abort();
 }
 
@@ -318,9 +333,10 @@ static struct nvme_ctrl *ctrl_new(void)
 	    .max_ioqpairs = NR_IOQ,
 	    .mqes = FUZZ_MQES,
 	    .nr_vectors = NR_VEC,
-	    .nr_ns = 2,
+	    .nr_ns = 3,
 	    .ns = {{.nsid = 1, .lba_size = 512, .be = be_ram},
-		   {.nsid = 2, .lba_size = 4096, .be = be_null}},
+		   {.nsid = 2, .lba_size = 4096, .be = be_null},
+		   {.nsid = 3, .lba_size = 512, .be = be_model, .model = &fuzz_model}},
 	    .pollers = &poller,
 	    .nr_pollers = 1,
 	    .dma = &dma,

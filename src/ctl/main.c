@@ -250,9 +250,10 @@ static void list_table(struct json_object *r)
 				human_size(ju64(v, "size"), sz, sizeof(sz));
 				at += (size_t)snprintf(
 				    nss + at, at < sizeof(nss) ? sizeof(nss) - at : 0,
-				    "%s%llu:%s %s/%llu", k ? ", " : "",
+				    "%s%llu:%s %s/%llu%s", k ? ", " : "",
 				    (unsigned long long)ju64(v, "nsid"), jstr(v, "backend"), sz,
-				    (unsigned long long)ju64(v, "lba"));
+				    (unsigned long long)ju64(v, "lba"),
+				    json_object_object_get_ex(v, "model", NULL) ? " +model" : "");
 			}
 		printf("%-8s %-32s %-6s %-6s %-9s %s\n", jstr(c, "name"), jstr(c, "socket"),
 		       json_object_get_boolean(json_object_object_get(c, "connected")) ? "yes"
@@ -297,7 +298,8 @@ static const char create_help[] =
     "  --hugepages        back ram namespaces with 2 MiB hugepages, or fail\n"
     "  --no-hugepages     back ram namespaces with 4 KiB pages (default: hugepages\n"
     "                     when enough are free)\n"
-    "  --direct           open files with O_DIRECT\n";
+    "  --direct           open files with O_DIRECT\n"
+    "  --model JSON|@FILE a device model for the namespaces (docs/models.md)\n";
 
 /* A number where it parses as one, else the string: the target says what is wrong. */
 static struct json_object *num_or_str(const char *s)
@@ -310,6 +312,21 @@ static struct json_object *num_or_str(const char *s)
 	if (!errno && *s && !*end)
 		return json_object_new_int64(v);
 	return json_object_new_string(s);
+}
+
+/* --model JSON or @FILE: the object, or NULL after saying why. The target
+ * checks its fields (docs/models.md). */
+static struct json_object *model_arg(const char *s)
+{
+	struct json_object *o = s[0] == '@' ? json_object_from_file(s + 1) : json_tokener_parse(s);
+
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		fprintf(stderr, "vnvme-ctl: --model wants a JSON object or @FILE holding one: %s\n",
+			s);
+		return NULL;
+	}
+	return o;
 }
 
 static int cmd_create(int argc, char **argv)
@@ -328,7 +345,8 @@ static int cmd_create(int argc, char **argv)
 		C_MAXDMA,
 		C_HUGE,
 		C_NOHUGE,
-		C_DIRECT
+		C_DIRECT,
+		C_MODEL
 	};
 	static const struct option opts[] = {
 	    {"socket", required_argument, NULL, C_SOCKET},
@@ -345,6 +363,7 @@ static int cmd_create(int argc, char **argv)
 	    {"hugepages", no_argument, NULL, C_HUGE},
 	    {"no-hugepages", no_argument, NULL, C_NOHUGE},
 	    {"direct", no_argument, NULL, C_DIRECT},
+	    {"model", required_argument, NULL, C_MODEL},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -404,6 +423,16 @@ static int cmd_create(int argc, char **argv)
 		case C_DIRECT:
 			json_object_object_add(ns, "direct", json_object_new_boolean(1));
 			break;
+		case C_MODEL: {
+			struct json_object *m = model_arg(optarg);
+			if (!m) {
+				json_object_put(p);
+				json_object_put(ns);
+				return 2;
+			}
+			json_object_object_add(ns, "model", m);
+			break;
+		}
 		case 'h':
 			fputs(create_help, stdout);
 			json_object_put(p);
@@ -738,7 +767,17 @@ static struct json_object *ctrl_param(const char *which)
 
 static int cmd_ns_add(int argc, char **argv)
 {
-	enum { N_NSID = 256, N_BACKEND, N_SIZE, N_FILE, N_LBA, N_HUGE, N_NOHUGE, N_DIRECT };
+	enum {
+		N_NSID = 256,
+		N_BACKEND,
+		N_SIZE,
+		N_FILE,
+		N_LBA,
+		N_HUGE,
+		N_NOHUGE,
+		N_DIRECT,
+		N_MODEL
+	};
 	static const struct option opts[] = {
 	    {"nsid", required_argument, NULL, N_NSID},
 	    {"backend", required_argument, NULL, N_BACKEND},
@@ -748,6 +787,7 @@ static int cmd_ns_add(int argc, char **argv)
 	    {"hugepages", no_argument, NULL, N_HUGE},
 	    {"no-hugepages", no_argument, NULL, N_NOHUGE},
 	    {"direct", no_argument, NULL, N_DIRECT},
+	    {"model", required_argument, NULL, N_MODEL},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -763,7 +803,8 @@ static int cmd_ns_add(int argc, char **argv)
 	    "  --lba BYTES        512 | 4096                     (default 512)\n"
 	    "  --hugepages        ram on 2 MiB hugepages, or fail\n"
 	    "  --no-hugepages     ram on 4 KiB pages (default: hugepages when enough are free)\n"
-	    "  --direct           open the file with O_DIRECT\n";
+	    "  --direct           open the file with O_DIRECT\n"
+	    "  --model JSON|@FILE a device model: latency, caps, errors (docs/models.md)\n";
 	struct json_object *ns = json_object_new_object(), *p, *r;
 	int opt, ret;
 
@@ -793,6 +834,15 @@ static int cmd_ns_add(int argc, char **argv)
 		case N_DIRECT:
 			json_object_object_add(ns, "direct", json_object_new_boolean(1));
 			break;
+		case N_MODEL: {
+			struct json_object *m = model_arg(optarg);
+			if (!m) {
+				json_object_put(ns);
+				return 2;
+			}
+			json_object_object_add(ns, "model", m);
+			break;
+		}
 		case 'h':
 			fputs(help, stdout);
 			json_object_put(ns);

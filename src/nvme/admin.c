@@ -30,6 +30,13 @@ VN_COLD void nvme_errlog_add(struct nvme_ctrl *c, uint16_t sqid, uint16_t cid, v
 	e = &c->errlog[c->error_count % NVME_ERRLOG_ENTRIES];
 	memset(e, 0, sizeof(*e));
 	e->error_count = ++c->error_count;
+	/* SMART's Media and Data Integrity Errors: unrecovered data integrity
+	 * errors (Write Fault, Unrecovered Read Error, end-to-end guard,
+	 * application and reference tag checks, 80h..84h), not a Compare
+	 * Failure or Access Denied. */
+	if (vnvme_status_sct(st) == VNVME_SCT_MEDIA && vnvme_status_sc(st) >= 0x80 &&
+	    vnvme_status_sc(st) <= 0x84)
+		c->media_errors++;
 	e->sqid = sqid;
 	e->cid = cid;
 	e->status = vnvme_cqe_status_word(st, 0);
@@ -242,6 +249,9 @@ static void smart_log(struct nvme_ctrl *c, struct vnvme_smart_log *s)
 	put_u128(s->power_on_hours, (vn_now_ns() - c->power_on_ns) / 3600000000000ull);
 	put_u128(s->unsafe_shutdowns, c->unsafe_shutdowns);
 	put_u128(s->num_err_log_entries, c->error_count);
+	pthread_mutex_lock(&errlog_lock); /* written by the pollers, under it */
+	put_u128(s->media_errors, c->media_errors);
+	pthread_mutex_unlock(&errlog_lock);
 }
 
 static vnvme_status get_log(struct nvme_ctrl *c, const struct vnvme_sqe *sqe,

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "nvme/priv.h"
+#include "util/tsc.h"
 
 #define CAP_TO 20 /* CAP.TO: 10 s in 500 ms units */
 
@@ -376,6 +377,7 @@ static void ns_free(struct nvme_ctrl *c, struct nvme_ns *ns)
 {
 	for (unsigned p = 0; p < c->o.nr_pollers; p++)
 		vn_be_chan_close(ns->chan[p]);
+	nvme_model_free(ns->model);
 	free(ns);
 }
 
@@ -394,9 +396,21 @@ static int ns_new(struct nvme_ctrl *c, const struct nvme_ns_opts *no, struct nvm
 		*err = "a namespace needs a backend of at least one LBA";
 		return -EINVAL;
 	}
+	if (no->model) {
+		char why[8];
+		if (nvme_model_conf_check(no->model, why, sizeof(why))) {
+			*err = "the device model is invalid (nvme_model_conf_check)";
+			return -EINVAL;
+		}
+	}
 	ns = calloc(1, sizeof(*ns));
 	if (!ns)
 		return -ENOMEM;
+	if (no->model && nvme_model_new(no->model, no->nsid, c->o.max_ioqpairs,
+					vn_tsc_ns_per_tick(), &ns->model)) {
+		free(ns);
+		return -ENOMEM;
+	}
 	ns->nsid = no->nsid;
 	ns->lbads = no->lba_size == 4096 ? 12 : 9;
 	ns->lba_size = no->lba_size;
@@ -417,6 +431,7 @@ static int ns_new(struct nvme_ctrl *c, const struct nvme_ns_opts *no, struct nvm
 			*err = "cannot open a backend channel";
 			for (unsigned q = 0; q < p; q++)
 				vn_be_chan_close(ns->chan[q]);
+			nvme_model_free(ns->model);
 			free(ns);
 			return ret;
 		}
@@ -435,9 +450,11 @@ static void ns_publish(struct nvme_ctrl *c, struct nvme_ns *ns)
 {
 	uint32_t nsid = ns->nsid;
 
+	/* A namespace with a model takes the general path for every command
+	 * (its delays and errors are decided there): never a fast one. */
 	if (be_async(ns->be))
 		vn_store_relaxed(&c->async_ns, true);
-	else
+	else if (!ns->model)
 		vn_store_relaxed(&c->fast_ns[nsid], ns);
 	if (nsid > c->ns_hi)
 		vn_store_relaxed(&c->ns_hi, nsid);

@@ -137,6 +137,49 @@ static vnvme_status dsm(struct nvme_sq *sq, struct nvme_req *r, const struct vnv
 	return dsm_next(sq, r, t);
 }
 
+/*
+ * A namespace with a device model (model.h): decide the command's delay
+ * and injected error. The delay holds the completion (nvme_req_complete),
+ * whatever its status; an injected error fails the command before it does
+ * any I/O. Only namespaces with a model come here: the fast path never
+ * sees them (ctrl.c, ns_publish).
+ */
+static VN_NOINLINE vnvme_status io_model(struct nvme_sq *sq, struct nvme_req *r,
+					 const struct vnvme_sqe *sqe, struct nvme_ns *ns)
+{
+	struct nvme_model_cmd cmd = {
+	    .qid = sq->qid,
+	    .serial = sq->serial,
+	    .opc = sqe->opc,
+	    .outstanding = sq->inflight,
+	    .now = vn_tsc(),
+	};
+	struct nvme_model_out o;
+
+	switch (sqe->opc) {
+	case VNVME_NVM_READ:
+	case VNVME_NVM_WRITE:
+	case VNVME_NVM_COMPARE:
+	case VNVME_NVM_WRITE_ZEROES:
+		cmd.has_lba = true;
+		cmd.slba = vnvme_sqe_slba(sqe);
+		cmd.nlb = vnvme_sqe_nlb(sqe);
+		if (sqe->opc != VNVME_NVM_WRITE_ZEROES && cmd.nlb <= ns->nlb)
+			cmd.bytes = cmd.nlb << ns->lbads;
+		break;
+	}
+	nvme_model_decide(ns->model, &cmd, &o);
+	r->ns = ns; /* for a detach: which namespace a held completion is of */
+	r->hold_delay = o.delay;
+	r->hold_nb = o.not_before;
+	r->hold = o.delay || o.not_before;
+	if (o.status) {
+		r->slba = o.err_lba;
+		return nvme_status(o.status >> 8, o.status & 0xff);
+	}
+	return NVME_OK;
+}
+
 vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct vnvme_sqe *sqe,
 			  const struct vn_dma_table *t)
 {
@@ -151,8 +194,14 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 	r->opc = sqe->opc;
 	r->nsid = nsid;
 	r->slba = 0;
+	r->hold = false;
 	if (unlikely(!(ns = io_check_ns(c, nsid))))
 		return nvme_sc(VNVME_SC_INVALID_NS_OR_FORMAT);
+	if (unlikely(ns->model)) {
+		st = io_model(sq, r, sqe, ns);
+		if (unlikely(!vnvme_status_ok(st)))
+			return st;
+	}
 
 	/*
 	 * Read or Write whose data fits PRP1 and PRP2 (at most two pages), the

@@ -30,10 +30,14 @@ struct vnvme_trace_rec;
 #define NVME_MAX_POLLERS 64
 #define NVME_MAX_QUEUES  1024 /* I/O queue pairs per controller, at most */
 
+struct nvme_model_conf;
+
 struct nvme_ns_opts {
 	uint32_t nsid;     /* 1..NVME_MAX_NS */
 	uint32_t lba_size; /* 512 or 4096 */
 	struct vn_be *be;  /* owned by the caller */
+	/* A device model (nvme/model.h, checked), copied; NULL: none. */
+	const struct nvme_model_conf *model;
 };
 
 struct nvme_ctrl_opts {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "nvme/model.h"
 #include "nvme/nvme.h"
 #include "util/compiler.h"
 #include "util/hist.h"
@@ -52,6 +53,10 @@ struct nvme_ns {
 	struct vn_be_chan *chan[NVME_MAX_POLLERS]; /* one per poller */
 	uint8_t nguid[16];
 	uint8_t eui64[8];
+	/* The device model (model.h), or NULL: then Read and Write may take the
+	 * fast path (ctrl->fast_ns); with one, every command takes the general
+	 * path and may be held (nvme_req.hold). */
+	struct nvme_model *model;
 };
 
 /* One command in flight. Owned by its SQ; slots are preallocated. */
@@ -70,6 +75,15 @@ struct nvme_req {
 	uint64_t slba;
 	uint64_t tsc;             /* taken from the SQ: its batch's stamp (nvme_sq.t_batch) */
 	uint64_t t_fetch, t_done; /* trace: TSC stamps (nvme_sq.trace set) */
+	/*
+	 * A model's delay (ns->model): when hold is set, nvme_req_complete
+	 * keeps the completion (status and dw0) in the SQ's heap (nvme_sq.held)
+	 * until due = max(completion + hold_delay, hold_nb), TSC ticks.
+	 */
+	bool hold;
+	vnvme_status hold_st;
+	uint32_t hold_dw0;
+	uint64_t hold_delay, hold_nb, due;
 	struct iovec iov[NVME_MAX_IOV];
 };
 
@@ -119,6 +133,10 @@ struct nvme_sq {
 	uint8_t *dc_vaddr;
 	struct nvme_stage *stage; /* ring of NVME_STAGE_MAX */
 	uint32_t st_head, st_n;
+	/* Completions a model holds back (nvme_req.hold): a min-heap of request
+	 * slot indices by due time, nheld of them (size entries at most). */
+	uint16_t *held;
+	uint32_t nheld;
 	/*
 	 * The fast path's command kind of last time (sq_fast_kind): the first
 	 * qword of a Read SQE (opcode 02h, flags 0, CID 0, NSID) and its
@@ -192,6 +210,7 @@ struct nvme_cq {
 	bool ien;
 	uint16_t iv;
 	uint32_t inflight; /* commands fetched for this CQ, not yet posted */
+	uint32_t nheld;    /* its SQs' held completions (nvme_sq.held) */
 	uint32_t irq_pending;
 	uint64_t irq_since;      /* interrupt coalescing: first pending completion, ns */
 	uint64_t unmapped_since; /* ns: our memory left the DMA table (cq_unmapped) */
@@ -322,6 +341,7 @@ struct nvme_ctrl {
 	uint32_t aen_masked; /* event types awaiting a Get Log Page with RAE=0 */
 	struct vnvme_error_log_entry errlog[NVME_ERRLOG_ENTRIES];
 	uint64_t error_count;
+	uint64_t media_errors; /* SMART: completions with media status 80h..84h */
 	uint64_t admin_cmds;
 	/* Counters of deleted I/O queues, so totals survive queue deletion. */
 	uint64_t gone_cmds, gone_errors, gone_bytes_read, gone_bytes_written, gone_irqs;

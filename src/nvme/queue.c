@@ -179,11 +179,115 @@ static inline void req_put(struct nvme_sq *sq, struct nvme_req *r)
 	sq->free[sq->nfree++] = (uint16_t)(r - sq->reqs);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Completions a device model holds back (nvme_req.hold): a min-heap of
+ * request slots per SQ by due time, drained by the CQ's poll rounds. */
+
+static inline uint64_t held_due(const struct nvme_sq *sq, uint32_t i)
+{
+	return sq->reqs[sq->held[i]].due;
+}
+
+static void held_sift_down(struct nvme_sq *sq, uint32_t i)
+{
+	uint32_t n = sq->nheld;
+
+	for (;;) {
+		uint32_t l = 2 * i + 1, m = i;
+		uint16_t x;
+
+		if (l < n && held_due(sq, l) < held_due(sq, m))
+			m = l;
+		if (l + 1 < n && held_due(sq, l + 1) < held_due(sq, m))
+			m = l + 1;
+		if (m == i)
+			return;
+		x = sq->held[i];
+		sq->held[i] = sq->held[m];
+		sq->held[m] = x;
+		i = m;
+	}
+}
+
+static VN_NOINLINE void held_push(struct nvme_sq *sq, struct nvme_req *r, vnvme_status st,
+				  uint32_t dw0, uint64_t due)
+{
+	uint32_t i = sq->nheld++;
+
+	r->hold_st = st;
+	r->hold_dw0 = dw0;
+	r->due = due;
+	sq->cq->nheld++;
+	while (i) {
+		uint32_t p = (i - 1) / 2;
+		if (held_due(sq, p) <= due)
+			break;
+		sq->held[i] = sq->held[p];
+		i = p;
+	}
+	sq->held[i] = (uint16_t)(r - sq->reqs);
+}
+
+/* Post the SQ's held completions due by now (all of them: UINT64_MAX). */
+static unsigned held_release(struct nvme_sq *sq, struct nvme_cq *cq, uint64_t now)
+{
+	unsigned n = 0;
+
+	while (sq->nheld && held_due(sq, 0) <= now) {
+		struct nvme_req *r = &sq->reqs[sq->held[0]];
+
+		sq->held[0] = sq->held[--sq->nheld];
+		cq->nheld--;
+		held_sift_down(sq, 0);
+		/* The model's delay is the device's service: "done" when it ends
+		 * (0: the post's stamp, trace_put). */
+		if (unlikely(sq->trace))
+			trace_put(sq, r->cid, r->opc, r->t_fetch, 0, r->hold_st);
+		cq_post(cq, sq, r->cid, r->hold_st, r->hold_dw0, r->nsid, r->slba);
+		nvme_svc_add(sq, vn_tsc() - r->tsc, 1);
+		req_put(sq, r);
+		n++;
+	}
+	return n;
+}
+
+/* A controller reset: held completions are dropped, nobody waits for them. */
+static VN_COLD void held_drop(struct nvme_sq *sq, struct nvme_cq *cq)
+{
+	while (sq->nheld) {
+		req_put(sq, &sq->reqs[sq->held[--sq->nheld]]);
+		cq->nheld--;
+		cq->inflight--;
+		sq->inflight--;
+	}
+}
+
+/* The CQ's poll round: what is due now. Nonzero while any is held, so that
+ * the poller does not go to sleep on them. */
+static VN_NOINLINE unsigned cq_release_held(struct nvme_cq *cq)
+{
+	uint64_t now = vn_tsc();
+	unsigned n = 0;
+
+	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next)
+		if (sq->nheld)
+			n += held_release(sq, cq, now);
+	return n + (cq->nheld != 0);
+}
+
 void nvme_req_complete(struct nvme_req *r, vnvme_status st, uint32_t dw0)
 {
 	struct nvme_sq *sq = r->sq;
 	struct nvme_cq *cq = sq->cq;
 
+	if (unlikely(r->hold) && !vn_load_relaxed(&cq->stopping)) {
+		uint64_t due = vn_tsc() + r->hold_delay;
+
+		r->hold = false;
+		due = VN_MAX(due, r->hold_nb);
+		held_push(sq, r, st, dw0, due);
+		return;
+	}
 	if (unlikely(vn_load_relaxed(&cq->stopping))) {
 		/* The controller is being reset: nobody waits for this one. */
 		cq->inflight--;
@@ -895,6 +999,7 @@ static VN_COLD unsigned cq_stop(struct nvme_cq *cq)
 		flush(c, cq->poller);
 	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
 		sq_stage_drop(sq, cq);
+		held_drop(sq, cq);
 		if (sq->qid)
 			io_inflight += sq->inflight;
 	}
@@ -994,10 +1099,14 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 		if (unlikely(vn_load_relaxed(&sq->deleting))) {
 			deleting = true;
 			sq_drain(sq, cq, 0);
+			/* Held completions go now: the deletion waits for them. */
+			held_release(sq, cq, UINT64_MAX);
 			continue;
 		}
 		work += sq_process(sq, cq, t);
 	}
+	if (unlikely(cq->nheld))
+		work += cq_release_held(cq);
 	if (work && unlikely(vn_load_relaxed(&c->async_ns)))
 		flush(c, cq->poller);
 	if (unlikely(deleting))
@@ -1034,6 +1143,34 @@ static uint32_t sq_staged_in(const struct nvme_sq *sq, const struct nvme_ns *ns)
 	return n;
 }
 
+/*
+ * A detach: the SQ's completions held for ns. Posted now, as they would be
+ * later (the host waits for them either way), unless count_only (the CQ is
+ * not live: they wait for the poll that would post or drop them); returns
+ * those left.
+ */
+static VN_COLD uint32_t held_release_ns(struct nvme_sq *sq, struct nvme_cq *cq,
+					const struct nvme_ns *ns, bool count_only)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < sq->nheld; i++) {
+		struct nvme_req *r = &sq->reqs[sq->held[i]];
+		if (r->ns == ns) {
+			n++;
+			if (!count_only)
+				r->due = 0;
+		}
+	}
+	if (count_only || !n)
+		return n;
+	/* Due times changed: restore the heap order, then post what is due. */
+	for (uint32_t i = sq->nheld / 2; i-- > 0;)
+		held_sift_down(sq, i);
+	held_release(sq, cq, 0);
+	return 0;
+}
+
 uint32_t nvme_ns_quiesce_local(struct nvme_ctrl *c, const struct nvme_ns *ns, unsigned poller)
 {
 	const struct vn_dma_table *t = vn_dma_table_get(c->o.dma);
@@ -1057,6 +1194,10 @@ uint32_t nvme_ns_quiesce_local(struct nvme_ctrl *c, const struct nvme_ns *ns, un
 				sq->fk_read = VNVME_NVM_READ; /* as at creation */
 				sq->fk_ns = &fk_none;
 			}
+			if (ns->model && sq->nheld)
+				busy += held_release_ns(sq, cq, ns,
+							dead || t != cq->tbl ||
+							    vn_load_relaxed(&cq->stopping));
 			if (dead || !(staged = sq_staged_in(sq, ns)))
 				continue;
 			/*
@@ -1180,9 +1321,10 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 		sq->reqs = reqs_map(size, &sq->reqs_len);
 		sq->free = calloc(size, sizeof(*sq->free));
 		sq->stage = calloc(NVME_STAGE_MAX, sizeof(*sq->stage));
+		sq->held = calloc(size, sizeof(*sq->held));
 		sq->fk_read = VNVME_NVM_READ; /* NSID 0: fits no command */
 		sq->fk_ns = &fk_none;
-		if (!sq->reqs || !sq->free || !sq->stage) {
+		if (!sq->reqs || !sq->free || !sq->stage || !sq->held) {
 			nvme_sq_free(sq);
 			return -ENOMEM;
 		}
@@ -1238,6 +1380,7 @@ void nvme_sq_free(struct nvme_sq *sq)
 		munmap(sq->svc, sizeof(*sq->svc));
 	free(sq->free);
 	free(sq->stage);
+	free(sq->held);
 	free(sq);
 }
 

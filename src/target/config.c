@@ -205,8 +205,10 @@ static int parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, 
 	const char *b, *path;
 	int ret;
 
-	static const char *const keys[] = {"backend", "size",      "lba",    "path",
-					   "nsid",    "hugepages", "direct", NULL};
+	static const char *const keys[] = {"backend",   "size",   "lba",   "path", "nsid",
+					   "hugepages", "direct", "model", NULL};
+	struct json_object *mo;
+	char *model = NULL;
 
 	if (!json_object_is_type(o, json_type_object))
 		return jerr(err, len, "%s", "each namespace must be an object");
@@ -242,11 +244,38 @@ static int parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, 
 		ns->be.hugepages = huge;
 		ns->be.no_hugepages = !huge;
 	}
-	/* Last: the only allocation, so no earlier error leaks it. */
+	/* Last: the only allocations, so no earlier error leaks them. */
 	if ((ret = get_str(o, "path", &path, err, len)))
 		return ret;
-	if (path && !(ns->be.path = strdup(path)))
+	if (json_object_object_get_ex(o, "model", &mo) &&
+	    (ret = vn_model_canon(mo, &model, err, len)))
+		return ret;
+	if (path && !(ns->be.path = strdup(path))) {
+		free(model);
 		return -ENOMEM;
+	}
+	ns->model = model;
+	return 0;
+}
+
+void vn_ns_conf_clear(struct vnvme_ns_conf *ns)
+{
+	free((char *)ns->be.path);
+	free((char *)ns->model);
+	ns->be.path = NULL;
+	ns->model = NULL;
+}
+
+int vn_ns_conf_dup_strings(struct vnvme_ns_conf *ns)
+{
+	const char *path = ns->be.path, *model = ns->model;
+
+	ns->be.path = NULL;
+	ns->model = NULL;
+	if ((path && !(ns->be.path = strdup(path))) || (model && !(ns->model = strdup(model)))) {
+		vn_ns_conf_clear(ns);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -315,7 +344,7 @@ static int parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, uint32_t 
 			if ((ret =
 				 parse_ns(json_object_array_get_idx(v, i), &c->ns[i], err, len))) {
 				for (size_t k = 0; k < i; k++)
-					free((char *)c->ns[k].be.path);
+					vn_ns_conf_clear(&c->ns[k]);
 				return ret;
 			}
 		}
@@ -477,18 +506,17 @@ int vn_conf_load_json(const char *path, struct vnvme_target_conf *out, char *err
 					ret = jerr(err, errlen, "%s", "at most 256 controllers");
 				else
 					ret = jerr(err, errlen, "socket path too long: %s", sock);
-				if (k == 0) /* c's paths are nobody's yet */
+				if (k == 0) /* c's strings are nobody's yet */
 					for (uint32_t n = 0; n < c.nr_ns; n++)
-						free((char *)c.ns[n].be.path);
+						vn_ns_conf_clear(&c.ns[n]);
 				goto out;
 			}
 			d = &out->ctrls[out->nr_ctrls++];
 			*d = c;
 			memcpy(d->socket, sock, strlen(sock) + 1);
-			/* The first copy owns c's paths; the others get their own. */
+			/* The first copy owns c's strings; the others get their own. */
 			for (uint32_t n = 0; n < d->nr_ns; n++)
-				if (k && c.ns[n].be.path &&
-				    !(d->ns[n].be.path = strdup(c.ns[n].be.path)))
+				if (k && vn_ns_conf_dup_strings(&d->ns[n]))
 					ret = -ENOMEM;
 			if (ret)
 				goto out;
@@ -511,7 +539,7 @@ int vn_conf_parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, char *er
 
 	if (!ret && count != 1) {
 		for (uint32_t n = 0; n < c->nr_ns; n++)
-			free((char *)c->ns[n].be.path);
+			vn_ns_conf_clear(&c->ns[n]);
 		return jerr(err, errlen, "%s",
 			    "\"count\" must be 1 here: one controller at a time");
 	}
@@ -619,7 +647,7 @@ void vn_conf_free(struct vnvme_target_conf *c)
 	if (c->ctrls)
 		for (unsigned i = 0; i < c->nr_ctrls; i++)
 			for (unsigned n = 0; n < c->ctrls[i].nr_ns; n++)
-				free((char *)c->ctrls[i].ns[n].be.path);
+				vn_ns_conf_clear(&c->ctrls[i].ns[n]);
 	free(c->ctrls);
 	c->ctrls = NULL;
 	c->nr_ctrls = 0;

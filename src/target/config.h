@@ -39,6 +39,10 @@ int vn_conf_check_ctrl(const struct vnvme_dev_conf *d, char *err, size_t errlen)
 /* The checks of one namespace (LBA size, size, path); where names it in err. */
 int vn_conf_check_ns(const struct vnvme_ns_conf *ns, const char *where, char *err, size_t errlen);
 void vn_conf_free(struct vnvme_target_conf *c);
+/* A namespace's strings (be.path, model): freed and NULL; replaced by
+ * copies of their own (-ENOMEM: both NULL). */
+void vn_ns_conf_clear(struct vnvme_ns_conf *ns);
+int vn_ns_conf_dup_strings(struct vnvme_ns_conf *ns);
 
 struct json_object;
 /* One controller object of the JSON schema ("count" must be 1): the
@@ -47,5 +51,19 @@ int vn_conf_parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, char *er
 /* One namespace object of the schema, over the defaults (ram, 1 GiB, 512 B
  * LBAs); its path is strdup'ed. 0, -EINVAL with err, or -ENOMEM. */
 int vn_conf_parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, size_t errlen);
+
+/*
+ * Device models (docs/models.md, src/target/model_conf.c). A namespace's
+ * "model" object into c, every field checked, empirical files read: 0, or
+ * -EINVAL with a sentence in err (c then owns nothing).
+ */
+struct nvme_model_conf;
+int vn_model_parse(struct json_object *o, struct nvme_model_conf *c, char *err, size_t errlen);
+/* The same from text: a JSON object, or @FILE holding one. */
+int vn_model_parse_text(const char *text, struct nvme_model_conf *c, char *err, size_t errlen);
+/* Check a model and give its canonical text (one line, malloc'ed), as
+ * vnvme_ns_conf.model holds it: from an object, or from text as above. */
+int vn_model_canon(struct json_object *o, char **out, char *err, size_t errlen);
+int vn_model_canon_text(const char *text, char **out, char *err, size_t errlen);
 
 #endif

@@ -20,7 +20,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "nvme/model.h"
 #include "pci/cfg.h"
+#include "target/config.h"
 #include "target/device.h"
 #include "util/log.h"
 #include "util/tsc.h"
@@ -259,6 +261,16 @@ static void cfg_setup(struct vnvme_dev *d, uint64_t pba_off)
 	d->cfg_init = d->cfg;
 }
 
+/* The models parsed for nvme_ctrl_create (it keeps copies). */
+static void models_free(struct nvme_model_conf *mc)
+{
+	if (!mc)
+		return;
+	for (unsigned i = 0; i < NVME_MAX_NS; i++)
+		nvme_model_conf_free(&mc[i]);
+	free(mc);
+}
+
 int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct vn_evloop *loop,
 		     struct vn_qsbr *qsbr, struct vn_poller **pollers, unsigned nr_pollers,
 		     struct vnvme_dev **out, char *err, size_t errlen)
@@ -267,6 +279,7 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 	struct nvme_ctrl_opts co = {0};
 	struct vu_device vd = {0};
 	struct vu_server_opts so = {0};
+	struct nvme_model_conf *mc = NULL; /* by position in conf->ns */
 	const char *e = NULL;
 	uint64_t pba_off;
 	int ret;
@@ -278,8 +291,10 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 	d->conf = *conf;
 	/* The device owns its configuration's strings (namespaces come and
 	 * go), copied below: none is the caller's, whatever fails first. */
-	for (uint32_t i = 0; i < NVME_MAX_NS; i++)
+	for (uint32_t i = 0; i < NVME_MAX_NS; i++) {
 		d->conf.ns[i].be.path = NULL;
+		d->conf.ns[i].model = NULL;
+	}
 	snprintf(d->name, sizeof(d->name), "nvme%u", index);
 	if (!d->conf.vendor) {
 		d->conf.vendor = 0x4e58;
@@ -338,7 +353,9 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 			goto err;
 		}
 		nc->nsid = nsid;
-		if (conf->ns[i].be.path && !(nc->be.path = strdup(conf->ns[i].be.path))) {
+		nc->be.path = conf->ns[i].be.path;
+		nc->model = conf->ns[i].model;
+		if (vn_ns_conf_dup_strings(nc)) {
 			ret = -ENOMEM;
 			goto err;
 		}
@@ -349,6 +366,16 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 		}
 		co.ns[i] = (struct nvme_ns_opts){
 		    .nsid = nsid, .lba_size = conf->ns[i].lba_size, .be = d->be[nsid]};
+		if (nc->model) {
+			if (!mc && !(mc = calloc(NVME_MAX_NS, sizeof(*mc)))) {
+				ret = -ENOMEM;
+				goto err;
+			}
+			ret = vn_model_parse_text(nc->model, &mc[i], err, errlen);
+			if (ret)
+				goto err;
+			co.ns[i].model = &mc[i];
+		}
 	}
 	qsort(d->conf.ns, d->conf.nr_ns, sizeof(d->conf.ns[0]), ns_conf_cmp);
 	co.nr_ns = conf->nr_ns;
@@ -417,9 +444,11 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 		snprintf(err, errlen, "%s", e ? e : strerror(-ret));
 		goto err;
 	}
+	models_free(mc);
 	*out = d;
 	return 0;
 err:
+	models_free(mc);
 	if (err[0] == '\0')
 		snprintf(err, errlen, "%s", strerror(-ret));
 	vnvme_dev_destroy(d);
@@ -436,7 +465,7 @@ void vnvme_dev_destroy(struct vnvme_dev *d)
 	for (unsigned i = 1; i <= NVME_MAX_NS; i++)
 		vn_be_destroy(d->be[i]);
 	for (unsigned i = 0; i < d->conf.nr_ns; i++)
-		free((char *)d->conf.ns[i].be.path);
+		vn_ns_conf_clear(&d->conf.ns[i]);
 	if (d->bar0)
 		munmap(d->bar0, d->bar0_size);
 	if (d->bar0_fd >= 0)
@@ -469,6 +498,7 @@ int vnvme_dev_ns_add(struct vnvme_dev *d, const struct vnvme_ns_conf *ns, uint32
 		     uint32_t *out_nsid, char *err, size_t errlen)
 {
 	struct vnvme_ns_conf nc = *ns;
+	struct nvme_model_conf mc = {0};
 	struct nvme_ns_opts no;
 	const char *e = NULL;
 	int ret;
@@ -494,16 +524,20 @@ int vnvme_dev_ns_add(struct vnvme_dev *d, const struct vnvme_ns_conf *ns, uint32
 		return -EEXIST;
 	}
 	nc.nsid = nsid;
-	nc.be.path = NULL;
-	if (ns->be.path && !(nc.be.path = strdup(ns->be.path)))
+	if (vn_ns_conf_dup_strings(&nc))
 		return -ENOMEM;
+	if (nc.model && (ret = vn_model_parse_text(nc.model, &mc, err, errlen)))
+		goto err;
 	ret = be_create(d, &nc, &d->be[nsid], &e);
 	if (ret) {
 		snprintf(err, errlen, "namespace %u: %s", nsid, e ? e : strerror(-ret));
 		goto err;
 	}
 	no = (struct nvme_ns_opts){.nsid = nsid, .lba_size = nc.lba_size, .be = d->be[nsid]};
+	if (nc.model)
+		no.model = &mc;
 	ret = nvme_ctrl_ns_attach(d->ctrl, &no, &e);
+	nvme_model_conf_free(&mc);
 	if (ret) {
 		snprintf(err, errlen, "namespace %u: %s", nsid, e ? e : strerror(-ret));
 		vn_be_destroy(d->be[nsid]);
@@ -516,7 +550,8 @@ int vnvme_dev_ns_add(struct vnvme_dev *d, const struct vnvme_ns_conf *ns, uint32
 		*out_nsid = nsid;
 	return 0;
 err:
-	free((char *)nc.be.path);
+	nvme_model_conf_free(&mc);
+	vn_ns_conf_clear(&nc);
 	return ret;
 }
 
@@ -536,7 +571,7 @@ int vnvme_dev_ns_remove(struct vnvme_dev *d, uint32_t nsid, char *err, size_t er
 	for (i = 0; i < d->conf.nr_ns && d->conf.ns[i].nsid != nsid; i++)
 		;
 	if (i < d->conf.nr_ns) {
-		free((char *)d->conf.ns[i].be.path);
+		vn_ns_conf_clear(&d->conf.ns[i]);
 		memmove(&d->conf.ns[i], &d->conf.ns[i + 1],
 			(d->conf.nr_ns - i - 1) * sizeof(d->conf.ns[0]));
 		d->conf.nr_ns--;

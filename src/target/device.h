@@ -18,6 +18,9 @@ struct vnvme_ns_conf {
 	struct vn_be_opts be;
 	uint32_t lba_size;
 	uint32_t nsid; /* 1..NVME_MAX_NS; 0: its position in vnvme_dev_conf.ns + 1 */
+	/* A device model (docs/models.md) as canonical JSON text, owned as
+	 * be.path is (strdup'ed, freed with it); NULL: none. */
+	const char *model;
 };
 
 struct vnvme_dev_conf {

@@ -49,6 +49,8 @@ static void usage(FILE *f)
 	    "  --no-hugepages     back ram namespaces with 4 KiB pages (default: hugepages\n"
 	    "                     when enough are free in /proc/sys/vm/nr_hugepages)\n"
 	    "  --direct           open files with O_DIRECT\n"
+	    "  --model JSON|@FILE a device model for these namespaces: added latency,\n"
+	    "                     IOPS/bandwidth caps, injected errors (docs/models.md)\n"
 	    "  --serial STR       serial number (default: unique per process and controller)\n"
 	    "  --pci-id VVVV:DDDD PCI vendor:device              (default 4e58:0001)\n"
 	    "  --max-dma-bytes SIZE  guest memory the client may map (default 128G)\n"
@@ -294,6 +296,7 @@ int main(int argc, char **argv)
 		O_READYFD,
 		O_RPC,
 		O_NORPC,
+		O_MODEL,
 	};
 	static const struct option opts[] = {
 	    {"socket", required_argument, NULL, O_SOCKET},
@@ -319,6 +322,7 @@ int main(int argc, char **argv)
 	    {"ready-fd", required_argument, NULL, O_READYFD},
 	    {"rpc", required_argument, NULL, O_RPC},
 	    {"no-rpc", no_argument, NULL, O_NORPC},
+	    {"model", required_argument, NULL, O_MODEL},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -329,6 +333,7 @@ int main(int argc, char **argv)
 	int ready_fd = -1;
 	struct target t = {.sigfd = -1};
 	char err[512] = "";
+	char *model = NULL; /* --model's canonical text */
 	int opt, ret = 1, cpus[VN_MAX_CPUS];
 	unsigned nr_cpus = 0;
 	uint32_t nr_ns = 1;
@@ -449,6 +454,15 @@ int main(int argc, char **argv)
 		case O_NORPC:
 			no_rpc = true;
 			break;
+		case O_MODEL:
+			free(model);
+			model = NULL;
+			if (vn_model_canon_text(optarg, &model, err, sizeof(err))) {
+				fprintf(stderr, "vnvme-target: --model: %s\n", err);
+				return 2;
+			}
+			one.ns[0].model = model;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -465,6 +479,10 @@ int main(int argc, char **argv)
 	if (config) {
 		if (one.socket[0])
 			return die_usage("--config and --socket exclude each other", NULL);
+		if (model)
+			return die_usage("--model is for --socket's namespaces: with --config, "
+					 "give a namespace \"model\"",
+					 NULL);
 		if (vn_conf_load_json(config, &conf, err, sizeof(err))) {
 			fprintf(stderr, "vnvme-target: %s\n", err);
 			return 1;
@@ -580,5 +598,6 @@ out:
 		vn_conf_free(&conf);
 	else
 		free(conf.ctrls);
+	free(model);
 	return ret ? 1 : 0;
 }

@@ -27,12 +27,19 @@
 #define VNVME_VERSION "unknown"
 #endif
 
+/* A namespace's model, as the object it was given as (canonical text). */
+static void model_add(struct json_object *e, const char *model)
+{
+	struct json_object *m;
+
+	if (model && (m = json_tokener_parse(model)))
+		json_object_object_add(e, "model", m);
+}
+
 static void conf_free_paths(struct vnvme_dev_conf *c)
 {
-	for (unsigned n = 0; n < c->nr_ns; n++) {
-		free((char *)c->ns[n].be.path);
-		c->ns[n].be.path = NULL;
-	}
+	for (unsigned n = 0; n < c->nr_ns; n++)
+		vn_ns_conf_clear(&c->ns[n]);
 }
 
 int target_add_ctrl(struct target *t, const struct vnvme_dev_conf *conf, char *err, size_t errlen)
@@ -60,14 +67,18 @@ int target_add_ctrl(struct target *t, const struct vnvme_dev_conf *conf, char *e
 	tc = &t->ctrls[t->nr_ctrls];
 	memset(tc, 0, sizeof(*tc));
 	tc->conf = *conf;
-	for (unsigned n = 0; n < conf->nr_ns; n++)
+	for (unsigned n = 0; n < conf->nr_ns; n++) {
 		tc->conf.ns[n].be.path = NULL;
-	for (unsigned n = 0; n < conf->nr_ns; n++)
-		if (conf->ns[n].be.path &&
-		    !(tc->conf.ns[n].be.path = strdup(conf->ns[n].be.path))) {
+		tc->conf.ns[n].model = NULL;
+	}
+	for (unsigned n = 0; n < conf->nr_ns; n++) {
+		tc->conf.ns[n].be.path = conf->ns[n].be.path;
+		tc->conf.ns[n].model = conf->ns[n].model;
+		if (vn_ns_conf_dup_strings(&tc->conf.ns[n])) {
 			conf_free_paths(&tc->conf);
 			return -ENOMEM;
 		}
+	}
 	tc->index = t->next_index;
 	tc->conf.first_poller = tc->index % t->nr_pollers;
 	err[0] = '\0';
@@ -284,6 +295,7 @@ static int m_list_controllers(void *ctx, struct json_object *p, struct json_obje
 			if (c->be.path)
 				json_object_object_add(e, "path",
 						       json_object_new_string(c->be.path));
+			model_add(e, c->model);
 			json_object_array_add(ns, e);
 		}
 		json_object_object_add(o, "namespaces", ns);
@@ -591,6 +603,7 @@ static struct json_object *conf_json(struct target *t)
 						       json_object_new_boolean(nc->be.hugepages));
 			if (nc->be.direct)
 				json_object_object_add(e, "direct", json_object_new_boolean(1));
+			model_add(e, nc->model);
 			json_object_array_add(ns, e);
 		}
 		json_object_object_add(o, "namespaces", ns);
@@ -674,7 +687,7 @@ static int m_add_namespace(void *ctx, struct json_object *p, struct json_object 
 			ret = ret == -ENOMEM ? VN_RPC_INTERNAL_ERROR : INVALID;
 		}
 	}
-	free((char *)ns.be.path);
+	vn_ns_conf_clear(&ns);
 	if (ret)
 		return ret;
 	vn_info("rpc: nvme%u: namespace %u added", t->ctrls[i].index, nsid);

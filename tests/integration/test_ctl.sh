@@ -63,6 +63,16 @@ expect 1 "namespace 9 exists already" "$ctl" ns-add nvme0 --nsid 9 --size 8M
 expect 1 "\"nsid\" must be 1..32" "$ctl" ns-add nvme0 --nsid 40
 expect 1 "not a multiple of the LBA size" "$ctl" ns-add nvme0 --size 1000
 expect 2 "ns-add wants one controller" "$ctl" ns-add --size 8M
+# Device models (docs/models.md): checked by the target, listed, saved.
+expect 1 "unknown key \"sead\"" "$ctl" ns-add nvme0 --size 8M --model '{"sead": 7}'
+expect 1 "rate\" must be 0..1" "$ctl" ns-add nvme0 --size 8M --model '{"errors": [{"status": "media:0x81", "rate": 2}]}'
+expect 2 "--model wants a JSON object" "$ctl" ns-add nvme0 --model '{nope'
+expect 0 "nvme2 on $dir/n3" "$ctl" create --socket "$dir/n3" --backend null --size 64M --queues 1 \
+	--model '{"seed": 7, "read": {"fixed_us": 100}, "iops": 1000}'
+expect 0 "namespace 2 added" "$ctl" ns-add nvme2 --backend null --size 32M \
+	--model '{"write": {"dist": "uniform", "min_us": 5, "max_us": 9}}'
+expect 0 "1:null 64M/512 +model, 2:null 32M/512 +model" "$ctl" list
+expect 0 '"iops":1000' "$ctl" call list_controllers
 expect 0 "nvme0: namespace 2 removed" "$ctl" ns-remove nvme0 2
 expect 1 "namespace 2: no such namespace" "$ctl" ns-remove nvme0 2
 expect 2 "the NSID is 1..32" "$ctl" ns-remove nvme0 0
@@ -85,7 +95,7 @@ wait "$ppid"
 expect 0 "counters reset" "$ctl" reset-stats
 expect 0 "counters reset" "$ctl" reset-stats nvme1
 expect 1 "no controller named nvme7" "$ctl" reset-stats nvme7
-expect 0 "saved 2 controller(s)" "$ctl" save "$dir/saved.json"
+expect 0 "saved 3 controller(s)" "$ctl" save "$dir/saved.json"
 expect 0 "\"nsid\":9" "$ctl" call save_config
 expect 0 "\"controllers\"" "$ctl" call save_config
 expect 1 "no method \"nope\"" "$ctl" call nope
@@ -93,6 +103,7 @@ expect 2 "params are not JSON" "$ctl" call get_stats '{nope'
 expect 0 "deleted nvme0" "$ctl" delete nvme0
 expect 1 "no controller named nvme0" "$ctl" delete nvme0
 expect 0 "deleted $dir/n1" "$ctl" delete "$dir/n1"
+expect 0 "deleted nvme2" "$ctl" delete nvme2
 expect 0 "no controllers" "$ctl" list
 expect 0 "the target stopped" "$ctl" shutdown
 for i in $(seq 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
@@ -104,6 +115,8 @@ kill -0 "$tpid" 2>/dev/null && nok "vnvme-ctl shutdown stops the target" || ok "
 tpid=$(cat "$dir/target.pid" 2>/dev/null)
 expect 0 "1:null 1G/4096, 2:null 1G/4096, 3:null 1G/4096" "$ctl" list
 expect 0 "1:ram 16M/512, 9:null 2G/4096" "$ctl" list
+expect 0 "1:null 64M/512 +model, 2:null 32M/512 +model" "$ctl" list
+expect 0 '"max_us":9' "$ctl" call list_controllers
 kill "$tpid"
 for i in $(seq 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
 tpid=
@@ -138,6 +151,10 @@ tpid=$(cat "$dir/d2.pid" 2>/dev/null)
 stop "$tpid"
 tpid=
 expect 2 "exclude each other" "$target" --socket "$dir/d3" --rpc "$VNVME_RPC" --no-rpc
+# vnvme-target --model checks it as the configuration does.
+expect 2 "unknown key \"sead\"" "$target" --socket "$dir/m0" --model '{"sead": 1}'
+echo '{"read": {"fixed_us": -4}}' > "$dir/model.json"
+expect 2 "fixed_us must be 0..10000000" "$target" --socket "$dir/m0" --model "@$dir/model.json"
 
 echo "1..$n"
 exit $fail

@@ -11,7 +11,8 @@
 #   nvme     util, backend/backend.h, vnvme/spec.h and vnvme/trace.h only
 #   rpc      a JSON-RPC server: util and json-c only
 #   ctl      vnvme-ctl: json-c only (it speaks JSON-RPC over a socket)
-#   target   joins vu, pci, nvme, the backends and the configuration; it is
+#   target   joins vu, pci, nvme (nvme.h, and model.h: the device models'
+#            configuration), the backends and the configuration; it is
 #            the only one that may (no one includes target/)
 #   testdev  a vfio-user test device: vu, pci, util
 #   demo     testdev, vu, util
@@ -65,7 +66,8 @@ allowed() {
 	nvme:nvme/* | nvme:util/* | nvme:backend/backend.h | nvme:vnvme/spec.h | nvme:vnvme/trace.h) ;;
 	rpc:rpc/* | rpc:util/*) ;;
 	ctl:ctl/* | ctl:rpc/path.h) ;;
-	target:target/* | target:rpc/* | target:vu/* | target:pci/* | target:nvme/nvme.h | target:backend/backend.h | \
+	target:target/* | target:rpc/* | target:vu/* | target:pci/* | target:nvme/nvme.h | target:nvme/model.h | \
+		target:backend/backend.h | \
 		target:util/* | target:vnvme/spec.h | target:vnvme/trace.h) ;;
 	testdev:testdev/* | testdev:vu/* | testdev:pci/* | testdev:util/*) ;;
 	demo:demo/* | demo:testdev/* | demo:vu/* | demo:util/*) ;;
