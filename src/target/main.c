@@ -57,6 +57,9 @@ static void usage(FILE *f)
 	    "  --rpc PATH         serve JSON-RPC on this UNIX socket (mode 0600): create,\n"
 	    "                     delete, list controllers, statistics (vnvme-ctl,\n"
 	    "                     docs/rpc.md); with it, no controller at start is fine\n"
+	    "  --sanitize         check the host's use of the protocol on every controller\n"
+	    "                     started here (docs/sanitizer.md); RPC-created ones take\n"
+	    "                     \"sanitize\": true\n"
 	    "  --cpus LIST        polling threads pinned to these CPUs, e.g. 1 or 0,1 or 0-3\n"
 	    "                     (default: one unpinned polling thread)\n"
 	    "  --log LEVEL        err | warn | info | debug      (default info)\n"
@@ -246,6 +249,7 @@ int main(int argc, char **argv)
 		O_PIDFILE,
 		O_READYFD,
 		O_RPC,
+		O_SANITIZE,
 	};
 	static const struct option opts[] = {
 	    {"socket", required_argument, NULL, O_SOCKET},
@@ -269,13 +273,14 @@ int main(int argc, char **argv)
 	    {"pidfile", required_argument, NULL, O_PIDFILE},
 	    {"ready-fd", required_argument, NULL, O_READYFD},
 	    {"rpc", required_argument, NULL, O_RPC},
+	    {"sanitize", no_argument, NULL, O_SANITIZE},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	struct vnvme_target_conf conf = {0};
 	struct vnvme_dev_conf one;
 	const char *config = NULL, *pidfile = NULL, *rpc = NULL;
-	bool size_set = false, daemon = false, pid_written = false;
+	bool size_set = false, daemon = false, pid_written = false, sanitize = false;
 	int ready_fd = -1;
 	struct target t = {.sigfd = -1};
 	char err[512] = "";
@@ -393,6 +398,9 @@ int main(int argc, char **argv)
 						 optarg);
 			rpc = optarg;
 			break;
+		case O_SANITIZE:
+			sanitize = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -438,6 +446,9 @@ int main(int argc, char **argv)
 		conf.ctrls[0] = one;
 		conf.nr_ctrls = 1; /* paths point into argv: free(conf.ctrls) only */
 	}
+	if (sanitize) /* the controllers made at start, from flags or the file */
+		for (unsigned i = 0; i < conf.nr_ctrls; i++)
+			conf.ctrls[i].sanitize = true;
 	if (rpc)
 		snprintf(conf.rpc, sizeof(conf.rpc), "%s", rpc);
 	if (nr_cpus) {

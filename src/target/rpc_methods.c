@@ -266,6 +266,7 @@ static int m_list_controllers(void *ctx, struct json_object *p, struct json_obje
 		json_object_object_add(o, "ready", json_object_new_boolean(st.csts & 1));
 		json_object_object_add(o, "queues", json_object_new_int64(tc->conf.queues));
 		json_object_object_add(o, "qdepth", json_object_new_int64(tc->conf.qdepth));
+		json_object_object_add(o, "sanitize", json_object_new_boolean(tc->conf.sanitize));
 		json_object_object_add(o, "io_sqs", json_object_new_int64(st.nr_io_sq));
 		json_object_object_add(o, "io_cqs", json_object_new_int64(st.nr_io_cq));
 		const struct vnvme_dev_conf *live = vnvme_dev_conf(tc->dev);
@@ -362,6 +363,33 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * The host-protocol sanitizer's counts, every kind by name, and the first
+ * report of each kind seen (docs/sanitizer.md); NULL when the controller
+ * does not sanitize.
+ */
+static struct json_object *sanitizer_json(struct nvme_ctrl *c, struct json_object **reports)
+{
+	struct nvme_san_stats *st = malloc(sizeof(*st));
+	struct json_object *o;
+
+	*reports = NULL;
+	if (!st || nvme_ctrl_get_sanitizer(c, st)) {
+		free(st);
+		return NULL;
+	}
+	o = json_object_new_object();
+	*reports = json_object_new_object();
+	for (unsigned k = 0; k < NVME_SAN_KINDS; k++) {
+		json_object_object_add(o, nvme_san_kind_name(k), json_u64(st->count[k]));
+		if (st->first[k][0])
+			json_object_object_add(*reports, nvme_san_kind_name(k),
+					       json_object_new_string(st->first[k]));
+	}
+	free(st);
+	return o;
+}
+
 /* Per queue (admin first): the counters since the last reset_stats, the
  * occupancy now, and errors by status. */
 static struct json_object *queues_json(struct nvme_ctrl *c)
@@ -436,6 +464,11 @@ static int m_get_stats(void *ctx, struct json_object *p, struct json_object **re
 		json_object_object_add(o, "bytes_written", json_u64(st.bytes_written));
 		json_object_object_add(o, "irqs", json_u64(st.irqs));
 		json_object_object_add(o, "queues", queues_json(vnvme_dev_ctrl(tc->dev)));
+		struct json_object *rep, *san = sanitizer_json(vnvme_dev_ctrl(tc->dev), &rep);
+		if (san) {
+			json_object_object_add(o, "sanitizer", san);
+			json_object_object_add(o, "sanitizer_reports", rep);
+		}
 		json_object_array_add(a, o);
 	}
 	json_object_object_add(r, "controllers", a);
@@ -486,6 +519,8 @@ static struct json_object *conf_json(struct target *t)
 		}
 		if (c->max_dma_bytes)
 			json_object_object_add(o, "max_dma_bytes", json_u64(c->max_dma_bytes));
+		if (c->sanitize)
+			json_object_object_add(o, "sanitize", json_object_new_boolean(1));
 		const struct vnvme_dev_conf *live = vnvme_dev_conf(t->ctrls[i].dev);
 		for (unsigned n = 0; n < live->nr_ns; n++) {
 			const struct vnvme_ns_conf *nc = &live->ns[n];

@@ -20,7 +20,7 @@ expect() {
 
 expect 2 "is vnvme-target running with --rpc" "$ctl" list
 expect 0 "Usage: vnvme-ctl" "$ctl" --help
-for c in list create delete stats save version shutdown call ns-add ns-remove reset-stats; do
+for c in list create delete stats save version shutdown call ns-add ns-remove reset-stats sanitizer; do
 	expect 0 "Usage: vnvme-ctl $c" "$ctl" $c --help
 done
 expect 2 "unknown command" "$ctl" frobnicate
@@ -59,6 +59,14 @@ expect 0 "QID CQID POLLER" "$ctl" stats --queues nvme0
 expect 0 "counters reset" "$ctl" reset-stats
 expect 0 "counters reset" "$ctl" reset-stats nvme1
 expect 1 "no controller named nvme7" "$ctl" reset-stats nvme7
+# The host-protocol sanitizer (docs/sanitizer.md): on for nvme2 only.
+expect 0 "nvme2 on $dir/n2" "$ctl" create --socket "$dir/n2" --size 16M --sanitize
+expect 0 "nvme2: 0 host protocol violations" "$ctl" sanitizer nvme2
+expect 0 "nvme0: sanitizer off" "$ctl" sanitizer
+expect 0 "\"cid_reuse\":0" "$ctl" --json sanitizer nvme2
+expect 1 "no controller named nvme7" "$ctl" sanitizer nvme7
+expect 0 "\"sanitize\":true" "$ctl" call save_config
+expect 0 "deleted nvme2" "$ctl" delete nvme2
 expect 0 "saved 2 controller(s)" "$ctl" save "$dir/saved.json"
 expect 0 "\"nsid\":9" "$ctl" call save_config
 expect 0 "\"controllers\"" "$ctl" call save_config
@@ -74,10 +82,12 @@ kill -0 "$tpid" 2>/dev/null && nok "vnvme-ctl shutdown stops the target" || ok "
 
 # The saved file starts a target with the same devices.
 "$target" --config "$dir/saved.json" --rpc "$VNVME_RPC" --log warn --daemonize \
-	--pidfile "$dir/target.pid" > "$dir/target.log" 2>&1
+	--pidfile "$dir/target.pid" --sanitize > "$dir/target.log" 2>&1
 tpid=$(cat "$dir/target.pid" 2>/dev/null)
 expect 0 "1:null 1G/4096, 2:null 1G/4096, 3:null 1G/4096" "$ctl" list
 expect 0 "1:ram 16M/512, 9:null 2G/4096" "$ctl" list
+# --sanitize: every controller the target starts with sanitizes.
+expect 0 "nvme1: 0 host protocol violations" "$ctl" sanitizer
 kill "$tpid"
 for i in $(seq 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
 tpid=
