@@ -884,4 +884,5 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 			(unsigned long long)q->irqs);
 	}
 	free(qs);
+	nvme_san_print(c, f);
 }

@@ -464,6 +464,8 @@ extern __thread struct nvme_dptr_fault nvme_dptr_fault;
 
 int nvme_san_init(struct nvme_ctrl *c);
 void nvme_san_fini(struct nvme_ctrl *c);
+/* One line of counts for nvme_ctrl_print_stats; nothing when off. */
+void nvme_san_print(struct nvme_ctrl *c, FILE *f);
 /* A queue's state, or NULL when the controller does not sanitize (or out
  * of memory: that queue is then not checked). */
 struct nvme_san_q *nvme_san_q_new(const struct nvme_ctrl *c, bool sq);

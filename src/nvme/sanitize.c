@@ -100,6 +100,26 @@ int nvme_ctrl_get_sanitizer(struct nvme_ctrl *c, struct nvme_san_stats *out)
 	return 0;
 }
 
+void nvme_san_print(struct nvme_ctrl *c, FILE *f)
+{
+	struct nvme_san_stats *st = malloc(sizeof(*st));
+	uint64_t total = 0;
+
+	if (!st || nvme_ctrl_get_sanitizer(c, st)) {
+		free(st);
+		return;
+	}
+	for (unsigned k = 0; k < NVME_SAN_KINDS; k++)
+		total += st->count[k];
+	fprintf(f, "%s sanitizer: %llu host protocol violations", c->name,
+		(unsigned long long)total);
+	for (unsigned k = 0; k < NVME_SAN_KINDS; k++)
+		if (st->count[k])
+			fprintf(f, " %s %llu", kind_names[k], (unsigned long long)st->count[k]);
+	fputc('\n', f);
+	free(st);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Events: packed in one qword each, so that a report from another thread
  * (the admin poller about an I/O queue) reads whole ones. */
