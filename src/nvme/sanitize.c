@@ -187,17 +187,23 @@ static void ev_format(const struct nvme_san_q *q, char *buf, size_t len)
  * Count one violation of `kind`; the first on queue q (or, q NULL, on the
  * controller) is also reported: a "guest:" warning (rate-limited: a host
  * creating queue after queue must not flood the log) and, if the first of
- * its kind, kept for the statistics. `where` names the queue ("sq1"), cid
+ * its kind, kept for the statistics. `where` names the queue (W_SQ, W_CQ) or
+ * W_REGS, cid
  * is -1 when no command is concerned.
  */
+/* The object of a report: an SQ, a CQ, or the registers. */
+#define W_SQ(qid) ((int32_t)(qid))
+#define W_CQ(qid) ((int32_t)(qid) | 0x10000)
+#define W_REGS    (-1)
+
 static VN_COLD VN_PRINTF(6, 7) void san_report(struct nvme_ctrl *c, struct nvme_san_q *q,
-					       const char *where, int cid, unsigned kind,
+					       int32_t where, int cid, unsigned kind,
 					       const char *fmt, ...)
 {
 	struct nvme_san *s = c->san;
 	uint32_t bit = 1u << kind;
 	uint32_t *reported = q ? &q->reported : &s->reported;
-	char msg[256], evs[200], line[NVME_SAN_TEXT_MAX + 64], obj[48];
+	char msg[256], evs[200], line[NVME_SAN_TEXT_MAX + 64], obj[80], wq[16];
 	va_list ap;
 
 	__atomic_fetch_add(&s->count[kind], 1, __ATOMIC_RELAXED);
@@ -206,10 +212,15 @@ static VN_COLD VN_PRINTF(6, 7) void san_report(struct nvme_ctrl *c, struct nvme_
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (cid >= 0)
-		snprintf(obj, sizeof(obj), "%s %s cid %d", c->name, where, cid);
+	if (where < 0)
+		snprintf(wq, sizeof(wq), "regs");
 	else
-		snprintf(obj, sizeof(obj), "%s %s", c->name, where);
+		snprintf(wq, sizeof(wq), "%s%u", where & 0x10000 ? "cq" : "sq",
+			 (unsigned)(where & 0xffff));
+	if (cid >= 0)
+		snprintf(obj, sizeof(obj), "%s %s cid %d", c->name, wq, cid);
+	else
+		snprintf(obj, sizeof(obj), "%s %s", c->name, wq);
 	if (q) {
 		ev_format(q, evs, sizeof(evs));
 		snprintf(line, sizeof(line), "%s: guest: sanitizer %s: %s; last events: %s", obj,
@@ -242,9 +253,7 @@ void nvme_san_sq_round(struct nvme_sq *sq, uint32_t tail)
 {
 	struct nvme_san_q *q = sq->san;
 	struct nvme_ctrl *c = sq->ctrl;
-	char where[16];
 
-	snprintf(where, sizeof(where), "sq%u", sq->qid);
 	/*
 	 * With shadow doorbells (Doorbell Buffer Config) the host writes the
 	 * shadow first and the MMIO doorbell, when it writes it at all, with
@@ -262,7 +271,7 @@ void nvme_san_sq_round(struct nvme_sq *sq, uint32_t tail)
 			ev_push(q, ev_pack(NVME_SAN_EV_MMIO, 0, 0, mmio));
 			if (mmio >= sq->size || (sh < sq->size && dist(sq->head, mmio, sq->size) >
 								      dist(sq->head, sh, sq->size)))
-				san_report(c, q, where, -1, NVME_SAN_SHADOW,
+				san_report(c, q, W_SQ(sq->qid), -1, NVME_SAN_SHADOW,
 					   "MMIO SQ tail doorbell %u while the shadow doorbell "
 					   "holds %u (head %u, %u entries): with a shadow "
 					   "buffer, the MMIO doorbell is written only with a "
@@ -277,16 +286,16 @@ void nvme_san_sq_round(struct nvme_sq *sq, uint32_t tail)
 	ev_push(q, ev_pack(NVME_SAN_EV_TAIL, 0, 0, tail));
 	if (tail >= sq->size) {
 		if (sq->shadow)
-			san_report(c, q, where, -1, NVME_SAN_SHADOW,
+			san_report(c, q, W_SQ(sq->qid), -1, NVME_SAN_SHADOW,
 				   "shadow SQ tail doorbell %u: a queue of %u entries takes 0..%u",
 				   tail, sq->size, sq->size - 1);
 		else
-			san_report(c, q, where, -1, NVME_SAN_SQ_TAIL_RANGE,
+			san_report(c, q, W_SQ(sq->qid), -1, NVME_SAN_SQ_TAIL_RANGE,
 				   "SQ tail doorbell %u: a queue of %u entries takes 0..%u", tail,
 				   sq->size, sq->size - 1);
 	} else if (q->last < sq->size &&
 		   dist(sq->head, tail, sq->size) < dist(sq->head, q->last, sq->size)) {
-		san_report(c, q, where, -1, NVME_SAN_SQ_TAIL_BACKWARD,
+		san_report(c, q, W_SQ(sq->qid), -1, NVME_SAN_SQ_TAIL_BACKWARD,
 			   "SQ tail doorbell %u moves back from %u over %u entries not yet "
 			   "fetched (head %u): the tail only moves forward, by the entries added",
 			   tail, q->last, dist(tail, q->last, sq->size), sq->head);
@@ -298,20 +307,18 @@ void nvme_san_cq_round(struct nvme_cq *cq)
 {
 	struct nvme_san_q *q = cq->san;
 	uint32_t h = vn_load_acquire(cq->shadow ? cq->shadow : cq->db);
-	char where[16];
 
 	if (h == q->last)
 		return;
-	snprintf(where, sizeof(where), "cq%u", cq->qid);
 	ev_push(q, ev_pack(NVME_SAN_EV_HEAD, 0, 0, h));
 	if (h >= cq->size) {
-		san_report(cq->ctrl, q, where, -1,
+		san_report(cq->ctrl, q, W_CQ(cq->qid), -1,
 			   cq->shadow ? NVME_SAN_SHADOW : NVME_SAN_CQ_HEAD_RANGE,
 			   "%sCQ head doorbell %u: a queue of %u entries takes 0..%u",
 			   cq->shadow ? "shadow " : "", h, cq->size, cq->size - 1);
 	} else if (q->last < cq->size &&
 		   dist(q->last, h, cq->size) > dist(q->last, cq->tail, cq->size)) {
-		san_report(cq->ctrl, q, where, -1, NVME_SAN_CQ_HEAD_PAST_TAIL,
+		san_report(cq->ctrl, q, W_CQ(cq->qid), -1, NVME_SAN_CQ_HEAD_PAST_TAIL,
 			   "CQ head doorbell %u moves from %u past the tail %u: %u entries "
 			   "consumed that the controller has not posted",
 			   h, q->last, cq->tail, dist(cq->tail, h, cq->size));
@@ -330,10 +337,8 @@ void nvme_san_fetch(struct nvme_sq *sq, const struct vnvme_sqe *sqe)
 	nvme_dptr_fault.field = NULL;
 	ev_push(q, ev_pack(NVME_SAN_EV_FETCH, sqe->opc, sqe->cid, 0));
 	if (unlikely(*w & bit)) {
-		char where[16];
 
-		snprintf(where, sizeof(where), "sq%u", sq->qid);
-		san_report(sq->ctrl, q, where, sqe->cid, NVME_SAN_CID_REUSE,
+		san_report(sq->ctrl, q, W_SQ(sq->qid), sqe->cid, NVME_SAN_CID_REUSE,
 			   "CID %u (opcode 0x%02x) is reused while a command with that CID is "
 			   "outstanding on the queue: a CID is unique among the queue's "
 			   "outstanding commands",
@@ -345,12 +350,10 @@ void nvme_san_fetch(struct nvme_sq *sq, const struct vnvme_sqe *sqe)
 void nvme_san_exec(struct nvme_sq *sq, const struct vnvme_sqe *sqe)
 {
 	const struct nvme_dptr_fault *f = &nvme_dptr_fault;
-	char where[16];
 
 	if (likely(!f->field))
 		return;
-	snprintf(where, sizeof(where), "sq%u", sq->qid);
-	san_report(sq->ctrl, sq->san, where, sqe->cid, NVME_SAN_DPTR,
+	san_report(sq->ctrl, sq->san, W_SQ(sq->qid), sqe->cid, NVME_SAN_DPTR,
 		   "%s 0x%llx (opcode 0x%02x, %s): %s", f->field, (unsigned long long)f->val,
 		   sqe->opc, vnvme_sqe_psdt(sqe) == VNVME_PSDT_PRP ? "PRPs" : "SGL", f->rule);
 	nvme_dptr_fault.field = NULL;
@@ -370,7 +373,7 @@ void nvme_san_post(struct nvme_sq *sq, uint16_t cid)
 
 void nvme_san_delete_order(struct nvme_ctrl *c, uint16_t cid, uint32_t cqid, uint32_t sqid)
 {
-	san_report(c, c->sqs[0] ? c->sqs[0]->san : NULL, "sq0", cid, NVME_SAN_DELETE_ORDER,
+	san_report(c, c->sqs[0] ? c->sqs[0]->san : NULL, W_SQ(0), cid, NVME_SAN_DELETE_ORDER,
 		   "Delete I/O CQ QID %u while I/O SQ %u still posts to it: the host deletes "
 		   "a CQ's SQs first",
 		   cqid, sqid);
@@ -380,7 +383,6 @@ void nvme_san_sq_deleting(struct nvme_sq *sq)
 {
 	struct nvme_san_q *q = sq->san;
 	uint32_t tail, unfetched = 0, fetched;
-	char where[16];
 
 	if (q->del_checked)
 		return;
@@ -391,8 +393,7 @@ void nvme_san_sq_deleting(struct nvme_sq *sq)
 	fetched = sq->inflight;
 	if (!fetched && !unfetched)
 		return;
-	snprintf(where, sizeof(where), "sq%u", sq->qid);
-	san_report(sq->ctrl, q, where, -1, NVME_SAN_DELETE_BUSY,
+	san_report(sq->ctrl, q, W_SQ(sq->qid), -1, NVME_SAN_DELETE_BUSY,
 		   "Delete I/O SQ QID %u with %u commands outstanding (%u in flight, %u not "
 		   "fetched): the host waits for its commands' completions before deleting "
 		   "the queue (those not fetched are dropped)",
@@ -424,12 +425,12 @@ void nvme_san_quiet(struct nvme_ctrl *c, bool shutdown)
 	if (!doorbell_set(c, db, sizeof(db)))
 		return;
 	if (shutdown)
-		san_report(c, NULL, "regs", -1, NVME_SAN_DB_SHUTDOWN,
+		san_report(c, NULL, W_REGS, -1, NVME_SAN_DB_SHUTDOWN,
 			   "%s written after the shutdown (CC.SHN, CSTS.SHST complete): after a "
 			   "shutdown the host submits nothing until it resets the controller",
 			   db);
 	else
-		san_report(c, NULL, "regs", -1, NVME_SAN_DB_DISABLED,
+		san_report(c, NULL, W_REGS, -1, NVME_SAN_DB_DISABLED,
 			   "%s written while CC.EN = 0: doorbells are written only while the "
 			   "controller is enabled and ready (CSTS.RDY = 1)",
 			   db);
@@ -445,12 +446,12 @@ void nvme_san_enable(struct nvme_ctrl *c)
 
 	nvme_san_quiet(c, false);
 	if (asqs < 2 || acqs < 2)
-		san_report(c, NULL, "regs", -1, NVME_SAN_ADMIN_QSIZE,
+		san_report(c, NULL, W_REGS, -1, NVME_SAN_ADMIN_QSIZE,
 			   "AQA 0x%08x at CC.EN = 1: ASQS %u and ACQS %u entries, where an admin "
 			   "queue has 2..%u (AQA.ASQS, AQA.ACQS are 0's based, 1..4095)",
 			   c->aqa_raw, asqs, acqs, NVME_ADMIN_QSIZE_MAX);
 	else if (c->aqa_raw & ~(VNVME_AQA_ASQS_MASK | VNVME_AQA_ACQS_MASK << VNVME_AQA_ACQS_SHIFT))
-		san_report(c, NULL, "regs", -1, NVME_SAN_ADMIN_QSIZE,
+		san_report(c, NULL, W_REGS, -1, NVME_SAN_ADMIN_QSIZE,
 			   "AQA 0x%08x at CC.EN = 1: reserved bits 0x%08x set (AQA holds ASQS in "
 			   "bits 11:0 and ACQS in 27:16)",
 			   c->aqa_raw,
