@@ -274,11 +274,11 @@ static void write32(struct nvme_ctrl *c, uint32_t off, uint32_t v)
 		cc_write(c, v);
 		break;
 	case VNVME_REG_AQA:
-		if (!c->enabled)
-			c->aqa_raw = v;
-		if (!c->enabled)
+		if (!c->enabled) {
+			c->aqa_raw = v; /* the sanitizer looks at the reserved bits */
 			c->aqa =
 			    v & (VNVME_AQA_ASQS_MASK | VNVME_AQA_ACQS_MASK << VNVME_AQA_ACQS_SHIFT);
+		}
 		break;
 	case VNVME_REG_ASQ:
 	case VNVME_REG_ASQ + 4:
