@@ -93,7 +93,7 @@ int nvme_ctrl_get_sanitizer(struct nvme_ctrl *c, struct nvme_san_stats *out)
 		return -ENOTSUP;
 	pthread_mutex_lock(&s->lock);
 	for (unsigned k = 0; k < NVME_SAN_KINDS; k++) {
-		out->count[k] = __atomic_load_n(&s->count[k], __ATOMIC_RELAXED);
+		out->count[k] = __atomic_load_n(&s->count[k], __ATOMIC_ACQUIRE);
 		memcpy(out->first[k], s->first[k], NVME_SAN_TEXT_MAX);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -206,9 +206,10 @@ static VN_COLD VN_PRINTF(6, 7) void san_report(struct nvme_ctrl *c, struct nvme_
 	char msg[256], evs[200], line[NVME_SAN_TEXT_MAX + 64], obj[80], wq[16];
 	va_list ap;
 
-	__atomic_fetch_add(&s->count[kind], 1, __ATOMIC_RELAXED);
-	if (__atomic_fetch_or(reported, bit, __ATOMIC_RELAXED) & bit)
+	if (__atomic_fetch_or(reported, bit, __ATOMIC_RELAXED) & bit) {
+		__atomic_fetch_add(&s->count[kind], 1, __ATOMIC_RELAXED);
 		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -238,6 +239,9 @@ static VN_COLD VN_PRINTF(6, 7) void san_report(struct nvme_ctrl *c, struct nvme_
 	}
 	vn_warn_rl(&s->rl, "%s", line);
 	pthread_mutex_unlock(&s->lock);
+	/* Counted once reported: a reader that sees the count finds the
+	 * report (the statistics, a test's log sink). */
+	__atomic_fetch_add(&s->count[kind], 1, __ATOMIC_RELEASE);
 }
 
 /* Entries from `from` up to `to` in a ring of `size` (as queue.c's). */
