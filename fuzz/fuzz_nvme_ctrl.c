@@ -324,7 +324,7 @@ enum op {
 	NR_OPS
 };
 
-static struct nvme_ctrl *ctrl_new(void)
+static struct nvme_ctrl *ctrl_new(bool sanitize)
 {
 	struct nvme_ctrl_opts o = {
 	    .name = "fuzz",
@@ -342,6 +342,7 @@ static struct nvme_ctrl *ctrl_new(void)
 	    .dma = &dma,
 	    .doorbells = doorbells,
 	    .irq = irq_fn,
+	    .sanitize = sanitize,
 	};
 	struct nvme_ctrl *c;
 	const char *e;
@@ -537,8 +538,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(hcq, 0, sizeof(hcq));
 	shadow_on = false;
 	next_cid = 0;
-	autoreap = !(take(&in, 1) & 1);
-	c = ctrl_new();
+	/* The first byte: bit 0 reaps completions by itself, bit 1 turns the
+	 * host-protocol sanitizer on (its checks see the same hostile host). */
+	uint64_t mode = take(&in, 1);
+	autoreap = !(mode & 1);
+	c = ctrl_new(mode & 2);
 	for (unsigned i = 0; i < MAX_OPS && in.n; i++)
 		run_op(c, &in);
 	sync_rounds(2);

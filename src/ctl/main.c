@@ -41,6 +41,7 @@ static void usage(FILE *f)
 	       "  stats [--watch SECS]  counters and p50/p99 service times; with --watch, IOPS,\n"
 	       "                        bandwidth and p50/p99 of each interval\n"
 	       "  reset-stats [NAME]    zero the counters (all controllers, or one)\n"
+	       "  sanitizer [NAME]      host protocol violations seen by --sanitize controllers\n"
 	       "  ns-add NAME [options] add a namespace to a live controller (the host is told)\n"
 	       "  ns-remove NAME NSID   remove a namespace from a live controller\n"
 	       "  save FILE             the running configuration, as vnvme-target --config reads\n"
@@ -299,7 +300,9 @@ static const char create_help[] =
     "  --no-hugepages     back ram namespaces with 4 KiB pages (default: hugepages\n"
     "                     when enough are free)\n"
     "  --direct           open files with O_DIRECT\n"
-    "  --model JSON|@FILE a device model for the namespaces (docs/models.md)\n";
+    "  --model JSON|@FILE a device model for the namespaces (docs/models.md)\n"
+    "  --sanitize         check the host's use of the protocol (docs/sanitizer.md;\n"
+    "                     vnvme-ctl sanitizer shows what it found)\n";
 
 /* A number where it parses as one, else the string: the target says what is wrong. */
 static struct json_object *num_or_str(const char *s)
@@ -346,7 +349,8 @@ static int cmd_create(int argc, char **argv)
 		C_HUGE,
 		C_NOHUGE,
 		C_DIRECT,
-		C_MODEL
+		C_MODEL,
+		C_SANITIZE
 	};
 	static const struct option opts[] = {
 	    {"socket", required_argument, NULL, C_SOCKET},
@@ -364,6 +368,7 @@ static int cmd_create(int argc, char **argv)
 	    {"no-hugepages", no_argument, NULL, C_NOHUGE},
 	    {"direct", no_argument, NULL, C_DIRECT},
 	    {"model", required_argument, NULL, C_MODEL},
+	    {"sanitize", no_argument, NULL, C_SANITIZE},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -433,6 +438,9 @@ static int cmd_create(int argc, char **argv)
 			json_object_object_add(ns, "model", m);
 			break;
 		}
+		case C_SANITIZE:
+			json_object_object_add(p, "sanitize", json_object_new_boolean(1));
+			break;
 		case 'h':
 			fputs(create_help, stdout);
 			json_object_put(p);
@@ -522,6 +530,33 @@ static const char *svc_pct(struct json_object *o, const char *key, char *buf, si
 	return fmt_ns(ju64(s, key), ju64(s, "count") > 0, buf, len);
 }
 
+/* The sum of a controller's sanitizer counts, and in buf ("kind n, ...")
+ * the kinds seen; -1 when the controller does not sanitize. */
+static long long violations(struct json_object *c, char *buf, size_t len)
+{
+	struct json_object *san;
+	long long total = 0;
+	size_t off = 0;
+
+	buf[0] = 0;
+	if (!json_object_object_get_ex(c, "sanitizer", &san))
+		return -1;
+	json_object_object_foreach(san, kind, n)
+	{
+		uint64_t v = json_object_get_uint64(n);
+
+		if (!v)
+			continue;
+		total += (long long)v;
+		if (off < len) {
+			int w = snprintf(buf + off, len - off, "%s%s %llu", off ? ", " : "", kind,
+					 (unsigned long long)v);
+			off += w > 0 ? (size_t)w : 0;
+		}
+	}
+	return total;
+}
+
 static void stats_table(struct json_object *r)
 {
 	struct json_object *a;
@@ -542,6 +577,18 @@ static void stats_table(struct json_object *r)
 			       (unsigned long long)ju64(c, "admin_cmds"),
 			       svc_pct(c, "p50", p50, sizeof(p50)),
 			       svc_pct(c, "p99", p99, sizeof(p99)));
+		}
+	/* Host protocol violations, where a controller sanitizes and saw some. */
+	if (json_object_object_get_ex(r, "controllers", &a))
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			struct json_object *c = json_object_array_get_idx(a, i);
+			char kinds[512];
+			long long n = violations(c, kinds, sizeof(kinds));
+
+			if (n > 0)
+				printf("%s: sanitizer: %lld host protocol violations (%s): "
+				       "vnvme-ctl sanitizer %s\n",
+				       jstr(c, "name"), n, kinds, jstr(c, "name"));
 		}
 	if (json_object_object_get_ex(r, "pollers", &a))
 		for (size_t i = 0; i < json_object_array_length(a); i++) {
@@ -925,6 +972,83 @@ static int cmd_reset_stats(int argc, char **argv)
 	return ret;
 }
 
+/* sanitizer: per controller, its counts by kind and each kind's first report. */
+static void sanitizer_table(struct json_object *r)
+{
+	struct json_object *a;
+
+	if (!json_object_object_get_ex(r, "controllers", &a))
+		return;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct json_object *c = json_object_array_get_idx(a, i), *san, *rep;
+		char kinds[512];
+		long long n = violations(c, kinds, sizeof(kinds));
+
+		if (n < 0) {
+			printf("%s: sanitizer off (create it with --sanitize)\n", jstr(c, "name"));
+			continue;
+		}
+		printf("%s: %lld host protocol violations\n", jstr(c, "name"), n);
+		if (!n)
+			continue;
+		json_object_object_get_ex(c, "sanitizer", &san);
+		json_object_object_get_ex(c, "sanitizer_reports", &rep);
+		printf("  %-26s %12s  %s\n", "KIND", "COUNT", "FIRST REPORT");
+		json_object_object_foreach(san, kind, cnt)
+		{
+			struct json_object *t;
+
+			if (!json_object_get_uint64(cnt))
+				continue;
+			printf("  %-26s %12llu  %s\n", kind,
+			       (unsigned long long)json_object_get_uint64(cnt),
+			       rep && json_object_object_get_ex(rep, kind, &t)
+				   ? json_object_get_string(t)
+				   : "");
+		}
+	}
+}
+
+static int cmd_sanitizer(int argc, char **argv)
+{
+	struct json_object *p = NULL, *r, *out;
+	int ret;
+
+	if (want_help(argc, argv,
+		      "Usage: vnvme-ctl sanitizer [NAME|SOCKET]\n"
+		      "The host protocol violations a controller created with --sanitize has\n"
+		      "seen (docs/sanitizer.md): a count per kind and the first report of each\n"
+		      "(queue, CID, field, value, what the spec allows, the queue's last\n"
+		      "events). --json prints, per controller, \"name\", \"socket\",\n"
+		      "\"sanitizer\" {kind: count} and \"sanitizer_reports\" {kind: text}.\n"))
+		return 0;
+	if (argc > 2)
+		return die("sanitizer: unexpected argument %s", argv[2]);
+	if (argc == 2)
+		p = ctrl_param(argv[1]);
+	ret = call("get_stats", p, &r);
+	json_object_put(p);
+	if (ret || !json_out)
+		return finish(ret, r, sanitizer_table);
+	/* --json: get_stats' controllers, with only what concerns the sanitizer. */
+	out = json_object_new_array();
+	struct json_object *a;
+	if (json_object_object_get_ex(r, "controllers", &a))
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			struct json_object *c = json_object_array_get_idx(a, i), *o, *v;
+
+			o = json_object_new_object();
+			static const char *const keys[] = {"name", "socket", "sanitizer",
+							   "sanitizer_reports"};
+			for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+				if (json_object_object_get_ex(c, keys[k], &v))
+					json_object_object_add(o, keys[k], json_object_get(v));
+			json_object_array_add(out, o);
+		}
+	json_object_put(r);
+	return finish(0, out, NULL);
+}
+
 /* With stats --queues: one line per queue of each controller. */
 static void queues_table(struct json_object *r)
 {
@@ -1095,6 +1219,7 @@ int main(int argc, char **argv)
 	    {"ns-add", cmd_ns_add},
 	    {"ns-remove", cmd_ns_remove},
 	    {"reset-stats", cmd_reset_stats},
+	    {"sanitizer", cmd_sanitizer},
 	};
 	int i = 1;
 

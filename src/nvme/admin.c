@@ -679,9 +679,13 @@ static vnvme_status delete_cq(struct nvme_ctrl *c, const struct vnvme_sqe *sqe)
 
 	if (qid == 0 || qid > c->o.max_ioqpairs || !(cq = c->cqs[qid]))
 		return nvme_sc_cmd(VNVME_SC_INVALID_QID);
-	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++)
-		if (c->sqs[q] && c->sqs[q]->cq == cq)
+	for (uint32_t q = 1; q <= c->o.max_ioqpairs; q++) {
+		if (c->sqs[q] && c->sqs[q]->cq == cq) {
+			if (c->san)
+				nvme_san_delete_order(c, sqe->cid, qid, q);
 			return nvme_sc_cmd(VNVME_SC_INVALID_QUEUE_DELETION);
+		}
+	}
 	vn_store_release(&cq->stopping, 1u);
 	vn_poller_post(c->o.pollers[cq->poller], wake_noop, NULL);
 	c->pending =

@@ -162,11 +162,20 @@ static bool enable(struct nvme_ctrl *c, uint32_t cc)
 	return true;
 }
 
+/* Shutdown processing complete (CSTS.SHST): the host may only reset now. */
+static bool shut_down(struct nvme_ctrl *c)
+{
+	return VNVME_FIELD_GET(vn_load_acquire(&c->csts), VNVME_CSTS_SHST) ==
+	       VNVME_CSTS_SHST_COMPLETE;
+}
+
 static void cc_write(struct nvme_ctrl *c, uint32_t val)
 {
 	uint32_t old = c->cc;
 
 	if (!(old & VNVME_CC_EN) && (val & VNVME_CC_EN)) {
+		if (c->san)
+			nvme_san_enable(c);
 		c->cc = val;
 		if (enable(c, val)) {
 			c->enabled = true;
@@ -182,6 +191,8 @@ static void cc_write(struct nvme_ctrl *c, uint32_t val)
 	if ((old & VNVME_CC_EN) && !(val & VNVME_CC_EN)) {
 		/* §3.7.2 "Controller Reset": queues deleted, registers other
 		 * than AQA/ASQ/ACQ reset, RDY cleared. */
+		if (c->san && shut_down(c))
+			nvme_san_quiet(c, true);
 		stop_queues(c);
 		c->enabled = false;
 		c->cc = val;
@@ -264,9 +275,11 @@ static void write32(struct nvme_ctrl *c, uint32_t off, uint32_t v)
 		cc_write(c, v);
 		break;
 	case VNVME_REG_AQA:
-		if (!c->enabled)
+		if (!c->enabled) {
+			c->aqa_raw = v; /* the sanitizer looks at the reserved bits */
 			c->aqa =
 			    v & (VNVME_AQA_ASQS_MASK | VNVME_AQA_ACQS_MASK << VNVME_AQA_ACQS_SHIFT);
+		}
 		break;
 	case VNVME_REG_ASQ:
 	case VNVME_REG_ASQ + 4:
@@ -342,6 +355,8 @@ void nvme_queue_retire(struct nvme_ctrl *c, const struct nvme_sq *sq, const stru
 
 void nvme_ctrl_reset(struct nvme_ctrl *c)
 {
+	if (c->san && (!c->enabled || shut_down(c)))
+		nvme_san_quiet(c, c->enabled);
 	if (c->cqs[0] || c->enabled)
 		stop_queues(c);
 	if (c->enabled &&
@@ -349,7 +364,7 @@ void nvme_ctrl_reset(struct nvme_ctrl *c)
 		c->unsafe_shutdowns++;
 	c->enabled = false;
 	c->cc = 0;
-	c->aqa = 0;
+	c->aqa = c->aqa_raw = 0;
 	c->asq = c->acq = 0;
 	c->intms = 0;
 	vn_store_release(&c->csts, 0u);
@@ -666,6 +681,10 @@ int nvme_ctrl_create(const struct nvme_ctrl_opts *o, struct nvme_ctrl **out, con
 		goto err;
 	}
 	c->nn = NVME_MAX_NS;
+	if (nvme_san_init(c)) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	c->qbase = calloc(o->max_ioqpairs + 1, sizeof(*c->qbase));
 	c->gone_svc = malloc(sizeof(*c->gone_svc));
 	if (!c->qbase || !c->gone_svc) {
@@ -697,6 +716,7 @@ err:
 	for (uint32_t i = 1; i <= NVME_MAX_NS; i++)
 		if (c->io_ns[i])
 			ns_free(c, c->io_ns[i]);
+	nvme_san_fini(c);
 	free(c->qbase);
 	free(c->gone_svc);
 	free(c->sqs);
@@ -717,6 +737,7 @@ void nvme_ctrl_destroy(struct nvme_ctrl *c)
 	for (uint32_t i = 1; i <= NVME_MAX_NS; i++)
 		if (c->io_ns[i])
 			ns_free(c, c->io_ns[i]);
+	nvme_san_fini(c);
 	free(c->qbase);
 	free(c->gone_svc);
 	free(c->sqs);
@@ -930,4 +951,5 @@ void nvme_ctrl_print_stats(struct nvme_ctrl *c, FILE *f)
 			(unsigned long long)q->irqs, svc_ns(&q->svc, 50), svc_ns(&q->svc, 99));
 	}
 	free(qs);
+	nvme_san_print(c, f);
 }

@@ -228,7 +228,8 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 			if (len <= first) {
 				p1 = vn_dma_find(t, prp1, len, prot);
 				if (unlikely(!p1))
-					return nvme_sc(VNVME_SC_DATA_XFER_ERROR);
+					return nvme_dptr_refuse(VNVME_SC_DATA_XFER_ERROR, "PRP1",
+								prp1, NVME_DPTR_NOT_MAPPED);
 				r->iov[0].iov_base = p1;
 				r->iov[0].iov_len = len;
 				r->io.iovcnt = 1;
@@ -236,11 +237,15 @@ vnvme_status nvme_io_exec(struct nvme_sq *sq, struct nvme_req *r, const struct v
 				uint64_t prp2 = sqe->dptr.prp2;
 				uint8_t *p2;
 				if (unlikely(prp2 & (NVME_PAGE_SIZE - 1)))
-					return nvme_sc(VNVME_SC_PRP_OFFSET_INVALID);
+					return nvme_dptr_refuse(
+					    VNVME_SC_PRP_OFFSET_INVALID, "PRP2", prp2,
+					    "page aligned when it is the second page of data");
 				p1 = vn_dma_find(t, prp1, first, prot);
 				p2 = vn_dma_find(t, prp2, len - first, prot);
 				if (unlikely(!p1 || !p2))
-					return nvme_sc(VNVME_SC_DATA_XFER_ERROR);
+					return nvme_dptr_refuse(
+					    VNVME_SC_DATA_XFER_ERROR, p1 ? "PRP2" : "PRP1",
+					    p1 ? prp2 : prp1, NVME_DPTR_NOT_MAPPED);
 				r->iov[0].iov_base = p1;
 				if (p1 + first == p2) {
 					r->iov[0].iov_len = len;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "backend/backend.h"
+#include "nvme/sanitize.h" /* the host-protocol sanitizer's counts and reports */
 #include "util/dma.h"
 #include "util/hist.h"
 #include "util/poller.h"
@@ -50,6 +51,7 @@ struct nvme_ctrl_opts {
 	uint32_t mqes;         /* entries per I/O queue, at most; 2..65536 */
 	uint32_t nr_vectors;   /* MSI-X vectors */
 	uint8_t mdts;          /* 2^mdts pages per command; 0: default 5 */
+	bool sanitize;         /* check the host's use of the protocol (nvme/sanitize.h) */
 	uint32_t nr_ns;
 	struct nvme_ns_opts ns[NVME_MAX_NS];
 

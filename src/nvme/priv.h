@@ -10,6 +10,7 @@
 
 #include "nvme/model.h"
 #include "nvme/nvme.h"
+#include "nvme/sanitize.h"
 #include "util/compiler.h"
 #include "util/hist.h"
 #include "util/log.h"
@@ -41,6 +42,7 @@
 
 struct nvme_ctrl;
 struct nvme_cq;
+struct nvme_san_q;
 
 struct nvme_ns {
 	uint32_t nsid;
@@ -107,9 +109,10 @@ enum { NVME_DIR_READ = 0, NVME_DIR_WRITE = 1 };
 struct nvme_sq {
 	/* Hot: the owning poller only. */
 	VN_CACHE_ALIGNED struct vnvme_sqe *ring;
-	uint32_t *db;     /* tail doorbell */
-	uint32_t *shadow; /* shadow tail doorbell (Doorbell Buffer Config), or NULL */
-	uint32_t *ei;     /* its EventIdx */
+	uint32_t *db;           /* tail doorbell */
+	uint32_t *shadow;       /* shadow tail doorbell (Doorbell Buffer Config), or NULL */
+	uint32_t *ei;           /* its EventIdx */
+	struct nvme_san_q *san; /* the sanitizer's state (sanitize.c), or NULL */
 	/* Sizes up to 65536 entries (CAP.MQES 0xffff): 32 bits, as are the
 	 * indices, so that every legal size fits and no ring is 0 bytes. */
 	uint32_t head;
@@ -201,7 +204,8 @@ struct nvme_cq {
 	uint32_t *db;     /* head doorbell */
 	uint32_t *shadow; /* shadow head doorbell, or NULL */
 	uint32_t *ei;
-	uint32_t dbbuf_gen; /* ctrl->dbbuf_gen this CQ's shadows follow */
+	struct nvme_san_q *san; /* the sanitizer's state (sanitize.c), or NULL */
+	uint32_t dbbuf_gen;     /* ctrl->dbbuf_gen this CQ's shadows follow */
 	uint32_t tail;
 	uint32_t head; /* cached; re-read only when the ring looks full */
 	uint32_t size; /* 2..65536: 32 bits (see nvme_sq) */
@@ -285,6 +289,7 @@ struct nvme_ctrl {
 	uint32_t cc;
 	uint32_t csts;
 	uint32_t aqa;
+	uint32_t aqa_raw; /* as the host wrote it, reserved bits included (sanitizer) */
 	uint64_t asq, acq;
 	bool enabled;
 
@@ -378,6 +383,8 @@ struct nvme_ctrl {
 	/* Raised by I/O pollers, consumed by the admin poller. */
 	VN_CACHE_ALIGNED uint32_t aen_raise; /* bitmask of NVME_AEN_* */
 
+	struct nvme_san *san; /* the sanitizer (sanitize.c), or NULL when off */
+
 	struct vn_ratelimit rl; /* pollers' guest warnings */
 	struct vn_ratelimit
 	    rl_cc; /* the control thread's CC lines: a host may toggle CC.EN in a loop */
@@ -432,6 +439,11 @@ static inline bool nvme_is_pending(vnvme_status s)
 	return s.v == 0xffff;
 }
 
+/* dptr.c: a data pointer refused with status sc (generic), and for the
+ * sanitizer the field at fault, its value and what the spec allows
+ * (nvme_dptr_fault). Cold. */
+vnvme_status nvme_dptr_refuse(unsigned sc, const char *field, uint64_t val, const char *rule);
+#define NVME_DPTR_NOT_MAPPED "not inside one of the host's DMA maps allowing the access"
 /* dptr.c: map the command's data pointer (PRP or SGL) for len bytes. */
 vnvme_status nvme_dptr_map(const struct vn_dma_table *t, const struct vnvme_sqe *sqe, uint64_t len,
 			   uint32_t prot, struct iovec *iov, unsigned *iovcnt, unsigned max_iov,
@@ -476,6 +488,74 @@ void nvme_queue_retire(struct nvme_ctrl *c, const struct nvme_sq *sq, const stru
  * fast-path kind, and count what it still has in flight there (backend
  * I/O on its channel, staged ram I/O). */
 uint32_t nvme_ns_quiesce_local(struct nvme_ctrl *c, const struct nvme_ns *ns, unsigned poller);
+
+/*
+ * sanitize.c: the host-protocol sanitizer's internals. Per controller: the
+ * counts (atomic: pollers and the control thread add), the first report of
+ * each kind and the log's rate limiter (under lock, taken only to report).
+ */
+struct nvme_san {
+	pthread_mutex_t lock;
+	struct vn_ratelimit rl;
+	uint32_t reported; /* kinds reported for the controller itself (registers) */
+	uint64_t count[NVME_SAN_KINDS];
+	char first[NVME_SAN_KINDS][NVME_SAN_TEXT_MAX];
+};
+
+#define NVME_SAN_EVENTS    8
+#define NVME_SAN_CID_WORDS (65536 / 64)
+enum {
+	NVME_SAN_EV_TAIL = 1, /* a new SQ tail doorbell value */
+	NVME_SAN_EV_HEAD,     /* a new CQ head doorbell value */
+	NVME_SAN_EV_MMIO,     /* a new MMIO SQ tail while shadow doorbells are on */
+	NVME_SAN_EV_FETCH,    /* an SQE fetched: opcode and CID */
+	NVME_SAN_EV_POST,     /* a CQE posted: SQ and CID */
+};
+
+/* Per queue, written by its poller (reported: by any thread, atomically). */
+struct nvme_san_q {
+	uint32_t last;      /* SQ: the last tail seen; CQ: the last head */
+	uint32_t last_mmio; /* SQ: the MMIO tail doorbell's last value */
+	uint32_t reported;  /* bit per kind: reported for this queue */
+	bool del_checked;   /* SQ: its deletion was looked at */
+	uint32_t ev_next;   /* events recorded so far; ev[] keeps the last NVME_SAN_EVENTS */
+	uint64_t ev[NVME_SAN_EVENTS];
+	uint64_t cid_busy[]; /* SQ: a bit per CID outstanding, NVME_SAN_CID_WORDS */
+};
+
+/* Where dptr.c last refused a data pointer, on this thread: set on its
+ * error paths only; the sanitizer clears it before a command and reads it
+ * after. */
+struct nvme_dptr_fault {
+	const char *field; /* "PRP1", "PRP list entry", "SGL Data Block descriptor" ... */
+	const char *rule;  /* what the spec allows */
+	uint64_t val;
+};
+extern __thread struct nvme_dptr_fault nvme_dptr_fault;
+
+int nvme_san_init(struct nvme_ctrl *c);
+void nvme_san_fini(struct nvme_ctrl *c);
+/* One line of counts for nvme_ctrl_print_stats; nothing when off. */
+void nvme_san_print(struct nvme_ctrl *c, FILE *f);
+/* A queue's state, or NULL when the controller does not sanitize (or out
+ * of memory: that queue is then not checked). */
+struct nvme_san_q *nvme_san_q_new(const struct nvme_ctrl *c, bool sq);
+/* Queue poller, every round: the doorbells (tail as sq_take read it). */
+void nvme_san_sq_round(struct nvme_sq *sq, uint32_t tail);
+void nvme_san_cq_round(struct nvme_cq *cq);
+/* Around a command on the general path: fetched (copied out), executed. */
+void nvme_san_fetch(struct nvme_sq *sq, const struct vnvme_sqe *sqe);
+void nvme_san_exec(struct nvme_sq *sq, const struct vnvme_sqe *sqe);
+/* A CQE posted for the command cid of sq. */
+void nvme_san_post(struct nvme_sq *sq, uint16_t cid);
+/* Admin poller: Delete I/O CQ cqid refused, I/O SQ sqid still uses it. */
+void nvme_san_delete_order(struct nvme_ctrl *c, uint16_t cid, uint32_t cqid, uint32_t sqid);
+/* Queue poller: sq is being deleted (each round until it is gone). */
+void nvme_san_sq_deleting(struct nvme_sq *sq);
+/* Control thread: at CC.EN = 1 (AQA, doorbells written while disabled);
+ * at CC.EN = 0 or a reset after a shutdown (shutdown) or while disabled. */
+void nvme_san_enable(struct nvme_ctrl *c);
+void nvme_san_quiet(struct nvme_ctrl *c, bool shutdown);
 
 /* admin.c */
 vnvme_status nvme_admin_exec(struct nvme_ctrl *c, struct nvme_sq *sq, const struct vnvme_sqe *sqe,

@@ -124,6 +124,8 @@ static void cq_post(struct nvme_cq *cq, struct nvme_sq *sq, uint16_t cid, vnvme_
 	cq->irq_pending++;
 	cq->inflight--;
 	sq->inflight--;
+	if (unlikely(sq->san))
+		nvme_san_post(sq, cid);
 	if (unlikely(!vnvme_status_ok(st))) {
 		sq->errors++;
 		sq_count_error(sq, st);
@@ -318,8 +320,13 @@ static void sq_exec_one(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_
 		sq->head = 0;
 	sq->inflight++;
 	cq->inflight++;
+	/* The sanitizer: the CID, then (after it ran) what dptr.c refused. */
+	if (unlikely(sq->san))
+		nvme_san_fetch(sq, &sqe);
 	if (unlikely(sq->qid == 0)) {
 		st = nvme_admin_exec(sq->ctrl, sq, &sqe, &dw0);
+		if (unlikely(sq->san))
+			nvme_san_exec(sq, &sqe);
 		if (nvme_is_pending(st)) {
 			/* Completed later (nvme_admin_poll_pending). An AER
 			 * waits for an event, not for the device: no sample. */
@@ -339,6 +346,8 @@ static void sq_exec_one(struct nvme_sq *sq, struct nvme_cq *cq, const struct vn_
 	r->t_fetch = t0;
 	r->t_done = 0;
 	st = nvme_io_exec(sq, r, &sqe, t);
+	if (unlikely(sq->san))
+		nvme_san_exec(sq, &sqe);
 	if (!nvme_is_pending(st))
 		nvme_req_complete(r, st, 0);
 }
@@ -540,6 +549,10 @@ static VN_NOINLINE bool sq_fast_kind(struct nvme_sq *sq, uint64_t key)
 	uint32_t nsid = (uint32_t)(key >> 32), opf = (uint32_t)key;
 	const struct nvme_ns *ns;
 
+	/* A sanitizing controller's commands take the general path, where its
+	 * checks are (sq_exec_one): the fast path stays as it is without. */
+	if (sq->ctrl->san)
+		return false;
 	/* The key holds the opcode in bits 7:0 and flags in 15:8 (CID masked). */
 	if (!io_check_rw_plain((uint8_t)opf, (uint8_t)(opf >> 8)) || !io_check_ns(sq->ctrl, nsid) ||
 	    !(ns = vn_load_relaxed(&sq->ctrl->fast_ns[nsid])))
@@ -720,6 +733,8 @@ static VN_INLINE uint32_t sq_take(struct nvme_sq *sq, struct nvme_cq *cq, uint32
 	uint32_t tail = vn_load_acquire(sq->shadow ? sq->shadow : sq->db);
 	uint32_t n;
 
+	if (unlikely(sq->san))
+		nvme_san_sq_round(sq, tail);
 	if (tail == sq->head)
 		return 0;
 	if (sq->ei) /* we poll the shadow: keep EventIdx behind so MMIO is never needed */
@@ -1090,6 +1105,8 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 	if (unlikely(t != cq->tbl || vn_load_relaxed(&c->dbbuf_gen) != cq->dbbuf_gen) &&
 	    !cq_revalidate(cq, t))
 		return 0;
+	if (unlikely(cq->san))
+		nvme_san_cq_round(cq);
 
 	/* Completions may submit more (the next range of a DSM): flush those
 	 * too, not only what the SQs brought. */
@@ -1098,6 +1115,8 @@ unsigned nvme_cq_poll(struct vn_pollable *pl)
 	for (struct nvme_sq *sq = cq->sqs; sq; sq = sq->next) {
 		if (unlikely(vn_load_relaxed(&sq->deleting))) {
 			deleting = true;
+			if (unlikely(sq->san))
+				nvme_san_sq_deleting(sq);
 			sq_drain(sq, cq, 0);
 			/* Held completions go now: the deletion waits for them. */
 			held_release(sq, cq, UINT64_MAX);
@@ -1242,8 +1261,9 @@ int nvme_cq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 	cq->serial = __atomic_add_fetch(&c->q_serial, 1u, __ATOMIC_RELAXED);
 	cq->db = &c->o.doorbells[2 * qid + 1];
 	vn_store_release(cq->db, 0u);
+	cq->san = nvme_san_q_new(c, false);
 	if (!cq_translate(cq, vn_dma_table_get(c->o.dma))) {
-		free(cq);
+		nvme_cq_free(cq);
 		return -EFAULT;
 	}
 	/* The admin queue on the first poller, I/O queues round robin. */
@@ -1306,6 +1326,7 @@ int nvme_sq_create(struct nvme_ctrl *c, uint16_t qid, uint64_t iova, uint32_t si
 		sq->trace = c->o.trace + (size_t)qid * c->o.trace_entries;
 		sq->trace_mask = c->o.trace_entries - 1;
 	}
+	sq->san = nvme_san_q_new(c, true);
 	/* The ring first: a ring outside the host's maps is refused before
 	 * its request slots are allocated. */
 	if (!sq_translate(sq, vn_dma_table_get(c->o.dma))) {
@@ -1381,10 +1402,13 @@ void nvme_sq_free(struct nvme_sq *sq)
 	free(sq->free);
 	free(sq->stage);
 	free(sq->held);
+	free(sq->san);
 	free(sq);
 }
 
 void nvme_cq_free(struct nvme_cq *cq)
 {
+	if (cq)
+		free(cq->san);
 	free(cq);
 }

@@ -287,9 +287,9 @@ static int parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, uint32_t 
 
 	vn_dev_conf_defaults(c);
 	*count = 1;
-	static const char *const keys[] = {"socket", "count",  "queues",        "qdepth",
-					   "serial", "pci_id", "max_dma_bytes", "namespaces",
-					   "trace",  NULL};
+	static const char *const keys[] = {
+	    "socket",        "count",    "queues",     "qdepth", "serial", "pci_id",
+	    "max_dma_bytes", "sanitize", "namespaces", "trace",  NULL};
 
 	if (!json_object_is_type(o, json_type_object))
 		return jerr(err, len, "%s", "each controller must be an object");
@@ -310,7 +310,8 @@ static int parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, uint32_t 
 	if ((ret = get_u32(o, "queues", 1, NVME_MAX_QUEUES, &c->queues, err, len)) ||
 	    (ret = get_u32(o, "qdepth", 2, 65536, &c->qdepth, err, len)) ||
 	    (ret = get_size(o, "max_dma_bytes", &c->max_dma_bytes, err, len)) ||
-	    (ret = get_bool(o, "trace", &c->trace, err, len)))
+	    (ret = get_bool(o, "trace", &c->trace, err, len)) ||
+	    (ret = get_bool(o, "sanitize", &c->sanitize, err, len)))
 		return ret;
 	if ((ret = get_str(o, "serial", &str, err, len)))
 		return ret;

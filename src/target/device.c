@@ -385,6 +385,7 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 	co.vid = co.ssvid = d->conf.vendor;
 	co.max_ioqpairs = conf->queues;
 	co.mqes = conf->qdepth;
+	co.sanitize = conf->sanitize;
 	co.nr_vectors = d->nr_vectors;
 	co.pollers = d->pollers;
 	co.nr_pollers = nr_pollers;

@@ -33,7 +33,8 @@ struct vnvme_dev_conf {
 	struct vnvme_ns_conf ns[NVME_MAX_NS]; /* nr_ns, in NSID order once running */
 	unsigned first_poller;                /* this controller's queues start on this poller */
 	uint64_t max_dma_bytes;               /* the client's DMA maps, at most; 0: the default */
-	bool trace; /* the trace table as BAR2 (include/vnvme/trace.h, docs/attribution.md) */
+	bool trace;    /* the trace table as BAR2 (include/vnvme/trace.h, docs/attribution.md) */
+	bool sanitize; /* the host-protocol sanitizer (docs/sanitizer.md) */
 };
 
 struct vnvme_dev;

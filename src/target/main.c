@@ -66,6 +66,9 @@ static void usage(FILE *f)
 	    "                     /run/vnvme/rpc.sock for root, /tmp/vnvme-UID/rpc.sock;\n"
 	    "                     skipped (one line) when another target serves it\n"
 	    "  --no-rpc           serve no control socket\n"
+	    "  --sanitize         check the host's use of the protocol on every controller\n"
+	    "                     started here (docs/sanitizer.md); RPC-created ones take\n"
+	    "                     \"sanitize\": true\n"
 	    "  --cpus LIST        polling threads pinned to these CPUs, e.g. 1 or 0,1 or 0-3\n"
 	    "                     (default: one unpinned polling thread)\n"
 	    "  --log LEVEL        err | warn | info | debug      (default info)\n"
@@ -297,6 +300,7 @@ int main(int argc, char **argv)
 		O_RPC,
 		O_NORPC,
 		O_MODEL,
+		O_SANITIZE,
 	};
 	static const struct option opts[] = {
 	    {"socket", required_argument, NULL, O_SOCKET},
@@ -323,13 +327,15 @@ int main(int argc, char **argv)
 	    {"rpc", required_argument, NULL, O_RPC},
 	    {"no-rpc", no_argument, NULL, O_NORPC},
 	    {"model", required_argument, NULL, O_MODEL},
+	    {"sanitize", no_argument, NULL, O_SANITIZE},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	struct vnvme_target_conf conf = {0};
 	struct vnvme_dev_conf one;
 	const char *config = NULL, *pidfile = NULL, *rpc = NULL;
-	bool size_set = false, daemon = false, pid_written = false, no_rpc = false;
+	bool size_set = false, daemon = false, pid_written = false, no_rpc = false,
+	     sanitize = false;
 	int ready_fd = -1;
 	struct target t = {.sigfd = -1};
 	char err[512] = "";
@@ -463,6 +469,9 @@ int main(int argc, char **argv)
 			}
 			one.ns[0].model = model;
 			break;
+		case O_SANITIZE:
+			sanitize = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -514,6 +523,9 @@ int main(int argc, char **argv)
 		conf.ctrls[0] = one;
 		conf.nr_ctrls = 1; /* paths point into argv: free(conf.ctrls) only */
 	}
+	if (sanitize) /* the controllers made at start, from flags or the file */
+		for (unsigned i = 0; i < conf.nr_ctrls; i++)
+			conf.ctrls[i].sanitize = true;
 	if (rpc)
 		snprintf(conf.rpc, sizeof(conf.rpc), "%s", rpc);
 	if (nr_cpus) {

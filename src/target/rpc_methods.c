@@ -280,6 +280,7 @@ static int m_list_controllers(void *ctx, struct json_object *p, struct json_obje
 		json_object_object_add(o, "queues", json_object_new_int64(tc->conf.queues));
 		json_object_object_add(o, "qdepth", json_object_new_int64(tc->conf.qdepth));
 		json_object_object_add(o, "trace", json_object_new_boolean(tc->conf.trace));
+		json_object_object_add(o, "sanitize", json_object_new_boolean(tc->conf.sanitize));
 		json_object_object_add(o, "io_sqs", json_object_new_int64(st.nr_io_sq));
 		json_object_object_add(o, "io_cqs", json_object_new_int64(st.nr_io_cq));
 		const struct vnvme_dev_conf *live = vnvme_dev_conf(tc->dev);
@@ -441,6 +442,33 @@ static struct json_object *svc_json(const struct vn_hist *h, bool buckets, size_
 	return o;
 }
 
+/*
+ * The host-protocol sanitizer's counts, every kind by name, and the first
+ * report of each kind seen (docs/sanitizer.md); NULL when the controller
+ * does not sanitize.
+ */
+static struct json_object *sanitizer_json(struct nvme_ctrl *c, struct json_object **reports)
+{
+	struct nvme_san_stats *st = malloc(sizeof(*st));
+	struct json_object *o;
+
+	*reports = NULL;
+	if (!st || nvme_ctrl_get_sanitizer(c, st)) {
+		free(st);
+		return NULL;
+	}
+	o = json_object_new_object();
+	*reports = json_object_new_object();
+	for (unsigned k = 0; k < NVME_SAN_KINDS; k++) {
+		json_object_object_add(o, nvme_san_kind_name(k), json_u64(st->count[k]));
+		if (st->first[k][0])
+			json_object_object_add(*reports, nvme_san_kind_name(k),
+					       json_object_new_string(st->first[k]));
+	}
+	free(st);
+	return o;
+}
+
 /* Per queue (admin first): the counters since the last reset_stats, the
  * occupancy now, errors by status, service times. */
 static struct json_object *queues_json(struct nvme_ctrl *c, bool buckets, size_t *budget)
@@ -532,6 +560,11 @@ static int m_get_stats(void *ctx, struct json_object *p, struct json_object **re
 		json_object_object_add(o, "service_ns", svc_json(&st.svc, buckets, NULL));
 		json_object_object_add(o, "queues",
 				       queues_json(vnvme_dev_ctrl(tc->dev), buckets, &budget));
+		struct json_object *rep, *san = sanitizer_json(vnvme_dev_ctrl(tc->dev), &rep);
+		if (san) {
+			json_object_object_add(o, "sanitizer", san);
+			json_object_object_add(o, "sanitizer_reports", rep);
+		}
 		json_object_array_add(a, o);
 	}
 	json_object_object_add(r, "controllers", a);
@@ -584,6 +617,8 @@ static struct json_object *conf_json(struct target *t)
 			json_object_object_add(o, "max_dma_bytes", json_u64(c->max_dma_bytes));
 		if (c->trace)
 			json_object_object_add(o, "trace", json_object_new_boolean(1));
+		if (c->sanitize)
+			json_object_object_add(o, "sanitize", json_object_new_boolean(1));
 		const struct vnvme_dev_conf *live = vnvme_dev_conf(t->ctrls[i].dev);
 		for (unsigned n = 0; n < live->nr_ns; n++) {
 			const struct vnvme_ns_conf *nc = &live->ns[n];

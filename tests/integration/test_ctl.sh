@@ -20,7 +20,7 @@ expect() {
 
 expect 2 "is a vnvme-target serving it" "$ctl" list
 expect 0 "Usage: vnvme-ctl" "$ctl" --help
-for c in list create delete stats save version shutdown call ns-add ns-remove reset-stats; do
+for c in list create delete stats save version shutdown call ns-add ns-remove reset-stats sanitizer; do
 	expect 0 "Usage: vnvme-ctl $c" "$ctl" $c --help
 done
 expect 2 "unknown command" "$ctl" frobnicate
@@ -95,6 +95,14 @@ wait "$ppid"
 expect 0 "counters reset" "$ctl" reset-stats
 expect 0 "counters reset" "$ctl" reset-stats nvme1
 expect 1 "no controller named nvme7" "$ctl" reset-stats nvme7
+# The host-protocol sanitizer (docs/sanitizer.md): on for nvme3 only.
+expect 0 "nvme3 on $dir/n2" "$ctl" create --socket "$dir/n2" --size 16M --sanitize
+expect 0 "nvme3: 0 host protocol violations" "$ctl" sanitizer nvme3
+expect 0 "nvme0: sanitizer off" "$ctl" sanitizer
+expect 0 "\"cid_reuse\":0" "$ctl" --json sanitizer nvme3
+expect 1 "no controller named nvme7" "$ctl" sanitizer nvme7
+expect 0 "\"sanitize\":true" "$ctl" call save_config
+expect 0 "deleted nvme3" "$ctl" delete nvme3
 expect 0 "saved 3 controller(s)" "$ctl" save "$dir/saved.json"
 expect 0 "\"nsid\":9" "$ctl" call save_config
 expect 0 "\"controllers\"" "$ctl" call save_config
@@ -111,12 +119,14 @@ kill -0 "$tpid" 2>/dev/null && nok "vnvme-ctl shutdown stops the target" || ok "
 
 # The saved file starts a target with the same devices.
 "$target" --config "$dir/saved.json" --rpc "$VNVME_RPC" --log warn --daemonize \
-	--pidfile "$dir/target.pid" > "$dir/target.log" 2>&1
+	--pidfile "$dir/target.pid" --sanitize > "$dir/target.log" 2>&1
 tpid=$(cat "$dir/target.pid" 2>/dev/null)
 expect 0 "1:null 1G/4096, 2:null 1G/4096, 3:null 1G/4096" "$ctl" list
 expect 0 "1:ram 16M/512, 9:null 2G/4096" "$ctl" list
 expect 0 "1:null 64M/512 +model, 2:null 32M/512 +model" "$ctl" list
 expect 0 '"max_us":9' "$ctl" call list_controllers
+# --sanitize: every controller the target starts with sanitizes.
+expect 0 "nvme1: 0 host protocol violations" "$ctl" sanitizer
 kill "$tpid"
 for i in $(seq 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
 tpid=

@@ -746,6 +746,74 @@ static uint64_t ju(struct json_object *o, const char *key)
 	return json_object_get_uint64(json_object_object_get(o, key));
 }
 
+/*
+ * A controller created with "sanitize": true (docs/sanitizer.md): libvnvme
+ * runs correct I/O (nothing counted), then a raw Delete I/O CQ before its
+ * SQ: get_stats counts it under "sanitizer" with the report under
+ * "sanitizer_reports"; list_controllers and save_config say "sanitize".
+ */
+static void test_sanitizer_counts_reach_get_stats(void **state)
+{
+	struct vnvme_sqe del = {.opc = VNVME_ADM_DELETE_CQ, .cdw10 = 1};
+	struct vnvme_cqe cqe = {0};
+	struct vnvme_ctrl *c;
+	struct vnvme_qpair *q;
+	struct json_object *r, *st, *san, *rep;
+	char a[160];
+	uint8_t *b;
+
+	(void)state;
+	snprintf(a, sizeof(a), "%s/san", T.dir);
+	json_object_put(ok("create_controller",
+			   "{\"socket\": \"%s\", \"queues\": 1, \"sanitize\": true, "
+			   "\"namespaces\": [{\"backend\": \"ram\", \"size\": \"8M\"}]}",
+			   a));
+	assert_int_equal(vnvme_ctrl_open(a, NULL, &c), 0);
+	assert_int_equal(vnvme_qpair_create(c, NULL, &q), 0);
+	b = vnvme_dma_alloc(c, 4096);
+	assert_non_null(b);
+	for (uint64_t lba = 0; lba < 64; lba++)
+		assert_int_equal(rw_block(c, q, b, lba, 512), 0);
+	assert_int_equal(vnvme_admin(c, &del, NULL, 0, &cqe), 0);
+	assert_int_equal(vnvme_cqe_status(&cqe).v & 0x7ff,
+			 VNVME_SCT_CMD_SPECIFIC << 8 | VNVME_SC_INVALID_QUEUE_DELETION);
+
+	r = ok("get_stats", "{\"socket\": \"%s\"}", a);
+	st = json_object_array_get_idx(json_object_object_get(r, "controllers"), 0);
+	san = json_object_object_get(st, "sanitizer");
+	rep = json_object_object_get(st, "sanitizer_reports");
+	assert_non_null(san);
+	assert_non_null(rep);
+	json_object_object_foreach(san, kind, n)
+	{
+		if (strcmp(kind, "delete_order") && json_object_get_uint64(n))
+			fail_msg("libvnvme triggered %s: %s", kind,
+				 json_object_get_string(json_object_object_get(rep, kind)));
+	}
+	assert_int_equal(ju(san, "delete_order"), 1);
+	assert_int_equal(json_object_object_length(san), 12);
+	assert_non_null(strstr(json_object_get_string(json_object_object_get(rep, "delete_order")),
+			       "Delete I/O CQ QID 1"));
+	json_object_put(r);
+	/* Without it: no "sanitizer" object. */
+	r = ok("get_stats", "{\"socket\": \"%s\"}", T.c0);
+	st = json_object_array_get_idx(json_object_object_get(r, "controllers"), 0);
+	assert_null(json_object_object_get(st, "sanitizer"));
+	json_object_put(r);
+	r = ok("list_controllers", NULL);
+	assert_true(json_object_get_boolean(json_object_object_get(find_ctrl(r, a), "sanitize")));
+	assert_false(
+	    json_object_get_boolean(json_object_object_get(find_ctrl(r, T.c0), "sanitize")));
+	json_object_put(r);
+	r = ok("save_config", NULL);
+	struct json_object *cs = json_object_object_get(r, "controllers");
+	assert_true(json_object_get_boolean(json_object_object_get(find_ctrl(cs, a), "sanitize")));
+	assert_null(json_object_object_get(find_ctrl(cs, T.c0), "sanitize"));
+	json_object_put(r);
+	vnvme_qpair_destroy(q);
+	vnvme_ctrl_close(c);
+}
+
 /* The I/O queue qid of get_stats' one controller. */
 static struct json_object *stat_queue(struct json_object *r, int qid)
 {
@@ -1130,6 +1198,7 @@ int main(int argc, char **argv)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_connections_are_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_while_attached, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sanitizer_counts_reach_get_stats, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_namespaces_come_and_go_under_a_client, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),

@@ -267,6 +267,7 @@ static const char full_conf[] =
     "      \"qdepth\": 128,\n"
     "      \"max_dma_bytes\": \"16G\",\n"
     "      \"trace\": true,\n"
+    "      \"sanitize\": true,\n"
     "      \"pci_id\": \"1234:abcd\",\n"
     "      \"namespaces\": [\n"
     "        {\"backend\": \"null\", \"size\": \"2T\"},\n"
@@ -304,6 +305,7 @@ static void test_conf_load_expands_a_counted_controller_and_keeps_its_settings(v
 		assert_int_equal(d->qdepth, 128);
 		assert_int_equal(d->max_dma_bytes, 16ull << 30);
 		assert_true(d->trace);
+		assert_true(d->sanitize);
 		assert_int_equal(d->vendor, 0x1234);
 		assert_int_equal(d->device, 0xabcd);
 		assert_int_equal(d->nr_ns, 3);
@@ -331,7 +333,8 @@ static void test_conf_load_expands_a_counted_controller_and_keeps_its_settings(v
 	assert_string_equal(c.ctrls[3].serial, "SN-ONE");
 	assert_int_equal(c.ctrls[3].max_dma_bytes, 0); /* the server's default */
 	assert_false(c.ctrls[3].trace);                /* off by default */
-	assert_int_equal(c.ctrls[3].vendor, 0);        /* the default, filled in later */
+	assert_false(c.ctrls[3].sanitize);
+	assert_int_equal(c.ctrls[3].vendor, 0); /* the default, filled in later */
 	assert_int_equal(c.ctrls[3].nr_ns, 1);
 	assert_int_equal(c.ctrls[3].ns[0].be.size, 1ull << 30);
 	assert_true(c.ctrls[3].ns[0].be.hugepages);
@@ -540,9 +543,11 @@ static void test_conf_load_rejects_unknown_keys_and_names_the_right_ones(void **
 	(void)state;
 	expect_invalid("{\"controllers\": [{\"socket\": \"/run/a\", \"qdeth\": 64}]}",
 		       "unknown key \"qdeth\" in a controller: the keys are socket, count, queues, "
-		       "qdepth, serial, pci_id, max_dma_bytes, namespaces, trace");
+		       "qdepth, serial, pci_id, max_dma_bytes, sanitize, namespaces, trace");
 	expect_invalid("{\"controllers\": [{\"socket\": \"/run/a\", \"trace\": 1}]}",
 		       "\"trace\" must be true or false");
+	expect_invalid("{\"controllers\": [{\"socket\": \"/run/a\", \"sanitize\": 1}]}",
+		       "\"sanitize\" must be true or false");
 	expect_invalid("{\"controllers\": [{\"socket\": \"/run/a\","
 		       " \"namespaces\": [{\"backend\": \"ram\", \"sise\": \"1G\"}]}]}",
 		       "unknown key \"sise\" in a namespace");
