@@ -42,7 +42,14 @@ sys.path.insert(0, HERE)
 import modes  # noqa: E402
 from modes import CEIL_AGREE, MIN_SLICES  # noqa: E402,F401
 
-RAM_MIB = 256  # the ram namespaces' size
+RAM_MIB = 256  # the ram namespaces' size, one controller
+# ... and each of many controllers': 24 x 16 MiB = 384 MiB, near one
+# controller's 256 MiB, so that "24 controllers against one" compares the
+# device's scaling, not the memory's: 24 x 256 MiB (6 GiB) is past the
+# hugepages a machine usually has (2 GiB here) and past the TLB's reach on
+# 4 KiB pages, where random 512 B copies run at 8.8 M/s against 14 M/s out
+# of 256 MiB on 2 MiB pages (bench/ceiling --copy; docs/performance.md).
+RAM_MIB_MANY = 16
 MAX_SLICES = 10    # row slices tried at most, per row
 JSON_VERSION = 3   # 3: figures per mode ('mode', 'resolved', 'modes'); 2: one figure over all
 ROOT = os.path.dirname(HERE)
@@ -63,7 +70,8 @@ class Target:
                 'socket': os.path.join(workdir, 'nvme%d' if count > 1 else 'nvme0'),
                 'count': count, 'queues': 2, 'qdepth': 256,
                 'namespaces': [{'backend': backend,
-                                'size': '1T' if backend == 'null' else '%dM' % RAM_MIB}],
+                                'size': '1T' if backend == 'null' else
+                                '%dM' % (RAM_MIB if count == 1 else RAM_MIB_MANY)}],
             }],
         }
         if count == 1:
@@ -208,6 +216,7 @@ def measure_row(a, t, backend, count, rw, bs, qd, secs, need, tries, ceil_fn, co
             break
     history.extend(modes.slice_ceiling(s) for s in slices if s['kept'])
     return {'backend': backend, 'controllers': count, 'rw': rw, 'bs': bs, 'qd': qd,
+            'ns_mib': None if backend == 'null' else RAM_MIB if count == 1 else RAM_MIB_MANY,
             'slices': slices}
 
 
@@ -223,6 +232,16 @@ def finish_rows(rows, need):
         r['mib_s'] = r['iops'] * r['bs'] / 1048576 if r['resolved'] else None
         r['target_idle'] = round(1 - r['target_busy'], 3) if r['resolved'] else None
         r['slices'] = [{k: v for k, v in s.items() if k != 'lat_ns'} for s in r['slices']]
+    # Many controllers against one: IOPS over the one-controller row's, when
+    # both figures come from the same mode (by their ceilings, as compare.py).
+    one = {(r['backend'], r['rw'], r['bs'], r['qd']): r for r in rows if r['controllers'] == 1}
+    for r in rows:
+        o = one.get((r['backend'], r['rw'], r['bs'], r['qd']))
+        r['vs_one_controller'] = None
+        if r['controllers'] > 1 and o and r['resolved'] and o['resolved']:
+            a, b = r['ceiling_ops'], o['ceiling_ops']
+            if a and b and max(a, b) / min(a, b) < modes.MODE_GAP:
+                r['vs_one_controller'] = r['iops'] / o['iops']
     return found
 
 
@@ -447,6 +466,9 @@ def main():
                 need, r['slices_tried'], others or 'none kept'))
             continue
         p = r['lat_ns']['percentiles']
+        if r.get('vs_one_controller'):
+            others = ('x1 %.0f%%' % (r['vs_one_controller'] * 100) + (', ' if others else '') +
+                      others)
         print(head + '%9.3f %9.1f %8d %8d %9d %5.0f%% %6.1f%% %6.1f-%-6.1f %2d/%-2d %-5s %s' % (
             r['iops'] / 1e6, r['mib_s'], p['50'], p['99'], p['99.9'], r['target_busy'] * 100,
             r['ratio_to_ceiling'] * 100, r['ratio_min'] * 100, r['ratio_max'] * 100,

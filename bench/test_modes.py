@@ -121,6 +121,25 @@ class Clusters(unittest.TestCase):
             self.assertNotIn('lat_ns', r['slices'][0])
 
 
+class ManyControllers(unittest.TestCase):
+    def rows(self, ceil_many):
+        def row(n, ceil, ratio):
+            return {'backend': 'ram', 'controllers': n, 'rw': 'randread', 'bs': 512, 'qd': 16,
+                    'slices': [sl(ceil, ratio, busy=1.0) for _ in range(3)]}
+        rows = [row(1, HI, 0.2), row(24, ceil_many, 0.18)]
+        run.finish_rows(rows, 3)
+        return rows
+
+    def test_many_controllers_against_one_in_the_same_mode(self):
+        one, many = self.rows(HI)
+        self.assertIsNone(one['vs_one_controller'])
+        self.assertAlmostEqual(many['vs_one_controller'], 0.9)
+
+    def test_many_controllers_against_one_in_another_mode_is_not_given(self):
+        one, many = self.rows(LO)
+        self.assertIsNone(many['vs_one_controller'])
+
+
 class Rows(unittest.TestCase):
     def test_mixed_mode_row_is_never_merged(self):
         slices = [sl(HI, 0.62), sl(LO, 1.02), sl(HI, 0.64), sl(LO, 1.00)]
