@@ -116,6 +116,11 @@ static void stop_queues(struct nvme_ctrl *c)
 		nvme_cq_free(cq);
 	}
 	memset(c->o.doorbells, 0, nvme_doorbell_bytes(c->o.max_ioqpairs));
+	for (uint32_t i = 1; i <= NVME_MAX_NS; i++) {
+		struct nvme_ns *ns = c->ns[i];
+		if (ns && ns->model)
+			nvme_model_restart(ns->model);
+	}
 	nvme_admin_reset_state(c);
 }
 

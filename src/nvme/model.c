@@ -78,6 +78,11 @@ int nvme_model_conf_check(const struct nvme_model_conf *c, char *err, size_t len
 	if (c->iops > NVME_MODEL_MAX_IOPS)
 		return merr(err, len, "iops must be 0..%llu, not %llu",
 			    (unsigned long long)NVME_MODEL_MAX_IOPS, (unsigned long long)c->iops);
+	if (c->bw && c->bw < NVME_MODEL_MIN_BW)
+		return merr(err, len,
+			    "bandwidth must be 0 (no cap) or at least %u bytes per second, not "
+			    "%llu: it is bytes, not MB (\"400M\")",
+			    NVME_MODEL_MIN_BW, (unsigned long long)c->bw);
 	if (c->qd_ns > (uint64_t)(NVME_MODEL_MAX_US * 1000))
 		return merr(err, len, "qd_ns must be 0..10000000000, not %llu",
 			    (unsigned long long)c->qd_ns);
@@ -481,6 +486,12 @@ static bool rule_hits(struct nvme_model *m, unsigned i, const struct nvme_model_
 	return nvme_rng_unit(&q->rng) < r->rate;
 }
 
+void nvme_model_restart(struct nvme_model *m)
+{
+	vn_store_relaxed(&m->tat, 0);
+	vn_store_relaxed(&m->t0, 0);
+}
+
 void nvme_model_decide(struct nvme_model *m, const struct nvme_model_cmd *cmd,
 		       struct nvme_model_out *o)
 {
@@ -534,8 +545,11 @@ void nvme_model_decide(struct nvme_model *m, const struct nvme_model_cmd *cmd,
 		uint64_t old = vn_load_relaxed(&m->tat), start;
 		do {
 			start = VN_MAX(old, cmd->now);
-		} while (!__atomic_compare_exchange_n(&m->tat, &old, start + cost, true,
-						      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+			/* Saturated: a clock that far ahead is a cap nobody
+			 * reaches, not one that wraps to the past. */
+		} while (!__atomic_compare_exchange_n(
+		    &m->tat, &old, start > UINT64_MAX - cost ? UINT64_MAX : start + cost, true,
+		    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 		o->not_before = start;
 	}
 }

@@ -37,6 +37,10 @@ enum nvme_dist {
 };
 
 /* Command classes with a latency setting of their own. */
+/* The lowest bandwidth cap, bytes per second: below, a 2 MiB command would
+ * cost days (a cap in MB by mistake). */
+#define NVME_MODEL_MIN_BW 4096u
+
 enum { NVME_MODEL_READ, NVME_MODEL_WRITE, NVME_MODEL_FLUSH, NVME_MODEL_NCLASS };
 
 struct nvme_lat {
@@ -162,6 +166,10 @@ struct nvme_model_out {
 
 /* Decide one command: the error (first matching rule that fires), then the
  * delay. The generator advances the same way for the same commands. */
+/* A controller reset (no queue left, no command in flight): the caps' clock
+ * and the error windows start again, so that what one host ran before
+ * holds back none of the next host's commands. */
+void nvme_model_restart(struct nvme_model *m);
 void nvme_model_decide(struct nvme_model *m, const struct nvme_model_cmd *cmd,
 		       struct nvme_model_out *o);
 

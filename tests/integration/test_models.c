@@ -371,6 +371,36 @@ static void test_sq_deletion_and_reset_with_held_completions(void **state)
 	assert_sc(hq_cmd(q, &s, NULL), 0);
 }
 
+/*
+ * An IOPS cap of 10: 40 reads put the namespace's clock 4 s ahead; a
+ * controller reset drops them, and the next host's first read is served
+ * at once, not 4 s later (the clock starts again: nvme_model_restart).
+ */
+static void test_a_reset_starts_the_caps_clock_again(void **state)
+{
+	struct mfx *f = *state = start("{\"iops\": 10}");
+	struct host *h = &f->h;
+	struct hq *q = &h->io[0];
+	struct vnvme_cqe cqe = {0};
+	struct vnvme_sqe s;
+	uint64_t t0;
+
+	h_create_ioq(h, 1, 64, false, 0);
+	submit_reads(h, q, 40);
+	assert_int_equal(hq_reap(q, &cqe, 200), 0); /* the first slot is now */
+	h_wreg32(h, VNVME_REG_CC, 0);
+	assert_int_equal(h_wait_rdy(h, 0), 0);
+	h_enable(h, 16);
+	h_create_ioq(h, 1, 64, false, 0);
+	t0 = now_ns();
+	s = h_rw(VNVME_NVM_READ, 1, 0, 1);
+	s.dptr.prp1 = h_iova(h, h->mem + H_DATA);
+	assert_sc(hq_cmd(q, &s, NULL), 0);
+	print_message("# the first read after the reset: %.3f s\n", (now_ns() - t0) / 1e9);
+	/* Generous: the clock left behind was 3.9 s ahead. */
+	assert_true(now_ns() - t0 < 2500000000ull);
+}
+
 /* A detach with completions held: they are posted, the detach returns. */
 static void test_detach_completes_held_commands(void **state)
 {
@@ -402,6 +432,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_injected_media_errors_only_in_their_range, teardown),
 	    cmocka_unit_test_teardown(test_same_seed_same_sequence_on_a_new_queue, teardown),
 	    cmocka_unit_test_teardown(test_sq_deletion_and_reset_with_held_completions, teardown),
+	    cmocka_unit_test_teardown(test_a_reset_starts_the_caps_clock_again, teardown),
 	    cmocka_unit_test_teardown(test_detach_completes_held_commands, teardown),
 	};
 

@@ -355,6 +355,33 @@ static void test_iops_cap_spaces_commands_and_bandwidth_cap_counts_bytes(void **
 	nvme_model_free(m);
 }
 
+/* A controller reset (nvme_model_restart): the caps' clock that a host ran
+ * far ahead holds back none of the next host's commands; and a clock at
+ * the end of time saturates rather than wrap to the past. */
+static void test_a_restart_forgets_the_caps_clock_which_never_wraps(void **state)
+{
+	struct nvme_model *m = model_from("{\"iops\": 10}", 1);
+	struct nvme_model_out o;
+	struct nvme_model_cmd c = {.qid = 1, .serial = 1, .opc = 0x02, .outstanding = 1};
+
+	(void)state;
+	c.now = 5;
+	for (unsigned i = 0; i < 50; i++) /* 5 s of slots */
+		nvme_model_decide(m, &c, &o);
+	assert_int_equal(o.not_before, 5 + 49 * 100000000ull);
+	nvme_model_restart(m);
+	c.now = 1000;
+	nvme_model_decide(m, &c, &o);
+	assert_int_equal(o.not_before, 1000);
+
+	m->tat = UINT64_MAX - 10;
+	nvme_model_decide(m, &c, &o);
+	assert_true(o.not_before == UINT64_MAX - 10);
+	nvme_model_decide(m, &c, &o);
+	assert_true(o.not_before == UINT64_MAX); /* not 1e8 - 11 */
+	nvme_model_free(m);
+}
+
 static void test_qd_ns_adds_per_other_outstanding_command(void **state)
 {
 	struct nvme_model *m = model_from("{\"read\": {\"fixed_us\": 10}, \"qd_ns\": 500}", 1);
@@ -403,6 +430,7 @@ static void test_bad_models_are_refused_with_a_reason(void **state)
 		const char *json, *msg;
 	} bad[] = {
 	    {"{\"sead\": 1}", "unknown key \"sead\""},
+	    {"{\"bandwidth\": 100}", "at least 4096 bytes per second, not 100"},
 	    {"{\"read\": {\"fixed_us\": -1}}", "fixed_us must be 0..10000000"},
 	    {"{\"read\": {\"fixed_us\": \"80\"}}", "\"fixed_us\" must be a number"},
 	    {"{\"read\": {\"fixed_us\": NaN}}", "\"fixed_us\" must be a finite number"},
@@ -552,6 +580,7 @@ int main(void)
 	    cmocka_unit_test(test_a_new_queue_starts_its_sequence_again),
 	    cmocka_unit_test(test_error_rules_select_opcode_lba_after_and_window),
 	    cmocka_unit_test(test_iops_cap_spaces_commands_and_bandwidth_cap_counts_bytes),
+	    cmocka_unit_test(test_a_restart_forgets_the_caps_clock_which_never_wraps),
 	    cmocka_unit_test(test_qd_ns_adds_per_other_outstanding_command),
 	    cmocka_unit_test(test_status_names_and_numbers),
 	    cmocka_unit_test(test_bad_models_are_refused_with_a_reason),
