@@ -40,7 +40,8 @@ struct vnvme_dev {
 	uint64_t bar0_size;
 	uint8_t *bar4;
 	uint64_t bar4_size;
-	int bar2_fd; /* the trace table, or -1 */
+	int bar2_fd;    /* the trace table, or -1 */
+	int bar2_ro_fd; /* ... opened again read-only: the client's */
 	uint8_t *bar2;
 	uint64_t bar2_size;
 	uint32_t nr_vectors;
@@ -62,6 +63,26 @@ static uint64_t pow2_at_least(uint64_t v)
 }
 
 /*
+ * A memfd whose size the client cannot change: sealed against shrinking and
+ * growing once sized (a client that truncated it would make our own stores
+ * into it fault, SIGBUS, and take every controller of the process down).
+ */
+static int sealed_memfd(const char *name, uint64_t size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		int ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/*
  * The trace table (include/vnvme/trace.h): a header and, per SQID, a record
  * per CID below the queue size rounded up to a power of 2, in a memfd: its
  * pages cost memory only once a command touches them (a 65536-entry queue's
@@ -75,9 +96,15 @@ static int trace_setup(struct vnvme_dev *d, struct nvme_ctrl_opts *co)
 	    VNVME_TRACE_REC_OFFSET + (uint64_t)nq * entries * sizeof(struct vnvme_trace_rec);
 	struct vnvme_trace_hdr *h;
 
+	char self[64];
+
 	d->bar2_size = pow2_at_least(size);
-	d->bar2_fd = memfd_create("vnvme-trace", MFD_CLOEXEC);
-	if (d->bar2_fd < 0 || ftruncate(d->bar2_fd, (off_t)d->bar2_size) < 0)
+	if ((d->bar2_fd = sealed_memfd("vnvme-trace", d->bar2_size)) < 0)
+		return d->bar2_fd;
+	/* The client's descriptor is read-only: it can map the table, neither
+	 * write it (forge records) nor punch holes in it. */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", d->bar2_fd);
+	if ((d->bar2_ro_fd = open(self, O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
 	d->bar2 = mmap(NULL, d->bar2_size, PROT_READ | PROT_WRITE, MAP_SHARED, d->bar2_fd, 0);
 	if (d->bar2 == MAP_FAILED) {
@@ -288,6 +315,7 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 		return -ENOMEM;
 	d->bar0_fd = -1;
 	d->bar2_fd = -1;
+	d->bar2_ro_fd = -1;
 	d->conf = *conf;
 	/* The device owns its configuration's strings (namespaces come and
 	 * go), copied below: none is the caller's, whatever fails first. */
@@ -317,10 +345,9 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 	/* BAR0: registers page + doorbells, a power of two >= 16 KiB. */
 	d->bar0_size =
 	    pow2_at_least(VN_MAX(VNVME_REG_DBS + nvme_doorbell_bytes(conf->queues), 16384ull));
-	d->bar0_fd = memfd_create("vnvme-bar0", MFD_CLOEXEC);
-	if (d->bar0_fd < 0 || ftruncate(d->bar0_fd, (off_t)d->bar0_size) < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "memfd for BAR0: %s", strerror(errno));
+	if ((d->bar0_fd = sealed_memfd("vnvme-bar0", d->bar0_size)) < 0) {
+		ret = d->bar0_fd;
+		snprintf(err, errlen, "memfd for BAR0: %s", strerror(-ret));
 		goto err;
 	}
 	d->bar0 = mmap(NULL, d->bar0_size, PROT_READ | PROT_WRITE, MAP_SHARED, d->bar0_fd, 0);
@@ -414,7 +441,7 @@ int vnvme_dev_create(const struct vnvme_dev_conf *conf, unsigned index, struct v
 		vd.regions[VNVME_TRACE_BAR] = (struct vu_region){
 		    .size = d->bar2_size,
 		    .flags = VU_REGION_F_READ | VU_REGION_F_MMAP,
-		    .fd = d->bar2_fd,
+		    .fd = d->bar2_ro_fd,
 		};
 	vd.regions[4] = (struct vu_region){
 	    .size = d->bar4_size, .flags = VU_REGION_F_READ | VU_REGION_F_WRITE, .fd = -1};
@@ -475,6 +502,8 @@ void vnvme_dev_destroy(struct vnvme_dev *d)
 		munmap(d->bar2, d->bar2_size);
 	if (d->bar2_fd >= 0)
 		close(d->bar2_fd);
+	if (d->bar2_ro_fd >= 0)
+		close(d->bar2_ro_fd);
 	free(d->bar4);
 	free(d->pollers);
 	free(d);

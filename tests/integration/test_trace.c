@@ -8,6 +8,9 @@
  * shares a slot with another is told apart, never misattributed.
  */
 #include "nvme_host.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
 #include "target_env.h"
 
 #include "target/config.h"
@@ -309,10 +312,44 @@ static void test_the_next_client_finds_no_records(void **state)
 	one_by_one(f, VNVME_NVM_READ, 10);
 }
 
+/*
+ * The descriptors a client gets cannot hurt the process: the trace table's
+ * is read-only (no writable shared mapping, no truncation, no hole), and
+ * neither it nor BAR0's doorbell memory can change size. A truncated one
+ * made the pollers' next store fault (SIGBUS) and killed every controller.
+ * The commands after the attempts still run and are recorded.
+ */
+static void test_the_client_cannot_resize_or_write_the_device_memory(void **state)
+{
+	struct tfx *f = *state;
+	struct vu_client_region r;
+	void *p;
+
+	assert_int_equal(vu_client_region_info(f->h.c, VNVME_TRACE_BAR, &r), 0);
+	assert_true(r.fd >= 0);
+	assert_true(ftruncate(r.fd, 0) < 0);
+	assert_true(fallocate(r.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096) < 0);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd, 0);
+	assert_true(p == MAP_FAILED);
+	close(r.fd);
+
+	assert_int_equal(vu_client_region_info(f->h.c, 0, &r), 0);
+	assert_true(r.fd >= 0);
+	assert_true(ftruncate(r.fd, 0) < 0);
+	assert_int_equal(errno, EPERM); /* sealed */
+	assert_true(ftruncate(r.fd, (off_t)r.size * 2) < 0);
+	close(r.fd);
+
+	map_table(f);
+	one_by_one(f, VNVME_NVM_READ, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_no_trace_no_region, setup_off, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_the_client_cannot_resize_or_write_the_device_memory, setup_null, teardown),
 	    cmocka_unit_test_setup_teardown(test_every_command_has_its_record_when_its_cqe_is_seen,
 					    setup_null, teardown),
 	    cmocka_unit_test_setup_teardown(test_every_command_has_its_record_when_its_cqe_is_seen,
