@@ -173,17 +173,12 @@ static int get_size(struct json_object *o, const char *key, uint64_t *out, char 
 	return jerr(err, len, "\"%s\" must be a size such as 4096, \"64M\" or \"1G\"", key);
 }
 
-/*
- * A key we do not know is a typo more often than not ("qdeth"): refuse it
- * and name the keys that fit, rather than run with a default in its place.
- */
-static int check_keys(struct json_object *o, const char *const *known, const char *where, char *err,
-		      size_t len)
+const char *vn_conf_unknown_key(struct json_object *o, const char *const *known, char *list,
+				size_t len)
 {
 	json_object_object_foreach(o, key, val)
 	{
 		const char *const *k = known;
-		char list[256] = "";
 		size_t at = 0;
 
 		(void)val;
@@ -191,13 +186,28 @@ static int check_keys(struct json_object *o, const char *const *known, const cha
 			k++;
 		if (*k)
 			continue;
+		if (len)
+			list[0] = '\0';
 		for (k = known; *k; k++)
-			at += (size_t)snprintf(list + at, at < sizeof(list) ? sizeof(list) - at : 0,
-					       "%s%s", k == known ? "" : ", ", *k);
-		return jerr(err, len, "unknown key \"%s\" in %s: the keys are %s", key, where,
-			    list);
+			at += (size_t)snprintf(list + at, at < len ? len - at : 0, "%s%s",
+					       k == known ? "" : ", ", *k);
+		return key;
 	}
-	return 0;
+	return NULL;
+}
+
+/*
+ * A key we do not know is a typo more often than not ("qdeth"): refuse it
+ * and name the keys that fit, rather than run with a default in its place.
+ */
+static int check_keys(struct json_object *o, const char *const *known, const char *where, char *err,
+		      size_t len)
+{
+	char list[256];
+	const char *key = vn_conf_unknown_key(o, known, list, sizeof(list));
+
+	return key ? jerr(err, len, "unknown key \"%s\" in %s: the keys are %s", key, where, list)
+		   : 0;
 }
 
 static int parse_ns(struct json_object *o, struct vnvme_ns_conf *ns, char *err, size_t len)

@@ -45,6 +45,13 @@ void vn_ns_conf_clear(struct vnvme_ns_conf *ns);
 int vn_ns_conf_dup_strings(struct vnvme_ns_conf *ns);
 
 struct json_object;
+/*
+ * The first key of object o that is not in known (NULL-terminated), or NULL
+ * when all are; then list holds the known keys joined by ", " (cut to its
+ * len). Each caller words its own message ("the keys are ...").
+ */
+const char *vn_conf_unknown_key(struct json_object *o, const char *const *known, char *list,
+				size_t len);
 /* One controller object of the JSON schema ("count" must be 1): the
  * defaults, then its keys; its namespaces' paths are strdup'ed. */
 int vn_conf_parse_ctrl(struct json_object *o, struct vnvme_dev_conf *c, char *err, size_t errlen);

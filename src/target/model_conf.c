@@ -29,24 +29,12 @@ static int perr(char *err, size_t len, const char *fmt, ...)
 static int keys_only(struct json_object *o, const char *const *known, const char *where, char *err,
 		     size_t len)
 {
-	json_object_object_foreach(o, key, val)
-	{
-		const char *const *k = known;
-		char list[256] = "";
-		size_t at = 0;
+	char list[256];
+	const char *key = vn_conf_unknown_key(o, known, list, sizeof(list));
 
-		(void)val;
-		while (*k && strcmp(key, *k))
-			k++;
-		if (*k)
-			continue;
-		for (k = known; *k; k++)
-			at += (size_t)snprintf(list + at, at < sizeof(list) ? sizeof(list) - at : 0,
-					       "%s%s", k == known ? "" : ", ", *k);
-		return perr(err, len, "model: unknown key \"%s\" in %s: the keys are %s", key,
-			    where, list);
-	}
-	return 0;
+	return key ? perr(err, len, "model: unknown key \"%s\" in %s: the keys are %s", key, where,
+			  list)
+		   : 0;
 }
 
 /* A number (integer or not) member; *set tells whether it was there. */

@@ -131,25 +131,12 @@ static int perr(char *err, size_t len, const char *fmt, ...)
 /* Refuse keys a method does not take: a typo should not pass for a default. */
 static int only_keys(struct json_object *p, const char *const *keys, char *err, size_t len)
 {
-	if (!p)
-		return 0;
-	json_object_object_foreach(p, key, val)
-	{
-		const char *const *k = keys;
-		(void)val;
-		while (*k && strcmp(*k, key))
-			k++;
-		if (*k)
-			continue;
-		char list[160] = "";
-		size_t at = 0;
-		for (k = keys; *k; k++)
-			at += (size_t)snprintf(list + at, at < sizeof(list) ? sizeof(list) - at : 0,
-					       "%s%s", k == keys ? "" : ", ", *k);
-		return perr(err, len, "unknown parameter \"%.64s\": this method takes %s", key,
-			    keys[0] ? list : "none");
-	}
-	return 0;
+	char list[160];
+	const char *key = p ? vn_conf_unknown_key(p, keys, list, sizeof(list)) : NULL;
+
+	return key ? perr(err, len, "unknown parameter \"%.64s\": this method takes %s", key,
+			  keys[0] ? list : "none")
+		   : 0;
 }
 
 static int opt_str(struct json_object *p, const char *key, const char **out, char *err, size_t len)
