@@ -19,12 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#endif
 
 #include "perf/engine.h"
 #include "util/hist.h"
+#include "util/tsc.h"
 #include "perf/opts.h"
 #include "vnvme/vnvme.h"
 
@@ -40,15 +38,10 @@ static volatile sig_atomic_t stop_flag;
 
 static double tsc_ns;
 
+/* The device's clock too (src/util/tsc.h): its trace stamps and ours compare. */
 static inline uint64_t now_ticks(void)
 {
-#if defined(__x86_64__)
-	return __rdtsc();
-#else
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-#endif
+	return vn_tsc();
 }
 
 static uint64_t mono_ns(void)
@@ -60,16 +53,7 @@ static uint64_t mono_ns(void)
 
 static void calibrate(void)
 {
-#if defined(__x86_64__)
-	uint64_t n0 = mono_ns(), t0 = now_ticks(), n1, t1;
-	struct timespec ts = {0, 20000000};
-	nanosleep(&ts, NULL);
-	n1 = mono_ns();
-	t1 = now_ticks();
-	tsc_ns = (double)(n1 - n0) / (double)(t1 - t0);
-#else
-	tsc_ns = 1.0;
-#endif
+	tsc_ns = vn_tsc_ns_per_tick();
 }
 
 /* ------------------------------------------------------------------------ */

@@ -17,7 +17,8 @@
 #   testdev  a vfio-user test device: vu, pci, util
 #   demo     testdev, vu, util
 #   driver   vu (client side: not vu/server.h), util and include/vnvme/
-#   perf     vnvme/vnvme.h, and util/hist.h (self-contained: stdint, string)
+#   perf     vnvme/vnvme.h, and util/hist.h and util/tsc.h (self-contained: stdint, string; the
+#            device's clock, so that its trace stamps and perf's compare)
 #   include/vnvme/  installed: system headers and vnvme/ only
 # json-c only in vu (VERSION), target (configuration) and perf (options);
 # the hot path (nvme/queue.c, io.c, dptr.c, the backends) never includes
@@ -73,7 +74,7 @@ allowed() {
 	demo:demo/* | demo:testdev/* | demo:vu/* | demo:util/*) ;;
 	driver:vu/server.h) return 1 ;;
 	driver:driver/* | driver:vu/* | driver:util/* | driver:vnvme/*) ;;
-	perf:perf/* | perf:vnvme/vnvme.h | perf:util/hist.h) ;;
+	perf:perf/* | perf:vnvme/vnvme.h | perf:util/hist.h | perf:util/tsc.h) ;;
 	include:vnvme/*) ;;
 	*) return 1 ;;
 	esac
@@ -92,7 +93,7 @@ why() {
 	target) echo "target joins vu, pci, nvme, rpc, backend.h and util" ;;
 	testdev | demo) echo "the test device and the demo know nothing of NVMe" ;;
 	driver) echo "driver uses vu (client side), util and include/" ;;
-	perf) echo "perf uses only vnvme.h and util/hist.h" ;;
+	perf) echo "perf uses only vnvme.h, util/hist.h and util/tsc.h" ;;
 	include) echo "installed headers include only system headers and vnvme/" ;;
 	esac
 }
