@@ -771,6 +771,23 @@ static VN_INLINE uint32_t sq_take(struct nvme_sq *sq, struct nvme_cq *cq, uint32
 static __thread struct nvme_sq *lag_sq;
 
 /*
+ * Fetch the SQ's next n entries (n <= NVME_SQ_BATCH < size; one line each),
+ * all at once: the host wrote them last, and the loop reading them would
+ * otherwise wait for one line after another, as far apart as a command's
+ * checks are long (docs/performance.md, "Where the cycles go").
+ */
+static VN_INLINE void sq_prefetch(const struct nvme_sq *sq, uint32_t n)
+{
+	const struct vnvme_sqe *s = &sq->ring[sq->head], *end = &sq->ring[sq->size];
+
+	for (; n; n--) {
+		__builtin_prefetch(s);
+		if (++s == end)
+			s = sq->ring;
+	}
+}
+
+/*
  * n (>= 1) commands of an I/O SQ, in runs (sq_run) between the rings' ends
  * and the commands for the general way (sq_one). Then the tail is read
  * once more: what the host added meanwhile joins the batch (up to
@@ -792,6 +809,7 @@ static VN_INLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, 
 	uint32_t total = 0, first = n, done = 0;
 	uint64_t now = 0;
 
+	sq_prefetch(sq, n);
 	do {
 		total += n;
 		do {
