@@ -38,6 +38,7 @@ import math
 CEIL_AGREE = 1.15  # neighbouring ceilings agree when max / min is at most this
 MODE_GAP = 1.4     # sorted kept ceilings one or more modes apart: next / prev >= this
 MIN_SLICES = 3     # kept slices in one mode that a row needs
+WAIT_FOR_HIGH = 4  # slices a row waits for the fastest mode once a slower one has MIN_SLICES
 
 
 def median(v):
@@ -102,17 +103,28 @@ def mode_index(ceiling, clusters):
     return best
 
 
-def row_done(row_slices, other_ceilings, need=MIN_SLICES):
-    """While a row is measured: has one mode `need` kept slices yet? The modes
-    are those of the kept ceilings seen so far at this queue depth (earlier
-    rows' and this row's)."""
-    kept = [slice_ceiling(s) for s in row_slices if s['kept']]
-    clusters = mode_clusters(list(other_ceilings) + kept)
-    counts = {}
-    for c in kept:
+def row_done(row_slices, other_ceilings, need=MIN_SLICES, wait=WAIT_FOR_HIGH):
+    """While a row is measured: may it stop? The modes are those of the kept
+    ceilings seen so far at this queue depth (earlier rows' and this row's).
+    It stops once the fastest of them has `need` of the row's kept slices.
+    Once a slower mode has them, it waits `wait` more slices for the fastest
+    (the run has seen it, so the machine may go back to it), then stops with
+    what it has: a row's figure then comes from the fast mode whenever the
+    machine returns to it soon, and two runs compare mode for mode more
+    often."""
+    ceils = [slice_ceiling(s) if s['kept'] else None for s in row_slices]
+    clusters = mode_clusters(list(other_ceilings) + [c for c in ceils if c is not None])
+    counts, full_at = {}, None
+    for k, c in enumerate(ceils):
+        if c is None:
+            continue
         i = mode_index(c, clusters)
         counts[i] = counts.get(i, 0) + 1
-    return any(n >= need for n in counts.values())
+        if counts[i] >= need and full_at is None:
+            full_at = k + 1
+    if counts.get(0, 0) >= need:
+        return True
+    return full_at is not None and len(row_slices) >= full_at + wait
 
 
 def classify(slices):

@@ -22,7 +22,7 @@ def sl(ceil, ratio, after=None, errors=0, **extra):
     return modes.make_slice(ceil, after, ratio * (ceil + after) / 2, errors, **extra)
 
 
-def measure(ceilings, ratio_of, need=3, tries=8, history=None):
+def measure(ceilings, ratio_of, need=3, tries=8, history=None, wait=modes.WAIT_FOR_HIGH):
     """What run.measure_row does, on a scripted ceiling sequence: ceilings[0],
     row, ceilings[1], row ... `ratio_of(ceiling)` is the row's ratio in the
     mode of that ceiling. Returns the slices taken."""
@@ -31,7 +31,7 @@ def measure(ceilings, ratio_of, need=3, tries=8, history=None):
     for i in range(tries):
         before, after = ceilings[i], ceilings[i + 1]
         slices.append(sl(before, ratio_of((before + after) / 2), after))
-        if modes.row_done(slices, history, need):
+        if modes.row_done(slices, history, need, wait):
             break
     history.extend(modes.slice_ceiling(s) for s in slices if s['kept'])
     return slices
@@ -214,10 +214,32 @@ class Sampling(unittest.TestCase):
 
     def test_earlier_rows_place_a_slow_start(self):
         history = [HI] * 6  # earlier rows at this depth saw the fast mode
-        slices = measure([LO] * 9, by_mode, history=history)
+        slices = measure([LO] * 11, by_mode, tries=10, history=history)
         modes.classify([sl(c, 0.5) for c in history[:6]] + slices)
         self.assertEqual({s['mode'] for s in slices}, {'low'})
-        self.assertEqual(len(history), 9)
+        # 3 in the slow mode, then WAIT_FOR_HIGH more for the fast one.
+        self.assertEqual(len(slices), 3 + modes.WAIT_FOR_HIGH)
+        self.assertEqual(len(history), 6 + 3 + modes.WAIT_FOR_HIGH)
+        row = modes.summarize_row(slices)
+        self.assertEqual((row['resolved'], row['modes']['low']['slices']), (True, 7))
+
+    def test_a_row_in_the_slow_mode_waits_for_the_fast_one_the_run_has_seen(self):
+        history = [HI] * 6
+        # l l l: the slow mode has its 3; l|h dropped; then h h h within the wait
+        seq = [LO, LO, LO, LO, HI, HI, HI, HI, HI, HI, HI]
+        slices = measure(seq, by_mode, tries=10, history=history)
+        self.assertEqual(len(slices), 7)
+        modes.classify([sl(c, 0.5) for c in history[:6]] + slices)
+        row = modes.summarize_row(slices)
+        self.assertEqual((row['mode'], row['modes']['high']['slices']), ('high', 3))
+        self.assertAlmostEqual(row['ratio_to_ceiling'], 0.62)
+        # Without the wait, the same sequence gives the slow mode's figure.
+        slices = measure(seq, by_mode, tries=10, history=[HI] * 6, wait=0)
+        self.assertEqual(len(slices), 3)
+
+    def test_the_wait_ends_at_the_cap(self):
+        slices = measure([LO] * 11, by_mode, tries=5, history=[HI] * 6)
+        self.assertEqual(len(slices), 5)
 
     def test_switching_every_slice_ends_unresolved_at_the_cap(self):
         seq = [HI, HI, LO, LO, HI, HI, LO, LO, HI, HI, LO]  # 2 + 2 kept, the rest dropped
