@@ -496,10 +496,35 @@ static __attribute__((noinline)) void attribute(struct job *j, const struct qp *
 
 /* Account a completion (dw3: its CQE's dword 3, cid its CID) that arrived
  * by t; attr (a constant): --attribute. */
+/*
+ * A batch's latencies, in runs: every completion of a batch ends at the
+ * batch's one TSC read, and the I/Os one batch submitted start at its one
+ * TSC read, so consecutive completions usually have the same latency. A
+ * run of them is one histogram update (vn_hist_add_n, exact: the same
+ * buckets, sums and extremes as one update each), at QD16 one per batch.
+ * The updates' chains through memory (bucket, sum, sum of squares) cost
+ * more than their instructions say: one update per I/O took the AMD type's
+ * null 512 B QD16 from 10 M to 7 M IOPS in its slow mode
+ * (docs/performance.md, "Where the cycles go").
+ */
+struct lat_run {
+	uint64_t start; /* the run's submission stamp */
+	uint64_t n;     /* completions in the run; 0: none yet */
+	bool write;
+};
+
+static inline __attribute__((always_inline)) void lat_flush(struct job *j, struct lat_run *lr,
+							    uint64_t t)
+{
+	if (lr->n)
+		vn_hist_add_n(lr->write ? &j->wr : &j->rd, t - lr->start, lr->n);
+	lr->n = 0;
+}
+
 static inline __attribute__((always_inline)) void io_done(struct job *j, const struct qp *qp,
 							  const struct io *io, enum rw rw,
 							  uint32_t dw3, uint16_t cid, uint64_t t,
-							  const bool attr)
+							  struct lat_run *lr, const bool attr)
 {
 	bool write = rw_writes(rw, io);
 
@@ -509,7 +534,12 @@ static inline __attribute__((always_inline)) void io_done(struct job *j, const s
 	if (unlikely(dw3 & 0xfffe0000u)) { /* one test, no shift */
 		io_failed(j, io, write, dw3);
 	} else { /* in TSC ticks; converted to ns once, at the end */
-		vn_hist_add(write ? &j->wr : &j->rd, t - io->start);
+		if (io->start == lr->start && write == lr->write) {
+			lr->n++;
+		} else {
+			lat_flush(j, lr, t);
+			*lr = (struct lat_run){.start = io->start, .n = 1, .write = write};
+		}
 		if (attr)
 			attribute(j, qp, cid, io->start, t);
 	}
@@ -531,15 +561,17 @@ struct run {
  * docs/perf.md) measures the per-I/O cost without the empty polls.
  */
 /* A completion taken: account it, then queue the slot's next I/O. */
-static inline __attribute__((always_inline)) void
-again(struct job *j, struct qp *qp, struct run *r, struct vnvme_hot_batch *b,
-      const struct vnvme_hot_cpl *c, enum rw rw, uint64_t t, struct lba_gen *g, const bool attr)
+static inline __attribute__((always_inline)) void again(struct job *j, struct qp *qp, struct run *r,
+							struct vnvme_hot_batch *b,
+							const struct vnvme_hot_cpl *c, enum rw rw,
+							uint64_t t, struct lba_gen *g,
+							struct lat_run *lr, const bool attr)
 {
 	struct io *io = c->arg;
 	const struct vnvme_rw *cmd;
 	int ret;
 
-	io_done(j, qp, io, rw, c->dw3, c->cid, t, attr);
+	io_done(j, qp, io, rw, c->dw3, c->cid, t, lr, attr);
 	cmd = io_next(io, rw, t, g);
 	ret = vnvme_hot_batch_resubmit(b, c->cid, cmd, io->lba);
 	if (unlikely(ret)) {
@@ -552,9 +584,10 @@ static inline __attribute__((always_inline)) void batch(struct job *j, struct qp
 							enum rw rw, const bool attr)
 {
 	struct vnvme_hot_batch b;
-	unsigned n = vnvme_hot_batch_begin(&b, qp->h, O.qd), k;
+	unsigned n = vnvme_hot_batch_begin(&b, qp->h, O.batch), k;
 	uint64_t skipped = 0, t;
 	struct lba_gen g;
+	struct lat_run lr = {0};
 
 	/* Nothing counted: a CQE with the phase, but no command outstanding
 	 * (a broken controller's); nothing consumed either. */
@@ -575,7 +608,7 @@ static inline __attribute__((always_inline)) void batch(struct job *j, struct qp
 			r->left++;
 			continue; /* a broken controller's CQE */
 		}
-		again(j, qp, r, &b, &c, rw, t, &g, attr);
+		again(j, qp, r, &b, &c, rw, t, &g, &lr, attr);
 	}
 	while (n--) {
 		struct vnvme_hot_cpl c;
@@ -586,13 +619,14 @@ static inline __attribute__((always_inline)) void batch(struct job *j, struct qp
 		}
 		if (r->left) {
 			r->left--;
-			again(j, qp, r, &b, &c, rw, t, &g, attr);
+			again(j, qp, r, &b, &c, rw, t, &g, &lr, attr);
 		} else {
-			io_done(j, qp, c.arg, rw, c.dw3, c.cid, t, attr);
+			io_done(j, qp, c.arg, rw, c.dw3, c.cid, t, &lr, attr);
 			vnvme_hot_batch_release(&b, c.cid);
 			r->inflight--;
 		}
 	}
+	lat_flush(j, &lr, t);
 	gen_store(&g, j, qp);
 	vnvme_hot_batch_end(&b);
 	/* One doorbell write each for the batch; the CQ head moved, so

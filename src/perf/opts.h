@@ -23,6 +23,7 @@ struct opts {
 	uint32_t bs;
 	uint32_t qd;
 	uint32_t qsize; /* ring entries per queue pair, 0: see queue_entries() */
+	uint32_t batch; /* completions taken per batch at most (--batch) */
 	unsigned jobs;
 	int cpus[MAX_JOBS];
 	unsigned nr_cpus;
