@@ -160,6 +160,9 @@ _Static_assert(offsetof(struct vnvme_hot, epoch) == 44, "vnvme_hot epoch");
 _Static_assert(offsetof(struct vnvme_hot, cq_rung) == 56, "vnvme_hot cq_rung");
 _Static_assert(offsetof(struct vnvme_hot, phase) == 58, "vnvme_hot phase");
 _Static_assert(sizeof(struct vnvme_req) == 32, "vnvme_req size");
+/* vnvme_sqe_fill() merges CID and cdw10-11 into 16-byte words. */
+_Static_assert(offsetof(struct vnvme_sqe, cid) == 2, "SQE CID at word 1");
+_Static_assert(offsetof(struct vnvme_sqe, cdw10) == 40, "SQE cdw10 at byte 40");
 _Static_assert(offsetof(struct vnvme_req, arg) == 8, "vnvme_req arg");
 _Static_assert(offsetof(struct vnvme_req, busy) == 16, "vnvme_req busy");
 /* vnvme_hot_rw_submit() copies cb and arg as one vnvme_req. */

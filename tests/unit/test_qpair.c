@@ -60,6 +60,27 @@ static void post(struct fake *f, unsigned slot, uint16_t cid, uint16_t sf, unsig
 	f->cq[slot] = (struct vnvme_cqe){.cid = cid, .status = (uint16_t)(sf << 1 | phase)};
 }
 
+/* Every byte of the slot: the prepared entry's, but CID and cdw10-11 (the
+ * x86-64 path merges those into 16-byte words in registers). */
+static void test_sqe_fill_writes_every_byte_of_the_slot(void **state)
+{
+	struct vnvme_sqe tmpl, slot, want;
+	uint8_t *p = (uint8_t *)&tmpl;
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(tmpl); i++)
+		p[i] = (uint8_t)(i * 7 + 3);
+	memset(&slot, 0xaa, sizeof(slot));
+	vnvme_sqe_fill(&slot, &tmpl, 0xbeef, 0x0123456789abcdefull);
+	want = tmpl;
+	want.cid = 0xbeef;
+	want.cdw10 = 0x89abcdef;
+	want.cdw11 = 0x01234567;
+	assert_memory_equal(&slot, &want, sizeof(slot));
+	assert_int_equal(slot.opc, tmpl.opc);
+	assert_int_equal(slot.cdw12, tmpl.cdw12);
+}
+
 static void test_hot_submit_fills_the_sqe_and_the_slot(void **state)
 {
 	struct fake f;
@@ -401,6 +422,7 @@ static void test_trace_get_takes_only_the_commands_own_record(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_sqe_fill_writes_every_byte_of_the_slot),
 	    cmocka_unit_test(test_hot_submit_fills_the_sqe_and_the_slot),
 	    cmocka_unit_test(test_hot_ready_sees_only_the_current_phase),
 	    cmocka_unit_test(test_hot_reap_skips_a_cid_beyond_the_ring),
