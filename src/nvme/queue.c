@@ -792,9 +792,9 @@ static VN_INLINE void sq_prefetch(const struct nvme_sq *sq, uint32_t n)
  * and the commands for the general way (sq_one). Then the tail is read
  * once more: what the host added meanwhile joins the batch (up to
  * NVME_SQ_BATCH in all), so a busy queue costs fewer rounds per command.
- * Last, all but NVME_STAGE_LAG of the staged ram I/Os are copied and
- * completed. Returns the commands taken. tr (a constant): the SQ has trace
- * records, written on the fast path (trace_fast).
+ * Last, the staged ram I/Os are copied and completed: all of them, or all
+ * but NVME_STAGE_LAG when the batch reached NVME_SQ_BATCH. Returns the commands taken. tr (a
+ * constant): the SQ has trace records, written on the fast path (trace_fast).
  *
  * Service time, on this path per batch, never per command: the commands
  * the fast path completed here (done) all count the time from the batch's
@@ -830,7 +830,13 @@ static VN_INLINE uint32_t sq_process_io(struct nvme_sq *sq, struct nvme_cq *cq, 
 	} while (total < NVME_SQ_BATCH && total == first &&
 		 (n = sq_take(sq, cq, NVME_SQ_BATCH - total)));
 	if (sq->st_n) {
-		now = sq_drain(sq, cq, NVME_STAGE_LAG);
+		/* The lag only when the batch was cut at NVME_SQ_BATCH: more
+		 * commands wait, the next poll comes at once and the lag's
+		 * prefetches have had the time. A batch that took all there was
+		 * completes whole: its host is likely waiting for every one of
+		 * them (ram 512 B QD16 on the AMD type: 76-79 % of the copy
+		 * ceiling with the lag, 81-85 % without). */
+		now = sq_drain(sq, cq, total >= NVME_SQ_BATCH ? NVME_STAGE_LAG : 0);
 		if (sq->st_n)
 			lag_sq = sq;
 	}
