@@ -39,6 +39,7 @@ CEIL_AGREE = 1.15  # neighbouring ceilings agree when max / min is at most this
 MODE_GAP = 1.4     # sorted kept ceilings one or more modes apart: next / prev >= this
 MIN_SLICES = 3     # kept slices in one mode that a row needs
 WAIT_FOR_HIGH = 4  # slices a row waits for the fastest mode once a slower one has MIN_SLICES
+RATIO_SPREAD = 1.25  # a mode's slices of one row agree: max / min ratio at most this
 
 
 def median(v):
@@ -114,17 +115,27 @@ def row_done(row_slices, other_ceilings, need=MIN_SLICES, wait=WAIT_FOR_HIGH):
     often."""
     ceils = [slice_ceiling(s) if s['kept'] else None for s in row_slices]
     clusters = mode_clusters(list(other_ceilings) + [c for c in ceils if c is not None])
-    counts, full_at = {}, None
+    ratios, full_at = {}, None
     for k, c in enumerate(ceils):
         if c is None:
             continue
         i = mode_index(c, clusters)
-        counts[i] = counts.get(i, 0) + 1
-        if counts[i] >= need and full_at is None:
+        ratios.setdefault(i, []).append(row_slices[k]['ratio'])
+        if full(ratios[i], need) and full_at is None:
             full_at = k + 1
-    if counts.get(0, 0) >= need:
+    if full(ratios.get(0, []), need):
         return True
     return full_at is not None and len(row_slices) >= full_at + wait
+
+
+def full(ratios, need=MIN_SLICES):
+    """Has a mode enough of a row's slices: `need` of them whose ratios agree
+    (max / min within RATIO_SPREAD)? Slices of one mode that disagree were
+    measured while the machine changed in a way its ceilings did not show;
+    the row samples on until `need` agree, so that its median (over all of
+    the mode's slices) has a majority that does."""
+    v = sorted(r for r in ratios if r > 0)
+    return any(v[i + need - 1] <= v[i] * RATIO_SPREAD for i in range(len(v) - need + 1))
 
 
 def classify(slices):

@@ -237,6 +237,18 @@ class Sampling(unittest.TestCase):
         slices = measure(seq, by_mode, tries=10, history=[HI] * 6, wait=0)
         self.assertEqual(len(slices), 3)
 
+    def test_slices_of_one_mode_that_disagree_keep_the_row_sampling(self):
+        # Three kept high slices at 17, 23 and 58 % (2026-12-05, run 1's
+        # 4 KiB randread QD16): not enough to stop; later ones at 60 %.
+        ratios = iter([0.17, 0.23, 0.58, 0.60, 0.61, 0.59, 0.60, 0.60, 0.60, 0.60])
+        slices = measure([HI] * 11, lambda c: next(ratios), tries=10)
+        self.assertEqual(len(slices), 5)  # 58, 60, 61 % agree
+        row = summarize(slices)
+        self.assertEqual(row['mode'], 'high')
+        self.assertGreater(row['ratio_to_ceiling'], 0.55)
+        # Three that agree stop it at once.
+        self.assertEqual(len(measure([HI] * 5, lambda c: 0.6)), 3)
+
     def test_the_wait_ends_at_the_cap(self):
         slices = measure([LO] * 11, by_mode, tries=5, history=[HI] * 6)
         self.assertEqual(len(slices), 5)
