@@ -793,8 +793,9 @@ static VN_INLINE void sq_prefetch(const struct nvme_sq *sq, uint32_t n)
  * once more: what the host added meanwhile joins the batch (up to
  * NVME_SQ_BATCH in all), so a busy queue costs fewer rounds per command.
  * Last, the staged ram I/Os are copied and completed: all of them, or all
- * but NVME_STAGE_LAG when the batch reached NVME_SQ_BATCH. Returns the commands taken. tr (a
- * constant): the SQ has trace records, written on the fast path (trace_fast).
+ * but NVME_STAGE_LAG when the batch reached NVME_SQ_BATCH. Returns the
+ * commands taken. tr (a constant): the SQ has trace records, written on the
+ * fast path (trace_fast).
  *
  * Service time, on this path per batch, never per command: the commands
  * the fast path completed here (done) all count the time from the batch's

@@ -3,8 +3,10 @@
  * vnvme-perf's engine: a load generator that keeps up with the device. Each
  * job is a thread with its own queue pair on every device. The I/O loop is
  * specialised per --rw mode at compile time (run_io); it reaps completions in
- * batches (perf_batch_<mode>, out of line) and reads the TSC once per batch.
- * Per I/O it costs one SQE write and a histogram update: no allocation,
+ * batches (perf_batch_<mode>, out of line) and reads the TSC twice per batch
+ * (its completions, then its end after the doorbells).
+ * Per I/O it costs one SQE write and a compare for the latency histogram,
+ * which takes runs of equal latencies as one update: no allocation,
  * syscall, lock or mode switch. --verify takes a simpler path with callbacks
  * and a TSC read per event.
  *
@@ -494,8 +496,6 @@ static __attribute__((noinline)) void attribute(struct job *j, const struct qp *
 	vn_hist_add(&a->h[AT_TOTAL], reap - start);
 }
 
-/* Account a completion (dw3: its CQE's dword 3, cid its CID) that arrived
- * by t; attr (a constant): --attribute. */
 /*
  * A batch's latencies, in runs: every completion of a batch ends at the
  * batch's one TSC read, and the I/Os one batch submitted start at its one
@@ -521,6 +521,8 @@ static inline __attribute__((always_inline)) void lat_flush(struct job *j, struc
 	lr->n = 0;
 }
 
+/* Account a completion (dw3: its CQE's dword 3, cid its CID) that arrived
+ * by t: its latency joins the batch's run lr; attr (a constant): --attribute. */
 static inline __attribute__((always_inline)) void io_done(struct job *j, const struct qp *qp,
 							  const struct io *io, enum rw rw,
 							  uint32_t dw3, uint16_t cid, uint64_t t,
