@@ -95,10 +95,13 @@ static void *device(void *arg)
 	return NULL;
 }
 
+#define WINDOW_NS 50000000ull /* the steadiness windows: 50 ms */
+
 struct result {
 	unsigned qd;
 	double ops;
-	double rtt_median_ns; /* qd 1 only */
+	double rtt_median_ns;    /* qd 1 only */
+	double win_min, win_max; /* ops/s of the slowest and fastest whole 50 ms window */
 };
 
 static int cmp(const void *a, const void *b)
@@ -125,7 +128,7 @@ static struct result host(unsigned qd, double secs)
 	pthread_create(&th, NULL, device, NULL);
 	t0 = now_ns();
 	deadline = t0 + (uint64_t)(secs * 1e9);
-	uint64_t start = 0;
+	uint64_t start = 0, win_t = t0, win_done = 0;
 	for (uint64_t iter = 0;; iter++) {
 		bool rung = false;
 		while (outstanding < qd) {
@@ -162,8 +165,20 @@ static struct result host(unsigned qd, double secs)
 			outstanding -= reaped;
 			done += reaped;
 		}
-		if ((iter & 4095) == 0 && now_ns() >= deadline)
-			break;
+		if ((iter & 4095) == 0) {
+			uint64_t t = now_ns();
+			if (t - win_t >= WINDOW_NS) {
+				double w = (double)(done - win_done) * 1e9 / (double)(t - win_t);
+				if (!r.win_max || w < r.win_min)
+					r.win_min = w;
+				if (w > r.win_max)
+					r.win_max = w;
+				win_t = t;
+				win_done = done;
+			}
+			if (t >= deadline)
+				break;
+		}
 	}
 	double el = (double)(now_ns() - t0) / 1e9;
 	__atomic_store_n(&R.stop, 1, __ATOMIC_RELAXED);
@@ -304,8 +319,9 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nqd; i++) {
 		struct result r = host(qds[i], secs);
 		if (json)
-			printf("%s{\"qd\": %u, \"ops\": %.0f, \"rtt_median_ns\": %.0f}",
-			       i ? ", " : "", r.qd, r.ops, r.rtt_median_ns);
+			printf("%s{\"qd\": %u, \"ops\": %.0f, \"rtt_median_ns\": %.0f, "
+			       "\"window_ops_min\": %.0f, \"window_ops_max\": %.0f}",
+			       i ? ", " : "", r.qd, r.ops, r.rtt_median_ns, r.win_min, r.win_max);
 		else
 			printf("ceiling qd=%-4u %8.2f M ops/s%s", r.qd, r.ops / 1e6,
 			       r.qd == 1 ? "" : "\n");

@@ -53,12 +53,24 @@ def ceilings_agree(before, after):
     return lo > 0 and hi / lo <= CEIL_AGREE
 
 
-def make_slice(before, after, iops, errors=0, **extra):
-    """One row slice between the ceilings measured before and after it."""
+def steady(rates):
+    """Did the machine stay in one mode through a measurement? Its rates
+    over short windows (a ceiling's 50 ms windows; a row's --timeline
+    intervals without the first and the last, which hold the start and the
+    end) are within MODE_GAP of each other: the modes are 2-4x apart, so a
+    switch inside puts windows of both modes side by side."""
+    v = [r for r in rates if r > 0]
+    return not v or max(v) / min(v) < MODE_GAP
+
+
+def make_slice(before, after, iops, errors=0, steady=True, **extra):
+    """One row slice between the ceilings measured before and after it.
+    steady: the row and both ceilings stayed in one mode inside (steady())."""
     ceil = (before + after) / 2
     s = {'ceiling_before': before, 'ceiling_after': after, 'iops': iops,
          'ratio': iops / ceil if ceil > 0 else 0,
-         'kept': ceilings_agree(before, after) and errors == 0, 'errors': errors}
+         'kept': ceilings_agree(before, after) and errors == 0 and steady,
+         'errors': errors, 'steady': steady}
     s.update(extra)
     return s
 
@@ -128,14 +140,34 @@ def row_done(row_slices, other_ceilings, need=MIN_SLICES, wait=WAIT_FOR_HIGH):
     return full_at is not None and len(row_slices) >= full_at + wait
 
 
+def agreeing(ratios, need=MIN_SLICES):
+    """The indices of the slices (by their ratios) that give a mode's
+    figure: the largest group whose ratios agree (max / min within
+    RATIO_SPREAD; on a tie, the tightest), when it has `need` of them and
+    more than half of all. Else None.
+
+    Slices of one mode that disagree were measured while the machine
+    changed in a way that neither the ceilings around them nor the row's own
+    timeline showed (a switch of mode just as the row began and back just as
+    it ended); the group that agrees, and outnumbers the rest, is the
+    figure, and a row without one samples on."""
+    v = sorted((r, i) for i, r in enumerate(ratios) if r > 0)
+    best = None
+    for a in range(len(v)):
+        b = a
+        while b + 1 < len(v) and v[b + 1][0] <= v[a][0] * RATIO_SPREAD:
+            b += 1
+        n, spread = b - a + 1, v[b][0] / v[a][0]
+        if best is None or n > best[0] or (n == best[0] and spread < best[1]):
+            best = (n, spread, a, b)
+    if best is None or best[0] < need or 2 * best[0] <= len(v):
+        return None
+    return sorted(i for _, i in v[best[2]:best[3] + 1])
+
+
 def full(ratios, need=MIN_SLICES):
-    """Has a mode enough of a row's slices: `need` of them whose ratios agree
-    (max / min within RATIO_SPREAD)? Slices of one mode that disagree were
-    measured while the machine changed in a way its ceilings did not show;
-    the row samples on until `need` agree, so that its median (over all of
-    the mode's slices) has a majority that does."""
-    v = sorted(r for r in ratios if r > 0)
-    return any(v[i + need - 1] <= v[i] * RATIO_SPREAD for i in range(len(v) - need + 1))
+    """Has a mode enough of a row's slices: an agreeing group (agreeing())?"""
+    return agreeing(ratios, need) is not None
 
 
 def classify(slices):
@@ -177,16 +209,23 @@ def summarize_row(slices, need=MIN_SLICES):
     """A row's figures from its slices, labelled by classify().
 
     Kept slices are grouped by mode. The row's figure is that of the fastest
-    mode with at least `need` slices ('high' when it has them); the row is
-    then resolved. Without such a mode the row is unresolved: its figure
-    fields are None, and only the per-mode figures in 'modes' say what it
-    got. Never a figure over slices of two modes."""
+    mode with an agreeing group (agreeing(): `need` slices whose ratios
+    agree, more than half of the mode's) and comes from that group only;
+    the row is then resolved. Without such a mode the row is unresolved:
+    its figure fields are None, and only the per-mode figures in 'modes'
+    (over all of each mode's slices, with 'agreeing': the group's size or
+    0) say what it got. Never a figure over slices of two modes."""
     by_mode = {}
     for s in slices:
         if s['kept']:
             by_mode.setdefault(s['mode'], []).append(s)
-    modes = {m: mode_stats(v) for m, v in by_mode.items()}
-    full = [m for m in modes if modes[m]['slices'] >= need]
+    modes, groups = {}, {}
+    for m, v in by_mode.items():
+        modes[m] = mode_stats(v)
+        g = agreeing([s['ratio'] for s in v], need)
+        groups[m] = [v[i] for i in g] if g else []
+        modes[m]['agreeing'] = len(groups[m])
+    full = [m for m in modes if groups[m]]
     chosen = max(full, key=lambda m: modes[m]['ceiling_ops']) if full else None
     row = {'resolved': chosen is not None, 'mode': chosen, 'modes': modes,
            'slices_kept': sum(len(v) for v in by_mode.values()), 'slices_tried': len(slices),
@@ -197,10 +236,12 @@ def summarize_row(slices, need=MIN_SLICES):
         row.update({'iops': None, 'ceiling_ops': None, 'ratio_to_ceiling': None,
                     'ratio_min': None, 'ratio_max': None, 'target_busy': None, 'lat_ns': None})
         return row
-    st = modes[chosen]
+    group = groups[chosen]
+    st = mode_stats(group)
     row.update({k: st[k] for k in fields if k in st})
     row['ratio_to_ceiling'] = st['ratio']
-    # Latencies are those of the slice with the median ratio in that mode.
-    mid = sorted(by_mode[chosen], key=lambda s: s['ratio'])[len(by_mode[chosen]) // 2]
+    row['slices_agreeing'] = len(group)
+    # Latencies are those of the group's slice with the median ratio.
+    mid = sorted(group, key=lambda s: s['ratio'])[len(group) // 2]
     row['lat_ns'] = mid.get('lat_ns')
     return row

@@ -102,9 +102,13 @@ class Target:
         self.proc.wait(timeout=30)
 
 
+TIMELINE_MS = 50  # a row slice's timeline intervals (vnvme-perf --timeline)
+
+
 def perf(build, cpu, sockets, rw, bs, qd, seconds):
     cmd = [os.path.join(build, 'src/perf/vnvme-perf'), '--rw', rw, '--bs', str(bs),
-           '--qd', str(qd), '--runtime', str(seconds), '--cpus', str(cpu), '--json', '--quiet']
+           '--qd', str(qd), '--runtime', str(seconds), '--cpus', str(cpu), '--json', '--quiet',
+           '--timeline', str(TIMELINE_MS)]
     for s in sockets:
         cmd += ['--socket', s]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
@@ -193,25 +197,31 @@ def measure_row(a, t, backend, count, rw, bs, qd, secs, need, tries, ceil_fn, co
     or after `tries` row slices. The figures are made later, once the whole
     run's ceilings give the modes (modes.classify, modes.summarize_row)."""
     slices = []
-    before = ceil_fn()
+    before, before_steady = ceil_fn()
     copy_before = copy_fn() if copy_fn else None
     for _ in range(tries):
         b0, i0 = t.snapshot()
         r = perf(a.build, a.perf_cpu, t.sockets, rw, bs, qd, secs)
         b1, i1 = t.snapshot()
-        after = ceil_fn()
+        after, after_steady = ceil_fn()
         copy_after = copy_fn() if copy_fn else None
         side = r['read'] if rw == 'randread' else r['write']
+        # The timeline without its first and last intervals (the start, the end).
+        inner = r['timeline']['iops'][1:-1]
+        row_steady = modes.steady(inner)
         sl = modes.make_slice(before, after, side['iops'], r['errors'],
+                              steady=before_steady and row_steady and after_steady,
                               busy=(b1 - b0) / max(1, (b1 - b0) + (i1 - i0)),
-                              lat_ns=side['lat_ns'])
+                              lat_ns=side['lat_ns'],
+                              timeline_spread=round(max(inner) / min(inner), 3)
+                              if inner and min(inner) > 0 else None)
         if copy_fn:
             cc = (copy_before + copy_after) / 2
             sl['copy_ceiling'] = cc
             sl['ratio_to_copy_ceiling'] = side['iops'] / cc if cc else 0
             copy_before = copy_after
         slices.append(sl)
-        before = after
+        before, before_steady = after, after_steady
         if modes.row_done(slices, history, need):
             break
     history.extend(modes.slice_ceiling(s) for s in slices if s['kept'])
@@ -362,9 +372,11 @@ def main():
     ceil_bin = os.path.join(a.build, 'bench/ceiling')
 
     def ceiling_at(qd, seconds):
+        # (ops/s, whether its 50 ms windows stayed in one mode)
         out = subprocess.run([ceil_bin, '--cpus', cpus, '--seconds', str(seconds), '--qd',
                               str(qd), '--json'], capture_output=True, text=True, check=True)
-        return json.loads(out.stdout)['results'][0]['ops']
+        r = json.loads(out.stdout)['results'][0]
+        return r['ops'], modes.steady([r['window_ops_min'], r['window_ops_max']])
 
     def copy_ceiling_now(seconds):
         # What a 256 MiB ram namespace can give with no protocol at all:

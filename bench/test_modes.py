@@ -60,6 +60,15 @@ class Pairing(unittest.TestCase):
     def test_errors_discard_the_slice(self):
         self.assertFalse(sl(HI, 0.5, errors=1)['kept'])
 
+    def test_a_switch_inside_a_ceiling_or_the_row_discards_the_slice(self):
+        # 2026-12-05: a 24-controller row gave 16.5 M between ceilings of
+        # 115 and 125 M; its own timeline shows such a switch (60 -> 17 M).
+        self.assertTrue(modes.steady([60 * M, 58 * M, 61 * M, 55 * M]))
+        self.assertFalse(modes.steady([60 * M, 61 * M, 22 * M, 17 * M]))
+        self.assertTrue(modes.steady([]))
+        self.assertFalse(sl(HI, 0.5, steady=False)['kept'])
+        self.assertTrue(sl(HI, 0.5, steady=True)['steady'])
+
     def test_discarded_slices_never_count(self):
         # two kept at 0.40 and three discarded at 0.90: unresolved, the
         # discarded ones in no mode
@@ -188,6 +197,40 @@ class Rows(unittest.TestCase):
         self.assertFalse(row['resolved'])
         self.assertEqual(row['modes'], {})
         self.assertEqual(row['slices_kept'], 0)
+
+    def test_slices_of_one_mode_that_disagree_give_no_figure(self):
+        # The two rows that differed between 2026-12-05's runs: 4 KiB
+        # randwrite QD128 (kept high slices at 13.7, 42.4, 12.8 %) and 512 B
+        # randwrite QD16 (44.3, 83.4, 31.4 %). Each was reported as its
+        # median, 13.7 % and 44.3 %, against 45.5 % and 82.6 % in the other
+        # run. With no group of 3 that agrees, neither has a figure.
+        for ratios in ((0.137, 0.424, 0.128), (0.443, 0.834, 0.314)):
+            row = summarize([sl(HI, r) for r in ratios])
+            self.assertFalse(row['resolved'], ratios)
+            self.assertEqual(row['modes']['high']['agreeing'], 0)
+            self.assertEqual(row['modes']['high']['slices'], 3)
+
+    def test_the_figure_is_the_agreeing_groups(self):
+        # 3 agree at 60 %, 2 slices caught in a hidden switch at 17 and 23 %:
+        # the figure is the three's median, min and max, not 58 % over five.
+        slices = [sl(HI, r, lat_ns=str(r)) for r in (0.17, 0.61, 0.23, 0.58, 0.60)]
+        row = summarize(slices)
+        self.assertTrue(row['resolved'])
+        self.assertAlmostEqual(row['ratio_to_ceiling'], 0.60)
+        self.assertAlmostEqual(row['ratio_min'], 0.58)
+        self.assertAlmostEqual(row['ratio_max'], 0.61)
+        self.assertEqual(row['slices_agreeing'], 3)
+        self.assertEqual(row['lat_ns'], '0.6')
+        self.assertEqual(row['modes']['high']['slices'], 5)
+        self.assertAlmostEqual(row['modes']['high']['ratio_min'], 0.17)
+
+    def test_a_group_must_outnumber_the_rest(self):
+        # 3 at 60 % and 3 at 20 %: which is the row? Neither.
+        self.assertFalse(modes.full([0.6, 0.2, 0.61, 0.21, 0.59, 0.2]))
+        # 4 against 3: the four.
+        self.assertEqual(modes.agreeing([0.6, 0.2, 0.61, 0.21, 0.59, 0.2, 0.6]), [0, 2, 4, 6])
+        # two groups of 3 that overlap: the tightest
+        self.assertEqual(modes.agreeing([1.0, 1.1, 1.2, 1.3]), [1, 2, 3])
 
     def test_copy_ceiling_ratio_from_the_mode(self):
         slices = [sl(HI, 0.5, ratio_to_copy_ceiling=r) for r in (0.7, 0.8, 0.9)]

@@ -21,6 +21,7 @@ int main(int argc, char **argv)
 {
 	static struct opts o; /* 2 KiB of device names: not on the stack */
 	static struct result r;
+	static struct timeline tl;
 	uint64_t t0;
 	int ret;
 
@@ -37,11 +38,11 @@ int main(int argc, char **argv)
 
 	t0 = engine_now_ns();
 	engine_start();
-	report_progress(&o, t0);
+	report_progress(&o, t0, &tl);
 	engine_wait();
 
 	engine_result(&r);
-	report_print(&o, &r);
+	report_print(&o, &r, &tl);
 	ret = 0;
 	if (o.plot && report_plot(&o, &r))
 		ret = 1;

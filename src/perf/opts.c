@@ -52,6 +52,10 @@ static void usage(FILE *f)
 	    "  --plot FILE       write a latency histogram PNG with gnuplot (needs it in $PATH)\n"
 	    "  --seed N          random seed and verify generation             (default 1)\n"
 	    "  --quiet           no progress line\n"
+	    "  --timeline MS     the progress every MS ms (10..3600000) instead of every\n"
+	    "                    second, and with --json each interval's IOPS in the\n"
+	    "                    result (\"timeline\"): stalls and changes of speed\n"
+	    "                    inside a run (docs/perf.md)\n"
 	    "  -h, --help        this text\n"
 	    "\n"
 	    "Exit status: 0; 1 on any I/O error, verify mismatch or device failure; 2 on\n"
@@ -138,7 +142,8 @@ int opts_parse(struct opts *o, int argc, char **argv)
 		O_SEED,
 		O_QUIET,
 		O_IRQ,
-		O_ATTR
+		O_ATTR,
+		O_TIMELINE
 	};
 	static const struct option lo[] = {
 	    {"socket", 1, NULL, O_SOCKET},
@@ -162,6 +167,7 @@ int opts_parse(struct opts *o, int argc, char **argv)
 	    {"quiet", 0, NULL, O_QUIET},
 	    {"interrupts", 0, NULL, O_IRQ},
 	    {"attribute", 0, NULL, O_ATTR},
+	    {"timeline", 1, NULL, O_TIMELINE},
 	    {"help", 0, NULL, 'h'},
 	    {0},
 	};
@@ -292,6 +298,11 @@ int opts_parse(struct opts *o, int argc, char **argv)
 			break;
 		case O_ATTR:
 			o->attribute = true;
+			break;
+		case O_TIMELINE:
+			if (!num_in(optarg, 10, 3600000, &v))
+				return bad("--timeline wants milliseconds, 10..3600000", optarg);
+			o->timeline_ms = (uint32_t)v;
 			break;
 		case 'h':
 			usage(stdout);

@@ -32,7 +32,8 @@ struct opts {
 	uint32_t nsid;
 	uint64_t range_lbas; /* 0: whole namespace */
 	bool verify, json, quiet, interrupts;
-	bool attribute; /* split each I/O's latency with the device's trace table */
+	bool attribute;       /* split each I/O's latency with the device's trace table */
+	uint32_t timeline_ms; /* --timeline: progress every this many ms, in the JSON too; 0: 1 s */
 	const char *plot;
 	uint64_t seed;
 };

@@ -198,39 +198,99 @@ static int plot(const struct opts *o, double tsc_ns, const struct vn_hist *h)
 	return 0;
 }
 
-void report_progress(const struct opts *o, uint64_t t0)
+static void timeline_add(struct timeline *tl, double end_s, double iops)
 {
-	uint64_t last = 0, tl = t0;
-
-	if (o->quiet)
-		return;
-	for (unsigned sec = 1;; sec++) {
-		bool alive = false;
-		for (unsigned w = 0; w < 10; w++) {
-			struct timespec ts = {0, 100000000};
-			nanosleep(&ts, NULL);
-			alive = engine_running();
-			if (!alive)
-				break;
+	if (tl->n == tl->cap) {
+		size_t cap = tl->cap ? tl->cap * 2 : 256;
+		double *e, *v;
+		if (cap > TIMELINE_MAX || !(e = realloc(tl->end_s, cap * sizeof(*e)))) {
+			tl->truncated = true;
+			return;
 		}
-		uint64_t done, errs, tn = engine_now_ns();
+		tl->end_s = e;
+		if (!(v = realloc(tl->iops, cap * sizeof(*v)))) {
+			tl->truncated = true;
+			return;
+		}
+		tl->iops = v;
+		tl->cap = cap;
+	}
+	tl->end_s[tl->n] = end_s;
+	tl->iops[tl->n++] = iops;
+}
+
+static void sleep_until_ns(uint64_t t)
+{
+	struct timespec ts = {(time_t)(t / 1000000000ull), (long)(t % 1000000000ull)};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+void report_progress(const struct opts *o, uint64_t t0, struct timeline *tl)
+{
+	const uint64_t look = 100000000ull; /* the end of the run is seen within 100 ms */
+	uint64_t step = (o->timeline_ms ? o->timeline_ms : 1000) * 1000000ull;
+	uint64_t last = 0, tl_ns = t0, next = t0 + step;
+	bool keep = o->timeline_ms && o->json;
+
+	if (o->quiet && !keep)
+		return;
+	for (unsigned k = 1;; k++) {
+		bool alive;
+		uint64_t done, errs, tn;
+
+		do {
+			uint64_t now = engine_now_ns();
+			sleep_until_ns(next > now + look ? now + look : next);
+			alive = engine_running();
+		} while (alive && engine_now_ns() < next);
+		tn = engine_now_ns();
 		engine_counts(&done, &errs);
 		/* As the summary: the I/Os that succeeded. Errors also count
 		 * I/Os that never completed, hence the floor. */
 		done = done > errs ? done - errs : 0;
 		if (done < last)
 			done = last;
-		double iops = (double)(done - last) * 1e9 / (double)(tn - tl);
-		fprintf(stderr, "[%4us] %.3fM IOPS, %.1f MiB/s\n", sec, iops / 1e6,
-			iops * o->bs / 1048576.0);
+		double iops = tn > tl_ns ? (double)(done - last) * 1e9 / (double)(tn - tl_ns) : 0;
+		if (keep)
+			timeline_add(tl, (double)(tn - t0) / 1e9, iops);
+		if (!o->quiet) {
+			if (o->timeline_ms)
+				fprintf(stderr, "[%9.3fs] ", (double)(tn - t0) / 1e9);
+			else
+				fprintf(stderr, "[%4us] ", k);
+			fprintf(stderr, "%.3fM IOPS, %.1f MiB/s\n", iops / 1e6,
+				iops * o->bs / 1048576.0);
+		}
 		last = done;
-		tl = tn;
+		tl_ns = tn;
+		/* The next interval's end: on the grid, past now (a late wake-up
+		 * makes one interval longer, not the ones after it shorter). */
+		while (next <= tn)
+			next += step;
 		if (!alive)
 			break;
 	}
 }
 
-void report_print(const struct opts *o, const struct result *r)
+static struct json_object *json_timeline(const struct opts *o, const struct timeline *tl)
+{
+	struct json_object *t = json_object_new_object(), *e = json_object_new_array(),
+			   *v = json_object_new_array();
+
+	json_object_object_add(t, "interval_ms", json_object_new_int64(o->timeline_ms));
+	for (size_t i = 0; i < tl->n; i++) {
+		json_object_array_add(e, json_object_new_double(tl->end_s[i]));
+		json_object_array_add(v, json_object_new_double(tl->iops[i]));
+	}
+	json_object_object_add(t, "end_s", e);
+	json_object_object_add(t, "iops", v);
+	json_object_object_add(t, "truncated", json_object_new_boolean(tl->truncated));
+	return t;
+}
+
+void report_print(const struct opts *o, const struct result *r, struct timeline *tl)
 {
 	if (o->json) {
 		struct json_object *j = json_object_new_object(), *cfg = json_object_new_object();
@@ -255,6 +315,8 @@ void report_print(const struct opts *o, const struct result *r)
 		if (r->at)
 			json_object_object_add(j, "attribution",
 					       json_attribution(r->at, r->tsc_ns));
+		if (o->timeline_ms)
+			json_object_object_add(j, "timeline", json_timeline(o, tl));
 		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
 		json_object_put(j);
 	} else {
@@ -271,6 +333,9 @@ void report_print(const struct opts *o, const struct result *r)
 		if (r->at)
 			print_attribution(stdout, r->at, r->tsc_ns);
 	}
+	free(tl->end_s);
+	free(tl->iops);
+	*tl = (struct timeline){0};
 	if (r->first_error)
 		fprintf(stderr, "vnvme-perf: first error: %s\n", r->first_error);
 	if (r->mismatches)

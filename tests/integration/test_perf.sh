@@ -132,6 +132,22 @@ done
 "$perf" --socket "$dir/nvme0" --batch 0 > "$dir/out" 2>&1; rc=$?
 if [ $rc -eq 2 ] && grep -q -- "--batch wants 1..65535" "$dir/out"; then ok "--batch 0 is refused with exit 2"; else nok "--batch 0 (rc $rc)"; fi
 
+# --timeline: the intervals' IOPS add up to the run's I/Os, on a grid of MS.
+if "$perf" --socket "$dir/nvme0" --bs 512 --qd 8 --runtime 1 --timeline 100 --json --quiet > "$dir/out" 2>"$dir/err" &&
+	json_check "$dir/out" '(lambda t, e: t["interval_ms"] == 100 and 9 <= len(e) <= 12 and not t["truncated"] and all(b > a for a, b in zip(e, e[1:])) and abs(sum(v * (b - a) for v, a, b in zip(t["iops"], [0] + e, e)) - r["read"]["ios"]) <= 0.001 * r["read"]["ios"] + 1 and r["read"]["ios"] > 0)(r["timeline"], r["timeline"]["end_s"])'; then
+	ok "--timeline 100 --json: about 10 intervals whose I/Os add up to the run's"
+else
+	nok "--timeline JSON"
+fi
+"$perf" --socket "$dir/nvme0" --bs 512 --qd 8 --runtime 1 --timeline 100 > "$dir/out" 2>"$dir/err"
+if [ "$(grep -cE '^\[ +0\.[0-9]{3}s\] [0-9.]+M IOPS' "$dir/err")" -ge 5 ]; then
+	ok "--timeline 100 prints a progress line every 100 ms"
+else
+	nok "--timeline progress lines"; sed 's/^/# /' "$dir/err"
+fi
+"$perf" --socket "$dir/nvme0" --timeline 5 > "$dir/out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && grep -q -- "--timeline wants milliseconds, 10..3600000" "$dir/out"; then ok "--timeline 5 is refused with exit 2"; else nok "--timeline 5 (rc $rc)"; fi
+
 if "$perf" --help | grep -q "uio_pci_generic (DMA from hugepages, as root) or vfio-pci"; then
 	ok "--help names both PCI drivers of --pci"; else nok "--pci help"; fi
 "$perf" --socket "$dir/nvme0" --bs 100 > "$dir/out" 2>&1; rc=$?
