@@ -12,7 +12,12 @@
  * 512-byte blocks of a populated SIZE-byte buffer into a small buffer, in
  * batches of 16 whose sources are prefetched first (as vnvme-target does).
  *
- *   bench/ceiling [--cpus A,B] [--seconds S] [--qd N ...] [--json]
+ * The rings have qd + qd/4 entries rounded up to 32 (vnvme-perf's default),
+ * or --queue-size N: their size moves the rate (docs/performance.md). The
+ * host reaps at most --batch completions (default 32, as vnvme-perf) before
+ * it refills: reaping the whole QD128 at once halved the rate.
+ *
+ *   bench/ceiling [--cpus A,B] [--seconds S] [--qd N ...] [--queue-size N] [--json]
  *   bench/ceiling --copy SIZE_MIB [--huge] [--cpus A,B] [--seconds S] [--json]
  */
 #include <errno.h>
@@ -40,6 +45,19 @@ struct ring {
 
 static struct ring R;
 static int cpu_host = 1, cpu_dev = 0;
+static uint32_t qsize;       /* ring entries in use: --queue-size, else ring_for(qd) */
+static uint32_t qsize_given; /* --queue-size, or 0 */
+static unsigned batch = 32;  /* completions reaped at most before refilling */
+
+/* The ring vnvme-perf takes by default for a queue depth (its
+ * queue_entries(): qd + qd / 4 rounded up to 32), so that the ceiling
+ * and a row compare like with like: the ring's size moves both, vnvme
+ * more (docs/performance.md, "Ring size"). */
+static uint32_t ring_for(unsigned qd)
+{
+	uint32_t n = (qd + qd / 4 + 31) / 32 * 32;
+	return n > QSIZE ? QSIZE : n;
+}
 
 static uint64_t now_ns(void)
 {
@@ -76,17 +94,17 @@ static void *device(void *arg)
 			struct vnvme_cqe *e;
 
 			/* Room in the CQ: re-read the head only when it looks full. */
-			while ((cq_tail + 1) % QSIZE == cq_head)
+			while ((cq_tail + 1 == qsize ? 0 : cq_tail + 1) == cq_head)
 				cq_head = __atomic_load_n(&R.cq_head, __ATOMIC_ACQUIRE);
 			memcpy(&sqe, &R.sq[head], sizeof(sqe));
-			head = (head + 1) % QSIZE;
+			head = head + 1 == qsize ? 0 : head + 1;
 			e = &R.cq[cq_tail];
 			e->dw0 = 0;
 			e->sqhd = (uint16_t)head;
 			e->sqid = 1;
 			e->cid = sqe.cid;
 			__atomic_store_n(&e->status, phase, __ATOMIC_RELEASE);
-			if (++cq_tail == QSIZE) {
+			if (++cq_tail == qsize) {
 				cq_tail = 0;
 				phase ^= 1;
 			}
@@ -99,6 +117,7 @@ static void *device(void *arg)
 
 struct result {
 	unsigned qd;
+	unsigned ring; /* entries per ring */
 	double ops;
 	double rtt_median_ns;    /* qd 1 only */
 	double win_min, win_max; /* ops/s of the slowest and fastest whole 50 ms window */
@@ -119,6 +138,9 @@ static struct result host(unsigned qd, double secs)
 	uint64_t done = 0, t0, deadline, *samples = NULL;
 	size_t ns = 0, cap = 0;
 
+	qsize = qsize_given ? qsize_given : ring_for(qd);
+	r.ring = qsize;
+
 	memset(&R, 0, sizeof(R));
 	if (qd == 1) {
 		cap = 1 << 20;
@@ -135,7 +157,7 @@ static struct result host(unsigned qd, double secs)
 			struct vnvme_sqe *s = &R.sq[tail];
 			s->opc = VNVME_NVM_READ;
 			s->cid = (uint16_t)tail;
-			tail = (tail + 1) % QSIZE;
+			tail = tail + 1 == qsize ? 0 : tail + 1;
 			outstanding++;
 			rung = true;
 		}
@@ -147,11 +169,11 @@ static struct result host(unsigned qd, double secs)
 			__atomic_store_n(&R.sq_tail, tail, __ATOMIC_RELEASE);
 		}
 		unsigned reaped = 0;
-		for (;;) {
+		while (reaped < batch) {
 			struct vnvme_cqe *e = &R.cq[head];
 			if ((__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) & 1) != phase)
 				break;
-			if (++head == QSIZE) {
+			if (++head == qsize) {
 				head = 0;
 				phase ^= 1;
 			}
@@ -264,6 +286,19 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			qds[nqd++] = q;
+		} else if (!strcmp(argv[i], "--queue-size") && i + 1 < argc) {
+			unsigned q = (unsigned)atoi(argv[++i]);
+			if (q < 2 || q > QSIZE) {
+				fprintf(stderr, "ceiling: --queue-size wants 2..1024\n");
+				return 2;
+			}
+			qsize_given = q;
+		} else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
+			batch = (unsigned)atoi(argv[++i]);
+			if (batch < 1 || batch > QSIZE) {
+				fprintf(stderr, "ceiling: --batch wants 1..1024\n");
+				return 2;
+			}
 		} else if (!strcmp(argv[i], "--copy") && i + 1 < argc) {
 			copy_mib = (size_t)strtoul(argv[++i], NULL, 10);
 			if (copy_mib < 1 || copy_mib > (1u << 20)) {
@@ -279,13 +314,16 @@ int main(int argc, char **argv)
 			fprintf(
 			    stderr,
 			    "usage: ceiling [--cpus DEVICE,HOST] [--seconds S] [--qd N]... "
-			    "[--json]\n"
+			    "[--queue-size N] [--batch N] [--json]\n"
 			    "       ceiling --copy SIZE_MIB [--huge] [--cpus DEVICE,HOST] "
 			    "[--seconds S] "
 			    "[--json]\n"
 			    "Measures an NVMe SQ/CQ pair over shared memory between two pinned\n"
 			    "threads doing nothing else: the protocol's ceiling on this "
 			    "machine.\n"
+			    "--queue-size: ring entries (2..1024, above every --qd); default\n"
+			    "qd + qd/4 rounded up to 32, vnvme-perf's default ring.\n"
+			    "--batch: completions reaped at most before refilling (default 32).\n"
 			    "--copy: random 512-byte copies out of a SIZE_MIB buffer on the "
 			    "DEVICE\n"
 			    "CPU, batches of 16 prefetched: what a ram namespace can give.\n"
@@ -312,6 +350,12 @@ int main(int argc, char **argv)
 			       r / 1e6, copy_mib, on_huge ? "2 MiB" : "4 KiB");
 		return 0;
 	}
+	for (unsigned i = 0; i < nqd; i++)
+		if (qsize_given && qds[i] >= qsize_given) {
+			fprintf(stderr, "ceiling: --queue-size %u must be above --qd %u\n",
+				qsize_given, qds[i]);
+			return 2;
+		}
 	pin(cpu_host);
 	if (json)
 		printf("{\"cpus\": [%d, %d], \"seconds\": %.1f, \"results\": [", cpu_dev, cpu_host,
@@ -319,12 +363,14 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nqd; i++) {
 		struct result r = host(qds[i], secs);
 		if (json)
-			printf("%s{\"qd\": %u, \"ops\": %.0f, \"rtt_median_ns\": %.0f, "
-			       "\"window_ops_min\": %.0f, \"window_ops_max\": %.0f}",
-			       i ? ", " : "", r.qd, r.ops, r.rtt_median_ns, r.win_min, r.win_max);
+			printf(
+			    "%s{\"qd\": %u, \"ring\": %u, \"ops\": %.0f, \"rtt_median_ns\": %.0f, "
+			    "\"window_ops_min\": %.0f, \"window_ops_max\": %.0f}",
+			    i ? ", " : "", r.qd, r.ring, r.ops, r.rtt_median_ns, r.win_min,
+			    r.win_max);
 		else
-			printf("ceiling qd=%-4u %8.2f M ops/s%s", r.qd, r.ops / 1e6,
-			       r.qd == 1 ? "" : "\n");
+			printf("ceiling qd=%-4u ring %-4u %8.2f M ops/s%s", r.qd, r.ring,
+			       r.ops / 1e6, r.qd == 1 ? "" : "\n");
 		if (!json && r.qd == 1)
 			printf("  (median round trip %.0f ns)\n", r.rtt_median_ns);
 	}

@@ -5,7 +5,8 @@ The matrix: backends null and ram; 512 B and 4 KiB; randread and randwrite;
 QD 1, 16, 128; one controller and 24 controllers on one target polling
 thread. vnvme-target is pinned to one CPU, vnvme-perf to another. Each row:
 IOPS, MiB/s, latency percentiles, the target thread's busy share, and the
-ratio to the protocol ceiling (bench/ceiling) at the same queue depth.
+ratio to the protocol ceiling (bench/ceiling) at the same queue depth and
+on rings of the same size (ring_for: vnvme-perf's default).
 
 The ceiling is measured beside every row, on the same CPUs, in alternating
 slices: ceiling, row, ceiling, row, ceiling ... A row slice is kept only when
@@ -105,10 +106,17 @@ class Target:
 TIMELINE_MS = 50  # a row slice's timeline intervals (vnvme-perf --timeline)
 
 
+def ring_for(qd):
+    """The ring a row and its ceiling both take: vnvme-perf's default and
+    bench/ceiling's (qd + qd/4 rounded up to 32), given to both explicitly
+    so that the pair always compares like with like."""
+    return (qd + qd // 4 + 31) // 32 * 32
+
+
 def perf(build, cpu, sockets, rw, bs, qd, seconds):
     cmd = [os.path.join(build, 'src/perf/vnvme-perf'), '--rw', rw, '--bs', str(bs),
-           '--qd', str(qd), '--runtime', str(seconds), '--cpus', str(cpu), '--json', '--quiet',
-           '--timeline', str(TIMELINE_MS)]
+           '--qd', str(qd), '--queue-size', str(ring_for(qd)), '--runtime', str(seconds),
+           '--cpus', str(cpu), '--json', '--quiet', '--timeline', str(TIMELINE_MS)]
     for s in sockets:
         cmd += ['--socket', s]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
@@ -226,6 +234,7 @@ def measure_row(a, t, backend, count, rw, bs, qd, secs, need, tries, ceil_fn, co
             break
     history.extend(modes.slice_ceiling(s) for s in slices if s['kept'])
     return {'backend': backend, 'controllers': count, 'rw': rw, 'bs': bs, 'qd': qd,
+            'ring': ring_for(qd),
             'ns_mib': None if backend == 'null' else RAM_MIB if count == 1 else RAM_MIB_MANY,
             'slices': slices}
 
@@ -374,7 +383,8 @@ def main():
     def ceiling_at(qd, seconds):
         # (ops/s, whether its 50 ms windows stayed in one mode)
         out = subprocess.run([ceil_bin, '--cpus', cpus, '--seconds', str(seconds), '--qd',
-                              str(qd), '--json'], capture_output=True, text=True, check=True)
+                              str(qd), '--queue-size', str(ring_for(qd)), '--json'],
+                             capture_output=True, text=True, check=True)
         r = json.loads(out.stdout)['results'][0]
         return r['ops'], modes.steady([r['window_ops_min'], r['window_ops_max']])
 

@@ -14,7 +14,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert r['version'] == 3 and r['mode'] == 'smoke'
 assert {c['qd'] for c in r['ceiling']['results']} == {1, 16, 128}
-assert all(c['ops'] > 0 for c in r['ceiling']['results'])
+assert all(c['ops'] > 0 and c['ring'] > c['qd'] for c in r['ceiling']['results'])
 assert r['copy_ceiling']['ops'] > 0 and r['copy_ceiling']['bs'] == 512
 assert r['min_slices'] == 1 and r['max_slices'] == 3 and r['mode_gap'] > r['ceil_agree'] > 1
 assert len(r['rows']) == 3
@@ -29,6 +29,7 @@ for row in r['rows']:
               'slices_kept', 'slices_tried', 'resolved', 'mode', 'modes', 'slices', 'errors'):
         assert k in row, k
     assert row['errors'] == 0
+    assert row['ring'] == (row['qd'] + row['qd'] // 4 + 31) // 32 * 32 > row['qd']
     assert 1 <= len(row['slices']) <= 3 and row['slices_tried'] == len(row['slices'])
     assert row['slices_kept'] == sum(s['kept'] for s in row['slices'])
     for s in row['slices']:
@@ -55,5 +56,11 @@ for row in r['rows']:
     else:
         assert row['mode'] is None and row['ratio_to_ceiling'] is None and row['iops'] is None
 PY
-then echo "ok 2 - its JSON has the documented fields"; echo "1..2"; exit 0; fi
-echo "not ok 2 - its JSON has the documented fields"; echo "1..2"; exit 1
+then echo "ok 2 - its JSON has the documented fields"; else echo "not ok 2 - its JSON has the documented fields"; fail=1; fi
+# The ceiling's ring: refused when not above the queue depth, else in its JSON.
+if ! "$2/bench/ceiling" --qd 64 --queue-size 64 --seconds 0.05 > "$out.log" 2>&1 && grep -q "must be above --qd 64" "$out.log" &&
+	"$2/bench/ceiling" --qd 16 --queue-size 17 --batch 4 --seconds 0.05 --json | grep -q '"qd": 16, "ring": 17'; then
+	echo "ok 3 - bench/ceiling takes a ring above the queue depth, refuses one that is not"
+else echo "not ok 3 - bench/ceiling --queue-size"; fail=1; fi
+rm -f "$out.log"
+echo "1..3"; exit ${fail:-0}

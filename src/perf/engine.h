@@ -45,6 +45,7 @@ struct result {
 	struct vn_hist rd, wr;   /* latencies in TSC ticks, of the I/Os that succeeded */
 	double tsc_ns;           /* ns per TSC tick */
 	double secs;             /* the time I/O ran: first start to last completion */
+	uint32_t ring;           /* entries per ring (the first queue pair's) */
 	uint64_t errors;         /* failed and lost I/Os, failed submissions */
 	uint64_t mismatches;     /* --verify: blocks that read back wrong */
 	uint64_t first_bad;      /* ... the first one's LBA */

@@ -298,6 +298,7 @@ void report_print(const struct opts *o, const struct result *r, struct timeline 
 		json_object_object_add(cfg, "rw", json_object_new_string(opts_run_name(o)));
 		json_object_object_add(cfg, "bs", json_object_new_int64(o->bs));
 		json_object_object_add(cfg, "qd", json_object_new_int64(o->qd));
+		json_object_object_add(cfg, "queue_size", json_object_new_int64(r->ring));
 		json_object_object_add(cfg, "batch", json_object_new_int64(o->batch));
 		json_object_object_add(cfg, "jobs", json_object_new_int64(o->jobs));
 		json_object_object_add(cfg, "devices", json_object_new_int64(o->nr_devs));

@@ -132,6 +132,19 @@ done
 "$perf" --socket "$dir/nvme0" --batch 0 > "$dir/out" 2>&1; rc=$?
 if [ $rc -eq 2 ] && grep -q -- "--batch wants 1..65535" "$dir/out"; then ok "--batch 0 is refused with exit 2"; else nok "--batch 0 (rc $rc)"; fi
 
+# The default ring: --qd and a quarter rounded up to 32, at most MQES + 1
+# (qdepth 64 here); --queue-size as given.
+for qs in "16 32" "40 64" "8:9 9"; do
+	set -- $qs; qd=${1%%:*}; want=$2; extra=
+	case $1 in *:*) extra="--queue-size ${1#*:}";; esac
+	if "$perf" --socket "$dir/nvme0" --bs 512 --qd $qd $extra --ios 2000 --json --quiet > "$dir/out" 2>"$dir/err" &&
+		json_check "$dir/out" 'r["config"]["queue_size"] == '$want' and r["read"]["ios"] == 2000'; then
+		ok "--qd $qd $extra: a ring of $want entries"
+	else
+		nok "--qd $qd $extra: ring $want"
+	fi
+done
+
 # --timeline: the intervals' IOPS add up to the run's I/Os, on a grid of MS.
 if "$perf" --socket "$dir/nvme0" --bs 512 --qd 8 --runtime 1 --timeline 100 --json --quiet > "$dir/out" 2>"$dir/err" &&
 	json_check "$dir/out" '(lambda t, e: t["interval_ms"] == 100 and 9 <= len(e) <= 12 and not t["truncated"] and all(b > a for a, b in zip(e, e[1:])) and abs(sum(v * (b - a) for v, a, b in zip(t["iops"], [0] + e, e)) - r["read"]["ios"]) <= 0.001 * r["read"]["ios"] + 1 and r["read"]["ios"] > 0)(r["timeline"], r["timeline"]["end_s"])'; then
