@@ -4,8 +4,10 @@
  * memory between two pinned threads that do nothing but the protocol. The
  * "host" writes 64-byte SQEs and the tail doorbell, and consumes 16-byte CQEs
  * by their phase bit, writing the head doorbell; the "device" reads the tail,
- * copies SQEs out and posts CQEs, phase dword last. No emulated controller
- * plus driver can beat this on the same two cores.
+ * copies SQEs out and posts CQEs, phase dword last. An emulated controller
+ * plus driver that beats it shows that it is not a ceiling (at QD16 and
+ * QD128 none does since the host reaps in batches; at QD1 in the machine's
+ * slow mode vnvme does, by about 10 %: docs/performance.md).
  *
  * With --copy SIZE it measures instead what a ram namespace of SIZE bytes
  * can give on one core with no protocol at all: 512-byte copies from random

@@ -253,7 +253,8 @@ void report_progress(const struct opts *o, uint64_t t0, struct timeline *tl)
 		if (done < last)
 			done = last;
 		double iops = tn > tl_ns ? (double)(done - last) * 1e9 / (double)(tn - tl_ns) : 0;
-		if (keep)
+		/* A last interval with no I/O is the jobs' end, not a stall. */
+		if (keep && (alive || done > last))
 			timeline_add(tl, (double)(tn - t0) / 1e9, iops);
 		if (!o->quiet) {
 			if (o->timeline_ms)
