@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "vnvme/spec.h"
+#include "window.h"
 
 #define QSIZE 1024
 
@@ -153,6 +154,7 @@ static struct result host(unsigned qd, double secs)
 	t0 = now_ns();
 	deadline = t0 + (uint64_t)(secs * 1e9);
 	uint64_t start = 0, win_t = t0, win_done = 0;
+	struct window_range win = {0};
 	for (uint64_t iter = 0;; iter++) {
 		bool rung = false;
 		while (outstanding < qd) {
@@ -193,10 +195,7 @@ static struct result host(unsigned qd, double secs)
 			uint64_t t = now_ns();
 			if (t - win_t >= WINDOW_NS) {
 				double w = (double)(done - win_done) * 1e9 / (double)(t - win_t);
-				if (!r.win_max || w < r.win_min)
-					r.win_min = w;
-				if (w > r.win_max)
-					r.win_max = w;
+				window_range_add(&win, w);
 				win_t = t;
 				win_done = done;
 			}
@@ -208,6 +207,8 @@ static struct result host(unsigned qd, double secs)
 	__atomic_store_n(&R.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(th, NULL);
 	r.ops = (double)done / el;
+	r.win_min = win.min;
+	r.win_max = win.max;
 	if (samples && ns) {
 		qsort(samples, ns, sizeof(*samples), cmp);
 		r.rtt_median_ns = (double)samples[ns / 2];

@@ -59,8 +59,10 @@ def steady(rates):
     intervals without the first and the last, which hold the start and the
     end) are within MODE_GAP of each other: the modes are 2-4x apart, so a
     switch inside puts windows of both modes side by side."""
-    v = [r for r in rates if r > 0]
-    return not v or max(v) / min(v) < MODE_GAP
+    v = list(rates)
+    if not v or max(v) == 0:
+        return True  # nothing ran, so nothing changed
+    return min(v) > 0 and max(v) / min(v) < MODE_GAP  # a window with no I/O is a stall
 
 
 def make_slice(before, after, iops, errors=0, steady=True, **extra):
@@ -119,8 +121,8 @@ def mode_index(ceiling, clusters):
 def row_done(row_slices, other_ceilings, need=MIN_SLICES, wait=WAIT_FOR_HIGH):
     """While a row is measured: may it stop? The modes are those of the kept
     ceilings seen so far at this queue depth (earlier rows' and this row's).
-    It stops once the fastest of them has `need` of the row's kept slices.
-    Once a slower mode has them, it waits `wait` more slices for the fastest
+    It stops once the fastest of them has `need` of the row's kept slices
+    (an agreeing group: full()). Once a slower mode has them, it waits `wait` more slices for the fastest
     (the run has seen it, so the machine may go back to it), then stops with
     what it has: a row's figure then comes from the fast mode whenever the
     machine returns to it soon, and two runs compare mode for mode more
@@ -137,7 +139,11 @@ def row_done(row_slices, other_ceilings, need=MIN_SLICES, wait=WAIT_FOR_HIGH):
             full_at = k + 1
     if full(ratios.get(0, []), need):
         return True
-    return full_at is not None and len(row_slices) >= full_at + wait
+    # The wait ends only while some mode still has its figure: a later slice
+    # that disagrees can take a mode's majority away, and then the row samples
+    # on (up to its cap) rather than stop without a figure.
+    return (full_at is not None and len(row_slices) >= full_at + wait
+            and any(full(r, need) for r in ratios.values()))
 
 
 def agreeing(ratios, need=MIN_SLICES):

@@ -66,6 +66,10 @@ class Pairing(unittest.TestCase):
         self.assertTrue(modes.steady([60 * M, 58 * M, 61 * M, 55 * M]))
         self.assertFalse(modes.steady([60 * M, 61 * M, 22 * M, 17 * M]))
         self.assertTrue(modes.steady([]))
+        # A stalled window (no I/O at all) is the largest change there is.
+        self.assertFalse(modes.steady([60 * M, 0, 61 * M]))
+        self.assertFalse(modes.steady([0, 60 * M]))
+        self.assertTrue(modes.steady([0, 0]))  # nothing ran: nothing changed
         self.assertFalse(sl(HI, 0.5, steady=False)['kept'])
         self.assertTrue(sl(HI, 0.5, steady=True)['steady'])
 
@@ -291,6 +295,18 @@ class Sampling(unittest.TestCase):
         self.assertGreater(row['ratio_to_ceiling'], 0.55)
         # Three that agree stop it at once.
         self.assertEqual(len(measure([HI] * 5, lambda c: 0.6)), 3)
+
+    def test_a_mode_that_stops_agreeing_keeps_the_row_sampling(self):
+        # The slow mode had its 3 agreeing slices (0.5 x 3), then the row
+        # went on waiting for the fast one and got 0.2, 0.3, 0.8, 1.2: the
+        # 0.5 group is now 3 of 7, no majority, so the row has no figure and
+        # must not stop while it has tries left. Two more at 0.5 make 5 of 9.
+        ratios = iter([0.5, 0.5, 0.5, 0.2, 0.3, 0.8, 1.2, 0.5, 0.5, 0.5])
+        slices = measure([LO] * 11, lambda c: next(ratios), tries=10, history=[HI] * 6)
+        self.assertEqual(len(slices), 9)
+        row = summarize(slices)
+        self.assertTrue(row['resolved'])
+        self.assertAlmostEqual(row['ratio_to_ceiling'], 0.5)
 
     def test_the_wait_ends_at_the_cap(self):
         slices = measure([LO] * 11, by_mode, tries=5, history=[HI] * 6)

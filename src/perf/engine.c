@@ -850,11 +850,8 @@ static void *job_main(void *arg)
 	return NULL;
 }
 
-/* Ring entries for a queue pair on controller c: --queue-size, or 1024 (as
- * Linux's nvme driver) capped by the controller, and never below --qd + 1.
- * Past --qd the entries cost memory only: the rings wrap less often. */
 /*
- * Ring entries per queue pair: --queue-size, else the queue depth and a
+ * Ring entries per queue pair on controller c: --queue-size, else the queue depth and a
  * quarter more, rounded up to 32 (QD16: 32, QD128: 160), at most the
  * controller's MQES + 1. Not Linux's 1024: the rings' lines share the L1
  * with the I/O slots, and null 512 B randread QD128 on the AMD type ran
