@@ -14,12 +14,25 @@
  * 512-byte blocks of a populated SIZE-byte buffer into a small buffer, in
  * batches of 16 whose sources are prefetched first (as vnvme-target does).
  *
+ * With --driver HOW the host also does what an NVMe driver does per command
+ * and the bare loop does not. It checks each completion's CID against a
+ * table and marks it there (one load, one store, as libvnvme's
+ * vnvme_hot_batch_take), and it writes a real entry rather than the opcode
+ * and the CID: HOW is how much of it. full: the whole 64-byte entry, a
+ * prepared one per CID with its own PRP1, CID and LBA merged in (four
+ * 16-byte stores: vnvme_sqe_fill, as libvnvme does). fields: the CID,
+ * PRP1 and LBA over an entry of the same shape already in the slot (a
+ * driver that knows what each slot holds). slot: the LBA alone (a driver
+ * whose CIDs and buffers belong to SQ slots). What those stores cost is the
+ * account of docs/performance.md, "What the driver's stores cost".
+ *
  * The rings have qd + qd/4 entries rounded up to 32 (vnvme-perf's default),
  * or --queue-size N: their size moves the rate (docs/performance.md). The
  * host reaps at most --batch completions (default 32, as vnvme-perf) before
  * it refills: reaping the whole QD128 at once halved the rate.
  *
- *   bench/ceiling [--cpus A,B] [--seconds S] [--qd N ...] [--queue-size N] [--json]
+ *   bench/ceiling [--cpus A,B] [--seconds S] [--qd N ...] [--queue-size N]
+ *                 [--driver full|fields|slot] [--json]
  *   bench/ceiling --copy SIZE_MIB [--huge] [--cpus A,B] [--seconds S] [--json]
  */
 #include <errno.h>
@@ -34,6 +47,7 @@
 #include <time.h>
 
 #include "vnvme/spec.h"
+#include "vnvme/vnvme.h"
 #include "window.h"
 
 #define QSIZE 1024
@@ -51,6 +65,13 @@ static int cpu_host = 1, cpu_dev = 0;
 static uint32_t qsize;       /* ring entries in use: --queue-size, else ring_for(qd) */
 static uint32_t qsize_given; /* --queue-size, or 0 */
 static unsigned batch = 32;  /* completions reaped at most before refilling */
+enum { DRV_NONE, DRV_FULL, DRV_FIELDS, DRV_SLOT };
+static int driver; /* --driver HOW */
+static const char *const driver_names[] = {"none", "full", "fields", "slot"};
+/* --driver: the prepared entries, one per CID, and the CID table (the epoch
+ * in which each was last taken; a CQE is ours if its CID's is older). */
+static struct vnvme_sqe prepared[QSIZE] __attribute__((aligned(64)));
+static uint32_t cid_epoch[QSIZE];
 
 /* The ring vnvme-perf takes by default for a queue depth (its
  * queue_entries(): qd + qd / 4 rounded up to 32), so that the ceiling
@@ -124,6 +145,7 @@ struct result {
 	double ops;
 	double rtt_median_ns;    /* qd 1 only */
 	double win_min, win_max; /* ops/s of the slowest and fastest whole 50 ms window */
+	uint64_t cid_errors;     /* --driver: CQEs whose CID was not outstanding (0) */
 };
 
 static int cmp(const void *a, const void *b)
@@ -145,6 +167,10 @@ static struct result host(unsigned qd, double secs)
 	r.ring = qsize;
 
 	memset(&R, 0, sizeof(R));
+	memset(cid_epoch, 0, sizeof(cid_epoch));
+	for (uint32_t i = 0; i < QSIZE; i++)
+		prepared[i] = (struct vnvme_sqe){
+		    .opc = VNVME_NVM_READ, .nsid = 1, .dptr.prp1 = 0x100000ull + 4096ull * i};
 	if (qd == 1) {
 		cap = 1 << 20;
 		samples = malloc(cap * sizeof(*samples));
@@ -153,14 +179,32 @@ static struct result host(unsigned qd, double secs)
 	pthread_create(&th, NULL, device, NULL);
 	t0 = now_ns();
 	deadline = t0 + (uint64_t)(secs * 1e9);
-	uint64_t start = 0, win_t = t0, win_done = 0;
+	uint64_t start = 0, win_t = t0, win_done = 0, lba = 1, submitted = 0;
+	uint32_t epoch = 1;
 	struct window_range win = {0};
 	for (uint64_t iter = 0;; iter++) {
 		bool rung = false;
 		while (outstanding < qd) {
 			struct vnvme_sqe *s = &R.sq[tail];
-			s->opc = VNVME_NVM_READ;
-			s->cid = (uint16_t)tail;
+			if (driver) {
+				uint64_t slba;
+
+				lba = lba * 6364136223846793005ull + 0x2545f491ull;
+				slba = lba >> 24;
+				if (driver == DRV_FULL ||
+				    submitted++ < qsize) { /* first lap: whole */
+					vnvme_sqe_fill(s, &prepared[tail], (uint16_t)tail, slba);
+				} else {
+					if (driver == DRV_FIELDS) {
+						s->cid = (uint16_t)tail;
+						s->dptr.prp1 = prepared[tail].dptr.prp1;
+					}
+					memcpy(&s->cdw10, &slba, sizeof(slba));
+				}
+			} else {
+				s->opc = VNVME_NVM_READ;
+				s->cid = (uint16_t)tail;
+			}
 			tail = tail + 1 == qsize ? 0 : tail + 1;
 			outstanding++;
 			rung = true;
@@ -171,12 +215,21 @@ static struct result host(unsigned qd, double secs)
 			if (timed)
 				start = now_ns();
 			__atomic_store_n(&R.sq_tail, tail, __ATOMIC_RELEASE);
+			epoch++; /* what was rung may complete from now on */
 		}
 		unsigned reaped = 0;
 		while (reaped < batch) {
 			struct vnvme_cqe *e = &R.cq[head];
 			if ((__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) & 1) != phase)
 				break;
+			if (driver) {
+				uint32_t cid = __atomic_load_n(&e->cid, __ATOMIC_RELAXED);
+
+				if (cid >= qsize || cid_epoch[cid] >= epoch)
+					r.cid_errors++;
+				else
+					cid_epoch[cid] = epoch;
+			}
 			if (++head == qsize) {
 				head = 0;
 				phase ^= 1;
@@ -311,13 +364,22 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(argv[i], "--driver") && i + 1 < argc) {
+			i++;
+			for (driver = DRV_FULL; driver <= DRV_SLOT; driver++)
+				if (!strcmp(argv[i], driver_names[driver]))
+					break;
+			if (driver > DRV_SLOT) {
+				fprintf(stderr, "ceiling: --driver wants full, fields or slot\n");
+				return 2;
+			}
 		} else if (!strcmp(argv[i], "--huge")) {
 			huge = true;
 		} else {
 			fprintf(
 			    stderr,
 			    "usage: ceiling [--cpus DEVICE,HOST] [--seconds S] [--qd N]... "
-			    "[--queue-size N] [--batch N] [--json]\n"
+			    "[--queue-size N] [--batch N] [--driver HOW] [--json]\n"
 			    "       ceiling --copy SIZE_MIB [--huge] [--cpus DEVICE,HOST] "
 			    "[--seconds S] "
 			    "[--json]\n"
@@ -327,6 +389,11 @@ int main(int argc, char **argv)
 			    "--queue-size: ring entries (2..1024, above every --qd); default\n"
 			    "qd + qd/4 rounded up to 32, vnvme-perf's default ring.\n"
 			    "--batch: completions reaped at most before refilling (default 32).\n"
+			    "--driver HOW: the host checks and marks each completion's CID in a\n"
+			    "table and writes real entries, as a driver does. full: whole 64-byte\n"
+			    "entries (as libvnvme); fields: CID, PRP1 and LBA over an entry of "
+			    "the\n"
+			    "same shape; slot: the LBA alone (CIDs and buffers bound to slots).\n"
 			    "--copy: random 512-byte copies out of a SIZE_MIB buffer on the "
 			    "DEVICE\n"
 			    "CPU, batches of 16 prefetched: what a ram namespace can give.\n"
@@ -361,19 +428,23 @@ int main(int argc, char **argv)
 		}
 	pin(cpu_host);
 	if (json)
-		printf("{\"cpus\": [%d, %d], \"seconds\": %.1f, \"results\": [", cpu_dev, cpu_host,
-		       secs);
+		printf("{\"cpus\": [%d, %d], \"seconds\": %.1f, \"driver\": \"%s\", \"results\": [",
+		       cpu_dev, cpu_host, secs, driver_names[driver]);
 	for (unsigned i = 0; i < nqd; i++) {
 		struct result r = host(qds[i], secs);
 		if (json)
 			printf(
 			    "%s{\"qd\": %u, \"ring\": %u, \"ops\": %.0f, \"rtt_median_ns\": %.0f, "
-			    "\"window_ops_min\": %.0f, \"window_ops_max\": %.0f}",
+			    "\"window_ops_min\": %.0f, \"window_ops_max\": %.0f, \"cid_errors\": "
+			    "%llu}",
 			    i ? ", " : "", r.qd, r.ring, r.ops, r.rtt_median_ns, r.win_min,
-			    r.win_max);
+			    r.win_max, (unsigned long long)r.cid_errors);
 		else
-			printf("ceiling qd=%-4u ring %-4u %8.2f M ops/s%s", r.qd, r.ring,
-			       r.ops / 1e6, r.qd == 1 ? "" : "\n");
+			printf("ceiling qd=%-4u ring %-4u %8.2f M ops/s%s%s%s", r.qd, r.ring,
+			       r.ops / 1e6, driver ? " (driver " : "",
+			       driver ? driver_names[driver] : "", driver ? ")" : "");
+		if (!json && r.qd != 1)
+			printf("\n");
 		if (!json && r.qd == 1)
 			printf("  (median round trip %.0f ns)\n", r.rtt_median_ns);
 	}
