@@ -24,14 +24,14 @@
  * PRP1 and LBA over an entry of the same shape already in the slot (a
  * driver that knows what each slot holds). slot: the LBA alone (a driver
  * whose CIDs and buffers belong to SQ slots). What those stores cost is the
- * account of docs/performance.md, "What the driver's stores cost".
+ * account of docs/performance.md, "What a driver's stores cost".
  *
  * The rings have qd + qd/4 entries rounded up to 32 (vnvme-perf's default),
  * or --queue-size N: their size moves the rate (docs/performance.md). The
  * host reaps at most --batch completions (default 32, as vnvme-perf) before
  * it refills: reaping the whole QD128 at once halved the rate.
  *
- *   bench/ceiling [--cpus A,B] [--seconds S] [--qd N ...] [--queue-size N]
+ *   bench/ceiling [--cpus A,B] [--seconds S] [--qd N ...] [--queue-size N] [--batch N]
  *                 [--driver full|fields|slot] [--json]
  *   bench/ceiling --copy SIZE_MIB [--huge] [--cpus A,B] [--seconds S] [--json]
  */
@@ -68,10 +68,22 @@ static unsigned batch = 32;  /* completions reaped at most before refilling */
 enum { DRV_NONE, DRV_FULL, DRV_FIELDS, DRV_SLOT };
 static int driver; /* --driver HOW */
 static const char *const driver_names[] = {"none", "full", "fields", "slot"};
-/* --driver: the prepared entries, one per CID, and the CID table (the epoch
- * in which each was last taken; a CQE is ours if its CID's is older). */
+/* --driver: the prepared entries, one per CID, and the CID table: the epoch
+ * (doorbell write count) in which each CID was last taken, or first
+ * submitted, CID_NEVER before that. A CQE is counted as an error when its
+ * CID was never submitted or was taken already since the last doorbell. */
+#define CID_NEVER UINT32_MAX
 static struct vnvme_sqe prepared[QSIZE] __attribute__((aligned(64)));
 static uint32_t cid_epoch[QSIZE];
+
+/* Once in 2^32 - 1 doorbells: renumber, keeping the order. */
+static __attribute__((cold, noinline)) uint32_t epoch_wrap(void)
+{
+	for (uint32_t i = 0; i < QSIZE; i++)
+		if (cid_epoch[i] != CID_NEVER)
+			cid_epoch[i] = 0;
+	return 1;
+}
 
 /* The ring vnvme-perf takes by default for a queue depth (its
  * queue_entries(): qd + qd / 4 rounded up to 32), so that the ceiling
@@ -145,7 +157,8 @@ struct result {
 	double ops;
 	double rtt_median_ns;    /* qd 1 only */
 	double win_min, win_max; /* ops/s of the slowest and fastest whole 50 ms window */
-	uint64_t cid_errors;     /* --driver: CQEs whose CID was not outstanding (0) */
+	uint64_t cid_errors;     /* --driver: CQEs whose CID was never submitted or
+				  * was taken twice between two doorbells (0) */
 };
 
 static int cmp(const void *a, const void *b)
@@ -167,7 +180,7 @@ static struct result host(unsigned qd, double secs)
 	r.ring = qsize;
 
 	memset(&R, 0, sizeof(R));
-	memset(cid_epoch, 0, sizeof(cid_epoch));
+	memset(cid_epoch, 0xff, sizeof(cid_epoch)); /* CID_NEVER */
 	for (uint32_t i = 0; i < QSIZE; i++)
 		prepared[i] = (struct vnvme_sqe){
 		    .opc = VNVME_NVM_READ, .nsid = 1, .dptr.prp1 = 0x100000ull + 4096ull * i};
@@ -191,8 +204,11 @@ static struct result host(unsigned qd, double secs)
 
 				lba = lba * 6364136223846793005ull + 0x2545f491ull;
 				slba = lba >> 24;
-				if (driver == DRV_FULL ||
-				    submitted++ < qsize) { /* first lap: whole */
+				if (submitted < qsize) { /* the first lap: whole, CIDs marked */
+					submitted++;
+					cid_epoch[tail] = epoch;
+					vnvme_sqe_fill(s, &prepared[tail], (uint16_t)tail, slba);
+				} else if (driver == DRV_FULL) {
 					vnvme_sqe_fill(s, &prepared[tail], (uint16_t)tail, slba);
 				} else {
 					if (driver == DRV_FIELDS) {
@@ -215,7 +231,9 @@ static struct result host(unsigned qd, double secs)
 			if (timed)
 				start = now_ns();
 			__atomic_store_n(&R.sq_tail, tail, __ATOMIC_RELEASE);
-			epoch++; /* what was rung may complete from now on */
+			/* What was rung may complete from now on. */
+			if (++epoch == CID_NEVER)
+				epoch = epoch_wrap();
 		}
 		unsigned reaped = 0;
 		while (reaped < batch) {
@@ -402,6 +420,10 @@ int main(int argc, char **argv)
 			return strcmp(argv[i], "--help") ? 2 : 0;
 		}
 	}
+	if (copy_mib && driver) {
+		fprintf(stderr, "ceiling: --driver measures the queue pair, not --copy\n");
+		return 2;
+	}
 	if (copy_mib) {
 		pin(cpu_dev);
 		bool on_huge;
@@ -443,10 +465,13 @@ int main(int argc, char **argv)
 			printf("ceiling qd=%-4u ring %-4u %8.2f M ops/s%s%s%s", r.qd, r.ring,
 			       r.ops / 1e6, driver ? " (driver " : "",
 			       driver ? driver_names[driver] : "", driver ? ")" : "");
-		if (!json && r.qd != 1)
-			printf("\n");
 		if (!json && r.qd == 1)
-			printf("  (median round trip %.0f ns)\n", r.rtt_median_ns);
+			printf("  (median round trip %.0f ns)", r.rtt_median_ns);
+		if (!json && r.cid_errors)
+			printf("  %llu CQEs with a CID not outstanding",
+			       (unsigned long long)r.cid_errors);
+		if (!json)
+			printf("\n");
 	}
 	if (json)
 		printf("]}\n");

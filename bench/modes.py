@@ -122,11 +122,12 @@ def row_done(row_slices, other_ceilings, need=MIN_SLICES, wait=WAIT_FOR_HIGH):
     """While a row is measured: may it stop? The modes are those of the kept
     ceilings seen so far at this queue depth (earlier rows' and this row's).
     It stops once the fastest of them has `need` of the row's kept slices
-    (an agreeing group: full()). Once a slower mode has them, it waits `wait` more slices for the fastest
-    (the run has seen it, so the machine may go back to it), then stops with
-    what it has: a row's figure then comes from the fast mode whenever the
-    machine returns to it soon, and two runs compare mode for mode more
-    often."""
+    (an agreeing group: full()). Once a slower mode has them, it waits
+    `wait` more slices for the fastest (the run has seen it, so the machine
+    may go back to it), then stops with what it has, as long as some mode
+    still has its group: a row's figure then comes from the fast mode
+    whenever the machine returns to it soon, and two runs compare mode for
+    mode more often."""
     ceils = [slice_ceiling(s) if s['kept'] else None for s in row_slices]
     clusters = mode_clusters(list(other_ceilings) + [c for c in ceils if c is not None])
     ratios, full_at = {}, None
