@@ -192,7 +192,7 @@ static struct result host(unsigned qd, double secs)
 	pthread_create(&th, NULL, device, NULL);
 	t0 = now_ns();
 	deadline = t0 + (uint64_t)(secs * 1e9);
-	uint64_t start = 0, win_t = t0, win_done = 0, lba = 1, submitted = 0;
+	uint64_t start = 0, win_t = t0, win_done = 0, rng = 1, submitted = 0;
 	uint32_t epoch = 1;
 	struct window_range win = {0};
 	for (uint64_t iter = 0;; iter++) {
@@ -200,15 +200,17 @@ static struct result host(unsigned qd, double secs)
 		while (outstanding < qd) {
 			struct vnvme_sqe *s = &R.sq[tail];
 			if (driver) {
+				bool first =
+				    submitted < qsize; /* the first lap: whole, CIDs marked */
 				uint64_t slba;
 
-				lba = lba * 6364136223846793005ull + 0x2545f491ull;
-				slba = lba >> 24;
-				if (submitted < qsize) { /* the first lap: whole, CIDs marked */
+				rng = rng * 6364136223846793005ull + 0x2545f491ull;
+				slba = rng >> 24;
+				if (first) {
 					submitted++;
 					cid_epoch[tail] = epoch;
-					vnvme_sqe_fill(s, &prepared[tail], (uint16_t)tail, slba);
-				} else if (driver == DRV_FULL) {
+				}
+				if (first || driver == DRV_FULL) {
 					vnvme_sqe_fill(s, &prepared[tail], (uint16_t)tail, slba);
 				} else {
 					if (driver == DRV_FIELDS) {

@@ -851,13 +851,13 @@ static void *job_main(void *arg)
 }
 
 /*
- * Ring entries per queue pair on controller c: --queue-size, else the queue depth and a
- * quarter more, rounded up to 32 (QD16: 32, QD128: 160), at most the
- * controller's MQES + 1. Not Linux's 1024: the rings' lines share the L1
- * with the I/O slots, and null 512 B randread QD128 on the AMD type ran
- * at 61 % of the ceiling with 256 entries against 86 % with 160, QD16 at
- * 52 % with 256 against 84 % with 32, each ceiling on the same ring
- * (docs/performance.md, "Ring size").
+ * Ring entries per queue pair on controller c: --queue-size, else the
+ * queue depth and a quarter more, rounded up to 32 (QD16: 32, QD128: 160),
+ * at most the controller's MQES + 1. Not Linux's 1024: the rings' lines
+ * share the L1 with the I/O slots, and null 512 B randread QD128 on the
+ * AMD type ran at 61 % of the ceiling with 256 entries against 86 % with
+ * 160, QD16 at 52 % with 256 against 84 % with 32, each ceiling on the
+ * same ring (docs/performance.md, "Ring size").
  */
 static uint32_t ring_entries; /* the first queue pair's, for the report */
 
