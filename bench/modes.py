@@ -77,6 +77,17 @@ def make_slice(before, after, iops, errors=0, steady=True, **extra):
     return s
 
 
+def driver_ratio(s, before, after):
+    """Give slice s its ratio to a driver's ceiling, measured before and
+    after it as (ops, steady) pairs: None unless both stayed steady and agree
+    (ceilings_agree), as a mode switch between them would compare the row
+    with a ceiling of the other mode."""
+    (b, b_steady), (a, a_steady) = before, after
+    ok = b_steady and a_steady and ceilings_agree(b, a)
+    s['driver_ceiling'] = (b + a) / 2 if ok else None
+    s['ratio_to_driver_ceiling'] = s['iops'] / s['driver_ceiling'] if ok else None
+
+
 def slice_ceiling(s):
     return (s['ceiling_before'] + s['ceiling_after']) / 2
 
@@ -209,6 +220,12 @@ def mode_stats(slices):
         st['target_busy'] = round(median([s['busy'] for s in slices]), 3)
     if all('ratio_to_copy_ceiling' in s for s in slices):
         st['ratio_to_copy_ceiling'] = median([s['ratio_to_copy_ceiling'] for s in slices])
+    # A driver's ceiling: over the slices whose two agreed (driver_ratio).
+    drv = [s['ratio_to_driver_ceiling'] for s in slices
+           if s.get('ratio_to_driver_ceiling') is not None]
+    if any('ratio_to_driver_ceiling' in s for s in slices):
+        st['ratio_to_driver_ceiling'] = median(drv) if drv else None
+        st['driver_slices'] = len(drv)
     return st
 
 
@@ -238,7 +255,7 @@ def summarize_row(slices, need=MIN_SLICES):
            'slices_kept': sum(len(v) for v in by_mode.values()), 'slices_tried': len(slices),
            'errors': sum(s['errors'] for s in slices)}
     fields = ('iops', 'ceiling_ops', 'ratio_min', 'ratio_max', 'target_busy',
-              'ratio_to_copy_ceiling')
+              'ratio_to_copy_ceiling', 'ratio_to_driver_ceiling', 'driver_slices')
     if chosen is None:
         row.update({'iops': None, 'ceiling_ops': None, 'ratio_to_ceiling': None,
                     'ratio_min': None, 'ratio_max': None, 'target_busy': None, 'lat_ns': None})

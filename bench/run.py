@@ -104,6 +104,10 @@ class Target:
 
 
 TIMELINE_MS = 50  # a row slice's timeline intervals (vnvme-perf --timeline)
+# The rows measured against a driver's ceiling too (null 512 B randread, one
+# controller): at these queue depths; docs/performance.md, "What a driver's
+# stores cost".
+DRIVER_QDS = (16, 128)
 
 
 def ring_for(qd):
@@ -198,20 +202,26 @@ def instructions(build, target_cpu, perf_cpu, ios, qd):
 
 
 def measure_row(a, t, backend, count, rw, bs, qd, secs, need, tries, ceil_fn, copy_fn,
-                history):
+                history, driver_fn=None):
     """One row in alternating slices: ceiling, row, ceiling, row ... Stops
     once one mode has `need` kept slices (modes.row_done, against `history`:
     the kept ceilings of earlier rows at this queue depth, which it extends)
     or after `tries` row slices. The figures are made later, once the whole
-    run's ceilings give the modes (modes.classify, modes.summarize_row)."""
+    run's ceilings give the modes (modes.classify, modes.summarize_row).
+    driver_fn: a second ceiling beside each ceiling (a driver's, see
+    driver_ceiling_at), which gives each slice a ratio_to_driver_ceiling
+    when the two around it agree and stayed steady (else None); it has no
+    say in which slices are kept."""
     slices = []
     before, before_steady = ceil_fn()
+    drv_before = driver_fn() if driver_fn else None
     copy_before = copy_fn() if copy_fn else None
     for _ in range(tries):
         b0, i0 = t.snapshot()
         r = perf(a.build, a.perf_cpu, t.sockets, rw, bs, qd, secs)
         b1, i1 = t.snapshot()
         after, after_steady = ceil_fn()
+        drv_after = driver_fn() if driver_fn else None
         copy_after = copy_fn() if copy_fn else None
         side = r['read'] if rw == 'randread' else r['write']
         # The timeline without its first and last intervals (the start, the end).
@@ -228,6 +238,9 @@ def measure_row(a, t, backend, count, rw, bs, qd, secs, need, tries, ceil_fn, co
             sl['copy_ceiling'] = cc
             sl['ratio_to_copy_ceiling'] = side['iops'] / cc if cc else 0
             copy_before = copy_after
+        if driver_fn:
+            modes.driver_ratio(sl, drv_before, drv_after)
+            drv_before = drv_after
         slices.append(sl)
         before, before_steady = after, after_steady
         if modes.row_done(slices, history, need):
@@ -388,6 +401,20 @@ def main():
         r = json.loads(out.stdout)['results'][0]
         return r['ops'], modes.steady([r['window_ops_min'], r['window_ops_max']])
 
+    def driver_ceiling_at(qd, seconds):
+        # The same ceiling with a driver's work per command on its host: the
+        # whole 64-byte entry written and each completion's CID checked and
+        # marked, as libvnvme does (bench/ceiling --driver full;
+        # docs/performance.md, "What a driver's stores cost").
+        out = subprocess.run([ceil_bin, '--cpus', cpus, '--seconds', str(seconds), '--qd',
+                              str(qd), '--queue-size', str(ring_for(qd)), '--driver', 'full',
+                              '--json'], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout)['results'][0]
+        if r['cid_errors']:
+            raise SystemExit('bench: bench/ceiling --driver full saw %d CID errors at QD%d: '
+                             'the ceiling is broken, not the device' % (r['cid_errors'], qd))
+        return r['ops'], modes.steady([r['window_ops_min'], r['window_ops_max']])
+
     def copy_ceiling_now(seconds):
         # What a 256 MiB ram namespace can give with no protocol at all:
         # random 512 B copies on the target's CPU (bench/ceiling --copy).
@@ -426,11 +453,14 @@ def main():
                             if a.smoke and (rw != 'randread' or bs != 512):
                                 continue
                             copy = backend == 'ram' and bs == 512 and count == 1
+                            drv = (backend == 'null' and count == 1 and bs == 512 and
+                                   rw == 'randread' and qd in DRIVER_QDS)
                             rows.append(measure_row(
                                 a, t, backend, count, rw, bs, qd, secs, need, tries,
                                 lambda q=qd: ceiling_at(q, secs),
                                 (lambda: copy_ceiling_now(secs)) if copy else None,
-                                history.setdefault(qd, [])))
+                                history.setdefault(qd, []),
+                                (lambda q=qd: driver_ceiling_at(q, secs)) if drv else None))
                             print('.', end='', flush=True, file=sys.stderr)
             finally:
                 t.stop()
@@ -475,7 +505,7 @@ def main():
             for m in ms) or 'none kept') for qd, ms in found.items()))
     print('%-5s %5s %-9s %5s %4s %9s %9s %8s %8s %9s %6s %7s %13s %5s %-5s %s' % (
         'be', 'ctrls', 'rw', 'bs', 'qd', 'MIOPS', 'MiB/s', 'p50 ns', 'p99 ns', 'p99.9 ns',
-        'busy', 'ceil%', 'min-max %', 'kept', 'mode', 'other modes'))
+        'busy', 'ceil%', 'min-max %', 'kept', 'mode', 'notes'))
     for r in rows:
         others = ', '.join('%s %d: %.1f%%' % (m, st['slices'], st['ratio'] * 100)
                            for m, st in sorted(r['modes'].items(),
@@ -491,6 +521,9 @@ def main():
         if r.get('vs_one_controller'):
             others = ('x1 %.0f%%' % (r['vs_one_controller'] * 100) + (', ' if others else '') +
                       others)
+        if r.get('ratio_to_driver_ceiling') is not None:
+            others = ('drv %.1f%%' % (r['ratio_to_driver_ceiling'] * 100) +
+                      (', ' if others else '') + others)
         print(head + '%9.3f %9.1f %8d %8d %9d %5.0f%% %6.1f%% %6.1f-%-6.1f %2d/%-2d %-5s %s' % (
             r['iops'] / 1e6, r['mib_s'], p['50'], p['99'], p['99.9'], r['target_busy'] * 100,
             r['ratio_to_ceiling'] * 100, r['ratio_min'] * 100, r['ratio_max'] * 100,

@@ -55,6 +55,15 @@ for row in r['rows']:
         assert st['ceiling_min'] <= row['ceiling_ops'] <= st['ceiling_max']
     else:
         assert row['mode'] is None and row['ratio_to_ceiling'] is None and row['iops'] is None
+    # QD16 and QD128 are measured against a driver's ceiling too (run.DRIVER_QDS)
+    drv = row['qd'] in (16, 128)
+    for s in row['slices']:
+        assert ('ratio_to_driver_ceiling' in s) == drv
+        if drv and s['ratio_to_driver_ceiling'] is not None:
+            assert s['driver_ceiling'] > 0
+            assert abs(s['ratio_to_driver_ceiling'] - s['iops'] / s['driver_ceiling']) < 1e-9
+    for st in row['modes'].values():
+        assert ('ratio_to_driver_ceiling' in st) == drv
 PY
 then echo "ok 2 - its JSON has the documented fields"; else echo "not ok 2 - its JSON has the documented fields"; fail=1; fi
 # The ceiling's ring: refused when not above the queue depth, else in its JSON.

@@ -240,6 +240,37 @@ class Rows(unittest.TestCase):
         slices = [sl(HI, 0.5, ratio_to_copy_ceiling=r) for r in (0.7, 0.8, 0.9)]
         self.assertAlmostEqual(summarize(slices)['ratio_to_copy_ceiling'], 0.8)
 
+    def test_driver_ceiling_ratio_needs_two_agreeing_steady_ceilings(self):
+        s = sl(HI, 0.5)  # 25 M against a 50 M bare ceiling
+        modes.driver_ratio(s, (30 * M, True), (32 * M, True))
+        self.assertAlmostEqual(s['driver_ceiling'], 31 * M)
+        self.assertAlmostEqual(s['ratio_to_driver_ceiling'], 25 / 31)
+        for before, after in (((30 * M, True), (40 * M, True)),   # a mode switch between
+                              ((30 * M, False), (30 * M, True)),  # unsteady inside
+                              ((0, True), (0, True))):            # nothing ran
+            s = sl(HI, 0.5)
+            modes.driver_ratio(s, before, after)
+            self.assertIsNone(s['ratio_to_driver_ceiling'])
+            self.assertTrue(s['kept'])  # the bare ceiling's pairing decides that
+
+    def test_driver_ceiling_ratio_from_the_group_over_the_slices_that_have_one(self):
+        slices = [sl(HI, 0.5) for _ in range(4)]
+        for s, d in zip(slices, (25 * M, 30 * M, 50 * M, None)):
+            modes.driver_ratio(s, (d or 10 * M, True), (d or 20 * M, True))
+        row = summarize(slices)
+        self.assertEqual(row['driver_slices'], 3)
+        self.assertAlmostEqual(row['ratio_to_driver_ceiling'], 25 / 30)
+        # A row measured without a driver's ceiling has neither field.
+        row = summarize([sl(HI, 0.5) for _ in range(3)])
+        self.assertNotIn('ratio_to_driver_ceiling', row)
+        # ... and one whose driver ceilings never agreed says so with None.
+        slices = [sl(HI, 0.5) for _ in range(3)]
+        for s in slices:
+            modes.driver_ratio(s, (10 * M, True), (20 * M, True))
+        row = summarize(slices)
+        self.assertIsNone(row['ratio_to_driver_ceiling'])
+        self.assertEqual(row['driver_slices'], 0)
+
 
 class Sampling(unittest.TestCase):
     def test_stops_at_three_in_one_mode(self):
