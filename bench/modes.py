@@ -41,8 +41,8 @@ MIN_SLICES = 3     # kept slices in one mode that a row needs
 WAIT_FOR_HIGH = 4  # slices a row waits for the fastest mode once a slower one has MIN_SLICES
 # A mode's slices of one row agree: max / min ratio at most this. As tight
 # as CEIL_AGREE, and tighter than the +-10 % two runs' figures are compared
-# with (compare.py): at 1.25, a group read 0.73, 0.85 and 0.87 (two slices
-# near 0.70 beside it) and gave 0.85 where the run before gave 0.73 from
+# with (compare.py): at 1.25, a group read 0.73, 0.85 and 0.87 (0.67
+# beside it) and gave 0.85 where the run before gave 0.73 from
 # 0.72-0.74, one row "differing" between two runs of the same tree.
 RATIO_SPREAD = 1.15
 
