@@ -89,6 +89,7 @@ def driver_ratio(s, before, after):
     with a ceiling of the other mode."""
     (b, b_steady), (a, a_steady) = before, after
     ok = b_steady and a_steady and ceilings_agree(b, a)
+    s['driver_ceiling_before'], s['driver_ceiling_after'] = b, a
     s['driver_ceiling'] = (b + a) / 2 if ok else None
     s['ratio_to_driver_ceiling'] = s['iops'] / s['driver_ceiling'] if ok else None
 

@@ -64,6 +64,10 @@ for row in r['rows']:
             assert abs(s['ratio_to_driver_ceiling'] - s['iops'] / s['driver_ceiling']) < 1e-9
     for st in row['modes'].values():
         assert ('ratio_to_driver_ceiling' in st) == drv
+    # each slice's driver ceiling before it is the one after the slice before
+    for p, s in zip(row['slices'], row['slices'][1:]):
+        if drv:
+            assert s['driver_ceiling_before'] == p['driver_ceiling_after'] > 0
 PY
 then echo "ok 2 - its JSON has the documented fields"; else echo "not ok 2 - its JSON has the documented fields"; fail=1; fi
 # The ceiling's ring: refused when not above the queue depth, else in its JSON.

@@ -269,6 +269,15 @@ class Rows(unittest.TestCase):
         row = summarize(slices)
         self.assertEqual(row['driver_slices'], 3)
         self.assertAlmostEqual(row['ratio_to_driver_ceiling'], 25 / 30)
+        # Only the agreeing group's slices count: a kept slice of the same
+        # mode outside it (0.8 against 0.5) leaves the figure alone.
+        slices = [sl(HI, r) for r in (0.5, 0.51, 0.52, 0.8)]
+        for s, d in zip(slices, (50 * M, 51 * M, 52 * M, 20 * M)):
+            modes.driver_ratio(s, (d, True), (d, True))
+        row = summarize(slices)
+        self.assertEqual(row['slices_agreeing'], 3)
+        self.assertEqual(row['driver_slices'], 3)
+        self.assertAlmostEqual(row['ratio_to_driver_ceiling'], 0.5)
         # A row measured without a driver's ceiling has neither field.
         row = summarize([sl(HI, 0.5) for _ in range(3)])
         self.assertNotIn('ratio_to_driver_ceiling', row)
