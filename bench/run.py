@@ -208,8 +208,8 @@ def measure_row(a, t, backend, count, rw, bs, qd, secs, need, tries, ceil_fn, co
     the kept ceilings of earlier rows at this queue depth, which it extends)
     or after `tries` row slices. The figures are made later, once the whole
     run's ceilings give the modes (modes.classify, modes.summarize_row).
-    driver_fn: a second ceiling beside each ceiling (a driver's, see
-    driver_ceiling_at), which gives each slice a ratio_to_driver_ceiling
+    driver_fn: a second ceiling beside each ceiling (a driver's: ceiling_at
+    with driver 'full'), which gives each slice a ratio_to_driver_ceiling
     when the two around it agree and stayed steady (else None); it has no
     say in which slices are kept."""
     slices = []
@@ -393,26 +393,21 @@ def main():
     cpus = '%d,%d' % (a.target_cpu, a.perf_cpu)
     ceil_bin = os.path.join(a.build, 'bench/ceiling')
 
-    def ceiling_at(qd, seconds):
-        # (ops/s, whether its 50 ms windows stayed in one mode)
-        out = subprocess.run([ceil_bin, '--cpus', cpus, '--seconds', str(seconds), '--qd',
-                              str(qd), '--queue-size', str(ring_for(qd)), '--json'],
-                             capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout)['results'][0]
-        return r['ops'], modes.steady([r['window_ops_min'], r['window_ops_max']])
-
-    def driver_ceiling_at(qd, seconds):
-        # The same ceiling with a driver's work per command on its host: the
-        # whole 64-byte entry written and each completion's CID checked and
-        # marked, as libvnvme does (bench/ceiling --driver full;
-        # docs/performance.md, "What a driver's stores cost").
-        out = subprocess.run([ceil_bin, '--cpus', cpus, '--seconds', str(seconds), '--qd',
-                              str(qd), '--queue-size', str(ring_for(qd)), '--driver', 'full',
-                              '--json'], capture_output=True, text=True, check=True)
+    def ceiling_at(qd, seconds, driver=None):
+        # (ops/s, whether its 50 ms windows stayed in one mode). driver
+        # 'full': the same ceiling with a driver's work per command on its
+        # host, the whole 64-byte entry written and each completion's CID
+        # checked and marked, as libvnvme does (docs/performance.md, "What a
+        # driver's stores cost").
+        cmd = [ceil_bin, '--cpus', cpus, '--seconds', str(seconds), '--qd', str(qd),
+               '--queue-size', str(ring_for(qd)), '--json']
+        if driver:
+            cmd += ['--driver', driver]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
         r = json.loads(out.stdout)['results'][0]
         if r['cid_errors']:
-            raise SystemExit('bench: bench/ceiling --driver full saw %d CID errors at QD%d: '
-                             'the ceiling is broken, not the device' % (r['cid_errors'], qd))
+            raise SystemExit('bench: bench/ceiling --driver %s saw %d CID errors at QD%d: '
+                             'the ceiling is broken, not the device' % (driver, r['cid_errors'], qd))
         return r['ops'], modes.steady([r['window_ops_min'], r['window_ops_max']])
 
     def copy_ceiling_now(seconds):
@@ -460,7 +455,7 @@ def main():
                                 lambda q=qd: ceiling_at(q, secs),
                                 (lambda: copy_ceiling_now(secs)) if copy else None,
                                 history.setdefault(qd, []),
-                                (lambda q=qd: driver_ceiling_at(q, secs)) if drv else None))
+                                (lambda q=qd: ceiling_at(q, secs, 'full')) if drv else None))
                             print('.', end='', flush=True, file=sys.stderr)
             finally:
                 t.stop()
@@ -518,12 +513,12 @@ def main():
                 need, r['slices_tried'], others or 'none kept'))
             continue
         p = r['lat_ns']['percentiles']
-        if r.get('vs_one_controller'):
-            others = ('x1 %.0f%%' % (r['vs_one_controller'] * 100) + (', ' if others else '') +
-                      others)
+        notes = []
         if r.get('ratio_to_driver_ceiling') is not None:
-            others = ('drv %.1f%%' % (r['ratio_to_driver_ceiling'] * 100) +
-                      (', ' if others else '') + others)
+            notes.append('drv %.1f%%' % (r['ratio_to_driver_ceiling'] * 100))
+        if r.get('vs_one_controller'):
+            notes.append('x1 %.0f%%' % (r['vs_one_controller'] * 100))
+        others = ', '.join(notes + ([others] if others else []))
         print(head + '%9.3f %9.1f %8d %8d %9d %5.0f%% %6.1f%% %6.1f-%-6.1f %2d/%-2d %-5s %s' % (
             r['iops'] / 1e6, r['mib_s'], p['50'], p['99'], p['99.9'], r['target_busy'] * 100,
             r['ratio_to_ceiling'] * 100, r['ratio_min'] * 100, r['ratio_max'] * 100,
